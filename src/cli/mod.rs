@@ -1,0 +1,113 @@
+//! The command line: options shared by subcommands, and one file per subcommand.
+
+pub mod report;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use grantgap::ingest::fields::FieldMap;
+use grantgap::ingest::input::{self, InputFile};
+use grantgap::ingest::IngestOptions;
+use grantgap::model::Table;
+
+/// Where the inputs are and how to read them.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Event logs: files, folders (read as bundles), globs, or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Issued tokens (token_id, principal, scopes, issued_at, expires_at).
+    #[arg(long, value_name = "F")]
+    pub tokens: Vec<String>,
+    /// Role snapshots (snapshot_at, principal, role, data_scope).
+    #[arg(long, value_name = "F")]
+    pub role_snapshots: Vec<String>,
+    /// Role definitions (role, permissions, inherits, plane).
+    #[arg(long, value_name = "F")]
+    pub roles: Vec<String>,
+    /// Endpoint policies (method, path, all_of, any_of, fields, data_scoped).
+    #[arg(long, value_name = "F")]
+    pub policies: Vec<String>,
+    /// Field mapping, canonical=source pairs: `status=status_code,principal=user,status=response.status`.
+    #[arg(long, value_name = "PAIRS")]
+    pub map: Option<String>,
+    /// Field mapping from a JSON object file: {"status": "response.status"}.
+    #[arg(long, value_name = "FILE")]
+    pub map_file: Option<PathBuf>,
+    /// Never draw progress bars (they are drawn only on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl InputArgs {
+    /// Resolves every named input into files, each with its table.
+    pub fn files(&self) -> Result<Vec<InputFile>> {
+        let mut files = Vec::new();
+        for arg in &self.inputs {
+            files.extend(input::resolve(arg, None)?);
+        }
+        let flagged = [
+            (&self.tokens, Table::Tokens),
+            (&self.role_snapshots, Table::RoleSnapshots),
+            (&self.roles, Table::Roles),
+            (&self.policies, Table::Policies),
+        ];
+        for (args, table) in flagged {
+            for arg in args {
+                files.extend(input::resolve(arg, Some(table))?);
+            }
+        }
+        Ok(files)
+    }
+
+    pub fn options(&self) -> Result<IngestOptions> {
+        let mut field_map = FieldMap::default();
+        if let Some(path) = &self.map_file {
+            field_map.extend(FieldMap::from_json_file(path)?);
+        }
+        if let Some(pairs) = &self.map {
+            field_map.extend(FieldMap::parse_pairs(pairs)?);
+        }
+        Ok(IngestOptions {
+            field_map,
+            progress: !self.no_progress,
+        })
+    }
+}
+
+/// Writes output to a file whole or not at all (a temporary file beside it,
+/// renamed into place), or to stdout when no file is named.
+pub fn write_output(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let Some(path) = path else {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        write(&mut out)?;
+        out.flush()?;
+        return Ok(());
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+        format!(
+            "cannot create a file in {}: check that the folder exists and is writable",
+            dir.display()
+        )
+    })?;
+    {
+        let mut out = io::BufWriter::new(tmp.as_file_mut());
+        write(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
+        out.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot move the report into place at {}", path.display()))?;
+    Ok(())
+}

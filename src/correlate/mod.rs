@@ -1,0 +1,188 @@
+//! Stage 2, correlate: [`Ingested`] in, [`Correlation`] out.
+//!
+//! Each denial group is joined, with polars, to the role snapshot in effect at its
+//! time (as-of: the principal's latest snapshot at or before the requests) and to
+//! its token; the roles held are then expanded through inheritance.
+
+pub mod roles;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use self::roles::{Grants, RoleGraph};
+use crate::ingest::aggregate::{DenialGroup, DenialKey};
+use crate::ingest::Ingested;
+use crate::model::{Millis, Token};
+
+/// A denial group with what was in effect when it happened.
+#[derive(Debug)]
+pub struct CorrelatedDenial<'a> {
+    pub key: &'a DenialKey,
+    pub group: &'a DenialGroup,
+    /// The role snapshot in effect, if any snapshot precedes the requests.
+    pub snapshot_at: Option<Millis>,
+    /// Roles held in that snapshot, with the data scope of each binding (`None`: unrestricted).
+    pub roles: BTreeMap<String, Option<Vec<String>>>,
+    /// What those roles grant.
+    pub grants: Grants,
+    /// The token the requests carried, when the tokens table knows it.
+    pub token: Option<&'a Token>,
+    /// The scopes the requests carried: inline in the log, else the token's.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Correlation's output: every denial group in context, and the role graph for
+/// the diagnosis to search for fixes.
+#[derive(Debug)]
+pub struct Correlation<'a> {
+    pub denials: Vec<CorrelatedDenial<'a>>,
+    pub graph: RoleGraph,
+    /// Whether any role snapshot was given (without, grants are unknown).
+    pub has_snapshots: bool,
+}
+
+/// Joins every denial group to its snapshot and token.
+pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
+    // A stable order (the key's) makes everything downstream deterministic.
+    let mut groups: Vec<(&DenialKey, &DenialGroup)> = ingested.events.denials.iter().collect();
+    groups.sort_by(|a, b| a.0.cmp(b.0));
+
+    let snapshot_of = as_of_snapshots(&groups, ingested)?;
+    let token_of = token_rows(&groups, &ingested.tokens)?;
+
+    // Bindings by (principal, snapshot instant).
+    let mut bindings: HashMap<(&str, Millis), BTreeMap<String, Option<Vec<String>>>> =
+        HashMap::new();
+    for b in &ingested.bindings {
+        let held = bindings
+            .entry((b.principal.as_str(), b.snapshot_at))
+            .or_default();
+        if !b.role.is_empty() {
+            held.insert(b.role.clone(), b.data_scope.clone());
+        }
+    }
+
+    let graph = RoleGraph::new(&ingested.roles);
+    let denials = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (key, group))| {
+            let snapshot_at = snapshot_of[i];
+            let roles = snapshot_at
+                .and_then(|at| bindings.get(&(key.principal.as_str(), at)).cloned())
+                .unwrap_or_default();
+            let grants = graph.grants(roles.keys().map(String::as_str));
+            let token = token_of[i].map(|row| &ingested.tokens[row]);
+            let scopes = key
+                .scopes
+                .clone()
+                .or_else(|| token.map(|t| t.scopes.clone()));
+            CorrelatedDenial {
+                key,
+                group,
+                snapshot_at,
+                roles,
+                grants,
+                token,
+                scopes,
+            }
+        })
+        .collect();
+    Ok(Correlation {
+        denials,
+        graph,
+        has_snapshots: !ingested.bindings.is_empty(),
+    })
+}
+
+/// For each group, the instant of the principal's latest snapshot at or before
+/// the group's first request: a polars as-of join by principal.
+///
+/// Ingest never lets a group straddle a snapshot instant, so the snapshot in
+/// effect at the first request is the one in effect at every request.
+fn as_of_snapshots(
+    groups: &[(&DenialKey, &DenialGroup)],
+    ingested: &Ingested,
+) -> Result<Vec<Option<Millis>>> {
+    if groups.is_empty() || ingested.bindings.is_empty() {
+        return Ok(vec![None; groups.len()]);
+    }
+    let left = df!(
+        "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
+        "principal" => groups.iter().map(|(k, _)| k.principal.as_str()).collect::<Vec<_>>(),
+        "ts" => groups.iter().map(|(_, g)| g.first_ts).collect::<Vec<_>>(),
+    )?
+    .sort(["ts"], SortMultipleOptions::default())?;
+
+    let instants: BTreeSet<(&str, Millis)> = ingested
+        .bindings
+        .iter()
+        .map(|b| (b.principal.as_str(), b.snapshot_at))
+        .collect();
+    let right = df!(
+        "principal" => instants.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        "snapshot_at" => instants.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
+    )?
+    .sort(["snapshot_at"], SortMultipleOptions::default())?;
+
+    let joined = left
+        .join_asof_by(
+            &right,
+            "ts",
+            "snapshot_at",
+            ["principal"],
+            ["principal"],
+            AsofStrategy::Backward,
+            None,
+            true,
+            true,
+        )
+        .map_err(|e| anyhow::anyhow!("as-of join of denials to role snapshots failed: {e}"))?;
+    let rows = joined.column("row")?.u32()?;
+    let at = joined.column("snapshot_at")?.i64()?;
+    let mut out = vec![None; groups.len()];
+    for (row, at) in rows.iter().zip(at.iter()) {
+        out[row.expect("row index is never null") as usize] = at;
+    }
+    Ok(out)
+}
+
+/// For each group, the row of its token in the tokens table: a polars left join
+/// on `token_id`. A token id issued twice resolves to its latest issue.
+fn token_rows(
+    groups: &[(&DenialKey, &DenialGroup)],
+    tokens: &[Token],
+) -> Result<Vec<Option<usize>>> {
+    if groups.is_empty() || tokens.is_empty() {
+        return Ok(vec![None; groups.len()]);
+    }
+    let left = df!(
+        "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
+        "token_id" => groups.iter().map(|(k, _)| k.token_id.as_deref()).collect::<Vec<_>>(),
+    )?;
+    let mut latest: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let entry = latest.entry(t.token_id.as_str()).or_insert(i);
+        if tokens[*entry].issued_at < t.issued_at {
+            *entry = i;
+        }
+    }
+    let mut unique: Vec<(&str, usize)> = latest.into_iter().collect();
+    unique.sort();
+    let right = df!(
+        "token_id" => unique.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        "token_row" => unique.iter().map(|(_, row)| *row as u32).collect::<Vec<_>>(),
+    )?;
+    let joined = left
+        .left_join(&right, ["token_id"], ["token_id"])
+        .map_err(|e| anyhow::anyhow!("join of denials to tokens failed: {e}"))?;
+    let rows = joined.column("row")?.u32()?;
+    let token_rows = joined.column("token_row")?.u32()?;
+    let mut out = vec![None; groups.len()];
+    for (row, token_row) in rows.iter().zip(token_rows.iter()) {
+        out[row.expect("row index is never null") as usize] = token_row.map(|r| r as usize);
+    }
+    Ok(out)
+}

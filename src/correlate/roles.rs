@@ -1,0 +1,189 @@
+//! The role graph: what a set of roles grants once inheritance is expanded.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::model::RoleDef;
+
+/// Role definitions by name, with inheritance.
+#[derive(Debug, Default)]
+pub struct RoleGraph {
+    roles: HashMap<String, RoleDef>,
+}
+
+/// What a set of roles grants.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grants {
+    /// Permissions checked on API calls.
+    pub api: BTreeSet<String>,
+    /// Permissions granted only in another plane (an application/UI role), with
+    /// the held roles that grant them. They explain "the UI works, the API does not".
+    pub other_planes: BTreeMap<String, BTreeSet<String>>,
+    /// Held roles that no role definition describes.
+    pub undefined: BTreeSet<String>,
+}
+
+impl RoleGraph {
+    /// Indexes role definitions; a role defined twice merges both definitions.
+    pub fn new(defs: &[RoleDef]) -> Self {
+        let mut roles: HashMap<String, RoleDef> = HashMap::new();
+        for def in defs {
+            match roles.get_mut(&def.role) {
+                Some(existing) => {
+                    existing.permissions.extend(def.permissions.iter().cloned());
+                    existing.inherits.extend(def.inherits.iter().cloned());
+                }
+                None => {
+                    roles.insert(def.role.clone(), def.clone());
+                }
+            }
+        }
+        RoleGraph { roles }
+    }
+
+    /// Whether any role is defined at all (without definitions, nothing is known
+    /// about what a binding grants).
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_empty()
+    }
+
+    /// The names of the roles whose permissions apply to API calls.
+    pub fn api_roles(&self) -> impl Iterator<Item = &str> {
+        self.roles
+            .values()
+            .filter(|r| r.grants_api())
+            .map(|r| r.role.as_str())
+    }
+
+    /// Everything the held roles grant, inherited roles included. A cycle in the
+    /// graph is walked once, never looped.
+    pub fn grants<'a>(&self, held: impl IntoIterator<Item = &'a str>) -> Grants {
+        let mut grants = Grants::default();
+        for root in held {
+            let mut seen = BTreeSet::new();
+            let mut stack = vec![root];
+            while let Some(name) = stack.pop() {
+                if !seen.insert(name) {
+                    continue;
+                }
+                let Some(def) = self.roles.get(name) else {
+                    grants.undefined.insert(name.to_string());
+                    continue;
+                };
+                for perm in &def.permissions {
+                    if def.grants_api() {
+                        grants.api.insert(perm.clone());
+                    } else {
+                        grants
+                            .other_planes
+                            .entry(perm.clone())
+                            .or_default()
+                            .insert(root.to_string());
+                    }
+                }
+                stack.extend(def.inherits.iter().map(String::as_str));
+            }
+        }
+        grants
+            .other_planes
+            .retain(|perm, _| !grants.api.contains(perm));
+        grants
+    }
+
+    /// Every inheritance cycle, each as the roles on it starting from the smallest
+    /// name, so the same graph always reports the same cycles.
+    pub fn cycles(&self) -> Vec<Vec<String>> {
+        let mut found = BTreeSet::new();
+        let mut names: Vec<&String> = self.roles.keys().collect();
+        names.sort();
+        for start in names {
+            let mut path = vec![start.as_str()];
+            self.find_cycles(start, &mut path, &mut found);
+        }
+        found.into_iter().collect()
+    }
+
+    fn find_cycles<'a>(
+        &'a self,
+        start: &str,
+        path: &mut Vec<&'a str>,
+        found: &mut BTreeSet<Vec<String>>,
+    ) {
+        let current = *path.last().expect("path starts non-empty");
+        let Some(def) = self.roles.get(current) else {
+            return;
+        };
+        for next in &def.inherits {
+            if next == start {
+                // Only record the cycle from its smallest member, to report it once.
+                if path.iter().all(|r| *r >= start) {
+                    found.insert(path.iter().map(|r| r.to_string()).collect());
+                }
+            } else if !path.contains(&next.as_str()) && next.as_str() > start {
+                path.push(next);
+                self.find_cycles(start, path, found);
+                path.pop();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(name: &str, perms: &[&str], inherits: &[&str], plane: &str) -> RoleDef {
+        RoleDef {
+            role: name.into(),
+            permissions: perms.iter().map(|p| p.to_string()).collect(),
+            inherits: inherits.iter().map(|p| p.to_string()).collect(),
+            plane: plane.into(),
+        }
+    }
+
+    #[test]
+    fn inheritance_is_expanded_and_planes_kept_apart() {
+        let graph = RoleGraph::new(&[
+            role(
+                "Project Manager",
+                &["tasks.status.update"],
+                &["Project Contributor"],
+                "api",
+            ),
+            role("Project Contributor", &["tasks.write"], &[], "api"),
+            role(
+                "Maintenance Manager",
+                &["workorder.update"],
+                &[],
+                "application",
+            ),
+        ]);
+        let grants = graph.grants(["Project Manager", "Maintenance Manager", "Ghost"]);
+        assert_eq!(
+            grants.api,
+            BTreeSet::from(["tasks.status.update".into(), "tasks.write".into()])
+        );
+        assert_eq!(
+            grants.other_planes["workorder.update"],
+            BTreeSet::from(["Maintenance Manager".to_string()])
+        );
+        assert_eq!(grants.undefined, BTreeSet::from(["Ghost".to_string()]));
+    }
+
+    #[test]
+    fn cycles_are_reported_not_looped() {
+        let graph = RoleGraph::new(&[
+            role("A", &["a"], &["B"], "api"),
+            role("B", &["b"], &["C"], "api"),
+            role("C", &["c"], &["A"], "api"),
+            role("D", &["d"], &["D"], "api"),
+        ]);
+        assert_eq!(graph.grants(["B"]).api.len(), 3);
+        assert_eq!(
+            graph.cycles(),
+            vec![
+                vec!["A".to_string(), "B".into(), "C".into()],
+                vec!["D".to_string()]
+            ]
+        );
+    }
+}

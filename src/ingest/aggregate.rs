@@ -1,0 +1,348 @@
+//! What ingest keeps of the events: per-group aggregates, never the events
+//! themselves. Every piece merges exactly and in any order, so partial results of
+//! disjoint inputs (two threads, two files, two machines) combine into the result
+//! of reading everything at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+use crate::model::{Event, Millis};
+
+/// Denied requests kept as evidence per group; the earliest by time, then id.
+pub const SAMPLES_PER_GROUP: usize = 5;
+/// Bad records kept with their position for the report; the rest are counted.
+pub const BAD_RECORDS_KEPT: usize = 20;
+
+/// Where a record sits: the input file, the unit of that file a worker read, and
+/// the line within the unit. Lines become absolute once all units are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub file: usize,
+    pub unit: usize,
+    pub line: u64,
+}
+
+/// Denied requests that share everything a diagnosis looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DenialKey {
+    pub principal: String,
+    pub token_id: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub method: String,
+    pub template: String,
+    pub object_id: Option<String>,
+    pub org: Option<String>,
+    pub fields: Vec<String>,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Which interval between role-snapshot instants the requests fall in. Groups
+    /// never straddle a snapshot, so one as-of lookup per group is exact.
+    pub segment: u32,
+}
+
+/// One denied request kept as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sample {
+    pub ts: Millis,
+    pub request_id: Option<String>,
+    pub position: Position,
+}
+
+/// Counts, time span and the earliest samples of a denial group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenialGroup {
+    pub count: u64,
+    pub first_ts: Millis,
+    pub last_ts: Millis,
+    pub samples: Vec<Sample>,
+}
+
+/// Allowed requests of one principal on one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SuccessKey {
+    pub principal: String,
+    pub method: String,
+    pub template: String,
+}
+
+/// Count and time span of allowed requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SuccessGroup {
+    pub count: u64,
+    pub first_ts: Millis,
+    pub last_ts: Millis,
+}
+
+/// Records read, used and skipped (by reason) for one table. `read = used + skipped`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableStats {
+    pub read: u64,
+    pub used: u64,
+    pub skipped: BTreeMap<String, u64>,
+}
+
+impl TableStats {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    fn merge(&mut self, other: TableStats) {
+        self.read += other.read;
+        self.used += other.used;
+        for (kind, n) in other.skipped {
+            *self.skipped.entry(kind).or_default() += n;
+        }
+    }
+}
+
+/// A skipped record kept for the report.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BadRecord {
+    pub position: Position,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// Everything ingest keeps of the events.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregates {
+    pub denials: HashMap<DenialKey, DenialGroup>,
+    pub successes: HashMap<SuccessKey, SuccessGroup>,
+    /// Requests neither allowed nor denied with 403, by status.
+    pub other_statuses: BTreeMap<u16, u64>,
+    pub stats: TableStats,
+    /// The first bad records by position.
+    pub bad: Vec<BadRecord>,
+    /// Lines each unit of each file held, to turn unit lines into file lines.
+    pub unit_lines: BTreeMap<(usize, usize), u64>,
+}
+
+impl Aggregates {
+    /// Counts one event into its group.
+    pub fn add_event(
+        &mut self,
+        event: Event,
+        template: String,
+        object_id: Option<String>,
+        segment: u32,
+        position: Position,
+    ) {
+        self.stats.read += 1;
+        self.stats.used += 1;
+        if event.is_denial() {
+            let sample = Sample {
+                ts: event.ts,
+                request_id: event.request_id,
+                position,
+            };
+            let key = DenialKey {
+                principal: event.principal,
+                token_id: event.token_id,
+                scopes: event.scopes,
+                method: event.method,
+                template,
+                object_id: event.object_id.or(object_id),
+                org: event.org,
+                fields: event.fields,
+                status: event.status,
+                error_code: event.error_code,
+                message: event.message,
+                headers: event.headers.into_iter().collect(),
+                segment,
+            };
+            let group = self.denials.entry(key).or_insert_with(|| DenialGroup {
+                count: 0,
+                first_ts: event.ts,
+                last_ts: event.ts,
+                samples: Vec::new(),
+            });
+            group.count += 1;
+            group.first_ts = group.first_ts.min(event.ts);
+            group.last_ts = group.last_ts.max(event.ts);
+            keep_smallest(&mut group.samples, vec![sample], SAMPLES_PER_GROUP);
+        } else if event.is_success() {
+            let key = SuccessKey {
+                principal: event.principal,
+                method: event.method,
+                template,
+            };
+            let group = self.successes.entry(key).or_insert(SuccessGroup {
+                count: 0,
+                first_ts: event.ts,
+                last_ts: event.ts,
+            });
+            group.count += 1;
+            group.first_ts = group.first_ts.min(event.ts);
+            group.last_ts = group.last_ts.max(event.ts);
+        } else {
+            *self.other_statuses.entry(event.status).or_default() += 1;
+        }
+    }
+
+    /// Counts one record that could not be used.
+    pub fn add_bad(&mut self, position: Position, kind: &str, detail: String) {
+        self.stats.read += 1;
+        *self.stats.skipped.entry(kind.to_string()).or_default() += 1;
+        let bad = BadRecord {
+            position,
+            kind: kind.to_string(),
+            detail,
+        };
+        keep_smallest(&mut self.bad, vec![bad], BAD_RECORDS_KEPT);
+    }
+
+    /// Combines two partial results. Commutative and associative.
+    pub fn merge(mut self, mut other: Aggregates) -> Aggregates {
+        if self.denials.len() + self.successes.len() < other.denials.len() + other.successes.len() {
+            std::mem::swap(&mut self, &mut other);
+        }
+        for (key, group) in other.denials {
+            match self.denials.get_mut(&key) {
+                Some(mine) => {
+                    mine.count += group.count;
+                    mine.first_ts = mine.first_ts.min(group.first_ts);
+                    mine.last_ts = mine.last_ts.max(group.last_ts);
+                    keep_smallest(&mut mine.samples, group.samples, SAMPLES_PER_GROUP);
+                }
+                None => {
+                    self.denials.insert(key, group);
+                }
+            }
+        }
+        merge_counts(&mut self.successes, other.successes, |mine, theirs| {
+            mine.count += theirs.count;
+            mine.first_ts = mine.first_ts.min(theirs.first_ts);
+            mine.last_ts = mine.last_ts.max(theirs.last_ts);
+        });
+        for (status, n) in other.other_statuses {
+            *self.other_statuses.entry(status).or_default() += n;
+        }
+        self.stats.merge(other.stats);
+        keep_smallest(&mut self.bad, other.bad, BAD_RECORDS_KEPT);
+        self.unit_lines.extend(other.unit_lines);
+        self
+    }
+}
+
+fn merge_counts<K: Hash + Eq, V>(
+    mine: &mut HashMap<K, V>,
+    theirs: HashMap<K, V>,
+    combine: impl Fn(&mut V, V),
+) {
+    for (key, value) in theirs {
+        match mine.get_mut(&key) {
+            Some(existing) => combine(existing, value),
+            None => {
+                mine.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Keeps the `cap` smallest items of both lists, sorted: the same result whatever
+/// order lists arrive in.
+fn keep_smallest<T: Ord>(kept: &mut Vec<T>, more: Vec<T>, cap: usize) {
+    kept.extend(more);
+    kept.sort();
+    kept.truncate(cap);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(principal: &str, status: u16, ts: Millis) -> Event {
+        Event {
+            ts,
+            principal: principal.into(),
+            method: "PUT".into(),
+            path: "/x/1".into(),
+            status,
+            request_id: Some(format!("r{ts}")),
+            ..Default::default()
+        }
+    }
+
+    fn aggregate(events: &[(&str, u16, Millis)], file: usize) -> Aggregates {
+        let mut agg = Aggregates::default();
+        for (i, (p, s, ts)) in events.iter().enumerate() {
+            let pos = Position {
+                file,
+                unit: 0,
+                line: i as u64 + 1,
+            };
+            agg.add_event(event(p, *s, *ts), "/x/{id}".into(), None, 0, pos);
+        }
+        agg
+    }
+
+    fn summary(agg: &Aggregates) -> Vec<(String, u64, Millis, Millis, Vec<Sample>)> {
+        let mut rows: Vec<_> = agg
+            .denials
+            .iter()
+            .map(|(k, g)| {
+                (
+                    k.principal.clone(),
+                    g.count,
+                    g.first_ts,
+                    g.last_ts,
+                    g.samples.clone(),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
+
+    #[test]
+    fn merging_partials_equals_aggregating_everything_in_any_order() {
+        let a = [("svc-a", 403, 10), ("svc-a", 403, 5), ("svc-b", 200, 7)];
+        let b = [("svc-a", 403, 1), ("svc-b", 403, 9), ("svc-a", 500, 3)];
+        let all: Vec<_> = a.iter().chain(b.iter()).cloned().collect();
+        let ab = aggregate(&a, 0).merge(aggregate(&b, 0));
+        let ba = aggregate(&b, 0).merge(aggregate(&a, 0));
+        let whole = aggregate(&all, 0);
+        assert_eq!(summary(&ab), summary(&ba));
+        assert_eq!(ab.stats, ba.stats);
+        assert_eq!(ab.successes, ba.successes);
+        assert_eq!(ab.other_statuses, whole.other_statuses);
+        let counts: Vec<_> = summary(&whole)
+            .into_iter()
+            .map(|r| (r.0, r.1, r.2, r.3))
+            .collect();
+        let merged: Vec<_> = summary(&ab)
+            .into_iter()
+            .map(|r| (r.0, r.1, r.2, r.3))
+            .collect();
+        assert_eq!(counts, merged);
+        assert_eq!(merged[0], ("svc-a".to_string(), 3, 1, 10));
+    }
+
+    #[test]
+    fn samples_and_bad_records_are_capped_to_the_smallest() {
+        let events: Vec<_> = (0..20).rev().map(|t| ("svc-a", 403, t)).collect();
+        let agg = aggregate(&events, 0);
+        let samples = &agg.denials.values().next().unwrap().samples;
+        let times: Vec<_> = samples.iter().map(|s| s.ts).collect();
+        assert_eq!(times, vec![0, 1, 2, 3, 4]);
+
+        let mut bad = Aggregates::default();
+        for line in (1..=30).rev() {
+            bad.add_bad(
+                Position {
+                    file: 0,
+                    unit: 0,
+                    line,
+                },
+                "malformed JSON",
+                String::new(),
+            );
+        }
+        assert_eq!(bad.bad.len(), BAD_RECORDS_KEPT);
+        assert_eq!(bad.bad[0].position.line, 1);
+        assert_eq!(bad.stats.read, 30);
+        assert_eq!(bad.stats.skipped["malformed JSON"], 30);
+    }
+}

@@ -1,0 +1,388 @@
+//! Decoders: turn a byte stream in one encoding (JSON Lines or a JSON array, CSV,
+//! Parquet) into records, each with its line (or row) number. Records are JSON
+//! objects whatever the encoding, so the field map reads them all the same way.
+//!
+//! A new encoding is one more [`RecordSource`] here.
+
+use std::fs::File;
+use std::io::{BufRead, Read};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use polars::prelude::{AnyValue, DataFrame, ParquetReader, SerReader, TimeUnit};
+use serde_json::{Map, Value};
+
+use super::fields::Skip;
+
+/// One decoded record, or the reason its line could not be decoded.
+pub type Decoded = (u64, Result<Value, Skip>);
+
+/// A stream of records from one input. The `u64` is the 1-based line (JSON Lines,
+/// CSV) or record number (JSON array, Parquet) within what the source reads.
+pub trait RecordSource: Send {
+    fn next_record(&mut self) -> Option<Decoded>;
+}
+
+/// JSON Lines; a document whose first character is `[` is read whole as an array.
+pub struct JsonSource<R> {
+    reader: R,
+    line: u64,
+    buf: Vec<u8>,
+    array: Option<std::vec::IntoIter<Value>>,
+    /// Stop before a line that starts this many bytes in (for reading one range of a file).
+    byte_limit: Option<u64>,
+    consumed: u64,
+    failed: bool,
+}
+
+impl<R: BufRead + Send> JsonSource<R> {
+    pub fn new(mut reader: R) -> Result<Self> {
+        // Whitespace before the first record is left in place so line numbers stay true.
+        let head = reader.fill_buf().context("cannot read input")?;
+        let starts_array = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let mut source = JsonSource {
+            reader,
+            line: 0,
+            buf: Vec::new(),
+            array: None,
+            byte_limit: None,
+            consumed: 0,
+            failed: false,
+        };
+        if starts_array {
+            let mut text = Vec::new();
+            source
+                .reader
+                .read_to_end(&mut text)
+                .context("cannot read input")?;
+            let items: Vec<Value> = serde_json::from_slice(&text)
+                .context("the input starts with `[` but is not a valid JSON array")?;
+            source.array = Some(items.into_iter());
+        }
+        Ok(source)
+    }
+}
+
+impl<R: BufRead + Send> JsonSource<R> {
+    /// Reads only the lines that start within the first `limit` bytes.
+    pub fn with_byte_limit(mut self, limit: u64) -> Self {
+        self.byte_limit = Some(limit);
+        self
+    }
+
+    /// Lines read so far, blank ones included.
+    pub fn lines_read(&self) -> u64 {
+        self.line
+    }
+}
+
+impl<R: BufRead + Send> RecordSource for JsonSource<R> {
+    fn next_record(&mut self) -> Option<Decoded> {
+        if let Some(items) = &mut self.array {
+            let item = items.next()?;
+            self.line += 1;
+            return Some((self.line, object(item)));
+        }
+        loop {
+            if self.failed || self.byte_limit.is_some_and(|limit| self.consumed >= limit) {
+                return None;
+            }
+            self.buf.clear();
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    self.consumed += n as u64;
+                    self.line += 1;
+                }
+                Err(e) => {
+                    // A broken stream (truncated gzip, I/O error) cannot be resumed.
+                    self.failed = true;
+                    self.line += 1;
+                    return Some((self.line, Err(Skip::new("unreadable input", e.to_string()))));
+                }
+            }
+            let line = self.buf.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            let parsed = serde_json::from_slice::<Value>(line)
+                .map_err(|e| Skip::new("malformed JSON", e.to_string()))
+                .and_then(object);
+            return Some((self.line, parsed));
+        }
+    }
+}
+
+fn object(value: Value) -> Result<Value, Skip> {
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(Skip::new(
+            "not a JSON object",
+            "each record must be a JSON object",
+        ))
+    }
+}
+
+/// CSV with a header row. Empty cells are absent fields; a row with more or fewer
+/// cells than the header is skipped rather than guessed at.
+pub struct CsvSource<R: Read> {
+    reader: csv::Reader<R>,
+    headers: Vec<String>,
+    record: csv::ByteRecord,
+    failed: bool,
+}
+
+impl<R: Read + Send> CsvSource<R> {
+    pub fn new(reader: R) -> Result<Self> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let headers = reader
+            .headers()
+            .context("cannot read the CSV header row")?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        Ok(CsvSource {
+            reader,
+            headers,
+            record: csv::ByteRecord::new(),
+            failed: false,
+        })
+    }
+}
+
+impl<R: Read + Send> RecordSource for CsvSource<R> {
+    fn next_record(&mut self) -> Option<Decoded> {
+        if self.failed {
+            return None;
+        }
+        let result = self.reader.read_byte_record(&mut self.record);
+        let line = self.record.position().map_or(0, |p| p.line());
+        match result {
+            Ok(false) => None,
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                // The csv reader cannot resynchronise after an I/O error; stop here.
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    self.failed = true;
+                    return Some((line, Err(Skip::new("unreadable input", e.to_string()))));
+                }
+                Some((line, Err(Skip::new("malformed CSV", e.to_string()))))
+            }
+            Ok(true) if self.record.len() != self.headers.len() => Some((
+                line,
+                Err(Skip::new(
+                    "ragged CSV row",
+                    format!(
+                        "{} cells where the header has {}",
+                        self.record.len(),
+                        self.headers.len()
+                    ),
+                )),
+            )),
+            Ok(true) => {
+                let mut map = Map::new();
+                for (name, cell) in self.headers.iter().zip(self.record.iter()) {
+                    let Ok(cell) = std::str::from_utf8(cell) else {
+                        return Some((
+                            line,
+                            Err(Skip::new("invalid UTF-8", format!("column {name}"))),
+                        ));
+                    };
+                    if !cell.is_empty() {
+                        map.insert(name.clone(), Value::String(cell.to_string()));
+                    }
+                }
+                Some((line, Ok(Value::Object(map))))
+            }
+        }
+    }
+}
+
+/// Parquet, read a slice of rows at a time so a large file is never held whole.
+pub struct ParquetSource {
+    /// Holds a decompressed copy alive while it is read (Parquet needs random access).
+    _spill: Option<tempfile::NamedTempFile>,
+    path: PathBuf,
+    rows: usize,
+    next_row: usize,
+    batch: Option<(DataFrame, usize)>,
+}
+
+const PARQUET_BATCH_ROWS: usize = 64 * 1024;
+
+impl ParquetSource {
+    pub fn new(path: PathBuf) -> Result<Self> {
+        Self::open_spilled(path, None)
+    }
+
+    /// Copies a stream (stdin, or a compressed file) to a temporary file and reads that.
+    pub fn from_stream(mut stream: impl Read) -> Result<Self> {
+        let mut spill = tempfile::NamedTempFile::new()
+            .context("cannot create a temporary file for a Parquet stream")?;
+        std::io::copy(&mut stream, &mut spill)
+            .context("cannot copy the Parquet stream to a temporary file")?;
+        let path = spill.path().to_path_buf();
+        Self::open_spilled(path, Some(spill))
+    }
+
+    fn open_spilled(path: PathBuf, spill: Option<tempfile::NamedTempFile>) -> Result<Self> {
+        let rows = ParquetReader::new(Self::open(&path)?)
+            .num_rows()
+            .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+        Ok(ParquetSource {
+            _spill: spill,
+            path,
+            rows,
+            next_row: 0,
+            batch: None,
+        })
+    }
+
+    fn open(path: &PathBuf) -> Result<File> {
+        File::open(path).with_context(|| format!("cannot open {}", path.display()))
+    }
+
+    fn load_batch(&mut self) -> Result<()> {
+        let len = PARQUET_BATCH_ROWS.min(self.rows - self.next_row);
+        let df = ParquetReader::new(Self::open(&self.path)?)
+            .with_slice(Some((self.next_row, len)))
+            .finish()
+            .with_context(|| format!("cannot read rows of {}", self.path.display()))?;
+        self.batch = Some((df, 0));
+        Ok(())
+    }
+}
+
+impl RecordSource for ParquetSource {
+    fn next_record(&mut self) -> Option<Decoded> {
+        if self.next_row >= self.rows {
+            return None;
+        }
+        if self.batch.as_ref().is_none_or(|(df, i)| *i >= df.height()) {
+            if let Err(e) = self.load_batch() {
+                // A batch that cannot be read cannot be skipped row by row: stop.
+                let line = self.next_row as u64 + 1;
+                self.next_row = self.rows;
+                return Some((line, Err(Skip::new("unreadable Parquet", format!("{e:#}")))));
+            }
+        }
+        let (df, i) = self.batch.as_mut().expect("batch loaded above");
+        let mut map = Map::new();
+        for column in df.columns() {
+            let value = column.get(*i).map(any_value_to_json).unwrap_or(Value::Null);
+            if !value.is_null() {
+                map.insert(column.name().to_string(), value);
+            }
+        }
+        *i += 1;
+        self.next_row += 1;
+        Some((self.next_row as u64, Ok(Value::Object(map))))
+    }
+}
+
+fn any_value_to_json(value: AnyValue<'_>) -> Value {
+    match value {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => Value::Bool(b),
+        AnyValue::String(s) => Value::String(s.to_string()),
+        AnyValue::StringOwned(s) => Value::String(s.to_string()),
+        AnyValue::Int8(x) => x.into(),
+        AnyValue::Int16(x) => x.into(),
+        AnyValue::Int32(x) => x.into(),
+        AnyValue::Int64(x) => x.into(),
+        AnyValue::UInt8(x) => x.into(),
+        AnyValue::UInt16(x) => x.into(),
+        AnyValue::UInt32(x) => x.into(),
+        AnyValue::UInt64(x) => x.into(),
+        AnyValue::Float32(x) => x.into(),
+        AnyValue::Float64(x) => x.into(),
+        AnyValue::Datetime(v, unit, _) | AnyValue::DatetimeOwned(v, unit, _) => {
+            let ms = match unit {
+                TimeUnit::Nanoseconds => v / 1_000_000,
+                TimeUnit::Microseconds => v / 1_000,
+                TimeUnit::Milliseconds => v,
+            };
+            // Epoch milliseconds; `fields::timestamp` reads them back exactly.
+            ms.into()
+        }
+        AnyValue::List(series) => Value::Array(series.iter().map(any_value_to_json).collect()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn drain(mut source: impl RecordSource) -> Vec<Decoded> {
+        std::iter::from_fn(|| source.next_record()).collect()
+    }
+
+    #[test]
+    fn json_lines_number_lines_and_skip_bad_ones() {
+        let text = b"{\"a\":1}\n\n{broken\n[1]\n{\"a\":2}";
+        let got = drain(JsonSource::new(&text[..]).unwrap());
+        let lines: Vec<u64> = got.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 3, 4, 5]);
+        assert_eq!(got[0].1, Ok(json!({"a": 1})));
+        assert_eq!(got[1].1.as_ref().unwrap_err().kind, "malformed JSON");
+        assert_eq!(got[2].1.as_ref().unwrap_err().kind, "not a JSON object");
+        assert_eq!(got[3].1, Ok(json!({"a": 2})));
+    }
+
+    #[test]
+    fn json_array_documents_are_records() {
+        let got = drain(JsonSource::new(&b"  [{\"a\":1},\n {\"a\":2}]"[..]).unwrap());
+        assert_eq!(
+            got,
+            vec![(1, Ok(json!({"a": 1}))), (2, Ok(json!({"a": 2})))]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_skipped_line() {
+        let got = drain(JsonSource::new(&b"{\"a\":\"\xff\"}\n{\"a\":1}\n"[..]).unwrap());
+        assert!(got[0].1.is_err());
+        assert_eq!(got[1], (2, Ok(json!({"a": 1}))));
+    }
+
+    #[test]
+    fn csv_rows_become_objects_and_ragged_rows_are_skipped() {
+        let text = "principal,status,org\nsvc-a,403,\nsvc-b,200\nsvc-c,200,M1\n";
+        let got = drain(CsvSource::new(text.as_bytes()).unwrap());
+        assert_eq!(
+            got[0],
+            (2, Ok(json!({"principal": "svc-a", "status": "403"})))
+        );
+        assert_eq!(got[1].0, 3);
+        assert_eq!(got[1].1.as_ref().unwrap_err().kind, "ragged CSV row");
+        assert_eq!(
+            got[2],
+            (
+                4,
+                Ok(json!({"principal": "svc-c", "status": "200", "org": "M1"}))
+            )
+        );
+    }
+
+    #[test]
+    fn parquet_rows_become_objects() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.parquet");
+        let mut df = df!("principal" => ["svc-a", "svc-b"], "status" => [403i64, 200]).unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let got = drain(ParquetSource::new(path).unwrap());
+        assert_eq!(
+            got,
+            vec![
+                (1, Ok(json!({"principal": "svc-a", "status": 403}))),
+                (2, Ok(json!({"principal": "svc-b", "status": 200}))),
+            ]
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Resolving what the user named (files, folders, globs, `-`) into input files,
+//! each with the table it holds, and opening them with decompression.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
+
+use crate::model::Table;
+
+/// One input file (or stdin) and the table it feeds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputFile {
+    /// `None` is standard input.
+    pub path: Option<PathBuf>,
+    pub table: Table,
+}
+
+impl InputFile {
+    /// How the file is named in messages: its path, or `<stdin>`.
+    pub fn display(&self) -> String {
+        match &self.path {
+            Some(p) => p.display().to_string(),
+            None => "<stdin>".to_string(),
+        }
+    }
+
+    /// Size on disk, for progress; 0 for stdin.
+    pub fn len(&self) -> u64 {
+        self.path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// The encoding, from the name first (ignoring a compression suffix), else `None`
+    /// and the caller sniffs the content.
+    pub fn encoding_from_name(&self) -> Option<Encoding> {
+        let name = self
+            .path
+            .as_ref()?
+            .file_name()?
+            .to_str()?
+            .to_ascii_lowercase();
+        let name = strip_compression_suffix(&name);
+        let ext = name.rsplit_once('.').map(|(_, e)| e)?;
+        match ext {
+            "jsonl" | "ndjson" | "json" | "log" => Some(Encoding::Json),
+            "csv" => Some(Encoding::Csv),
+            "parquet" => Some(Encoding::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// How the records of a file are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON Lines, or one JSON document holding an array of records.
+    Json,
+    Csv,
+    Parquet,
+}
+
+/// Compression of a stream, recognised by its magic bytes rather than its name,
+/// so a mis-named file still reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+const LOG_EXTENSIONS: &[&str] = &["jsonl", "ndjson", "json", "log", "csv", "parquet"];
+
+fn strip_compression_suffix(name: &str) -> &str {
+    name.strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .or_else(|| name.strip_suffix(".zstd"))
+        .unwrap_or(name)
+}
+
+/// Which table a file holds, from its name: `tokens.*`, `role_snapshots.*`, `roles.*`,
+/// `policies.*`; anything else is events.
+pub fn table_from_name(path: &Path) -> Table {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let stem = strip_compression_suffix(&name);
+    let stem = stem.split('.').next().unwrap_or_default();
+    match stem {
+        "tokens" => Table::Tokens,
+        "role_snapshots" => Table::RoleSnapshots,
+        "roles" => Table::Roles,
+        "policies" => Table::Policies,
+        _ => Table::Events,
+    }
+}
+
+fn is_log_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if name.starts_with('.') {
+        return false;
+    }
+    let name = strip_compression_suffix(&name);
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| LOG_EXTENSIONS.contains(&ext))
+}
+
+/// Expands one argument into input files. `forced` sets the table for every file
+/// (the `--tokens F` style flags); otherwise the table comes from each file's name.
+///
+/// A folder is read as a bundle: every log file in it, recursively, in path order.
+pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
+    if arg == "-" {
+        return Ok(vec![InputFile {
+            path: None,
+            table: forced.unwrap_or(Table::Events),
+        }]);
+    }
+    let classify = |p: PathBuf| InputFile {
+        table: forced.unwrap_or_else(|| table_from_name(&p)),
+        path: Some(p),
+    };
+    let path = Path::new(arg);
+    if path.is_dir() {
+        let mut files = Vec::new();
+        walk(path, &mut files).with_context(|| format!("cannot list folder {arg}"))?;
+        files.sort();
+        if files.is_empty() {
+            bail!("folder {arg} holds no log files (.jsonl, .json, .csv, .parquet, optionally .gz or .zst)");
+        }
+        return Ok(files.into_iter().map(classify).collect());
+    }
+    if path.exists() {
+        return Ok(vec![classify(path.to_path_buf())]);
+    }
+    if arg.contains(['*', '?', '[']) {
+        let mut files: Vec<PathBuf> = glob::glob(arg)
+            .with_context(|| format!("{arg} is not a valid glob pattern"))?
+            .filter_map(|entry| entry.ok())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("no file matches {arg}: check the pattern and quote it so the shell does not expand it");
+        }
+        return Ok(files.into_iter().map(classify).collect());
+    }
+    bail!("input {arg} does not exist: give a file, a folder, a glob or - for stdin")
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if is_log_file(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Counts the raw bytes read from a file into the progress bar, so progress is
+/// measured on disk bytes whether or not the file is compressed.
+pub struct Counted<R> {
+    pub inner: R,
+    pub progress: ProgressBar,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Opens an input as a buffered stream of decompressed bytes, and says which
+/// compression it had.
+pub fn open(
+    input: &InputFile,
+    progress: &ProgressBar,
+) -> Result<(Box<dyn BufRead + Send>, Compression)> {
+    let raw: Box<dyn Read + Send> = match &input.path {
+        Some(path) => Box::new(File::open(path).with_context(|| {
+            format!(
+                "cannot open {}: check that it exists and is readable",
+                path.display()
+            )
+        })?),
+        None => Box::new(io::stdin()),
+    };
+    let mut reader = BufReader::with_capacity(
+        1 << 20,
+        Counted {
+            inner: raw,
+            progress: progress.clone(),
+        },
+    );
+    let magic = reader
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let compression = if magic.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    let stream: Box<dyn BufRead + Send> = match compression {
+        Compression::None => Box::new(reader),
+        // Multi-member: concatenated gzip files (as CloudTrail and `cat a.gz b.gz` write) are one stream.
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            1 << 20,
+            zstd::Decoder::with_buffer(reader).context("cannot start zstd decoder")?,
+        )),
+    };
+    Ok((stream, compression))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_come_from_file_names() {
+        assert_eq!(table_from_name(Path::new("x/tokens.jsonl")), Table::Tokens);
+        assert_eq!(
+            table_from_name(Path::new("role_snapshots.csv.gz")),
+            Table::RoleSnapshots
+        );
+        assert_eq!(table_from_name(Path::new("roles.parquet")), Table::Roles);
+        assert_eq!(
+            table_from_name(Path::new("policies.json.zst")),
+            Table::Policies
+        );
+        assert_eq!(
+            table_from_name(Path::new("gateway-2026-11-01.jsonl")),
+            Table::Events
+        );
+    }
+
+    #[test]
+    fn folders_are_bundles_and_skip_non_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["events.jsonl", "tokens.csv", "README.md", "roles.json.gz"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let files = resolve(dir.path().to_str().unwrap(), None).unwrap();
+        let tables: Vec<_> = files.iter().map(|f| f.table).collect();
+        assert_eq!(tables, vec![Table::Events, Table::Roles, Table::Tokens]);
+    }
+
+    #[test]
+    fn missing_input_is_a_clear_error() {
+        let err = resolve("/nonexistent/file.jsonl", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn compression_is_sniffed_from_content() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl"); // no .gz on purpose
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"{\"a\":1}\n").unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let input = InputFile {
+            path: Some(path),
+            table: Table::Events,
+        };
+        let (mut stream, compression) = open(&input, &ProgressBar::hidden()).unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        assert_eq!(
+            (compression, text.as_str()),
+            (Compression::Gzip, "{\"a\":1}\n")
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! Stage 1, ingest: input files in, [`Ingested`] out.
+//!
+//! Events are read in parallel, across files and within one large file (cut into
+//! byte ranges at line boundaries), and folded into [`Aggregates`]; they are never
+//! all held at once. The small tables (tokens, role snapshots, roles, policies)
+//! are read whole, first, because the event groups are cut at snapshot instants.
+
+pub mod aggregate;
+pub mod decode;
+pub mod events;
+pub mod fields;
+pub mod input;
+pub mod tables;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use self::aggregate::{Aggregates, BadRecord, Position, TableStats};
+use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource};
+use self::fields::{FieldMap, Skip};
+use self::input::{Compression, Encoding, InputFile};
+use crate::model::{Millis, Policy, RoleBinding, RoleDef, Table, Token};
+
+/// Size of the byte ranges one plain JSON Lines file is cut into: large enough that
+/// per-range overhead vanishes, small enough that a 10 GB file feeds every core.
+const RANGE_BYTES: u64 = 32 << 20;
+
+/// How to read the inputs.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub field_map: FieldMap,
+    /// Draw progress bars (only ever on a terminal).
+    pub progress: bool,
+}
+
+/// What ingest hands to correlation: event aggregates and the small tables.
+#[derive(Debug)]
+pub struct Ingested {
+    pub events: Aggregates,
+    pub tokens: Vec<Token>,
+    pub bindings: Vec<RoleBinding>,
+    pub roles: Vec<RoleDef>,
+    pub policies: Vec<Policy>,
+    /// Records read, used and skipped, per table.
+    pub stats: BTreeMap<Table, TableStats>,
+    /// The first skipped records of all tables, by position.
+    pub bad_records: Vec<BadRecord>,
+    /// The inputs, indexed by [`Position::file`].
+    pub files: Vec<InputFile>,
+}
+
+impl Ingested {
+    /// `file:line` of a position, with the line counted from the start of the file.
+    pub fn locate(&self, position: Position) -> String {
+        let earlier: u64 = self
+            .events
+            .unit_lines
+            .range((position.file, 0)..(position.file, position.unit))
+            .map(|(_, lines)| lines)
+            .sum();
+        format!(
+            "{}:{}",
+            self.files[position.file].display(),
+            earlier + position.line
+        )
+    }
+}
+
+/// Reads every input. Fails only when an input cannot be opened at all; bad
+/// records are counted, kept as samples and skipped.
+pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested> {
+    let total_bytes = files.iter().map(InputFile::len).sum();
+    let progress = progress_bar(total_bytes, options.progress);
+    let map = &options.field_map;
+
+    let mut small = SmallTables {
+        files: &files,
+        map,
+        progress: &progress,
+        stats: BTreeMap::new(),
+        bad: Vec::new(),
+    };
+    let tokens = small.read(Table::Tokens, tables::token_from_record)?;
+    let bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
+    let roles = small.read(Table::Roles, tables::role_from_record)?;
+    let policies = small.read(Table::Policies, tables::policy_from_record)?;
+    let SmallTables {
+        mut stats, mut bad, ..
+    } = small;
+
+    let mut snapshot_instants: Vec<Millis> = bindings.iter().map(|b| b.snapshot_at).collect();
+    snapshot_instants.sort_unstable();
+    snapshot_instants.dedup();
+
+    let units = event_units(
+        files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.table == Table::Events),
+    )?;
+    let reader = EventReader {
+        files: &files,
+        map,
+        progress: &progress,
+        snapshot_instants: &snapshot_instants,
+    };
+    let events = units
+        .into_par_iter()
+        .map(|unit| reader.read(unit))
+        .try_reduce(Aggregates::default, |a, b| Ok(a.merge(b)))?;
+    progress.finish_and_clear();
+
+    stats.insert(Table::Events, events.stats.clone());
+    bad.extend(events.bad.iter().cloned());
+    bad.sort();
+    bad.truncate(aggregate::BAD_RECORDS_KEPT);
+    Ok(Ingested {
+        events,
+        tokens,
+        bindings,
+        roles,
+        policies,
+        stats,
+        bad_records: bad,
+        files,
+    })
+}
+
+fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} reading {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+        )
+        .expect("progress template is valid"),
+    );
+    bar
+}
+
+/// Opens one input as a record source, whatever its encoding and compression.
+fn open_source(input: &InputFile, progress: &ProgressBar) -> Result<Box<dyn RecordSource>> {
+    let (mut stream, compression) = input::open(input, progress)?;
+    let encoding = match input.encoding_from_name() {
+        Some(encoding) => encoding,
+        None => sniff_encoding(&mut stream)
+            .with_context(|| format!("cannot read {}", input.display()))?,
+    };
+    let context = || format!("cannot read {}", input.display());
+    Ok(match encoding {
+        Encoding::Json => Box::new(JsonSource::new(stream).with_context(context)?),
+        Encoding::Csv => Box::new(CsvSource::new(stream).with_context(context)?),
+        Encoding::Parquet => match (&input.path, compression) {
+            (Some(path), Compression::None) => Box::new(ParquetSource::new(path.clone())?),
+            _ => Box::new(ParquetSource::from_stream(stream).with_context(context)?),
+        },
+    })
+}
+
+/// The encoding of a stream whose name does not say: JSON starts with `{` or `[`,
+/// Parquet with `PAR1`, anything else is taken for CSV.
+fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
+    let head = stream.fill_buf()?;
+    if head.starts_with(b"PAR1") {
+        return Ok(Encoding::Parquet);
+    }
+    Ok(match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{' | b'[') => Encoding::Json,
+        _ => Encoding::Csv,
+    })
+}
+
+type ParseFn<T> = fn(&Value, &FieldMap) -> Result<T, Skip>;
+
+/// Reads the small tables, sequentially and whole, keeping their counts and bad records.
+struct SmallTables<'a> {
+    files: &'a [InputFile],
+    map: &'a FieldMap,
+    progress: &'a ProgressBar,
+    stats: BTreeMap<Table, TableStats>,
+    bad: Vec<BadRecord>,
+}
+
+impl SmallTables<'_> {
+    fn read<T>(&mut self, table: Table, parse: ParseFn<T>) -> Result<Vec<T>> {
+        let mut rows = Vec::new();
+        let mut skips = Aggregates::default();
+        for (file, input) in self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.table == table)
+        {
+            let mut source = open_source(input, self.progress)?;
+            while let Some((line, record)) = source.next_record() {
+                let position = Position {
+                    file,
+                    unit: 0,
+                    line,
+                };
+                match record.and_then(|r| parse(&r, self.map)) {
+                    Ok(row) => rows.push(row),
+                    Err(skip) => skips.add_bad(position, skip.kind, skip.detail),
+                }
+            }
+        }
+        let mut stats = skips.stats;
+        stats.used = rows.len() as u64;
+        stats.read += stats.used;
+        self.stats.insert(table, stats);
+        self.bad.extend(skips.bad);
+        Ok(rows)
+    }
+}
+
+/// A piece of event input one worker reads: a whole file, or a byte range of a
+/// plain JSON Lines file.
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    file: usize,
+    index: usize,
+    range: Option<(u64, u64)>,
+}
+
+/// Cuts the event inputs into units. Only plain (uncompressed, on-disk) JSON Lines
+/// can be cut: compressed streams must be read from their start.
+fn event_units<'a>(files: impl Iterator<Item = (usize, &'a InputFile)>) -> Result<Vec<Unit>> {
+    let mut units = Vec::new();
+    for (file, input) in files {
+        let whole = Unit {
+            file,
+            index: 0,
+            range: None,
+        };
+        let len = input.len();
+        if len <= RANGE_BYTES || !is_plain_json_lines(input)? {
+            units.push(whole);
+            continue;
+        }
+        let count = len.div_ceil(RANGE_BYTES);
+        units.extend((0..count).map(|i| Unit {
+            file,
+            index: i as usize,
+            range: Some((i * RANGE_BYTES, ((i + 1) * RANGE_BYTES).min(len))),
+        }));
+    }
+    Ok(units)
+}
+
+fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
+    let Some(path) = &input.path else {
+        return Ok(false);
+    };
+    if matches!(
+        input.encoding_from_name(),
+        Some(Encoding::Csv | Encoding::Parquet)
+    ) {
+        return Ok(false);
+    }
+    let mut head = [0u8; 4096];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let first = head[..n].iter().find(|b| !b.is_ascii_whitespace());
+    let compressed = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    Ok(!compressed && first == Some(&b'{'))
+}
+
+/// Everything a worker needs to fold one unit of events into aggregates.
+struct EventReader<'a> {
+    files: &'a [InputFile],
+    map: &'a FieldMap,
+    progress: &'a ProgressBar,
+    snapshot_instants: &'a [Millis],
+}
+
+impl EventReader<'_> {
+    fn read(&self, unit: Unit) -> Result<Aggregates> {
+        let input = &self.files[unit.file];
+        let mut agg = Aggregates::default();
+        match unit.range {
+            None => {
+                let mut source = open_source(input, self.progress)?;
+                self.fold(&mut agg, &mut *source, unit);
+            }
+            Some((start, end)) => {
+                let mut source = self.open_range(input, start, end)?;
+                self.fold(&mut agg, &mut source, unit);
+                agg.unit_lines
+                    .insert((unit.file, unit.index), source.lines_read());
+            }
+        }
+        Ok(agg)
+    }
+
+    /// A source over the lines that start in `[start, end)`: the line cut by
+    /// `start` belongs to the range before.
+    fn open_range(
+        &self,
+        input: &InputFile,
+        start: u64,
+        end: u64,
+    ) -> Result<JsonSource<impl BufRead + Send>> {
+        let path = input.path.as_ref().expect("ranges are cut only from files");
+        let mut file =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let seek_to = start.saturating_sub(1);
+        file.seek(SeekFrom::Start(seek_to))
+            .with_context(|| format!("cannot seek in {}", path.display()))?;
+        let mut reader = BufReader::with_capacity(
+            1 << 20,
+            input::Counted {
+                inner: file,
+                progress: self.progress.clone(),
+            },
+        );
+        let mut line_start = seek_to;
+        if start > 0 {
+            let mut skipped = Vec::new();
+            line_start += reader
+                .read_until(b'\n', &mut skipped)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                as u64;
+        }
+        let limit = end.saturating_sub(line_start);
+        Ok(JsonSource::new(reader)?.with_byte_limit(limit))
+    }
+
+    fn fold(&self, agg: &mut Aggregates, source: &mut dyn RecordSource, unit: Unit) {
+        while let Some((line, record)) = source.next_record() {
+            let position = Position {
+                file: unit.file,
+                unit: unit.index,
+                line,
+            };
+            match record.and_then(|r| events::event_from_record(&r, self.map)) {
+                Ok(event) => {
+                    let (template, object_id) = template::template(&event.path);
+                    let segment = self.snapshot_instants.partition_point(|t| *t <= event.ts) as u32;
+                    agg.add_event(event, template, object_id, segment, position);
+                }
+                Err(skip) => agg.add_bad(position, skip.kind, skip.detail),
+            }
+        }
+    }
+}

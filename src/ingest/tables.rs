@@ -1,0 +1,177 @@
+//! Mapping decoded records onto the small tables: tokens, role snapshots, roles
+//! and policies.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::fields::{self, FieldMap, Skip};
+use crate::model::{Policy, RoleBinding, RoleDef, Token};
+
+fn required_text(record: &Value, map: &FieldMap, name: &str) -> Result<String, Skip> {
+    map.get(record, name).and_then(fields::text).ok_or_else(|| {
+        Skip::new(
+            "missing field",
+            format!(
+                "no `{name}` field: if the file names it otherwise, map it with --map {name}=NAME"
+            ),
+        )
+    })
+}
+
+fn optional_list(record: &Value, map: &FieldMap, name: &str) -> Result<Vec<String>, Skip> {
+    map.get(record, name).map_or(Ok(Vec::new()), fields::list)
+}
+
+/// One issued token.
+pub fn token_from_record(record: &Value, map: &FieldMap) -> Result<Token, Skip> {
+    Ok(Token {
+        token_id: required_text(record, map, "token_id")?,
+        principal: required_text(record, map, "principal")?,
+        scopes: optional_list(record, map, "scopes")?,
+        issued_at: fields::timestamp(map.get(record, "issued_at").ok_or_else(|| {
+            Skip::new(
+                "missing field",
+                "no `issued_at` field: map it with --map issued_at=NAME",
+            )
+        })?)?,
+        expires_at: map
+            .get(record, "expires_at")
+            .map(fields::timestamp)
+            .transpose()?,
+    })
+}
+
+/// One binding of a role snapshot. An empty or absent `role` records a principal
+/// that held nothing at that instant.
+pub fn binding_from_record(record: &Value, map: &FieldMap) -> Result<RoleBinding, Skip> {
+    Ok(RoleBinding {
+        snapshot_at: fields::timestamp(map.get(record, "snapshot_at").ok_or_else(|| {
+            Skip::new(
+                "missing field",
+                "no `snapshot_at` field: map it with --map snapshot_at=NAME",
+            )
+        })?)?,
+        principal: required_text(record, map, "principal")?,
+        role: map
+            .get(record, "role")
+            .and_then(fields::text)
+            .unwrap_or_default(),
+        data_scope: map
+            .get(record, "data_scope")
+            .map(fields::list)
+            .transpose()?,
+    })
+}
+
+/// One role definition; `plane` defaults to `api`.
+pub fn role_from_record(record: &Value, map: &FieldMap) -> Result<RoleDef, Skip> {
+    Ok(RoleDef {
+        role: required_text(record, map, "role")?,
+        permissions: optional_list(record, map, "permissions")?,
+        inherits: optional_list(record, map, "inherits")?,
+        plane: map
+            .get(record, "plane")
+            .and_then(fields::text)
+            .map_or_else(|| "api".to_string(), |p| p.to_ascii_lowercase()),
+    })
+}
+
+/// One endpoint rule. `fields` is an object `{field: permission}` or, in CSV, a
+/// string `field=permission field2=permission2`.
+pub fn policy_from_record(record: &Value, map: &FieldMap) -> Result<Policy, Skip> {
+    let all_of = optional_list(record, map, "all_of")?;
+    let any_of = optional_list(record, map, "any_of")?;
+    let field_rules = match map.get(record, "fields") {
+        None => BTreeMap::new(),
+        Some(Value::Object(rules)) => rules
+            .iter()
+            .filter_map(|(field, perm)| Some((field.clone(), fields::text(perm)?)))
+            .collect(),
+        Some(Value::String(s)) => s
+            .split_whitespace()
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(f, p)| (f.to_string(), p.to_string()))
+                    .ok_or_else(|| {
+                        Skip::new(
+                            "bad value",
+                            format!("field rule {pair:?} is not field=permission"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(Skip::new(
+                "bad value",
+                format!("policy fields {other} are not field=permission rules"),
+            ))
+        }
+    };
+    let data_scoped = match map.get(record, "data_scoped") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => matches!(fields::text(v).as_deref(), Some("true" | "1" | "yes")),
+    };
+    Ok(Policy {
+        method: required_text(record, map, "method")?.to_ascii_uppercase(),
+        path: required_text(record, map, "path")?,
+        all_of,
+        any_of,
+        fields: field_rules,
+        data_scoped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tables_read_from_json_and_csv_shapes() {
+        let map = FieldMap::default();
+        let token = token_from_record(
+            &json!({"token_id": "t1", "principal": "svc", "scopes": "a b", "issued_at": "2026-11-20T00:00:00Z"}),
+            &map,
+        )
+        .unwrap();
+        assert_eq!((token.scopes.len(), token.expires_at), (2, None));
+
+        let binding =
+            binding_from_record(&json!({"snapshot_at": 0, "principal": "svc"}), &map).unwrap();
+        assert_eq!(binding.role, "");
+
+        let role = role_from_record(
+            &json!({"role": "R", "permissions": ["p"], "plane": "Application"}),
+            &map,
+        )
+        .unwrap();
+        assert!(!role.grants_api());
+
+        let policy = policy_from_record(
+            &json!({"method": "put", "path": "/w/{id}", "all_of": "w.update", "fields": "cost=w.cost assignee=w.assign", "data_scoped": "true"}),
+            &map,
+        )
+        .unwrap();
+        assert_eq!(policy.fields["cost"], "w.cost");
+        assert!(policy.data_scoped);
+        assert_eq!(policy.method, "PUT");
+    }
+
+    #[test]
+    fn bad_rows_say_what_is_wrong() {
+        let map = FieldMap::default();
+        assert_eq!(
+            token_from_record(&json!({"token_id": "t"}), &map)
+                .unwrap_err()
+                .kind,
+            "missing field"
+        );
+        let bad_rule = policy_from_record(
+            &json!({"method": "GET", "path": "/", "fields": "cost"}),
+            &map,
+        );
+        assert_eq!(bad_rule.unwrap_err().kind, "bad value");
+    }
+}

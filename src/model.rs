@@ -1,0 +1,128 @@
+//! The canonical model: the five input tables every log format is mapped onto.
+//!
+//! Field-by-field documentation with examples lives in `docs/input-formats.md`;
+//! keep the two in step.
+
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch, UTC. Every timestamp is normalised to this at ingest.
+pub type Millis = i64;
+
+/// The five tables grantgap reads. Only `Events` is mandatory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    Events,
+    Tokens,
+    RoleSnapshots,
+    Roles,
+    Policies,
+}
+
+impl Table {
+    /// The name used in bundle file names (`tokens.jsonl`) and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Events => "events",
+            Table::Tokens => "tokens",
+            Table::RoleSnapshots => "role_snapshots",
+            Table::Roles => "roles",
+            Table::Policies => "policies",
+        }
+    }
+}
+
+/// One API request as the gateway or service logged it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    pub ts: Millis,
+    pub principal: String,
+    pub token_id: Option<String>,
+    /// Scopes logged inline with the request, when the log carries them.
+    pub scopes: Option<Vec<String>>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    /// Response headers that explain a denial (`www-authenticate`, `x-required-scope`,
+    /// vendor error codes). Names are lower-case. Everything else is dropped at ingest,
+    /// because request headers carry credentials.
+    pub headers: BTreeMap<String, String>,
+    pub object_id: Option<String>,
+    /// Data scope of the request: org, site, plant, namespace.
+    pub org: Option<String>,
+    /// Names of the request-body fields the request touched, sorted and de-duplicated.
+    pub fields: Vec<String>,
+    pub request_id: Option<String>,
+}
+
+impl Event {
+    /// A 403 is what grantgap explains; everything else is context.
+    pub fn is_denial(&self) -> bool {
+        self.status == 403
+    }
+
+    /// 2xx and 3xx: the request was allowed.
+    pub fn is_success(&self) -> bool {
+        (200..400).contains(&self.status)
+    }
+}
+
+/// One issued access token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub token_id: String,
+    pub principal: String,
+    pub scopes: Vec<String>,
+    pub issued_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+/// One role binding seen in a snapshot taken at `snapshot_at`.
+///
+/// A snapshot is the complete set of a principal's bindings at that instant. A row
+/// with an empty `role` records that the principal held no role then (so a
+/// revocation of the last role is visible).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleBinding {
+    pub snapshot_at: Millis,
+    pub principal: String,
+    pub role: String,
+    pub data_scope: Option<Vec<String>>,
+}
+
+/// One role definition: what it grants directly and which roles it inherits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleDef {
+    pub role: String,
+    pub permissions: Vec<String>,
+    pub inherits: Vec<String>,
+    /// The plane the role's permissions apply to: `api` (the default) or another,
+    /// such as `application` for UI roles that do not reach the API.
+    pub plane: String,
+}
+
+impl RoleDef {
+    /// Whether this role's permissions are checked on API calls.
+    pub fn grants_api(&self) -> bool {
+        self.plane == "api"
+    }
+}
+
+/// One endpoint rule of the policy catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// HTTP method, upper case, or `*` for any.
+    pub method: String,
+    /// Path pattern: literal segments, `{param}` for one segment, `*` for one
+    /// segment, and a trailing `**` (or `/*` at the end) for any remainder.
+    pub path: String,
+    /// Every one of these is required.
+    pub all_of: Vec<String>,
+    /// At least one of these is required (empty: no such requirement).
+    pub any_of: Vec<String>,
+    /// Extra permission required when the request touches a field.
+    pub fields: BTreeMap<String, String>,
+    /// Whether a binding's data scope must cover the request's `org`.
+    pub data_scoped: bool,
+}

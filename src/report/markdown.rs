@@ -1,0 +1,79 @@
+//! The Markdown report: a summary, then a section per principal with a table of
+//! findings and the fix.
+
+use std::io::{self, Write};
+
+use super::Report;
+
+/// Keeps a cell on one line and its pipes from ending the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let r = &report.requests;
+    writeln!(out, "# grantgap report")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} requests: {} allowed, {} denied (403), {} other. {} principals with denials.",
+        r.total,
+        r.allowed,
+        r.denied,
+        r.other,
+        report.principals.len()
+    )?;
+    for warning in &report.warnings {
+        writeln!(out, "\n> warning: {}", cell(warning))?;
+    }
+    for p in &report.principals {
+        writeln!(out, "\n## {}\n", cell(&p.principal))?;
+        writeln!(
+            out,
+            "{} denied, {} to {}.",
+            p.denied, p.first_seen, p.last_seen
+        )?;
+        if !p.roles_held.is_empty() {
+            writeln!(out, "Roles held: {}.", cell(&p.roles_held.join(", ")))?;
+        }
+        writeln!(
+            out,
+            "\n| cause | permission | count | first seen | last seen | endpoints |"
+        )?;
+        writeln!(out, "| --- | --- | ---: | --- | --- | --- |")?;
+        for f in &p.findings {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.cause.name(),
+                cell(f.permission.as_deref().unwrap_or("-")),
+                f.count,
+                f.first_seen,
+                f.last_seen,
+                cell(&f.endpoints.join(", "))
+            )?;
+        }
+        writeln!(out)?;
+        for f in p.findings.iter().filter_map(|f| f.note.as_deref()) {
+            writeln!(out, "- Note: {}", cell(f))?;
+        }
+        if !p.fix.grant_roles.is_empty() {
+            writeln!(
+                out,
+                "- **Fix:** grant role {}.",
+                cell(&p.fix.grant_roles.join(" + "))
+            )?;
+        }
+        if !p.fix.no_role_grants.is_empty() {
+            writeln!(
+                out,
+                "- **Fix:** no existing role grants {}: create one.",
+                cell(&p.fix.no_role_grants.join(", "))
+            )?;
+        }
+        for hint in &p.fix.hints {
+            writeln!(out, "- Hint: {}", cell(hint))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Stage 5, report: findings in, the report out, in the format asked for.
+//!
+//! Every format is written from the one [`Report`], so they carry the same facts.
+//! Nothing here depends on the clock or on hash order: the same inputs give
+//! byte-identical reports.
+
+mod csv;
+mod json;
+mod markdown;
+mod table;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::cluster::PrincipalFindings;
+use crate::correlate::Correlation;
+use crate::ingest::Ingested;
+
+/// Version of the report's JSON shape; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// Records read, used and skipped, per table.
+    pub records: BTreeMap<&'static str, RecordCounts>,
+    /// The first records that could not be used.
+    pub bad_records: Vec<BadRecordRow>,
+    pub requests: RequestCounts,
+    /// Principals with denials, most denied first.
+    pub principals: Vec<PrincipalFindings>,
+    /// Problems in the inputs that do not stop the report (role cycles, …).
+    pub warnings: Vec<String>,
+}
+
+/// Records of one table. `read = used + skipped`.
+#[derive(Debug, Serialize)]
+pub struct RecordCounts {
+    pub read: u64,
+    pub used: u64,
+    pub skipped: u64,
+    pub skipped_by_reason: BTreeMap<String, u64>,
+}
+
+/// A record that could not be used, and why.
+#[derive(Debug, Serialize)]
+pub struct BadRecordRow {
+    /// `file:line`.
+    pub at: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// What the used events were.
+#[derive(Debug, Serialize)]
+pub struct RequestCounts {
+    pub total: u64,
+    pub allowed: u64,
+    pub denied: u64,
+    /// Neither allowed nor 403 (404, 401, 5xx…).
+    pub other: u64,
+}
+
+impl Report {
+    /// Assembles the report from the pipeline's outputs.
+    pub fn new(
+        ingested: &Ingested,
+        correlation: &Correlation,
+        principals: Vec<PrincipalFindings>,
+    ) -> Self {
+        let records = ingested
+            .stats
+            .iter()
+            .map(|(table, s)| {
+                let counts = RecordCounts {
+                    read: s.read,
+                    used: s.used,
+                    skipped: s.skipped_total(),
+                    skipped_by_reason: s.skipped.clone(),
+                };
+                (table.name(), counts)
+            })
+            .collect();
+        let bad_records = ingested
+            .bad_records
+            .iter()
+            .map(|b| BadRecordRow {
+                at: ingested.locate(b.position),
+                reason: b.kind.clone(),
+                detail: b.detail.clone(),
+            })
+            .collect();
+        let events = &ingested.events;
+        let allowed = events.successes.values().map(|s| s.count).sum();
+        let denied = events.denials.values().map(|g| g.count).sum();
+        let other = events.other_statuses.values().sum();
+        let warnings = correlation
+            .graph
+            .cycles()
+            .into_iter()
+            .map(|cycle| {
+                format!(
+                    "role inheritance cycle: {} -> {}",
+                    cycle.join(" -> "),
+                    cycle[0]
+                )
+            })
+            .collect();
+        Report {
+            schema_version: SCHEMA_VERSION,
+            records,
+            bad_records,
+            requests: RequestCounts {
+                total: allowed + denied + other,
+                allowed,
+                denied,
+                other,
+            },
+            principals,
+            warnings,
+        }
+    }
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// The full report, for machines (schema_version 1).
+    Json,
+    /// One row per finding.
+    Csv,
+    /// Sections per principal, for tickets and wikis.
+    Markdown,
+}
+
+/// Writes the report in `format`.
+pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Table => table::write(report, out),
+        Format::Json => json::write(report, out),
+        Format::Csv => csv::write(report, out),
+        Format::Markdown => markdown::write(report, out),
+    }
+}

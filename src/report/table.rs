@@ -1,0 +1,93 @@
+//! The terminal report: a summary line, then per principal its findings in
+//! aligned columns and the fix.
+
+use std::io::{self, Write};
+
+use super::Report;
+
+pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let r = &report.requests;
+    writeln!(
+        out,
+        "{} requests: {} allowed, {} denied (403), {} other; {} principals with denials",
+        r.total,
+        r.allowed,
+        r.denied,
+        r.other,
+        report.principals.len()
+    )?;
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    for p in &report.principals {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}  {} denied  {} .. {}",
+            p.principal, p.denied, p.first_seen, p.last_seen
+        )?;
+        if !p.roles_held.is_empty() {
+            writeln!(out, "  roles held: {}", p.roles_held.join(", "))?;
+        }
+        let rows: Vec<[String; 4]> = p
+            .findings
+            .iter()
+            .map(|f| {
+                [
+                    f.cause.name().to_string(),
+                    f.permission.clone().unwrap_or_else(|| "-".into()),
+                    f.count.to_string(),
+                    f.endpoints.join(", "),
+                ]
+            })
+            .collect();
+        let header = ["CAUSE", "PERMISSION", "COUNT", "ENDPOINTS"].map(String::from);
+        let widths: Vec<usize> = (0..3)
+            .map(|i| {
+                rows.iter()
+                    .chain([&header])
+                    .map(|r| r[i].len())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in [&header].into_iter().chain(&rows) {
+            writeln!(
+                out,
+                "  {:<w0$}  {:<w1$}  {:>w2$}  {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            )?;
+        }
+        for f in p.findings.iter().filter(|f| f.note.is_some()) {
+            writeln!(out, "  note: {}", f.note.as_deref().unwrap_or_default())?;
+        }
+        if !p.fix.grant_roles.is_empty() {
+            writeln!(out, "  fix: grant role {}", p.fix.grant_roles.join(" + "))?;
+        }
+        if !p.fix.no_role_grants.is_empty() {
+            writeln!(
+                out,
+                "  fix: no existing role grants {}: create one",
+                p.fix.no_role_grants.join(", ")
+            )?;
+        }
+        for hint in &p.fix.hints {
+            writeln!(out, "  hint: {hint}")?;
+        }
+    }
+    let skipped: u64 = report.records.values().map(|c| c.skipped).sum();
+    if skipped > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{skipped} input records skipped (see stderr or --format json)"
+        )?;
+    }
+    Ok(())
+}
