@@ -74,6 +74,7 @@ impl InputArgs {
         Ok(IngestOptions {
             field_map,
             progress: !self.no_progress,
+            ..IngestOptions::default()
         })
     }
 }

@@ -136,8 +136,8 @@ fn as_of_snapshots(
             ["principal"],
             AsofStrategy::Backward,
             None,
-            true,
-            true,
+            true,  // a snapshot taken at the very instant of the request is in effect
+            false, // both sides are sorted just above; polars cannot check that per group
         )
         .map_err(|e| anyhow::anyhow!("as-of join of denials to role snapshots failed: {e}"))?;
     let rows = joined.column("row")?.u32()?;

@@ -27,7 +27,7 @@ impl Skip {
     }
 }
 
-/// Maps canonical field names onto the names (or dotted paths) a log uses.
+/// Maps canonical event field names onto the names (or dotted paths) a log uses.
 ///
 /// `status=status_code` reads `status` from the column `status_code`;
 /// `status=response.status` reads it from a nested object. A name the map does

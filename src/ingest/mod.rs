@@ -33,11 +33,23 @@ use crate::model::{Millis, Policy, RoleBinding, RoleDef, Table, Token};
 const RANGE_BYTES: u64 = 32 << 20;
 
 /// How to read the inputs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub field_map: FieldMap,
     /// Draw progress bars (only ever on a terminal).
     pub progress: bool,
+    /// Plain JSON Lines files larger than this are cut into ranges of this size.
+    pub range_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            field_map: FieldMap::default(),
+            progress: false,
+            range_bytes: RANGE_BYTES,
+        }
+    }
 }
 
 /// What ingest hands to correlation: event aggregates and the small tables.
@@ -80,9 +92,12 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     let progress = progress_bar(total_bytes, options.progress);
     let map = &options.field_map;
 
+    // The field map renames event fields only: the small tables are written for
+    // grantgap and use the canonical names.
+    let canonical = FieldMap::default();
     let mut small = SmallTables {
         files: &files,
-        map,
+        map: &canonical,
         progress: &progress,
         stats: BTreeMap::new(),
         bad: Vec::new(),
@@ -104,6 +119,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             .iter()
             .enumerate()
             .filter(|(_, f)| f.table == Table::Events),
+        options.range_bytes,
     )?;
     let reader = EventReader {
         files: &files,
@@ -233,7 +249,10 @@ struct Unit {
 
 /// Cuts the event inputs into units. Only plain (uncompressed, on-disk) JSON Lines
 /// can be cut: compressed streams must be read from their start.
-fn event_units<'a>(files: impl Iterator<Item = (usize, &'a InputFile)>) -> Result<Vec<Unit>> {
+fn event_units<'a>(
+    files: impl Iterator<Item = (usize, &'a InputFile)>,
+    range_bytes: u64,
+) -> Result<Vec<Unit>> {
     let mut units = Vec::new();
     for (file, input) in files {
         let whole = Unit {
@@ -242,15 +261,15 @@ fn event_units<'a>(files: impl Iterator<Item = (usize, &'a InputFile)>) -> Resul
             range: None,
         };
         let len = input.len();
-        if len <= RANGE_BYTES || !is_plain_json_lines(input)? {
+        if len <= range_bytes || !is_plain_json_lines(input)? {
             units.push(whole);
             continue;
         }
-        let count = len.div_ceil(RANGE_BYTES);
+        let count = len.div_ceil(range_bytes);
         units.extend((0..count).map(|i| Unit {
             file,
             index: i as usize,
-            range: Some((i * RANGE_BYTES, ((i + 1) * RANGE_BYTES).min(len))),
+            range: Some((i * range_bytes, ((i + 1) * range_bytes).min(len))),
         }));
     }
     Ok(units)
@@ -350,6 +369,187 @@ impl EventReader<'_> {
                 }
                 Err(skip) => agg.add_bad(position, skip.kind, skip.detail),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::path::Path;
+
+    const EVENTS: &str = r#"{"ts":"2026-11-20T00:00:01Z","principal":"svc-a","method":"PUT","path":"/w/WO1","status":403,"request_id":"r1"}
+{"ts":"2026-11-20T00:00:02Z","principal":"svc-a","method":"GET","path":"/w/WO2","status":200}
+{not json
+
+{"ts":"2026-11-20T00:00:03Z","principal":"svc-b","method":"PUT","path":"/w/WO3","status":403}
+{"ts":"yesterday","principal":"svc-b","method":"PUT","path":"/w/WO3","status":403}
+{"ts":"2026-11-20T00:00:04Z","principal":"svc-a","method":"PUT","path":"/w/WO1","status":403,"request_id":"r0"}
+{"ts":"2026-11-20T00:00:05Z","method":"PUT","path":"/w/WO1","status":403}
+{"ts":"2026-11-20T00:00:06Z","principal":"svc-c","method":"DELETE","path":"/w/WO9","status":404}
+"#;
+
+    fn events_file(dir: &Path, name: &str, bytes: &[u8]) -> InputFile {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        InputFile {
+            path: Some(path),
+            table: Table::Events,
+        }
+    }
+
+    /// What a report depends on, in a comparable order.
+    fn essence(
+        ingested: &Ingested,
+    ) -> (
+        Vec<(String, u64, Millis, Millis, Vec<String>)>,
+        TableStats,
+        Vec<(String, String)>,
+    ) {
+        let mut groups: Vec<_> = ingested
+            .events
+            .denials
+            .iter()
+            .map(|(k, g)| {
+                let ids = g
+                    .samples
+                    .iter()
+                    .map(|s| format!("{:?}@{}", s.request_id, ingested.locate(s.position)))
+                    .collect();
+                (
+                    format!("{} {} {}", k.principal, k.method, k.template),
+                    g.count,
+                    g.first_ts,
+                    g.last_ts,
+                    ids,
+                )
+            })
+            .collect();
+        groups.sort();
+        let bad = ingested
+            .bad_records
+            .iter()
+            .map(|b| {
+                (
+                    ingested
+                        .locate(b.position)
+                        .rsplit(':')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                    b.kind.clone(),
+                )
+            })
+            .collect();
+        (groups, ingested.events.stats.clone(), bad)
+    }
+
+    #[test]
+    fn ranges_of_one_file_give_what_the_whole_file_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = ingest(
+            vec![events_file(dir.path(), "a.jsonl", EVENTS.as_bytes())],
+            &IngestOptions::default(),
+        )
+        .unwrap();
+        for range_bytes in [1, 7, 50, 120, 400] {
+            let options = IngestOptions {
+                range_bytes,
+                ..Default::default()
+            };
+            let cut = ingest(
+                vec![events_file(dir.path(), "a.jsonl", EVENTS.as_bytes())],
+                &options,
+            )
+            .unwrap();
+            assert_eq!(essence(&cut), essence(&whole), "range_bytes {range_bytes}");
+        }
+        let (groups, stats, bad) = essence(&whole);
+        assert_eq!(groups[0].1, 2, "{groups:?}");
+        assert_eq!((stats.read, stats.used, stats.skipped_total()), (8, 5, 3));
+        let lines: Vec<&str> = bad.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            lines,
+            vec!["3", "6", "8"],
+            "blank lines still count as lines"
+        );
+    }
+
+    #[test]
+    fn every_encoding_and_compression_reads_the_same() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let good: String = EVENTS
+            .lines()
+            .filter(|l| l.contains("\"ts\":\"2026"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let reference = essence(
+            &ingest(
+                vec![events_file(dir.path(), "ref.jsonl", good.as_bytes())],
+                &IngestOptions::default(),
+            )
+            .unwrap(),
+        );
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(good.as_bytes()).unwrap();
+        let zst = zstd::encode_all(good.as_bytes(), 3).unwrap();
+
+        let records: Vec<serde_json::Value> = good
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let column = |name: &str| -> Vec<Option<String>> {
+            records
+                .iter()
+                .map(|r| {
+                    r.get(name)
+                        .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                })
+                .collect()
+        };
+        let names = ["ts", "principal", "method", "path", "status", "request_id"];
+        let mut csv = names.join(",") + "\n";
+        for i in 0..records.len() {
+            let row: Vec<String> = names
+                .iter()
+                .map(|n| column(n)[i].clone().unwrap_or_default())
+                .collect();
+            csv += &(row.join(",") + "\n");
+        }
+        let mut df = DataFrame::new_infer_height(
+            names
+                .iter()
+                .map(|n| Column::new((*n).into(), column(n)))
+                .collect(),
+        )
+        .unwrap();
+        let parquet_path = dir.path().join("e.parquet");
+        ParquetWriter::new(std::fs::File::create(&parquet_path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let parquet = std::fs::read(&parquet_path).unwrap();
+
+        for (name, bytes) in [
+            ("e.jsonl.gz", gz.finish().unwrap()),
+            ("e.jsonl.zst", zst),
+            ("e.csv", csv.into_bytes()),
+            ("e2.parquet", parquet),
+            ("no-extension", good.clone().into_bytes()),
+        ] {
+            let ingested = ingest(
+                vec![events_file(dir.path(), name, &bytes)],
+                &IngestOptions::default(),
+            )
+            .unwrap();
+            let (groups, stats, _) = essence(&ingested);
+            let strip = |g: &Vec<(String, u64, Millis, Millis, Vec<String>)>| -> Vec<(String, u64, Millis, Millis)> {
+                g.iter().map(|(a, b, c, d, _)| (a.clone(), *b, *c, *d)).collect()
+            };
+            assert_eq!(strip(&groups), strip(&reference.0), "{name}");
+            assert_eq!(stats, reference.1, "{name}");
         }
     }
 }
