@@ -16,6 +16,9 @@ use crate::ingest::aggregate::{DenialGroup, DenialKey};
 use crate::ingest::Ingested;
 use crate::model::{Millis, Token};
 
+/// Roles held, each with the data scope of its binding (`None`: unrestricted).
+pub type HeldRoles = BTreeMap<String, Option<Vec<String>>>;
+
 /// A denial group with what was in effect when it happened.
 #[derive(Debug)]
 pub struct CorrelatedDenial<'a> {
@@ -23,8 +26,8 @@ pub struct CorrelatedDenial<'a> {
     pub group: &'a DenialGroup,
     /// The role snapshot in effect, if any snapshot precedes the requests.
     pub snapshot_at: Option<Millis>,
-    /// Roles held in that snapshot, with the data scope of each binding (`None`: unrestricted).
-    pub roles: BTreeMap<String, Option<Vec<String>>>,
+    /// Roles held in that snapshot.
+    pub roles: HeldRoles,
     /// What those roles grant.
     pub grants: Grants,
     /// The token the requests carried, when the tokens table knows it.
@@ -53,8 +56,7 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
     let token_of = token_rows(&groups, &ingested.tokens)?;
 
     // Bindings by (principal, snapshot instant).
-    let mut bindings: HashMap<(&str, Millis), BTreeMap<String, Option<Vec<String>>>> =
-        HashMap::new();
+    let mut bindings: HashMap<(&str, Millis), HeldRoles> = HashMap::new();
     for b in &ingested.bindings {
         let held = bindings
             .entry((b.principal.as_str(), b.snapshot_at))

@@ -65,9 +65,7 @@ fn match_path(pattern: &str, path: &str) -> Option<(usize, usize, usize)> {
             Some((&"**", rest)) => {
                 (0..=segs.len()).find_map(|skip| go(rest, &segs[skip..], literals, remainders + 1))
             }
-            Some((&"*", rest)) if rest.is_empty() => {
-                (!segs.is_empty()).then_some((literals, remainders + 1))
-            }
+            Some((&"*", [])) => (!segs.is_empty()).then_some((literals, remainders + 1)),
             Some((p, rest)) => {
                 let (s, tail) = segs.split_first()?;
                 let one_segment = *p == "*" || (p.starts_with('{') && p.ends_with('}'));

@@ -28,7 +28,7 @@ impl InputFile {
     }
 
     /// Size on disk, for progress; 0 for stdin.
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.path
             .as_ref()
             .and_then(|p| std::fs::metadata(p).ok())

@@ -88,7 +88,7 @@ impl Ingested {
 /// Reads every input. Fails only when an input cannot be opened at all; bad
 /// records are counted, kept as samples and skipped.
 pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested> {
-    let total_bytes = files.iter().map(InputFile::len).sum();
+    let total_bytes = files.iter().map(InputFile::size).sum();
     let progress = progress_bar(total_bytes, options.progress);
     let map = &options.field_map;
 
@@ -260,7 +260,7 @@ fn event_units<'a>(
             index: 0,
             range: None,
         };
-        let len = input.len();
+        let len = input.size();
         if len <= range_bytes || !is_plain_json_lines(input)? {
             units.push(whole);
             continue;
@@ -400,13 +400,14 @@ mod tests {
     }
 
     /// What a report depends on, in a comparable order.
-    fn essence(
-        ingested: &Ingested,
-    ) -> (
+    /// Denial groups (name, count, first, last, samples), event stats, bad lines (line, reason).
+    type Essence = (
         Vec<(String, u64, Millis, Millis, Vec<String>)>,
         TableStats,
         Vec<(String, String)>,
-    ) {
+    );
+
+    fn essence(ingested: &Ingested) -> Essence {
         let mut groups: Vec<_> = ingested
             .events
             .denials
