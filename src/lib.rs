@@ -22,15 +22,20 @@ pub mod report;
 use anyhow::Result;
 
 use crate::diagnose::policy::PolicyCatalog;
+use crate::diagnose::DiagnoseOptions;
 use crate::ingest::input::InputFile;
 use crate::ingest::IngestOptions;
 
 /// Runs the whole pipeline over the inputs and returns the report.
-pub fn analyse(files: Vec<InputFile>, options: &IngestOptions) -> Result<report::Report> {
-    let ingested = ingest::ingest(files, options)?;
+pub fn analyse(
+    files: Vec<InputFile>,
+    ingest_options: &IngestOptions,
+    diagnose_options: DiagnoseOptions,
+) -> Result<report::Report> {
+    let ingested = ingest::ingest(files, ingest_options)?;
     let correlation = correlate::correlate(&ingested)?;
     let catalog = PolicyCatalog::new(ingested.policies.clone());
-    let diagnosed = diagnose::diagnose(&correlation, &catalog);
+    let diagnosed = diagnose::diagnose(&correlation, &catalog, &ingested.events, diagnose_options);
     let principals = cluster::cluster(&diagnosed, &|position| ingested.locate(position));
     Ok(report::Report::new(&ingested, &correlation, principals))
 }

@@ -50,98 +50,329 @@ fn findings(report: &Value, name: &str) -> Vec<(String, Option<String>, u64)> {
         .collect()
 }
 
-fn missing(perm: &str, count: u64) -> (String, Option<String>, u64) {
-    ("missing_permission".into(), Some(perm.into()), count)
+/// The finding of a principal with this cause and permission.
+fn finding<'a>(report: &'a Value, name: &str, cause: &str, permission: Option<&str>) -> &'a Value {
+    principal(report, name)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == cause && f["permission"].as_str() == permission)
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} has a {cause} finding for {permission:?}: {:#?}",
+                findings(report, name)
+            )
+        })
 }
 
-fn unknown(count: u64) -> (String, Option<String>, u64) {
-    ("unknown".into(), None, count)
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
 }
 
 #[test]
-fn maintenance_needs_an_api_role_not_the_application_role() {
+fn missing_permission_names_the_api_role_not_the_application_role() {
     let report = json_report(&["sample_logs/maintenance"]);
-    assert_eq!(
-        findings(&report, "svc-maint-automation"),
-        vec![missing("maintenance.workorder.update", 120)]
+    let f = finding(
+        &report,
+        "svc-maint-automation",
+        "missing_permission",
+        Some("maintenance.workorder.update"),
     );
+    assert_eq!(
+        (f["count"].as_u64(), f["required_by"].as_str()),
+        (Some(120), Some("policy_catalog"))
+    );
+    assert_eq!(f["confidence"]["level"], "high");
     let automation = principal(&report, "svc-maint-automation");
     assert_eq!(
-        automation["fix"]["grant_roles"],
-        serde_json::json!(["Maintenance_API_Full_Access"])
+        strings(&automation["fix"]["grant_roles"]),
+        vec!["Maintenance_API_Full_Access"]
     );
-    let hints = automation["fix"]["hints"].as_array().unwrap();
+    let hint = automation["fix"]["hints"][0].as_str().unwrap();
     assert!(
-        hints[0].as_str().unwrap().contains("Maintenance Manager"),
-        "{hints:?}"
+        hint.contains("Maintenance Manager") && hint.contains("Maintenance_API_Full_Access"),
+        "the hint names the application role and the API role to assign: {hint}"
+    );
+    let legacy = json_report(&["sample_logs/inventory"]);
+    assert_eq!(
+        finding(
+            &legacy,
+            "svc-wms-legacy",
+            "missing_permission",
+            Some("CUSTOM_REST_ACCESS_PRIV")
+        )["count"],
+        60
     );
     assert_eq!(
-        findings(&report, "svc-maint-costs"),
-        vec![missing("maintenance.workorder.cost.update", 35)]
-    );
-    assert_eq!(
-        principal(&report, "svc-maint-costs")["fix"]["grant_roles"],
-        serde_json::json!(["Maintenance_API_Cost_Controller"])
-    );
-    assert_eq!(
-        report["principals"].as_array().unwrap().len(),
-        2,
-        "svc-maint-reporting is never denied"
+        strings(&principal(&legacy, "svc-wms-legacy")["fix"]["grant_roles"]),
+        vec!["Custom Object REST Access"]
     );
 }
 
 #[test]
-fn project_scopes_come_from_the_response_headers() {
-    let report = json_report(&["sample_logs/project"]);
-    assert_eq!(
-        findings(&report, "svc-project-sync"),
-        vec![
-            missing("project.tasks.status.update", 90),
-            missing("project.tasks.assignments.manage", 40),
-            unknown(12)
-        ]
-    );
-    let sync = principal(&report, "svc-project-sync");
-    assert_eq!(sync["findings"][0]["required_by"], "response");
-    assert_eq!(
-        sync["fix"]["grant_roles"],
-        serde_json::json!(["Project Manager"])
-    );
-}
-
-#[test]
-fn resources_are_judged_by_the_snapshot_in_effect_not_todays() {
+fn missing_permission_inferred_from_peers() {
     let report = json_report(&["sample_logs/resources"]);
-    // Before the grant at 2026-11-18T09:00Z OperatorAssignment was missing; after it,
-    // only machine M-1001 is still denied, and the roles then in effect grant everything.
-    let got = findings(&report, "svc-shift-handover");
-    assert_eq!(got[0], missing("OperatorAssignment", 170));
-    assert_eq!(got[1].0, "unknown");
-    let snapshots =
-        &principal(&report, "svc-shift-handover")["findings"][0]["evidence"]["snapshots"];
+    let f = finding(
+        &report,
+        "svc-shift-handover",
+        "missing_permission",
+        Some("MachineCalibration"),
+    );
+    assert_eq!(
+        (f["count"].as_u64(), f["required_by"].as_str()),
+        (Some(11), Some("peers"))
+    );
+    assert_eq!(
+        (
+            f["evidence"]["peers"].as_u64(),
+            f["confidence"]["level"].as_str()
+        ),
+        (Some(3), Some("low"))
+    );
+    let fix = &principal(&report, "svc-shift-handover")["fix"];
+    assert_eq!(
+        strings(&fix["grant_roles"]),
+        vec!["Calibration Tech", "Resource Assignment API"]
+    );
+    assert_eq!(fix["grant_roles_exact"], true);
+}
+
+#[test]
+fn field_level_names_the_field_permission() {
+    let report = json_report(&["sample_logs/maintenance"]);
+    let f = finding(
+        &report,
+        "svc-maint-costs",
+        "field_level",
+        Some("maintenance.workorder.cost.update"),
+    );
+    assert_eq!(f["count"], 35);
+    assert_eq!(strings(&f["evidence"]["fields"]), vec!["cost", "status"]);
+    assert_eq!(
+        strings(&principal(&report, "svc-maint-costs")["fix"]["grant_roles"]),
+        vec!["Maintenance_API_Cost_Controller"]
+    );
+}
+
+#[test]
+fn project_separates_token_scopes_from_the_role_gap() {
+    let report = json_report(&["sample_logs/project"]);
+    let count = |cause, perm| {
+        finding(&report, "svc-project-sync", cause, Some(perm))["count"]
+            .as_u64()
+            .unwrap()
+    };
+    // Before the grant at 2026-11-18T10:20Z: a role gap.
+    assert_eq!(
+        count("missing_permission", "project.tasks.status.update"),
+        108
+    );
+    assert_eq!(
+        count("missing_permission", "project.tasks.assignments.manage"),
+        36
+    );
+    // After it: the token, not the role.
+    assert_eq!(count("stale_token", "project.tasks.status.update"), 17);
+    assert_eq!(count("stale_token", "project.tasks.assignments.manage"), 6);
+    assert_eq!(
+        count("scope_not_requested", "project.tasks.assignments.manage"),
+        24
+    );
+    let f = finding(
+        &report,
+        "svc-project-sync",
+        "missing_permission",
+        Some("project.tasks.status.update"),
+    );
+    assert_eq!(f["required_by"], "response");
+}
+
+#[test]
+fn stale_token_shows_issue_and_grant_times() {
+    let report = json_report(&["sample_logs/project"]);
+    let f = finding(
+        &report,
+        "svc-project-sync",
+        "stale_token",
+        Some("project.tasks.status.update"),
+    );
+    assert_eq!(
+        strings(&f["evidence"]["token_issued_at"]),
+        vec!["2026-11-18T10:00:00Z"]
+    );
+    assert_eq!(
+        strings(&f["evidence"]["granted_at"]),
+        vec!["2026-11-18T10:20:00Z"]
+    );
     assert!(
-        snapshots
+        f["fix"].as_str().unwrap().starts_with("re-issue the token"),
+        "{}",
+        f["fix"]
+    );
+}
+
+#[test]
+fn scope_not_requested_tells_the_client_to_ask_for_the_scope() {
+    let report = json_report(&["sample_logs/project"]);
+    let f = finding(
+        &report,
+        "svc-project-sync",
+        "scope_not_requested",
+        Some("project.tasks.assignments.manage"),
+    );
+    assert!(
+        f["fix"].as_str().unwrap().contains("token request"),
+        "{}",
+        f["fix"]
+    );
+    assert_eq!(f["confidence"]["level"], "high");
+}
+
+#[test]
+fn propagation_delay_within_the_window_after_a_grant() {
+    let report = json_report(&["sample_logs/resources"]);
+    let f = finding(
+        &report,
+        "svc-shift-handover",
+        "propagation_delay",
+        Some("OperatorAssignment"),
+    );
+    assert_eq!(f["count"], 6);
+    assert_eq!(
+        strings(&f["evidence"]["granted_at"]),
+        vec!["2026-11-18T09:00:00Z"]
+    );
+    assert_eq!(f["evidence"]["later_succeeded"], true);
+    let project = json_report(&["sample_logs/project"]);
+    assert_eq!(
+        finding(
+            &project,
+            "svc-project-sync",
+            "propagation_delay",
+            Some("project.tasks.status.update")
+        )["count"],
+        8
+    );
+    // A window of one minute turns most of them into token problems.
+    let narrow = json_report(&["sample_logs/project", "--propagation-window", "1m"]);
+    let count = |cause| {
+        principal(&narrow, "svc-project-sync")["findings"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|s| s.as_str().unwrap() < "2026-11-18T09:00:00Z"),
-        "{snapshots}"
+            .filter(|f| f["cause"] == cause)
+            .map(|f| f["count"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert!(
+        count("propagation_delay") < 12,
+        "{}",
+        count("propagation_delay")
     );
 }
 
 #[test]
-fn inventory_legacy_account_lacks_the_custom_rest_privilege() {
+fn token_expired_after_expires_at() {
+    let report = json_report(&["sample_logs/project"]);
+    let f = finding(&report, "svc-project-sync", "token_expired", None);
+    assert_eq!(f["count"], 9);
+    assert!(!f["evidence"]["token_expires_at"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn workflow_state_needs_no_grant() {
+    let report = json_report(&["sample_logs/project"]);
+    let f = finding(&report, "svc-project-sync", "workflow_state", None);
+    assert_eq!(
+        (f["count"].as_u64(), f["confidence"]["level"].as_str()),
+        (Some(12), Some("high"))
+    );
+    assert!(f["fix"].as_str().unwrap().starts_with("no grant helps"));
+}
+
+#[test]
+fn object_acl_finds_machine_m_1001() {
+    let report = json_report(&["sample_logs/resources"]);
+    let f = finding(&report, "svc-shift-handover", "object_acl", None);
+    assert_eq!(f["count"], 38);
+    assert_eq!(strings(&f["evidence"]["objects"]), vec!["M-1001"]);
+    assert!(f["fix"].as_str().unwrap().contains("M-1001"));
+    // Judged by today's roles nothing is missing; judged as of each request, it was.
+    let before = finding(
+        &report,
+        "svc-shift-handover",
+        "missing_permission",
+        Some("OperatorAssignment"),
+    );
+    assert_eq!(before["count"], 170);
+    assert!(strings(&before["evidence"]["snapshots"])
+        .iter()
+        .all(|s| *s < "2026-11-18T09:00:00Z"));
+}
+
+#[test]
+fn data_scope_finds_the_missing_orgs() {
     let report = json_report(&["sample_logs/inventory"]);
-    assert_eq!(
-        findings(&report, "svc-wms-legacy"),
-        vec![missing("CUSTOM_REST_ACCESS_PRIV", 60)]
+    let f = finding(&report, "svc-wms-integration", "data_scope", None);
+    assert_eq!(f["count"], 70);
+    assert_eq!(strings(&f["evidence"]["orgs"]), vec!["M2", "M3"]);
+    assert!(
+        f["fix"].as_str().unwrap().contains("M2, M3"),
+        "{}",
+        f["fix"]
     );
-    assert_eq!(
-        principal(&report, "svc-wms-legacy")["fix"]["grant_roles"],
-        serde_json::json!(["Custom Object REST Access"])
+}
+
+#[test]
+fn explicit_deny_is_not_fixed_by_a_grant() {
+    let report = json_report(&["sample_logs/inventory"]);
+    let f = finding(&report, "svc-wms-integration", "explicit_deny", None);
+    assert_eq!(f["count"], 8);
+    assert!(
+        principal(&report, "svc-wms-integration")["fix"]["grant_roles"]
+            .as_array()
+            .unwrap()
+            .is_empty()
     );
-    // Cross-org denials: the roles grant everything; the data scope is the cause.
-    assert_eq!(findings(&report, "svc-wms-integration"), vec![unknown(70)]);
+}
+
+#[test]
+fn gateway_policy_names_the_endpoint() {
+    let report = json_report(&["sample_logs/resources"]);
+    let f = finding(&report, "svc-shift-handover", "gateway_policy", None);
+    assert_eq!(f["count"], 14);
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .contains("POST /api/v1/resources/machines/{id}/maintenance-lock"));
+}
+
+#[test]
+fn masked_not_found_for_an_object_that_exists_nowhere() {
+    let report = json_report(&["sample_logs/resources"]);
+    let f = finding(&report, "svc-shift-handover", "masked_not_found", None);
+    assert_eq!(f["count"], 9);
+    assert_eq!(strings(&f["evidence"]["objects"]), vec!["M-9999"]);
+}
+
+#[test]
+fn unknown_says_what_would_decide() {
+    let report = json_report(&["sample_logs/maintenance"]);
+    let f = finding(&report, "svc-maint-automation", "unknown", None);
+    assert_eq!(f["count"], 7);
+    assert!(
+        f["note"].as_str().unwrap().contains("--policies"),
+        "{}",
+        f["note"]
+    );
 }
 
 #[test]
@@ -155,8 +386,8 @@ fn record_counts_add_up() {
         );
         assert_eq!(read, Some(used.unwrap() + skipped.unwrap()), "{table}");
     }
-    assert_eq!(report["records"]["events"]["read"], 4055);
-    assert_eq!(report["requests"]["denied"], 155);
+    assert_eq!(report["records"]["events"]["read"], 4062);
+    assert_eq!(report["requests"]["denied"], 162);
 }
 
 fn temp_copy_with_bad_lines(dir: &Path) -> PathBuf {
@@ -212,16 +443,19 @@ fn malformed_lines_are_reported_and_the_run_goes_on() {
             counts["used"].as_u64(),
             counts["skipped"].as_u64()
         ),
-        (Some(4059), Some(4055), Some(4))
+        (Some(4066), Some(4062), Some(4))
     );
     assert_eq!(counts["skipped_by_reason"]["malformed JSON"], 2);
     assert_eq!(counts["skipped_by_reason"]["bad timestamp"], 1);
     assert_eq!(counts["skipped_by_reason"]["missing field"], 1);
     // The good lines still tell the whole story.
-    assert_eq!(
-        findings(&report, "svc-maint-automation"),
-        vec![missing("maintenance.workorder.update", 120)]
+    let f = finding(
+        &report,
+        "svc-maint-automation",
+        "missing_permission",
+        Some("maintenance.workorder.update"),
     );
+    assert_eq!(f["count"], 120);
 }
 
 #[test]
@@ -273,12 +507,15 @@ fn stdin_flags_and_field_mapping_work_together() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["requests"]["denied"], 155);
+    assert_eq!(report["requests"]["denied"], 162);
     // The map renames event fields only; the other tables keep their canonical names.
-    assert_eq!(
-        findings(&report, "svc-maint-automation"),
-        vec![missing("maintenance.workorder.update", 120)]
+    let f = finding(
+        &report,
+        "svc-maint-automation",
+        "missing_permission",
+        Some("maintenance.workorder.update"),
     );
+    assert_eq!(f["count"], 120);
 }
 
 #[test]
@@ -319,7 +556,7 @@ fn every_format_is_written_and_reports_are_byte_identical() {
         "{csv}"
     );
     assert!(
-        csv.contains("svc-project-sync,missing_permission,project.tasks.status.update,90,"),
+        csv.contains("svc-project-sync,missing_permission,project.tasks.status.update,108,"),
         "{csv}"
     );
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 
+use grantgap::diagnose::DiagnoseOptions;
 use grantgap::ingest::fields::FieldMap;
 use grantgap::ingest::input::{self, InputFile};
 use grantgap::ingest::IngestOptions;
@@ -40,6 +41,12 @@ pub struct InputArgs {
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    /// How long after a grant a denial counts as permission-sync delay (e.g. 10m, 90s).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub propagation_window: std::time::Duration,
+    /// Fewest succeeding peers from which a required permission is inferred.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub min_peers: usize,
 }
 
 impl InputArgs {
@@ -63,6 +70,19 @@ impl InputArgs {
         Ok(files)
     }
 
+    /// How to judge the denials.
+    pub fn diagnose_options(&self) -> DiagnoseOptions {
+        DiagnoseOptions {
+            propagation_window: self.propagation_window_millis(),
+            min_peers: self.min_peers,
+        }
+    }
+
+    fn propagation_window_millis(&self) -> i64 {
+        i64::try_from(self.propagation_window.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// How to read the inputs.
     pub fn options(&self) -> Result<IngestOptions> {
         let mut field_map = FieldMap::default();
         if let Some(path) = &self.map_file {
@@ -74,6 +94,7 @@ impl InputArgs {
         Ok(IngestOptions {
             field_map,
             progress: !self.no_progress,
+            propagation_window: self.propagation_window_millis(),
             ..IngestOptions::default()
         })
     }

@@ -1,7 +1,8 @@
 //! `grantgap report`: why each principal was denied, and what to change.
 //!
 //! Usage: grantgap report <INPUT>... [--tokens F] [--role-snapshots F] [--roles F]
-//!        [--policies F] [--map PAIRS] [--format table|json|csv|markdown] [-o FILE]
+//!        [--policies F] [--map PAIRS] [--propagation-window 10m] [--min-peers 3]
+//!        [--format table|json|csv|markdown] [-o FILE]
 //!
 //! A folder is read as a bundle: `tokens.*`, `role_snapshots.*`, `roles.*` and
 //! `policies.*` are those tables, every other log file is events.
@@ -32,7 +33,7 @@ const BAD_RECORDS_SHOWN: usize = 20;
 
 pub fn run(args: ReportArgs) -> Result<()> {
     let files = args.input.files()?;
-    let report = grantgap::analyse(files, &args.input.options()?)?;
+    let report = grantgap::analyse(files, &args.input.options()?, args.input.diagnose_options())?;
     for bad in report.bad_records.iter().take(BAD_RECORDS_SHOWN) {
         eprintln!("{}: {}: {}", bad.at, bad.reason, bad.detail);
     }

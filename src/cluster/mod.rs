@@ -1,19 +1,23 @@
 //! Stage 4, cluster: diagnoses in, findings per principal out. Denial groups with
-//! the same cause and missing permission are folded together, and the fix for
-//! each principal is searched in the role graph.
+//! the same cause and missing permission are folded together, with their
+//! evidence, and the fix for each principal is searched in the role graph.
+
+mod fix;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::correlate::roles::RoleGraph;
-use crate::diagnose::{Cause, Diagnosed, RequirementSource};
+use crate::diagnose::cover::smallest_cover;
+use crate::diagnose::{Cause, Confidence, Diagnosed, RequirementSource};
 use crate::ingest::aggregate::Position;
 use crate::ingest::fields::format_millis;
 use crate::model::Millis;
 
 /// Request ids (or `file:line`) kept per finding as evidence.
-const EVIDENCE_PER_FINDING: usize = 5;
+const REQUESTS_PER_FINDING: usize = 5;
+/// Objects, scopes, fields or instants listed per finding; the count says how many in all.
+const VALUES_PER_FINDING: usize = 20;
 
 /// Everything found for one principal.
 #[derive(Debug, Serialize)]
@@ -33,33 +37,53 @@ pub struct PrincipalFindings {
 #[derive(Debug, Serialize)]
 pub struct Finding {
     pub cause: Cause,
-    /// The missing permission (`a|b`: any one of them); none when unknown.
+    /// The missing permission or scope (`a|b`: any one of them); none where no
+    /// grant helps or nothing is known.
     pub permission: Option<String>,
     pub count: u64,
     pub first_seen: String,
     pub last_seen: String,
     /// `METHOD /path/{id}` of every endpoint denied.
     pub endpoints: Vec<String>,
+    /// Where the required permissions came from.
     pub required_by: Option<RequirementSource>,
-    pub evidence: Evidence,
+    /// The weakest confidence among the folded groups, with its rule.
+    pub confidence: Confidence,
+    pub evidence: FindingEvidence,
+    /// What to do, in words.
+    pub fix: String,
     pub note: Option<String>,
 }
 
-/// What the finding rests on.
-#[derive(Debug, Serialize)]
-pub struct Evidence {
+/// What a finding rests on. Lists are sorted and capped; `*_total` counts all.
+#[derive(Debug, Default, Serialize)]
+pub struct FindingEvidence {
     /// The earliest denied requests: their ids, else `file:line`.
     pub requests: Vec<String>,
     /// Snapshot instants in effect at these denials.
     pub snapshots: Vec<String>,
+    pub token_issued_at: Vec<String>,
+    pub token_expires_at: Vec<String>,
+    /// When the permission was granted (stale token, propagation delay).
+    pub granted_at: Vec<String>,
+    /// Succeeding principals the requirement was inferred from.
+    pub peers: Option<usize>,
+    pub objects: Vec<String>,
+    pub objects_total: usize,
+    pub orgs: Vec<String>,
+    pub fields: Vec<String>,
+    /// Whether the principal succeeded on the endpoint after the denials.
+    pub later_succeeded: Option<bool>,
 }
 
 /// What to change for a principal.
 #[derive(Debug, Default, Serialize)]
 pub struct Fix {
-    /// Existing API roles that together grant every missing permission, fewest and
-    /// least over-granting first.
+    /// Existing API roles that together grant every missing permission: the
+    /// fewest, least over-granting first.
     pub grant_roles: Vec<String>,
+    /// Whether `grant_roles` is proven smallest (else greedy, within ln(n)+1).
+    pub grant_roles_exact: bool,
     /// Missing permissions that no existing role grants.
     pub no_role_grants: Vec<String>,
     /// Remarks: a held role that grants a permission only in another plane.
@@ -69,12 +93,21 @@ pub struct Fix {
 #[derive(Default)]
 struct FindingAcc {
     count: u64,
-    first: Millis,
+    first: Option<Millis>,
     last: Millis,
     endpoints: BTreeSet<String>,
     sources: BTreeSet<RequirementSource>,
+    confidence: Option<Confidence>,
     samples: Vec<(Millis, String)>,
     snapshots: BTreeSet<Millis>,
+    issued: BTreeSet<Millis>,
+    expires: BTreeSet<Millis>,
+    granted: BTreeSet<Millis>,
+    peers: Option<usize>,
+    objects: BTreeSet<String>,
+    orgs: BTreeSet<String>,
+    fields: BTreeSet<String>,
+    later_succeeded: Option<bool>,
     notes: BTreeSet<String>,
 }
 
@@ -83,12 +116,17 @@ struct PrincipalAcc {
     denied: u64,
     first: Option<Millis>,
     last: Millis,
-    latest_snapshot: Option<(Millis, Vec<String>)>,
+    latest_snapshot: Option<Millis>,
     findings: BTreeMap<(Cause, Option<String>), FindingAcc>,
     other_plane: BTreeMap<String, BTreeSet<String>>,
 }
 
-/// Folds diagnoses into findings per principal, busiest principal first.
+/// Causes whose missing permissions a role grant fixes.
+fn fixed_by_roles(cause: Cause) -> bool {
+    matches!(cause, Cause::MissingPermission | Cause::FieldLevel)
+}
+
+/// Folds diagnoses into findings per principal, most denied principal first.
 pub fn cluster(
     diagnosed: &Diagnosed,
     locate: &dyn Fn(Position) -> String,
@@ -101,10 +139,12 @@ pub fn cluster(
         acc.denied += group.count;
         acc.first = Some(acc.first.map_or(group.first_ts, |f| f.min(group.first_ts)));
         acc.last = acc.last.max(group.last_ts);
-        if let Some(at) = d.denial.snapshot_at {
-            if acc.latest_snapshot.as_ref().is_none_or(|(t, _)| *t < at) {
-                acc.latest_snapshot = Some((at, d.denial.roles.keys().cloned().collect()));
-            }
+        acc.latest_snapshot = acc.latest_snapshot.max(d.denial.snapshot_at);
+        for (perm, roles) in &d.evidence.other_plane {
+            acc.other_plane
+                .entry(perm.clone())
+                .or_default()
+                .extend(roles.iter().cloned());
         }
         let permissions: Vec<Option<String>> = if d.missing.is_empty() {
             vec![None]
@@ -112,42 +152,47 @@ pub fn cluster(
             d.missing.iter().cloned().map(Some).collect()
         };
         for permission in permissions {
-            if let Some(perm) = &permission {
-                if let Some(roles) = d.denial.grants.other_planes.get(perm) {
-                    acc.other_plane
-                        .entry(perm.clone())
-                        .or_default()
-                        .extend(roles.iter().cloned());
-                }
-            }
-            let f = acc
-                .findings
-                .entry((d.cause, permission))
-                .or_insert_with(|| FindingAcc {
-                    first: group.first_ts,
-                    last: group.last_ts,
-                    ..Default::default()
-                });
+            let f = acc.findings.entry((d.cause, permission)).or_default();
             f.count += group.count;
-            f.first = f.first.min(group.first_ts);
+            f.first = Some(f.first.map_or(group.first_ts, |t| t.min(group.first_ts)));
             f.last = f.last.max(group.last_ts);
             f.endpoints
                 .insert(format!("{} {}", key.method, key.template));
             f.sources.extend(d.source);
-            f.snapshots.extend(d.denial.snapshot_at);
+            f.confidence = Some(f.confidence.map_or(d.confidence, |c| c.min(d.confidence)));
+            let e = &d.evidence;
+            f.snapshots.extend(e.snapshot_at);
+            f.issued.extend(e.token_issued_at);
+            f.expires.extend(e.token_expires_at);
+            f.granted.extend(e.granted_at);
+            f.peers = f.peers.max(e.peers);
+            f.objects.extend(e.object.clone());
+            f.orgs.extend(e.org.clone());
+            f.fields.extend(e.fields.iter().cloned());
+            if let Some(later) = e.later_succeeded {
+                f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
+            }
             f.notes.extend(d.note.clone());
             for s in &group.samples {
                 let id = s.request_id.clone().unwrap_or_else(|| locate(s.position));
                 f.samples.push((s.ts, id));
             }
             f.samples.sort();
-            f.samples.truncate(EVIDENCE_PER_FINDING);
+            f.samples.truncate(REQUESTS_PER_FINDING);
         }
     }
 
+    let correlation = diagnosed.correlation;
     let mut out: Vec<PrincipalFindings> = principals
         .into_iter()
-        .map(|(principal, acc)| finish_principal(principal, acc, diagnosed.graph))
+        .map(|(principal, acc)| {
+            let roles_held = acc
+                .latest_snapshot
+                .and_then(|at| correlation.history.at(principal, at))
+                .map(|s| s.roles.keys().cloned().collect())
+                .unwrap_or_default();
+            finish_principal(principal, acc, roles_held, diagnosed)
+        })
         .collect();
     out.sort_by(|a, b| {
         b.denied
@@ -157,21 +202,36 @@ pub fn cluster(
     out
 }
 
-fn finish_principal(principal: &str, acc: PrincipalAcc, graph: &RoleGraph) -> PrincipalFindings {
-    let missing: BTreeSet<String> = acc
+fn capped(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    values.into_iter().take(VALUES_PER_FINDING).collect()
+}
+
+fn finish_principal(
+    principal: &str,
+    acc: PrincipalAcc,
+    roles_held: Vec<String>,
+    diagnosed: &Diagnosed,
+) -> PrincipalFindings {
+    let to_grant: BTreeSet<String> = acc
         .findings
         .keys()
-        .filter(|(cause, _)| *cause == Cause::MissingPermission)
+        .filter(|(cause, _)| fixed_by_roles(*cause))
         .filter_map(|(_, perm)| perm.clone())
         .collect();
-    let (grant_roles, no_role_grants) = covering_roles(&missing, graph);
+    let cover = smallest_cover(&to_grant, &diagnosed.correlation.graph);
     let hints = acc
         .other_plane
         .iter()
         .map(|(perm, roles)| {
             let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            let api_roles = fix::roles_granting(&cover.roles, perm, diagnosed);
+            let assign = if api_roles.is_empty() {
+                "no API role grants it: create one".to_string()
+            } else {
+                format!("assign the API role {}", api_roles.join(" or "))
+            };
             format!(
-                "holds {} which grants {perm} only outside the API (an application role): assign an API role that grants it",
+                "{} grants {perm} only in the application plane, not to API calls: {assign}",
                 roles.join(", ")
             )
         })
@@ -179,19 +239,45 @@ fn finish_principal(principal: &str, acc: PrincipalAcc, graph: &RoleGraph) -> Pr
     let mut findings: Vec<Finding> = acc
         .findings
         .into_iter()
-        .map(|((cause, permission), f)| Finding {
-            cause,
-            permission,
-            count: f.count,
-            first_seen: format_millis(f.first),
-            last_seen: format_millis(f.last),
-            endpoints: f.endpoints.into_iter().collect(),
-            required_by: f.sources.into_iter().next(),
-            evidence: Evidence {
+        .map(|((cause, permission), f)| {
+            let evidence = FindingEvidence {
                 requests: f.samples.into_iter().map(|(_, id)| id).collect(),
-                snapshots: f.snapshots.into_iter().map(format_millis).collect(),
-            },
-            note: (!f.notes.is_empty()).then(|| f.notes.into_iter().collect::<Vec<_>>().join("; ")),
+                snapshots: capped(f.snapshots.into_iter().map(format_millis)),
+                token_issued_at: capped(f.issued.into_iter().map(format_millis)),
+                token_expires_at: capped(f.expires.into_iter().map(format_millis)),
+                granted_at: capped(f.granted.into_iter().map(format_millis)),
+                peers: f.peers,
+                objects_total: f.objects.len(),
+                objects: capped(f.objects),
+                orgs: capped(f.orgs),
+                fields: capped(f.fields),
+                later_succeeded: f.later_succeeded,
+            };
+            let endpoints: Vec<String> = f.endpoints.into_iter().collect();
+            let fix = fix::advice(
+                cause,
+                permission.as_deref(),
+                &endpoints,
+                &evidence,
+                &cover.roles,
+                diagnosed,
+            );
+            Finding {
+                cause,
+                permission,
+                count: f.count,
+                first_seen: format_millis(f.first.unwrap_or_default()),
+                last_seen: format_millis(f.last),
+                endpoints,
+                required_by: f.sources.into_iter().next(),
+                confidence: f
+                    .confidence
+                    .expect("every finding folds at least one diagnosis"),
+                evidence,
+                fix,
+                note: (!f.notes.is_empty())
+                    .then(|| f.notes.into_iter().collect::<Vec<_>>().join("; ")),
+            }
         })
         .collect();
     findings.sort_by(|a, b| {
@@ -205,53 +291,13 @@ fn finish_principal(principal: &str, acc: PrincipalAcc, graph: &RoleGraph) -> Pr
         denied: acc.denied,
         first_seen: format_millis(acc.first.unwrap_or_default()),
         last_seen: format_millis(acc.last),
-        roles_held: acc
-            .latest_snapshot
-            .map(|(_, roles)| roles)
-            .unwrap_or_default(),
+        roles_held,
         findings,
         fix: Fix {
-            grant_roles,
-            no_role_grants,
+            grant_roles: cover.roles,
+            grant_roles_exact: cover.exact,
+            no_role_grants: cover.uncoverable,
             hints,
         },
     }
-}
-
-/// The existing API roles that together grant `needed`: greedy set cover, taking
-/// at each step the role that covers most of what is left, then the one that
-/// grants least beyond what is needed, then by name. Greedy is within a factor
-/// ln(n)+1 of the fewest roles. Returns the roles and what no role grants.
-fn covering_roles(needed: &BTreeSet<String>, graph: &RoleGraph) -> (Vec<String>, Vec<String>) {
-    let satisfied =
-        |perm: &str, grants: &BTreeSet<String>| perm.split('|').any(|p| grants.contains(p));
-    let mut candidates: Vec<(String, BTreeSet<String>)> = graph
-        .api_roles()
-        .map(|role| (role.to_string(), graph.grants([role]).api))
-        .collect();
-    candidates.sort();
-    let mut left: BTreeSet<&String> = needed.iter().collect();
-    let mut chosen = Vec::new();
-    while !left.is_empty() {
-        let best = candidates
-            .iter()
-            .map(|(role, grants)| {
-                let covers = left.iter().filter(|p| satisfied(p, grants)).count();
-                let excess = grants.len().saturating_sub(covers);
-                (
-                    covers,
-                    std::cmp::Reverse(excess),
-                    std::cmp::Reverse(role),
-                    grants,
-                )
-            })
-            .filter(|(covers, ..)| *covers > 0)
-            .max();
-        let Some((_, _, std::cmp::Reverse(role), grants)) = best else {
-            break;
-        };
-        left.retain(|p| !satisfied(p, grants));
-        chosen.push(role.clone());
-    }
-    (chosen, left.into_iter().cloned().collect())
 }

@@ -4,46 +4,47 @@
 //! time (as-of: the principal's latest snapshot at or before the requests) and to
 //! its token; the roles held are then expanded through inheritance.
 
+pub mod history;
 pub mod roles;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
 use polars::prelude::*;
 
-use self::roles::{Grants, RoleGraph};
+use self::history::{GrantHistory, Snapshot};
+use self::roles::RoleGraph;
 use crate::ingest::aggregate::{DenialGroup, DenialKey};
 use crate::ingest::Ingested;
 use crate::model::{Millis, Token};
-
-/// Roles held, each with the data scope of its binding (`None`: unrestricted).
-pub type HeldRoles = BTreeMap<String, Option<Vec<String>>>;
 
 /// A denial group with what was in effect when it happened.
 #[derive(Debug)]
 pub struct CorrelatedDenial<'a> {
     pub key: &'a DenialKey,
     pub group: &'a DenialGroup,
-    /// The role snapshot in effect, if any snapshot precedes the requests.
+    /// The instant of the role snapshot in effect, if any snapshot precedes the requests.
     pub snapshot_at: Option<Millis>,
-    /// Roles held in that snapshot.
-    pub roles: HeldRoles,
-    /// What those roles grant.
-    pub grants: Grants,
     /// The token the requests carried, when the tokens table knows it.
     pub token: Option<&'a Token>,
     /// The scopes the requests carried: inline in the log, else the token's.
     pub scopes: Option<Vec<String>>,
 }
 
-/// Correlation's output: every denial group in context, and the role graph for
-/// the diagnosis to search for fixes.
+/// Correlation's output: every denial group in context, the role graph and each
+/// principal's snapshot history.
 #[derive(Debug)]
 pub struct Correlation<'a> {
     pub denials: Vec<CorrelatedDenial<'a>>,
     pub graph: RoleGraph,
-    /// Whether any role snapshot was given (without, grants are unknown).
-    pub has_snapshots: bool,
+    pub history: GrantHistory,
+}
+
+impl Correlation<'_> {
+    /// The snapshot a denial was judged by.
+    pub fn snapshot(&self, denial: &CorrelatedDenial) -> Option<&Snapshot> {
+        self.history.at(&denial.key.principal, denial.snapshot_at?)
+    }
 }
 
 /// Joins every denial group to its snapshot and token.
@@ -55,47 +56,29 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
     let snapshot_of = as_of_snapshots(&groups, ingested)?;
     let token_of = token_rows(&groups, &ingested.tokens)?;
 
-    // Bindings by (principal, snapshot instant).
-    let mut bindings: HashMap<(&str, Millis), HeldRoles> = HashMap::new();
-    for b in &ingested.bindings {
-        let held = bindings
-            .entry((b.principal.as_str(), b.snapshot_at))
-            .or_default();
-        if !b.role.is_empty() {
-            held.insert(b.role.clone(), b.data_scope.clone());
-        }
-    }
-
     let graph = RoleGraph::new(&ingested.roles);
+    let history = GrantHistory::new(&ingested.bindings, &graph);
     let denials = groups
         .iter()
         .enumerate()
         .map(|(i, (key, group))| {
-            let snapshot_at = snapshot_of[i];
-            let roles = snapshot_at
-                .and_then(|at| bindings.get(&(key.principal.as_str(), at)).cloned())
-                .unwrap_or_default();
-            let grants = graph.grants(roles.keys().map(String::as_str));
             let token = token_of[i].map(|row| &ingested.tokens[row]);
-            let scopes = key
-                .scopes
-                .clone()
-                .or_else(|| token.map(|t| t.scopes.clone()));
             CorrelatedDenial {
                 key,
                 group,
-                snapshot_at,
-                roles,
-                grants,
+                snapshot_at: snapshot_of[i],
                 token,
-                scopes,
+                scopes: key
+                    .scopes
+                    .clone()
+                    .or_else(|| token.map(|t| t.scopes.clone())),
             }
         })
         .collect();
     Ok(Correlation {
         denials,
         graph,
-        has_snapshots: !ingested.bindings.is_empty(),
+        history,
     })
 }
 

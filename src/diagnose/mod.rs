@@ -1,29 +1,45 @@
 //! Stage 3, diagnose: [`Correlation`] in, one [`Diagnosis`] per denial group out.
 //!
-//! The required permissions come from the policy catalog when a rule matches,
-//! else from the response itself (RFC 6750 `WWW-Authenticate` scope, or an
-//! `x-…-required-scope`/`-permission` header). What the roles in effect do not
-//! grant is missing. The full cause taxonomy builds on this.
+//! Each group gets one cause of the taxonomy, the missing permissions where that
+//! applies, a confidence with the rule that set it, and its evidence. The order
+//! in which causes are tried, and why, is `docs/diagnosis.md`; [`judge`] follows
+//! it step by step.
 
+pub mod cover;
+pub mod messages;
 pub mod policy;
+pub mod required;
 
-use std::collections::BTreeSet;
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use regex::Regex;
 use serde::Serialize;
 
+use self::messages::Signal;
 use self::policy::PolicyCatalog;
-use crate::correlate::roles::RoleGraph;
+pub use self::required::RequirementSource;
+use self::required::{EndpointPeers, PeerRule, Requirement};
+use crate::correlate::history::Snapshot;
 use crate::correlate::{CorrelatedDenial, Correlation};
+use crate::ingest::aggregate::{Aggregates, ObjectKey, SuccessGroup, SuccessKey};
+use crate::ingest::DEFAULT_PROPAGATION_WINDOW;
+use crate::model::Millis;
 
-/// Why a request was denied.
+/// Why a request was denied: the taxonomy of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
-    /// The roles in effect do not grant a required permission.
     MissingPermission,
-    /// The data do not decide; the note says what would.
+    ScopeNotRequested,
+    StaleToken,
+    PropagationDelay,
+    TokenExpired,
+    ObjectAcl,
+    DataScope,
+    FieldLevel,
+    ExplicitDeny,
+    WorkflowState,
+    GatewayPolicy,
+    MaskedNotFound,
     Unknown,
 }
 
@@ -31,19 +47,56 @@ impl Cause {
     pub fn name(self) -> &'static str {
         match self {
             Cause::MissingPermission => "missing_permission",
+            Cause::ScopeNotRequested => "scope_not_requested",
+            Cause::StaleToken => "stale_token",
+            Cause::PropagationDelay => "propagation_delay",
+            Cause::TokenExpired => "token_expired",
+            Cause::ObjectAcl => "object_acl",
+            Cause::DataScope => "data_scope",
+            Cause::FieldLevel => "field_level",
+            Cause::ExplicitDeny => "explicit_deny",
+            Cause::WorkflowState => "workflow_state",
+            Cause::GatewayPolicy => "gateway_policy",
+            Cause::MaskedNotFound => "masked_not_found",
             Cause::Unknown => "unknown",
         }
     }
 }
 
-/// Where the required permissions were learned, strongest first.
+/// How sure a diagnosis is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RequirementSource {
-    /// A rule of the policy catalog.
-    PolicyCatalog,
-    /// The denial response named it (header or `WWW-Authenticate`).
-    Response,
+pub enum Level {
+    Low,
+    Medium,
+    High,
+}
+
+/// A confidence level and the rule of `docs/diagnosis.md` that set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Confidence {
+    pub level: Level,
+    pub rule: &'static str,
+}
+
+/// What a diagnosis rests on, beyond the requests themselves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evidence {
+    pub snapshot_at: Option<Millis>,
+    pub token_issued_at: Option<Millis>,
+    pub token_expires_at: Option<Millis>,
+    /// When the permission was granted (stale token, propagation delay).
+    pub granted_at: Option<Millis>,
+    /// Principals succeeding on the endpoint that the requirement was inferred from.
+    pub peers: Option<usize>,
+    /// The object, data scope and fields where this denial differs from successes.
+    pub object: Option<String>,
+    pub org: Option<String>,
+    pub fields: Vec<String>,
+    /// Whether the principal succeeded on the endpoint after these denials.
+    pub later_succeeded: Option<bool>,
+    /// Missing permissions that a held role grants only outside the API, with those roles.
+    pub other_plane: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The diagnosis of one denial group.
@@ -51,169 +104,891 @@ pub enum RequirementSource {
 pub struct Diagnosis<'a> {
     pub denial: &'a CorrelatedDenial<'a>,
     pub cause: Cause,
+    pub confidence: Confidence,
     /// Every permission the request needed; a choice is written `a|b`.
     pub required: Vec<String>,
     pub source: Option<RequirementSource>,
-    /// The required permissions the roles in effect do not grant.
+    /// What to grant (roles' permissions, the token's scopes, the data scope's
+    /// permissions), depending on the cause; empty where no grant helps.
     pub missing: Vec<String>,
+    pub evidence: Evidence,
     /// What would decide an `unknown`, or a remark on the evidence.
     pub note: Option<String>,
 }
 
-/// The diagnoses, and the catalog and graph the fix is searched in.
+/// Settings of the diagnosis.
+#[derive(Debug, Clone, Copy)]
+pub struct DiagnoseOptions {
+    /// How long after a grant a denial is taken for permission sync.
+    pub propagation_window: Millis,
+    /// Below this many succeeding peers nothing is inferred from them.
+    pub min_peers: usize,
+}
+
+impl Default for DiagnoseOptions {
+    fn default() -> Self {
+        DiagnoseOptions {
+            propagation_window: DEFAULT_PROPAGATION_WINDOW,
+            min_peers: 3,
+        }
+    }
+}
+
+/// The diagnoses, with the correlation they were made from.
 #[derive(Debug)]
 pub struct Diagnosed<'a> {
     pub diagnoses: Vec<Diagnosis<'a>>,
-    pub graph: &'a RoleGraph,
+    pub correlation: &'a Correlation<'a>,
+}
+
+/// A principal's successes on one endpoint, by org and fields.
+type OwnSuccesses<'a> =
+    HashMap<(&'a str, &'a str, &'a str), Vec<(&'a SuccessKey, &'a SuccessGroup)>>;
+
+/// Everything [`judge`] consults beyond the denial group itself.
+struct Context<'a> {
+    correlation: &'a Correlation<'a>,
+    catalog: &'a PolicyCatalog,
+    events: &'a Aggregates,
+    peers: EndpointPeers<'a>,
+    own: OwnSuccesses<'a>,
+    options: DiagnoseOptions,
+}
+
+impl<'a> Context<'a> {
+    /// The principal's successes on the denial's endpoint.
+    fn own_successes(
+        &self,
+        denial: &CorrelatedDenial<'a>,
+    ) -> &[(&'a SuccessKey, &'a SuccessGroup)] {
+        let k = denial.key;
+        self.own
+            .get(&(k.principal.as_str(), k.method.as_str(), k.template.as_str()))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Diagnoses every denial group.
-pub fn diagnose<'a>(correlation: &'a Correlation<'a>, catalog: &PolicyCatalog) -> Diagnosed<'a> {
+pub fn diagnose<'a>(
+    correlation: &'a Correlation<'a>,
+    catalog: &'a PolicyCatalog,
+    events: &'a Aggregates,
+    options: DiagnoseOptions,
+) -> Diagnosed<'a> {
+    let mut own: OwnSuccesses = HashMap::new();
+    for (k, g) in &events.successes {
+        own.entry((k.principal.as_str(), k.method.as_str(), k.template.as_str()))
+            .or_default()
+            .push((k, g));
+    }
+    let context = Context {
+        correlation,
+        catalog,
+        events,
+        peers: EndpointPeers::new(&events.successes),
+        own,
+        options,
+    };
     let diagnoses = correlation
         .denials
         .iter()
-        .map(|denial| diagnose_one(denial, catalog, correlation))
+        .map(|d| judge(d, &context))
         .collect();
     Diagnosed {
         diagnoses,
-        graph: &correlation.graph,
+        correlation,
     }
 }
 
-fn diagnose_one<'a>(
+const fn rule(level: Level, rule: &'static str) -> Confidence {
+    Confidence { level, rule }
+}
+
+/// Whether `grants` satisfies a permission written `a|b`.
+fn granted(grants: &BTreeSet<String>, permission: &str) -> bool {
+    permission.split('|').any(|p| grants.contains(p))
+}
+
+/// One denial group's cause, in the order of `docs/diagnosis.md`.
+fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
+    let key = denial.key;
+    let signals = messages::signals(key);
+    let snapshot = cx.correlation.snapshot(denial);
+    let mut evidence = Evidence {
+        snapshot_at: denial.snapshot_at,
+        token_issued_at: denial.token.map(|t| t.issued_at),
+        token_expires_at: denial.token.and_then(|t| t.expires_at),
+        object: key.object_id.clone(),
+        org: key.org.clone(),
+        ..Default::default()
+    };
+    let verdict =
+        |cause, confidence, missing: Vec<String>, evidence: Evidence, note: Option<String>| {
+            Diagnosis {
+                denial,
+                cause,
+                confidence,
+                required: Vec::new(),
+                source: None,
+                missing,
+                evidence,
+                note,
+            }
+        };
+    let has = |s: &Signal| signals.contains(s);
+    let level_of = |s: &Signal| {
+        if messages::from_error_code(key, s) {
+            Level::High
+        } else {
+            Level::Medium
+        }
+    };
+
+    // 1-3. The response says why, and no grant would change it.
+    if has(&Signal::ExplicitDeny) {
+        let c = rule(
+            level_of(&Signal::ExplicitDeny),
+            "the response reports an explicit deny",
+        );
+        return verdict(Cause::ExplicitDeny, c, vec![], evidence, None);
+    }
+    if has(&Signal::WorkflowState) {
+        let c = rule(
+            level_of(&Signal::WorkflowState),
+            "the response reports the object's state",
+        );
+        return verdict(Cause::WorkflowState, c, vec![], evidence, None);
+    }
+    if has(&Signal::GatewayPolicy) {
+        let c = rule(
+            level_of(&Signal::GatewayPolicy),
+            "the gateway's error code or header rejected the request",
+        );
+        return verdict(Cause::GatewayPolicy, c, vec![], evidence, None);
+    }
+    // 4. An expired token is refused whatever it carries.
+    if key.after_token_expiry {
+        let c = rule(Level::High, "the request came after the token's expires_at");
+        return verdict(Cause::TokenExpired, c, vec![], evidence, None);
+    }
+    // 5. An object nobody can reach that 404s elsewhere does not exist.
+    if let Some(object) = &key.object_id {
+        let seen = cx.events.seen.by_anyone(&key.template, object);
+        let object_key = ObjectKey {
+            template: key.template.clone(),
+            object: object.clone(),
+        };
+        let not_found = cx.events.not_found.get(&object_key).copied().unwrap_or(0);
+        if !seen && not_found > 0 {
+            let c = rule(
+                Level::High,
+                "never allowed for anyone, answered 404 elsewhere",
+            );
+            return verdict(Cause::MaskedNotFound, c, vec![], evidence, None);
+        }
+        if !seen && has(&Signal::NotFound) {
+            let c = rule(
+                Level::Medium,
+                "never allowed for anyone, and the message says it does not exist",
+            );
+            return verdict(Cause::MaskedNotFound, c, vec![], evidence, None);
+        }
+    }
+
+    // 6. What was required, and what the roles in effect granted.
+    let own_grants = snapshot.map(|s| &s.grants.api);
+    let requirement = required::requirement(
+        key,
+        &signals,
+        cx.catalog,
+        &cx.peers,
+        &cx.correlation.history,
+        own_grants,
+        PeerRule {
+            min_peers: cx.options.min_peers,
+        },
+    );
+    evidence.peers = (requirement.peers > 0).then_some(requirement.peers);
+    let mut diagnosis = match (&requirement.source, snapshot) {
+        (Some(_), Some(snapshot)) => judge_grants(denial, &requirement, snapshot, evidence, cx),
+        (Some(_), None) => judge_token_only(denial, &requirement, evidence, cx),
+        (None, _) => judge_behaviour(denial, evidence, None, cx),
+    };
+    diagnosis.required = requirement.permissions.iter().cloned().collect();
+    diagnosis.source = requirement.source;
+    diagnosis
+}
+
+/// Steps 6a-6c: the requirement is known and so are the roles in effect.
+fn judge_grants<'a>(
     denial: &'a CorrelatedDenial<'a>,
-    catalog: &PolicyCatalog,
-    correlation: &Correlation,
+    requirement: &Requirement,
+    snapshot: &Snapshot,
+    mut evidence: Evidence,
+    cx: &Context,
 ) -> Diagnosis<'a> {
     let key = denial.key;
-    let (required, source) = match catalog.find(&key.method, &key.template) {
-        Some(policy) => {
-            let mut required: BTreeSet<String> = policy.all_of.iter().cloned().collect();
-            if !policy.any_of.is_empty() {
-                required.insert(policy.any_of.join("|"));
-            }
-            for field in &key.fields {
-                if let Some(perm) = policy.fields.get(field) {
-                    required.insert(perm.clone());
-                }
-            }
-            (required, Some(RequirementSource::PolicyCatalog))
-        }
-        None => {
-            let named =
-                required_by_response(key.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-            let source = (!named.is_empty()).then_some(RequirementSource::Response);
-            (named, source)
-        }
+    let source_level = match requirement.source {
+        Some(RequirementSource::PolicyCatalog) => Level::High,
+        Some(RequirementSource::Response) => Level::High,
+        _ => Level::Low,
     };
-    let unknown = |note: String| Diagnosis {
-        denial,
-        cause: Cause::Unknown,
-        required: required.iter().cloned().collect(),
-        source,
-        missing: Vec::new(),
-        note: Some(note),
-    };
-    if required.is_empty() {
-        return unknown(format!(
-            "no policy matches {} {} and the response names no required permission: add a rule to the policy catalog (--policies)",
-            key.method, key.template
-        ));
-    }
-    if !correlation.has_snapshots {
-        return unknown("no role snapshot was given, so what the principal held is unknown: add --role-snapshots".into());
-    }
-    if correlation.graph.is_empty() {
-        return unknown(
-            "no role definitions were given, so what the roles grant is unknown: add --roles"
-                .into(),
-        );
-    }
-    let granted = &denial.grants.api;
-    let missing: Vec<String> = required
+    let missing: Vec<String> = requirement
+        .permissions
         .iter()
-        .filter(|perm| !perm.split('|').any(|p| granted.contains(p)))
+        .filter(|p| !granted(&snapshot.grants.api, p))
         .cloned()
         .collect();
-    if missing.is_empty() {
-        return unknown(
-            "the roles in effect grant every required permission: the cause lies in the token, the object or the data scope"
-                .into(),
-        );
-    }
-    Diagnosis {
+    let make = |cause, confidence, missing, evidence, note| Diagnosis {
         denial,
-        cause: Cause::MissingPermission,
-        required: required.into_iter().collect(),
-        source,
+        cause,
+        confidence,
+        required: Vec::new(),
+        source: None,
         missing,
+        evidence,
+        note,
+    };
+
+    // 6a. The roles lack something: a field rule, or the permission itself.
+    if !missing.is_empty() {
+        for perm in &missing {
+            if let Some(roles) = snapshot.grants.other_planes.get(perm) {
+                evidence.other_plane.insert(perm.clone(), roles.clone());
+            }
+        }
+        if missing.iter().all(|p| requirement.by_fields.contains(p)) {
+            evidence.fields = key.fields.clone();
+            let c = rule(
+                Level::High,
+                "a field rule of the policy requires a permission the roles lack",
+            );
+            return make(Cause::FieldLevel, c, missing, evidence, None);
+        }
+        let c = rule(
+            source_level,
+            match requirement.source {
+                Some(RequirementSource::PolicyCatalog) => {
+                    "the policy requires it; the roles in effect do not grant it"
+                }
+                Some(RequirementSource::Response) => {
+                    "the response names it; the roles in effect do not grant it"
+                }
+                _ => "every succeeding peer holds it; the roles in effect do not grant it",
+            },
+        );
+        return make(Cause::MissingPermission, c, missing, evidence, None);
+    }
+
+    // 6b. The roles grant it, but not in this data scope.
+    if let (Some(org), true) = (&key.org, requirement.policy.is_some_and(|p| p.data_scoped)) {
+        let in_org = snapshot.grants_in(&cx.correlation.graph, org);
+        let missing_here: Vec<String> = requirement
+            .permissions
+            .iter()
+            .filter(|p| !granted(&in_org.api, p))
+            .cloned()
+            .collect();
+        if !missing_here.is_empty() {
+            // The fix is data access for the org, not a permission: the finding lists orgs.
+            let c = rule(
+                Level::High,
+                "the bindings that grant it are limited to other data scopes",
+            );
+            return make(Cause::DataScope, c, vec![], evidence, None);
+        }
+    }
+
+    // 6c. The roles grant everything: timing and the token.
+    let starts: Vec<(&String, Millis)> = requirement
+        .permissions
+        .iter()
+        .filter_map(|p| {
+            let start = cx
+                .correlation
+                .history
+                .granted_since(&key.principal, snapshot.at, p)?;
+            start.observed.then_some((p, start.at))
+        })
+        .collect();
+    let grant_start = starts.iter().map(|(_, at)| *at).max();
+    evidence.granted_at = grant_start;
+    let window = cx.options.propagation_window;
+    let recent: Vec<String> = starts
+        .iter()
+        .filter(|(_, at)| denial.group.first_ts - at <= window)
+        .map(|(p, _)| (*p).clone())
+        .collect();
+    if !recent.is_empty() {
+        evidence.later_succeeded = Some(later_succeeded(denial, cx));
+        let c = rule(
+            Level::High,
+            "the grant landed within the propagation window before the request",
+        );
+        return make(Cause::PropagationDelay, c, recent, evidence, None);
+    }
+    if let Some(diagnosis) = judge_token(denial, requirement, grant_start, evidence.clone()) {
+        return diagnosis;
+    }
+
+    // 6d. Roles and token grant everything: the object, the scope, the fields.
+    judge_behaviour(denial, evidence, Some(requirement), cx)
+}
+
+/// The token lacks a scope the roles grant: issued before the grant, or never asked for.
+fn judge_token<'a>(
+    denial: &'a CorrelatedDenial<'a>,
+    requirement: &Requirement,
+    grant_start: Option<Millis>,
+    evidence: Evidence,
+) -> Option<Diagnosis<'a>> {
+    let issued_at = denial.token.map(|t| t.issued_at);
+    let issued_before_grant = matches!((issued_at, grant_start), (Some(i), Some(g)) if i < g);
+    let make = |cause, confidence, missing| Diagnosis {
+        denial,
+        cause,
+        confidence,
+        required: Vec::new(),
+        source: None,
+        missing,
+        evidence,
         note: None,
+    };
+    match &denial.scopes {
+        Some(scopes) => {
+            let scopes: BTreeSet<String> = scopes.iter().cloned().collect();
+            let lacking: Vec<String> = requirement
+                .permissions
+                .iter()
+                .filter(|p| !granted(&scopes, p))
+                .cloned()
+                .collect();
+            if lacking.is_empty() {
+                return None;
+            }
+            Some(if issued_before_grant {
+                make(
+                    Cause::StaleToken,
+                    rule(
+                        Level::High,
+                        "the token lacks the scope and was issued before the grant",
+                    ),
+                    lacking,
+                )
+            } else if issued_at.is_some() {
+                let c = rule(
+                    Level::High,
+                    "the token lacks the scope though issued after the grant",
+                );
+                make(Cause::ScopeNotRequested, c, lacking)
+            } else {
+                let c = rule(
+                    Level::Medium,
+                    "the token lacks the scope; its issue time is unknown",
+                );
+                make(Cause::ScopeNotRequested, c, lacking)
+            })
+        }
+        None if issued_before_grant => {
+            let c = rule(
+                Level::Medium,
+                "the token was issued before the grant; its scopes are unknown",
+            );
+            Some(make(
+                Cause::StaleToken,
+                c,
+                requirement.permissions.iter().cloned().collect(),
+            ))
+        }
+        None => None,
     }
 }
 
-/// `scope="a b"` inside an RFC 6750 `WWW-Authenticate` challenge.
-static CHALLENGE_SCOPE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?i)\bscope\s*=\s*"([^"]*)""#).expect("scope pattern compiles"));
+/// No role snapshot for the principal: only the token can be judged.
+fn judge_token_only<'a>(
+    denial: &'a CorrelatedDenial<'a>,
+    requirement: &Requirement,
+    evidence: Evidence,
+    cx: &Context,
+) -> Diagnosis<'a> {
+    if let Some(mut diagnosis) = judge_token(denial, requirement, None, evidence.clone()) {
+        diagnosis.confidence = rule(
+            Level::Medium,
+            "the token lacks the scope; the principal's roles are unknown",
+        );
+        return diagnosis;
+    }
+    let mut diagnosis = judge_behaviour(denial, evidence, Some(requirement), cx);
+    if diagnosis.cause == Cause::Unknown {
+        diagnosis.note = Some(format!(
+            "no role snapshot of {} precedes these requests, so what it held is unknown: add --role-snapshots",
+            denial.key.principal
+        ));
+    }
+    diagnosis
+}
 
-/// The permissions a denial response names: the scope of an `insufficient_scope`
-/// challenge, and headers such as `x-required-scope` or `x-infor-required-scope`.
-pub fn required_by_response<'h>(
-    headers: impl Iterator<Item = (&'h str, &'h str)>,
-) -> BTreeSet<String> {
-    let mut named = BTreeSet::new();
-    for (name, value) in headers {
-        let listed = if name == "www-authenticate" {
-            if !value.to_ascii_lowercase().contains("insufficient_scope") {
-                continue;
-            }
-            CHALLENGE_SCOPE.captures(value).map(|c| c[1].to_string())
-        } else if name.contains("required-scope") || name.contains("required-permission") {
-            Some(value.to_string())
-        } else {
-            None
-        };
-        for perm in listed.iter().flat_map(|l| l.split([' ', ','])) {
-            if !perm.is_empty() {
-                named.insert(perm.to_string());
-            }
+/// Step 7: what the principal's own successes on the endpoint show.
+fn judge_behaviour<'a>(
+    denial: &'a CorrelatedDenial<'a>,
+    mut evidence: Evidence,
+    requirement: Option<&Requirement>,
+    cx: &Context,
+) -> Diagnosis<'a> {
+    let key = denial.key;
+    let known = requirement.is_some();
+    let level = if known { Level::High } else { Level::Medium };
+    let make = |cause, confidence, missing, evidence, note| Diagnosis {
+        denial,
+        cause,
+        confidence,
+        required: Vec::new(),
+        source: None,
+        missing,
+        evidence,
+        note,
+    };
+    let own = cx.own_successes(denial);
+
+    if let Some(object) = &key.object_id {
+        let allowed_elsewhere = own.iter().any(|(k, _)| k.org == key.org);
+        if allowed_elsewhere
+            && !cx
+                .events
+                .seen
+                .by_principal(&key.principal, &key.template, object)
+        {
+            let c = rule(
+                level,
+                "allowed on other objects of the endpoint, never on this one",
+            );
+            return make(Cause::ObjectAcl, c, vec![], evidence, None);
         }
     }
-    named
+    if let Some(org) = &key.org {
+        let other_orgs = own
+            .iter()
+            .any(|(k, _)| k.org.as_ref().is_some_and(|o| o != org));
+        let this_org = own.iter().any(|(k, _)| k.org.as_ref() == Some(org));
+        if other_orgs && !this_org {
+            let c = rule(
+                Level::Medium,
+                "allowed on the endpoint in other data scopes, never in this one",
+            );
+            return make(Cause::DataScope, c, vec![], evidence, None);
+        }
+    }
+    if !key.fields.is_empty() && !own.is_empty() {
+        let touched_when_allowed: BTreeSet<&String> =
+            own.iter().flat_map(|(k, _)| &k.fields).collect();
+        let differing: Vec<String> = key
+            .fields
+            .iter()
+            .filter(|f| !touched_when_allowed.contains(f))
+            .cloned()
+            .collect();
+        if !differing.is_empty() {
+            evidence.fields = differing;
+            let c = rule(
+                Level::Medium,
+                "allowed on the endpoint except when these fields are touched",
+            );
+            return make(Cause::FieldLevel, c, vec![], evidence, None);
+        }
+    }
+    let note = if known {
+        "the roles in effect and the token grant every required permission, and no object, data scope or field sets these requests apart"
+            .to_string()
+    } else {
+        format!(
+            "no policy rule matches {} {}, the response names no permission, and fewer than {} peers succeed on it: add a rule to the policy catalog (--policies)",
+            key.method, key.template, cx.options.min_peers
+        )
+    };
+    make(
+        Cause::Unknown,
+        rule(Level::Low, "not enough evidence"),
+        vec![],
+        evidence,
+        Some(note),
+    )
+}
+
+/// Whether the principal succeeded on the same endpoint after the group's last denial.
+fn later_succeeded(denial: &CorrelatedDenial, cx: &Context) -> bool {
+    cx.own_successes(denial)
+        .iter()
+        .any(|(_, g)| g.last_ts > denial.group.last_ts)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    //! Each cause, positive and negative, on small worlds written as JSON lines and
+    //! run through ingest and correlation as the binary would.
 
-    #[test]
-    fn responses_name_required_permissions() {
-        let got = required_by_response(
-            [
-                (
-                    "www-authenticate",
-                    r#"Bearer realm="api", error="insufficient_scope", scope="a.read b.write""#,
-                ),
-                ("x-infor-required-scope", "project.tasks.assignments.manage"),
-                ("x-infor-error-code", "INSUFFICIENT_PROJECT_PERMISSIONS"),
-            ]
-            .into_iter(),
+    use super::*;
+    use crate::ingest::input::InputFile;
+    use crate::ingest::{ingest, IngestOptions, Ingested};
+    use crate::model::Table;
+    use serde_json::{json, Value};
+
+    const HOUR: i64 = 3_600_000;
+    /// 2026-11-16T00:00:00Z.
+    const T0: i64 = 1_794_787_200_000;
+    /// A later snapshot instant.
+    const T1: i64 = T0 + 24 * HOUR;
+
+    /// A small world: roles, policies, and the principal `svc` holding Reader at T0.
+    struct World {
+        events: Vec<Value>,
+        snapshots: Vec<Value>,
+        tokens: Vec<Value>,
+        policies: Vec<Value>,
+    }
+
+    fn world() -> World {
+        World {
+            events: vec![],
+            snapshots: vec![json!({"snapshot_at": T0, "principal": "svc", "role": "Reader"})],
+            tokens: vec![],
+            policies: vec![
+                json!({"method": "GET", "path": "/w/{id}", "all_of": ["w.read"]}),
+                json!({"method": "PUT", "path": "/w/{id}", "all_of": ["w.update"], "fields": {"cost": "w.cost"}}),
+                json!({"method": "POST", "path": "/o/{id}", "all_of": ["w.update"], "data_scoped": true}),
+            ],
+        }
+    }
+
+    fn event(ts: i64, principal: &str, method: &str, path: &str, status: u16) -> Value {
+        json!({"ts": ts, "principal": principal, "method": method, "path": path, "status": status})
+    }
+
+    fn denial(ts: i64) -> Value {
+        event(ts, "svc", "PUT", "/w/W1", 403)
+    }
+
+    fn with(mut value: Value, extra: Value) -> Value {
+        value
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        value
+    }
+
+    fn roles() -> Vec<Value> {
+        vec![
+            json!({"role": "Reader", "permissions": ["w.read"]}),
+            json!({"role": "Writer", "permissions": ["w.read", "w.update"]}),
+            json!({"role": "Costs", "permissions": ["w.cost"], "inherits": ["Writer"]}),
+            json!({"role": "UI Editor", "permissions": ["w.update"], "plane": "application"}),
+            json!({"role": "Calibrator", "permissions": ["m.calibrate", "w.read"]}),
+        ]
+    }
+
+    fn run(world: &World) -> Ingested {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, table: Table, rows: &[Value]| {
+            let path = dir.path().join(name);
+            let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+            std::fs::write(&path, text).unwrap();
+            InputFile {
+                path: Some(path),
+                table,
+            }
+        };
+        let files = vec![
+            write("events.jsonl", Table::Events, &world.events),
+            write(
+                "role_snapshots.jsonl",
+                Table::RoleSnapshots,
+                &world.snapshots,
+            ),
+            write("tokens.jsonl", Table::Tokens, &world.tokens),
+            write("roles.jsonl", Table::Roles, &roles()),
+            write("policies.jsonl", Table::Policies, &world.policies),
+        ];
+        ingest(files, &IngestOptions::default()).unwrap()
+    }
+
+    /// (cause, missing) of the denial groups of `svc`, by path.
+    fn diagnoses(world: &World) -> Vec<(String, Cause, Vec<String>)> {
+        let ingested = run(world);
+        let correlation = crate::correlate::correlate(&ingested).unwrap();
+        let catalog = PolicyCatalog::new(ingested.policies.clone());
+        let diagnosed = diagnose(
+            &correlation,
+            &catalog,
+            &ingested.events,
+            DiagnoseOptions::default(),
         );
-        let want: BTreeSet<String> = ["a.read", "b.write", "project.tasks.assignments.manage"]
-            .into_iter()
-            .map(String::from)
+        let mut out: Vec<_> = diagnosed
+            .diagnoses
+            .iter()
+            .filter(|d| d.denial.key.principal == "svc")
+            .map(|d| (d.denial.key.template.clone(), d.cause, d.missing.clone()))
             .collect();
-        assert_eq!(got, want);
+        out.sort();
+        out
+    }
+
+    fn cause_of(world: &World) -> Cause {
+        let all = diagnoses(world);
+        assert_eq!(all.len(), 1, "one denial group expected: {all:?}");
+        all[0].1
     }
 
     #[test]
-    fn an_invalid_token_challenge_names_nothing() {
-        let got = required_by_response(
-            [(
-                "www-authenticate",
-                r#"Bearer error="invalid_token", scope="a""#,
+    fn missing_permission() {
+        let mut w = world();
+        w.events.push(denial(T0 + HOUR));
+        assert_eq!(
+            diagnoses(&w),
+            vec![(
+                "/w/{id}".into(),
+                Cause::MissingPermission,
+                vec!["w.update".into()]
             )]
-            .into_iter(),
         );
-        assert!(got.is_empty());
+        w.snapshots
+            .push(json!({"snapshot_at": T0, "principal": "svc", "role": "Writer"}));
+        assert_ne!(cause_of(&w), Cause::MissingPermission);
+    }
+
+    #[test]
+    fn missing_permission_held_only_in_the_application_plane() {
+        let mut w = world();
+        w.snapshots
+            .push(json!({"snapshot_at": T0, "principal": "svc", "role": "UI Editor"}));
+        w.events.push(denial(T0 + HOUR));
+        let ingested = run(&w);
+        let correlation = crate::correlate::correlate(&ingested).unwrap();
+        let catalog = PolicyCatalog::new(ingested.policies.clone());
+        let diagnosed = diagnose(
+            &correlation,
+            &catalog,
+            &ingested.events,
+            DiagnoseOptions::default(),
+        );
+        let d = &diagnosed.diagnoses[0];
+        assert_eq!(d.cause, Cause::MissingPermission);
+        assert_eq!(
+            d.evidence.other_plane["w.update"],
+            BTreeSet::from(["UI Editor".to_string()])
+        );
+    }
+
+    #[test]
+    fn field_level() {
+        let mut w = world();
+        w.snapshots[0]["role"] = json!("Writer");
+        w.events.push(with(
+            denial(T0 + HOUR),
+            json!({"fields": ["cost", "status"]}),
+        ));
+        assert_eq!(
+            diagnoses(&w),
+            vec![("/w/{id}".into(), Cause::FieldLevel, vec!["w.cost".into()])]
+        );
+        let mut w = world();
+        w.snapshots[0]["role"] = json!("Writer");
+        w.events
+            .push(with(denial(T0 + HOUR), json!({"fields": ["status"]})));
+        assert_ne!(cause_of(&w), Cause::FieldLevel);
+    }
+
+    #[test]
+    fn field_level_from_behaviour() {
+        // No rule: the principal's own successes on the same object show the field is the difference.
+        let touching = |fields: Value| {
+            let mut w = world();
+            w.policies.clear();
+            w.events.push(with(
+                event(T0 + HOUR, "svc", "PUT", "/w/W1", 200),
+                json!({"fields": ["status"]}),
+            ));
+            w.events
+                .push(with(denial(T0 + 2 * HOUR), json!({ "fields": fields })));
+            cause_of(&w)
+        };
+        assert_eq!(touching(json!(["status", "cost"])), Cause::FieldLevel);
+        assert_ne!(touching(json!(["status"])), Cause::FieldLevel);
+    }
+
+    #[test]
+    fn data_scope() {
+        let mut w = world();
+        w.snapshots = vec![
+            json!({"snapshot_at": T0, "principal": "svc", "role": "Writer", "data_scope": ["M1"]}),
+        ];
+        w.events.push(with(
+            event(T0 + HOUR, "svc", "POST", "/o/X1", 403),
+            json!({"org": "M2"}),
+        ));
+        assert_eq!(cause_of(&w), Cause::DataScope);
+        w.events[0]["org"] = json!("M1");
+        assert_ne!(cause_of(&w), Cause::DataScope);
+    }
+
+    #[test]
+    fn propagation_delay() {
+        let mut w = world();
+        w.snapshots
+            .push(json!({"snapshot_at": T1, "principal": "svc", "role": "Writer"}));
+        w.events.push(denial(T1 + 5 * 60_000));
+        w.events.push(event(T1 + HOUR, "svc", "PUT", "/w/W1", 200));
+        assert_eq!(cause_of(&w), Cause::PropagationDelay);
+        w.events[0]["ts"] = json!(T1 + 20 * 60_000);
+        assert_ne!(cause_of(&w), Cause::PropagationDelay);
+    }
+
+    fn token(id: &str, issued: i64, scopes: &str) -> Value {
+        json!({"token_id": id, "principal": "svc", "scopes": scopes, "issued_at": issued, "expires_at": issued + 2 * HOUR})
+    }
+
+    #[test]
+    fn stale_token() {
+        let mut w = world();
+        w.snapshots
+            .push(json!({"snapshot_at": T1, "principal": "svc", "role": "Writer"}));
+        w.tokens.push(token("old", T1 - 30 * 60_000, "w.read"));
+        w.events
+            .push(with(denial(T1 + 20 * 60_000), json!({"token_id": "old"})));
+        assert_eq!(
+            diagnoses(&w),
+            vec![("/w/{id}".into(), Cause::StaleToken, vec!["w.update".into()])]
+        );
+        w.tokens[0] = token("old", T1 + 15 * 60_000, "w.read");
+        assert_ne!(cause_of(&w), Cause::StaleToken);
+    }
+
+    #[test]
+    fn scope_not_requested() {
+        let mut w = world();
+        w.snapshots
+            .push(json!({"snapshot_at": T1, "principal": "svc", "role": "Writer"}));
+        w.tokens.push(token("new", T1 + 15 * 60_000, "w.read"));
+        w.events
+            .push(with(denial(T1 + 20 * 60_000), json!({"token_id": "new"})));
+        assert_eq!(cause_of(&w), Cause::ScopeNotRequested);
+        w.tokens[0] = token("new", T1 + 15 * 60_000, "w.read w.update");
+        assert_ne!(cause_of(&w), Cause::ScopeNotRequested);
+    }
+
+    #[test]
+    fn inline_scopes_count_as_the_token() {
+        let mut w = world();
+        w.snapshots[0]["role"] = json!("Writer");
+        w.events
+            .push(with(denial(T0 + HOUR), json!({"scopes": "w.read"})));
+        assert_eq!(cause_of(&w), Cause::ScopeNotRequested);
+    }
+
+    #[test]
+    fn token_expired() {
+        let mut w = world();
+        w.tokens.push(token("t", T0, "w.read"));
+        w.events
+            .push(with(denial(T0 + 3 * HOUR), json!({"token_id": "t"})));
+        assert_eq!(cause_of(&w), Cause::TokenExpired);
+        w.events[0]["ts"] = json!(T0 + HOUR);
+        assert_ne!(cause_of(&w), Cause::TokenExpired);
+    }
+
+    #[test]
+    fn object_acl() {
+        let mut w = world();
+        w.snapshots[0]["role"] = json!("Writer");
+        w.events.push(event(T0 + HOUR, "svc", "PUT", "/w/W2", 200));
+        w.events.push(denial(T0 + 2 * HOUR));
+        assert_eq!(cause_of(&w), Cause::ObjectAcl);
+        w.events.remove(0);
+        assert_ne!(cause_of(&w), Cause::ObjectAcl);
+    }
+
+    #[test]
+    fn explicit_deny() {
+        let mut w = world();
+        w.events.push(with(
+            denial(T0 + HOUR),
+            json!({"message": "blocked with an explicit deny in a service control policy"}),
+        ));
+        assert_eq!(cause_of(&w), Cause::ExplicitDeny);
+        w.events[0]["message"] = json!("Forbidden");
+        assert_ne!(cause_of(&w), Cause::ExplicitDeny);
+    }
+
+    #[test]
+    fn workflow_state() {
+        let mut w = world();
+        w.events.push(with(
+            denial(T0 + HOUR),
+            json!({"error_code": "WORKFLOW_LOCKED"}),
+        ));
+        assert_eq!(cause_of(&w), Cause::WorkflowState);
+        w.events[0]["error_code"] = json!("INSUFFICIENT_PERMISSIONS");
+        assert_ne!(cause_of(&w), Cause::WorkflowState);
+    }
+
+    #[test]
+    fn gateway_policy() {
+        let mut w = world();
+        w.events.push(with(
+            denial(T0 + HOUR),
+            json!({"error_code": "APIGW_NO_ROUTE"}),
+        ));
+        assert_eq!(cause_of(&w), Cause::GatewayPolicy);
+        w.events[0]["error_code"] = json!("FORBIDDEN");
+        assert_ne!(cause_of(&w), Cause::GatewayPolicy);
+    }
+
+    #[test]
+    fn masked_not_found() {
+        let mut w = world();
+        w.events
+            .push(event(T0 + HOUR, "other", "GET", "/w/W1", 404));
+        w.events.push(denial(T0 + 2 * HOUR));
+        assert_eq!(cause_of(&w), Cause::MaskedNotFound);
+        w.events
+            .push(event(T0 + 3 * HOUR, "other", "GET", "/w/W1", 200));
+        assert_ne!(cause_of(&w), Cause::MaskedNotFound);
+    }
+
+    fn calibration_world(peers: usize) -> World {
+        let mut w = world();
+        for i in 0..peers {
+            let peer = format!("tech{i}");
+            w.snapshots
+                .push(json!({"snapshot_at": T0, "principal": peer, "role": "Calibrator"}));
+            w.events
+                .push(event(T0 + HOUR, &peer, "POST", "/m/M1/calibrate", 200));
+        }
+        w.events
+            .push(event(T0 + 2 * HOUR, "svc", "POST", "/m/M1/calibrate", 403));
+        w
+    }
+
+    #[test]
+    fn peers_infer_the_requirement() {
+        let got = diagnoses(&calibration_world(3));
+        assert_eq!(
+            got,
+            vec![(
+                "/m/{id}/calibrate".into(),
+                Cause::MissingPermission,
+                vec!["m.calibrate".into()]
+            )]
+        );
+        assert_eq!(cause_of(&calibration_world(2)), Cause::Unknown);
+    }
+
+    #[test]
+    fn unknown() {
+        let mut w = world();
+        w.events
+            .push(event(T0 + HOUR, "svc", "DELETE", "/z/1", 403));
+        assert_eq!(cause_of(&w), Cause::Unknown);
+        w.policies
+            .push(json!({"method": "DELETE", "path": "/z/{id}", "all_of": ["z.delete"]}));
+        assert_ne!(cause_of(&w), Cause::Unknown);
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
+use super::seen::SeenObjects;
 use crate::model::{Event, Millis};
 
 /// Denied requests kept as evidence per group; the earliest by time, then id.
@@ -37,9 +38,23 @@ pub struct DenialKey {
     pub error_code: Option<String>,
     pub message: Option<String>,
     pub headers: Vec<(String, String)>,
-    /// Which interval between role-snapshot instants the requests fall in. Groups
-    /// never straddle a snapshot, so one as-of lookup per group is exact.
+    /// Which interval of the principal's snapshot timeline the requests fall in
+    /// (cut at each snapshot and at the end of its propagation window). Groups
+    /// never straddle a cut, so one as-of lookup per group is exact.
     pub segment: u32,
+    /// Whether the requests came after their token's `expires_at`.
+    pub after_token_expiry: bool,
+}
+
+/// What ingest derives for one event beyond its own fields.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    /// The endpoint template of the path.
+    pub template: String,
+    /// The last id in the path, the object when the log names none.
+    pub path_object: Option<String>,
+    pub segment: u32,
+    pub after_token_expiry: bool,
 }
 
 /// One denied request kept as evidence.
@@ -59,12 +74,22 @@ pub struct DenialGroup {
     pub samples: Vec<Sample>,
 }
 
-/// Allowed requests of one principal on one endpoint.
+/// Allowed requests of one principal on one endpoint, in one data scope, with
+/// one set of body fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SuccessKey {
     pub principal: String,
     pub method: String,
     pub template: String,
+    pub org: Option<String>,
+    pub fields: Vec<String>,
+}
+
+/// One object of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub template: String,
+    pub object: String,
 }
 
 /// Count and time span of allowed requests.
@@ -112,6 +137,10 @@ pub struct Aggregates {
     pub successes: HashMap<SuccessKey, SuccessGroup>,
     /// Requests neither allowed nor denied with 403, by status.
     pub other_statuses: BTreeMap<u16, u64>,
+    /// 404 answers per object: a 403 on an object that exists nowhere is a masked 404.
+    pub not_found: HashMap<ObjectKey, u64>,
+    /// Objects that were ever answered successfully.
+    pub seen: SeenObjects,
     pub stats: TableStats,
     /// The first bad records by position.
     pub bad: Vec<BadRecord>,
@@ -121,16 +150,16 @@ pub struct Aggregates {
 
 impl Aggregates {
     /// Counts one event into its group.
-    pub fn add_event(
-        &mut self,
-        event: Event,
-        template: String,
-        object_id: Option<String>,
-        segment: u32,
-        position: Position,
-    ) {
+    pub fn add_event(&mut self, mut event: Event, derived: Derived, position: Position) {
         self.stats.read += 1;
         self.stats.used += 1;
+        let Derived {
+            template,
+            path_object,
+            segment,
+            after_token_expiry,
+        } = derived;
+        let object_id = event.object_id.take().or(path_object);
         if event.is_denial() {
             let sample = Sample {
                 ts: event.ts,
@@ -143,7 +172,7 @@ impl Aggregates {
                 scopes: event.scopes,
                 method: event.method,
                 template,
-                object_id: event.object_id.or(object_id),
+                object_id,
                 org: event.org,
                 fields: event.fields,
                 status: event.status,
@@ -151,6 +180,7 @@ impl Aggregates {
                 message: event.message,
                 headers: event.headers.into_iter().collect(),
                 segment,
+                after_token_expiry,
             };
             let group = self.denials.entry(key).or_insert_with(|| DenialGroup {
                 count: 0,
@@ -163,10 +193,15 @@ impl Aggregates {
             group.last_ts = group.last_ts.max(event.ts);
             keep_smallest(&mut group.samples, vec![sample], SAMPLES_PER_GROUP);
         } else if event.is_success() {
+            if let Some(object) = &object_id {
+                self.seen.insert(&event.principal, &template, object);
+            }
             let key = SuccessKey {
                 principal: event.principal,
                 method: event.method,
                 template,
+                org: event.org,
+                fields: event.fields,
             };
             let group = self.successes.entry(key).or_insert(SuccessGroup {
                 count: 0,
@@ -177,6 +212,12 @@ impl Aggregates {
             group.first_ts = group.first_ts.min(event.ts);
             group.last_ts = group.last_ts.max(event.ts);
         } else {
+            if let (404, Some(object)) = (event.status, object_id) {
+                *self
+                    .not_found
+                    .entry(ObjectKey { template, object })
+                    .or_default() += 1;
+            }
             *self.other_statuses.entry(event.status).or_default() += 1;
         }
     }
@@ -219,6 +260,10 @@ impl Aggregates {
         for (status, n) in other.other_statuses {
             *self.other_statuses.entry(status).or_default() += n;
         }
+        merge_counts(&mut self.not_found, other.not_found, |mine, theirs| {
+            *mine += theirs
+        });
+        self.seen.merge(&other.seen);
         self.stats.merge(other.stats);
         keep_smallest(&mut self.bad, other.bad, BAD_RECORDS_KEPT);
         self.unit_lines.extend(other.unit_lines);
@@ -273,7 +318,11 @@ mod tests {
                 unit: 0,
                 line: i as u64 + 1,
             };
-            agg.add_event(event(p, *s, *ts), "/x/{id}".into(), None, 0, pos);
+            let derived = Derived {
+                template: "/x/{id}".into(),
+                ..Default::default()
+            };
+            agg.add_event(event(p, *s, *ts), derived, pos);
         }
         agg
     }

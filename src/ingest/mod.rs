@@ -10,8 +10,10 @@ pub mod decode;
 pub mod events;
 pub mod fields;
 pub mod input;
+pub mod seen;
 pub mod tables;
 pub mod template;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -22,10 +24,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use self::aggregate::{Aggregates, BadRecord, Position, TableStats};
+use self::aggregate::{Aggregates, BadRecord, Derived, Position, TableStats};
 use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource};
 use self::fields::{FieldMap, Skip};
 use self::input::{Compression, Encoding, InputFile};
+use self::timeline::Timeline;
 use crate::model::{Millis, Policy, RoleBinding, RoleDef, Table, Token};
 
 /// Size of the byte ranges one plain JSON Lines file is cut into: large enough that
@@ -40,7 +43,12 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Plain JSON Lines files larger than this are cut into ranges of this size.
     pub range_bytes: u64,
+    /// How long after a grant a denial is still taken for permission sync.
+    pub propagation_window: Millis,
 }
+
+/// Ten minutes: "save and sync permissions (can take 5-10 minutes)".
+pub const DEFAULT_PROPAGATION_WINDOW: Millis = 10 * 60 * 1000;
 
 impl Default for IngestOptions {
     fn default() -> Self {
@@ -48,6 +56,7 @@ impl Default for IngestOptions {
             field_map: FieldMap::default(),
             progress: false,
             range_bytes: RANGE_BYTES,
+            propagation_window: DEFAULT_PROPAGATION_WINDOW,
         }
     }
 }
@@ -110,9 +119,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         mut stats, mut bad, ..
     } = small;
 
-    let mut snapshot_instants: Vec<Millis> = bindings.iter().map(|b| b.snapshot_at).collect();
-    snapshot_instants.sort_unstable();
-    snapshot_instants.dedup();
+    let timeline = Timeline::new(&bindings, &tokens, options.propagation_window);
 
     let units = event_units(
         files
@@ -125,7 +132,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         files: &files,
         map,
         progress: &progress,
-        snapshot_instants: &snapshot_instants,
+        timeline: &timeline,
     };
     let events = units
         .into_par_iter()
@@ -299,7 +306,7 @@ struct EventReader<'a> {
     files: &'a [InputFile],
     map: &'a FieldMap,
     progress: &'a ProgressBar,
-    snapshot_instants: &'a [Millis],
+    timeline: &'a Timeline,
 }
 
 impl EventReader<'_> {
@@ -363,9 +370,16 @@ impl EventReader<'_> {
             };
             match record.and_then(|r| events::event_from_record(&r, self.map)) {
                 Ok(event) => {
-                    let (template, object_id) = template::template(&event.path);
-                    let segment = self.snapshot_instants.partition_point(|t| *t <= event.ts) as u32;
-                    agg.add_event(event, template, object_id, segment, position);
+                    let (template, path_object) = template::template(&event.path);
+                    let derived = Derived {
+                        template,
+                        path_object,
+                        segment: self.timeline.segment(&event.principal, event.ts),
+                        after_token_expiry: self
+                            .timeline
+                            .after_expiry(event.token_id.as_deref(), event.ts),
+                    };
+                    agg.add_event(event, derived, position);
                 }
                 Err(skip) => agg.add_bad(position, skip.kind, skip.detail),
             }

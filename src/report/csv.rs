@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use super::{level_name, Report};
 
 const HEADER: &[&str] = &[
     "principal",
@@ -13,6 +13,9 @@ const HEADER: &[&str] = &[
     "last_seen",
     "endpoints",
     "required_by",
+    "confidence",
+    "confidence_rule",
+    "fix",
     "grant_roles",
     "requests",
     "note",
@@ -23,9 +26,6 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     w.write_record(HEADER)?;
     for p in &report.principals {
         for f in &p.findings {
-            let required_by = f.required_by.map(|s| {
-                serde_json::to_value(s).map(|v| v.as_str().unwrap_or_default().to_string())
-            });
             w.write_record([
                 p.principal.as_str(),
                 f.cause.name(),
@@ -34,10 +34,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 &f.first_seen,
                 &f.last_seen,
                 &f.endpoints.join("; "),
-                &required_by
-                    .transpose()
-                    .map_err(io::Error::other)?
-                    .unwrap_or_default(),
+                f.required_by.map_or("", |s| s.name()),
+                level_name(f.confidence.level),
+                f.confidence.rule,
+                &f.fix,
                 &p.fix.grant_roles.join("; "),
                 &f.evidence.requests.join("; "),
                 f.note.as_deref().unwrap_or(""),

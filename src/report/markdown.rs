@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use super::{level_name, Report};
 
 /// Keeps a cell on one line and its pipes from ending the cell.
 fn cell(text: &str) -> String {
@@ -38,19 +38,21 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(
             out,
-            "\n| cause | permission | count | first seen | last seen | endpoints |"
+            "\n| cause | permission | count | confidence | first seen | last seen | endpoints | fix |"
         )?;
-        writeln!(out, "| --- | --- | ---: | --- | --- | --- |")?;
+        writeln!(out, "| --- | --- | ---: | --- | --- | --- | --- | --- |")?;
         for f in &p.findings {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 f.cause.name(),
                 cell(f.permission.as_deref().unwrap_or("-")),
                 f.count,
+                level_name(f.confidence.level),
                 f.first_seen,
                 f.last_seen,
-                cell(&f.endpoints.join(", "))
+                cell(&f.endpoints.join(", ")),
+                cell(&f.fix)
             )?;
         }
         writeln!(out)?;

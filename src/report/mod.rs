@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::cluster::PrincipalFindings;
 use crate::correlate::Correlation;
+use crate::diagnose::Level;
 use crate::ingest::Ingested;
 
 /// Version of the report's JSON shape; bumped on any incompatible change.
@@ -122,6 +123,15 @@ impl Report {
             principals,
             warnings,
         }
+    }
+}
+
+/// `high`, `medium` or `low`.
+pub fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::High => "high",
+        Level::Medium => "medium",
+        Level::Low => "low",
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::Report;
+use super::{level_name, Report};
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let r = &report.requests;
@@ -29,7 +29,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         if !p.roles_held.is_empty() {
             writeln!(out, "  roles held: {}", p.roles_held.join(", "))?;
         }
-        let rows: Vec<[String; 4]> = p
+        let rows: Vec<[String; 5]> = p
             .findings
             .iter()
             .map(|f| {
@@ -37,12 +37,13 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     f.cause.name().to_string(),
                     f.permission.clone().unwrap_or_else(|| "-".into()),
                     f.count.to_string(),
+                    level_name(f.confidence.level).to_string(),
                     f.endpoints.join(", "),
                 ]
             })
             .collect();
-        let header = ["CAUSE", "PERMISSION", "COUNT", "ENDPOINTS"].map(String::from);
-        let widths: Vec<usize> = (0..3)
+        let header = ["CAUSE", "PERMISSION", "COUNT", "CONFIDENCE", "ENDPOINTS"].map(String::from);
+        let widths: Vec<usize> = (0..4)
             .map(|i| {
                 rows.iter()
                     .chain([&header])
@@ -54,18 +55,27 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         for row in [&header].into_iter().chain(&rows) {
             writeln!(
                 out,
-                "  {:<w0$}  {:<w1$}  {:>w2$}  {}",
+                "  {:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
                 row[0],
                 row[1],
                 row[2],
                 row[3],
+                row[4],
                 w0 = widths[0],
                 w1 = widths[1],
-                w2 = widths[2]
+                w2 = widths[2],
+                w3 = widths[3]
             )?;
         }
-        for f in p.findings.iter().filter(|f| f.note.is_some()) {
-            writeln!(out, "  note: {}", f.note.as_deref().unwrap_or_default())?;
+        for f in &p.findings {
+            let what = f
+                .permission
+                .as_deref()
+                .map_or(String::new(), |perm| format!(" {perm}"));
+            writeln!(out, "  - {}{what}: {}", f.cause.name(), f.fix)?;
+            if let Some(note) = &f.note {
+                writeln!(out, "    note: {note}")?;
+            }
         }
         if !p.fix.grant_roles.is_empty() {
             writeln!(out, "  fix: grant role {}", p.fix.grant_roles.join(" + "))?;

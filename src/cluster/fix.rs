@@ -1,0 +1,109 @@
+//! The fix of a finding, in words a platform admin can act on.
+
+use super::FindingEvidence;
+use crate::diagnose::{Cause, Diagnosed};
+
+/// The roles among `cover` that grant `permission` (any part of `a|b`).
+pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed) -> Vec<String> {
+    let graph = &diagnosed.correlation.graph;
+    cover
+        .iter()
+        .filter(|role| {
+            let grants = graph.grants([role.as_str()]).api;
+            permission.split('|').any(|p| grants.contains(p))
+        })
+        .cloned()
+        .collect()
+}
+
+fn list(values: &[String], total: usize) -> String {
+    let shown = values.join(", ");
+    if total > values.len() {
+        format!("{shown} and {} more", total - values.len())
+    } else {
+        shown
+    }
+}
+
+/// What to do about one finding.
+pub fn advice(
+    cause: Cause,
+    permission: Option<&str>,
+    endpoints: &[String],
+    evidence: &FindingEvidence,
+    cover: &[String],
+    diagnosed: &Diagnosed,
+) -> String {
+    let perm = permission.unwrap_or("the required permission");
+    let grant_role = || {
+        let roles = permission
+            .map(|p| roles_granting(cover, p, diagnosed))
+            .unwrap_or_default();
+        if roles.is_empty() {
+            format!("create an API role that grants {perm} and assign it")
+        } else {
+            format!("assign the API role {}", roles.join(" or "))
+        }
+    };
+    let first = |values: &[String]| {
+        values
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "an unknown time".into())
+    };
+    match cause {
+        Cause::MissingPermission => format!("{} (it grants {perm})", grant_role()),
+        Cause::FieldLevel => {
+            let fields = evidence.fields.join(", ");
+            match permission {
+                Some(_) => format!("{} to update the field(s) {fields}", grant_role()),
+                None => format!("the field(s) {fields} are never allowed for this account: find and grant the field permission"),
+            }
+        }
+        Cause::ScopeNotRequested => format!(
+            "add the scope {perm} to the OAuth client's token request (the roles already grant it), then get a new token"
+        ),
+        Cause::StaleToken => format!(
+            "re-issue the token: it was issued at {} before {perm} was granted at {}",
+            first(&evidence.token_issued_at),
+            first(&evidence.granted_at)
+        ),
+        Cause::PropagationDelay => {
+            let later = match evidence.later_succeeded {
+                Some(true) => "the same request succeeded later",
+                _ => "no later success is in the log: check that the permission sync completed",
+            };
+            format!(
+                "none: transient; the grant at {} had not synced yet ({later})",
+                first(&evidence.granted_at)
+            )
+        }
+        Cause::TokenExpired => {
+            "refresh tokens before they expire: fix the client's token refresh (the requests came after expires_at)".into()
+        }
+        Cause::ObjectAcl => format!(
+            "grant the account object-level access on {} (the role already allows the endpoint; the objects' own ACL does not list the account)",
+            list(&evidence.objects, evidence.objects_total)
+        ),
+        Cause::DataScope => format!(
+            "extend the account's data access (data access set / data scope of its role bindings) to {}",
+            evidence.orgs.join(", ")
+        ),
+        Cause::ExplicitDeny => format!(
+            "remove the explicit deny that matches {}, or add an exception for this account; granting more will not help",
+            endpoints.join(", ")
+        ),
+        Cause::WorkflowState => {
+            "no grant helps: the object's state (locked, archived, closed, in workflow) forbids the change; move it on in its workflow or retry when it changes".into()
+        }
+        Cause::GatewayPolicy => format!(
+            "add or publish the API gateway rule for {} (the gateway rejected the requests before the service)",
+            endpoints.join(", ")
+        ),
+        Cause::MaskedNotFound => format!(
+            "check the ids: {} exist nowhere (404 for others, never allowed for anyone); the 403 masks a not-found",
+            list(&evidence.objects, evidence.objects_total)
+        ),
+        Cause::Unknown => "see the note: it says what data would decide".into(),
+    }
+}
