@@ -7,10 +7,12 @@
 //! | stage | in | out |
 //! | --- | --- | --- |
 //! | [`ingest`] | input files | [`ingest::Ingested`]: event aggregates and the small tables |
-//! | [`correlate`] | `Ingested` | [`correlate::Correlation`]: each denial group with its snapshot, roles and token |
-//! | [`diagnose`] | `Correlation` | [`diagnose::Diagnosed`]: cause and missing permissions per group |
-//! | [`cluster`] | `Diagnosed` | [`cluster::PrincipalFindings`] per principal, with the fix |
-//! | [`report`] | findings | [`report::Report`], written as table, JSON, CSV or Markdown |
+//! | [`correlate`] | `Ingested` | [`correlate::Correlation`]: each denial group with its snapshot and token |
+//! | [`diagnose`] | `Correlation` | [`diagnose::Diagnosed`]: one cause, missing permissions and evidence per group |
+//! | [`cluster`] | `Diagnosed` | [`cluster::Clustered`]: findings per principal with the fix, signatures |
+//! | [`report`] | `Clustered` | [`report::Report`], written as table, JSON, CSV or Markdown |
+//!
+//! Spike detection ([`cluster::spikes`]) reads the same outputs over time.
 
 pub mod cluster;
 pub mod correlate;
@@ -21,21 +23,44 @@ pub mod report;
 
 use anyhow::Result;
 
+use crate::cluster::suppress::Suppressions;
+use crate::cluster::Clustered;
 use crate::diagnose::policy::PolicyCatalog;
-use crate::diagnose::DiagnoseOptions;
+use crate::diagnose::{DiagnoseOptions, Diagnosed};
 use crate::ingest::input::InputFile;
-use crate::ingest::IngestOptions;
+use crate::ingest::{IngestOptions, Ingested};
 
-/// Runs the whole pipeline over the inputs and returns the report.
-pub fn analyse(
+/// How to run the pipeline.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub ingest: IngestOptions,
+    pub diagnose: DiagnoseOptions,
+    pub suppressions: Suppressions,
+}
+
+/// Runs ingest, correlate, diagnose and cluster over the inputs, and hands the
+/// stages' outputs to `finish` (they borrow from one another, so they live here).
+pub fn run_pipeline<T>(
     files: Vec<InputFile>,
-    ingest_options: &IngestOptions,
-    diagnose_options: DiagnoseOptions,
-) -> Result<report::Report> {
-    let ingested = ingest::ingest(files, ingest_options)?;
+    options: &Options,
+    finish: impl FnOnce(&Ingested, &Diagnosed, Clustered) -> Result<T>,
+) -> Result<T> {
+    let ingested = ingest::ingest(files, &options.ingest)?;
     let correlation = correlate::correlate(&ingested)?;
     let catalog = PolicyCatalog::new(ingested.policies.clone());
-    let diagnosed = diagnose::diagnose(&correlation, &catalog, &ingested.events, diagnose_options);
-    let principals = cluster::cluster(&diagnosed, &|position| ingested.locate(position));
-    Ok(report::Report::new(&ingested, &correlation, principals))
+    let diagnosed = diagnose::diagnose(&correlation, &catalog, &ingested.events, options.diagnose);
+    let locate = |position| ingested.locate(position);
+    let clustered = cluster::cluster(&diagnosed, &locate, &options.suppressions);
+    finish(&ingested, &diagnosed, clustered)
+}
+
+/// Runs the whole pipeline over the inputs and returns the report.
+pub fn analyse(files: Vec<InputFile>, options: &Options) -> Result<report::Report> {
+    run_pipeline(files, options, |ingested, diagnosed, clustered| {
+        Ok(report::Report::new(
+            ingested,
+            diagnosed.correlation,
+            clustered,
+        ))
+    })
 }

@@ -18,18 +18,28 @@ struct Cli {
 enum Command {
     /// Per principal: the missing permissions, counts, endpoints, causes and the fix.
     Report(cli::report::ReportArgs),
+    /// The failure signatures, each with an id that is the same every night.
+    Signatures(cli::signatures::SignaturesArgs),
+    /// Denials over time, the spikes, and what changed just before each.
+    Spikes(cli::spikes::SpikesArgs),
 }
 
-/// Exit code of a run that failed: bad arguments, unreadable inputs, unwritable output.
+/// Exit code of a run that failed: unreadable inputs, unwritable output. (Bad
+/// arguments exit with 2, from clap.)
 const EXIT_ERROR: u8 = 1;
+/// Exit code of a run that compared against `--baseline` and found new denials.
+const EXIT_NEW_DENIALS: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Report(args) => cli::report::run(args),
+        Command::Signatures(args) => cli::signatures::run(args),
+        Command::Spikes(args) => cli::spikes::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::NewDenials) => ExitCode::from(EXIT_NEW_DENIALS),
         // A closed pipe (`grantgap report … | head`) is the reader's choice, not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,6 +1,8 @@
 //! The command line: options shared by subcommands, and one file per subcommand.
 
 pub mod report;
+pub mod signatures;
+pub mod spikes;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 
+use grantgap::cluster::suppress::Suppressions;
 use grantgap::diagnose::DiagnoseOptions;
 use grantgap::ingest::fields::FieldMap;
 use grantgap::ingest::input::{self, InputFile};
@@ -70,8 +73,17 @@ impl InputArgs {
         Ok(files)
     }
 
+    /// How to run the pipeline, with these suppressions.
+    pub fn pipeline(&self, suppressions: Suppressions) -> Result<grantgap::Options> {
+        Ok(grantgap::Options {
+            ingest: self.options()?,
+            diagnose: self.diagnose_options(),
+            suppressions,
+        })
+    }
+
     /// How to judge the denials.
-    pub fn diagnose_options(&self) -> DiagnoseOptions {
+    fn diagnose_options(&self) -> DiagnoseOptions {
         DiagnoseOptions {
             propagation_window: self.propagation_window_millis(),
             min_peers: self.min_peers,
@@ -83,7 +95,7 @@ impl InputArgs {
     }
 
     /// How to read the inputs.
-    pub fn options(&self) -> Result<IngestOptions> {
+    fn options(&self) -> Result<IngestOptions> {
         let mut field_map = FieldMap::default();
         if let Some(path) = &self.map_file {
             field_map.extend(FieldMap::from_json_file(path)?);
@@ -99,6 +111,30 @@ impl InputArgs {
         })
     }
 }
+
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; nothing new against a baseline (or no baseline).
+    Done,
+    /// Done, and the baseline comparison found new denials.
+    NewDenials,
+}
+
+/// Prints the first bad records and the counts per reason to stderr.
+pub fn print_skipped(report: &grantgap::report::Report) {
+    for bad in report.bad_records.iter().take(BAD_RECORDS_SHOWN) {
+        eprintln!("{}: {}: {}", bad.at, bad.reason, bad.detail);
+    }
+    for (table, counts) in &report.records {
+        for (reason, n) in &counts.skipped_by_reason {
+            eprintln!("grantgap: skipped {n} {table} records: {reason}");
+        }
+    }
+}
+
+/// Bad records shown on stderr before the counts per reason.
+const BAD_RECORDS_SHOWN: usize = 20;
 
 /// Writes output to a file whole or not at all (a temporary file beside it,
 /// renamed into place), or to stdout when no file is named.

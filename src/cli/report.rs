@@ -2,19 +2,24 @@
 //!
 //! Usage: grantgap report <INPUT>... [--tokens F] [--role-snapshots F] [--roles F]
 //!        [--policies F] [--map PAIRS] [--propagation-window 10m] [--min-peers 3]
+//!        [--baseline PREVIOUS.json] [--suppressions F] [--today YYYY-MM-DD]
 //!        [--format table|json|csv|markdown] [-o FILE]
 //!
 //! A folder is read as a bundle: `tokens.*`, `role_snapshots.*`, `roles.*` and
-//! `policies.*` are those tables, every other log file is events.
+//! `policies.*` are those tables, every other log file is events. With
+//! `--baseline`, the run ends with exit code 3 when a signature or a (principal,
+//! missing permission) is new.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
+use chrono::NaiveDate;
 use clap::Args;
 
+use grantgap::cluster::suppress::Suppressions;
 use grantgap::report::{self, Format};
 
-use super::InputArgs;
+use super::{InputArgs, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -26,23 +31,45 @@ pub struct ReportArgs {
     /// Write the report to FILE (whole or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A previous JSON report: mark signatures and (principal, permission) new, persisting or resolved.
+    #[arg(long, value_name = "PREVIOUS.json")]
+    pub baseline: Option<PathBuf>,
+    /// Expected denials to hide: a JSON array of {signature | principal, cause, permission, endpoint; reason; expires}.
+    #[arg(long, value_name = "F")]
+    pub suppressions: Option<PathBuf>,
+    /// The day suppression expiry is judged on (default: today, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<NaiveDate>,
 }
 
-/// Bad records shown on stderr before the counts per reason.
-const BAD_RECORDS_SHOWN: usize = 20;
+/// Loads the suppressions file, if any, judged on `today` (default: the UTC date).
+pub fn suppressions(
+    path: Option<&std::path::Path>,
+    today: Option<NaiveDate>,
+) -> Result<Suppressions> {
+    let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    path.map_or(Ok(Suppressions::default()), |p| {
+        Suppressions::load(p, today)
+    })
+}
 
-pub fn run(args: ReportArgs) -> Result<()> {
+pub fn run(args: ReportArgs) -> Result<Outcome> {
     let files = args.input.files()?;
-    let report = grantgap::analyse(files, &args.input.options()?, args.input.diagnose_options())?;
-    for bad in report.bad_records.iter().take(BAD_RECORDS_SHOWN) {
-        eprintln!("{}: {}: {}", bad.at, bad.reason, bad.detail);
+    let options = args
+        .input
+        .pipeline(suppressions(args.suppressions.as_deref(), args.today)?)?;
+    let mut report = grantgap::analyse(files, &options)?;
+    if let Some(previous) = &args.baseline {
+        report::baseline::apply(&mut report, previous)?;
     }
-    for (table, counts) in &report.records {
-        for (reason, n) in &counts.skipped_by_reason {
-            eprintln!("grantgap: skipped {n} {table} records: {reason}");
-        }
-    }
+    super::print_skipped(&report);
     super::write_output(args.output.as_deref(), |out| {
         report::write(&report, args.format, out)
+    })?;
+    let new = report.baseline.as_ref().is_some_and(|b| b.has_new());
+    Ok(if new {
+        Outcome::NewDenials
+    } else {
+        Outcome::Done
     })
 }

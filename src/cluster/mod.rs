@@ -3,10 +3,18 @@
 //! evidence, and the fix for each principal is searched in the role graph.
 
 mod fix;
+pub mod messages;
+pub mod signature;
+pub mod spikes;
+pub mod suppress;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+
+use self::messages::MessageTemplates;
+use self::signature::{Signature, SignatureAcc, SignatureKey};
+use self::suppress::{Subject, Suppression, Suppressions};
 
 use crate::diagnose::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, RequirementSource};
@@ -126,15 +134,110 @@ fn fixed_by_roles(cause: Cause) -> bool {
     matches!(cause, Cause::MissingPermission | Cause::FieldLevel)
 }
 
-/// Folds diagnoses into findings per principal, most denied principal first.
+/// The cluster stage's output.
+#[derive(Debug)]
+pub struct Clustered {
+    /// Principals with denials, most denied first; suppressed denials left out.
+    pub principals: Vec<PrincipalFindings>,
+    /// Signatures, most frequent first; suppressed ones left out.
+    pub signatures: Vec<Signature>,
+    pub suppressed: Suppressed,
+    /// The signature id of each diagnosis, in the order of `Diagnosed::diagnoses`.
+    pub signature_of: Vec<String>,
+    /// Whether each diagnosis was hidden by a suppression.
+    pub hidden: Vec<bool>,
+}
+
+/// What suppressions hid, and which have expired (and so hide nothing).
+#[derive(Debug, Default, Serialize)]
+pub struct Suppressed {
+    /// Denied requests hidden.
+    pub denials: u64,
+    /// Each suppression that hid something, with what it hid.
+    pub by_suppression: Vec<SuppressionUse>,
+    pub expired: Vec<Suppression>,
+}
+
+/// One suppression that hid denials.
+#[derive(Debug, Serialize)]
+pub struct SuppressionUse {
+    pub suppression: Suppression,
+    pub denials: u64,
+    pub signatures: Vec<String>,
+}
+
+/// Folds diagnoses into signatures and findings per principal.
 pub fn cluster(
     diagnosed: &Diagnosed,
     locate: &dyn Fn(Position) -> String,
-) -> Vec<PrincipalFindings> {
+    suppressions: &Suppressions,
+) -> Clustered {
+    let messages = diagnosed
+        .diagnoses
+        .iter()
+        .filter_map(|d| d.denial.key.message.as_deref());
+    let templates = MessageTemplates::mine(messages);
     let mut principals: BTreeMap<&str, PrincipalAcc> = BTreeMap::new();
+    let mut signatures: BTreeMap<SignatureKey, SignatureAcc> = BTreeMap::new();
+    let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
+    let mut signature_of = Vec::with_capacity(diagnosed.diagnoses.len());
+    let mut hidden = Vec::with_capacity(diagnosed.diagnoses.len());
     for d in &diagnosed.diagnoses {
         let key = d.denial.key;
         let group = d.denial.group;
+        let mut missing = d.missing.clone();
+        missing.sort();
+        let signature = SignatureKey {
+            method: key.method.clone(),
+            template: key.template.clone(),
+            status: key.status,
+            error_code: key.error_code.clone(),
+            cause: d.cause,
+            missing,
+            message_template: key.message.as_deref().map(|m| templates.template(m)),
+        };
+        let id = signature.id();
+        let endpoint = format!("{} {}", key.method, key.template);
+        let subject = Subject {
+            signature: &id,
+            principal: &key.principal,
+            cause: d.cause,
+            missing: &d.missing,
+            endpoint: &endpoint,
+        };
+        if let Some(suppression) = suppressions.hiding(&subject) {
+            match uses.iter_mut().find(|(s, _, _)| s == suppression) {
+                Some((_, n, ids)) => {
+                    *n += group.count;
+                    ids.insert(id.clone());
+                }
+                None => uses.push((
+                    suppression.clone(),
+                    group.count,
+                    BTreeSet::from([id.clone()]),
+                )),
+            }
+            signature_of.push(id);
+            hidden.push(true);
+            continue;
+        }
+        let requests = group.samples.iter().map(|s| {
+            (
+                s.ts,
+                s.request_id.clone().unwrap_or_else(|| locate(s.position)),
+            )
+        });
+        let sig = signatures.entry(signature).or_default();
+        sig.add(
+            &key.principal,
+            group.count,
+            group.first_ts,
+            group.last_ts,
+            requests,
+        );
+        signature_of.push(id);
+        hidden.push(false);
+
         let acc = principals.entry(key.principal.as_str()).or_default();
         acc.denied += group.count;
         acc.first = Some(acc.first.map_or(group.first_ts, |f| f.min(group.first_ts)));
@@ -199,7 +302,31 @@ pub fn cluster(
             .cmp(&a.denied)
             .then_with(|| a.principal.cmp(&b.principal))
     });
-    out
+
+    let mut signatures: Vec<Signature> = signatures
+        .into_iter()
+        .map(|(key, acc)| acc.finish(&key, format_millis))
+        .collect();
+    signatures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+    let suppressed = Suppressed {
+        denials: uses.iter().map(|(_, n, _)| n).sum(),
+        by_suppression: uses
+            .into_iter()
+            .map(|(suppression, denials, ids)| SuppressionUse {
+                suppression,
+                denials,
+                signatures: ids.into_iter().collect(),
+            })
+            .collect(),
+        expired: suppressions.expired.clone(),
+    };
+    Clustered {
+        principals: out,
+        signatures,
+        suppressed,
+        signature_of,
+        hidden,
+    }
 }
 
 fn capped(values: impl IntoIterator<Item = String>) -> Vec<String> {

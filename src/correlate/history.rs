@@ -79,6 +79,11 @@ impl GrantHistory {
         self.by_principal.is_empty()
     }
 
+    /// All of a principal's snapshots, oldest first.
+    pub fn snapshots(&self, principal: &str) -> &[Snapshot] {
+        self.by_principal.get(principal).map_or(&[], Vec::as_slice)
+    }
+
     /// The principal's snapshot taken exactly at `at`.
     pub fn at(&self, principal: &str, at: Millis) -> Option<&Snapshot> {
         let snapshots = self.by_principal.get(principal)?;

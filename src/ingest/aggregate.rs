@@ -65,14 +65,19 @@ pub struct Sample {
     pub position: Position,
 }
 
-/// Counts, time span and the earliest samples of a denial group.
+/// Counts, time span, counts per minute and the earliest samples of a denial group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenialGroup {
     pub count: u64,
     pub first_ts: Millis,
     pub last_ts: Millis,
+    /// Denials per UTC minute (minutes since the epoch), for spike detection.
+    pub per_minute: BTreeMap<i64, u64>,
     pub samples: Vec<Sample>,
 }
+
+/// One minute, in milliseconds: the resolution of [`DenialGroup::per_minute`].
+pub const MINUTE: Millis = 60_000;
 
 /// Allowed requests of one principal on one endpoint, in one data scope, with
 /// one set of body fields.
@@ -186,9 +191,14 @@ impl Aggregates {
                 count: 0,
                 first_ts: event.ts,
                 last_ts: event.ts,
+                per_minute: BTreeMap::new(),
                 samples: Vec::new(),
             });
             group.count += 1;
+            *group
+                .per_minute
+                .entry(event.ts.div_euclid(MINUTE))
+                .or_default() += 1;
             group.first_ts = group.first_ts.min(event.ts);
             group.last_ts = group.last_ts.max(event.ts);
             keep_smallest(&mut group.samples, vec![sample], SAMPLES_PER_GROUP);
@@ -245,6 +255,9 @@ impl Aggregates {
                     mine.count += group.count;
                     mine.first_ts = mine.first_ts.min(group.first_ts);
                     mine.last_ts = mine.last_ts.max(group.last_ts);
+                    for (minute, n) in group.per_minute {
+                        *mine.per_minute.entry(minute).or_default() += n;
+                    }
                     keep_smallest(&mut mine.samples, group.samples, SAMPLES_PER_GROUP);
                 }
                 None => {

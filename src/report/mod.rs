@@ -4,6 +4,7 @@
 //! Nothing here depends on the clock or on hash order: the same inputs give
 //! byte-identical reports.
 
+pub mod baseline;
 mod csv;
 mod json;
 mod markdown;
@@ -14,7 +15,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::cluster::PrincipalFindings;
+use self::baseline::BaselineDiff;
+use crate::cluster::signature::Signature;
+use crate::cluster::{Clustered, PrincipalFindings, Suppressed};
 use crate::correlate::Correlation;
 use crate::diagnose::Level;
 use crate::ingest::Ingested;
@@ -33,6 +36,13 @@ pub struct Report {
     pub requests: RequestCounts,
     /// Principals with denials, most denied first.
     pub principals: Vec<PrincipalFindings>,
+    /// Failure signatures, most frequent first.
+    pub signatures: Vec<Signature>,
+    /// What suppressions hid.
+    pub suppressed: Suppressed,
+    /// Against `--baseline`: what is new, persisting, resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineDiff>,
     /// Problems in the inputs that do not stop the report (role cycles, …).
     pub warnings: Vec<String>,
 }
@@ -67,11 +77,7 @@ pub struct RequestCounts {
 
 impl Report {
     /// Assembles the report from the pipeline's outputs.
-    pub fn new(
-        ingested: &Ingested,
-        correlation: &Correlation,
-        principals: Vec<PrincipalFindings>,
-    ) -> Self {
+    pub fn new(ingested: &Ingested, correlation: &Correlation, clustered: Clustered) -> Self {
         let records = ingested
             .stats
             .iter()
@@ -120,7 +126,10 @@ impl Report {
                 denied,
                 other,
             },
-            principals,
+            principals: clustered.principals,
+            signatures: clustered.signatures,
+            suppressed: clustered.suppressed,
+            baseline: None,
             warnings,
         }
     }

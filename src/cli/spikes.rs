@@ -1,0 +1,115 @@
+//! `grantgap spikes`: denials over time, the spikes, and what explains each.
+//!
+//! Usage: grantgap spikes <INPUT>... [input options as for report]
+//!        [--bucket 5m] [--window 12] [--threshold 5] [--min-denials 10] [--lookback 30m]
+//!        [--format table|json] [-o FILE]
+//!
+//! A bucket is a spike when it holds at least --min-denials denials and exceeds
+//! the median of the --window buckets before it by --threshold times their scaled
+//! median absolute deviation. Each spike lists the signatures and principals that
+//! make it and the role bindings removed or added, and tokens expired, in the
+//! --lookback before it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use grantgap::cluster::spikes::{self, SpikeOptions};
+
+use super::signatures::ListFormat;
+use super::{InputArgs, Outcome};
+
+#[derive(Debug, Args)]
+pub struct SpikesArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Bucket width, a whole number of minutes.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub bucket: Duration,
+    /// Buckets before each bucket that make its baseline.
+    #[arg(long, default_value_t = 12)]
+    pub window: usize,
+    /// Scaled MADs above the baseline that make a spike.
+    #[arg(long, default_value_t = 5.0)]
+    pub threshold: f64,
+    /// Fewest denials in a spike bucket.
+    #[arg(long, default_value_t = 10)]
+    pub min_denials: u64,
+    /// How long before a spike a change may explain it.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub lookback: Duration,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub fn run(args: SpikesArgs) -> Result<Outcome> {
+    let bucket = millis(args.bucket);
+    if bucket < 60_000 || bucket % 60_000 != 0 {
+        bail!("--bucket must be a whole number of minutes (for example 1m, 5m, 1h)");
+    }
+    let options = SpikeOptions {
+        bucket,
+        window: args.window,
+        threshold: args.threshold,
+        min_denials: args.min_denials,
+        lookback: millis(args.lookback),
+    };
+    let files = args.input.files()?;
+    let pipeline = args.input.pipeline(Default::default())?;
+    let found = grantgap::run_pipeline(files, &pipeline, |ingested, diagnosed, clustered| {
+        Ok(spikes::find(ingested, diagnosed, &clustered, options))
+    })?;
+    super::write_output(args.output.as_deref(), |out| match args.format {
+        ListFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &found)?;
+            writeln!(out)
+        }
+        ListFormat::Table => {
+            let series: Vec<u64> = found.series.iter().map(|b| b.denials).collect();
+            let (from, to) = match (found.series.first(), found.series.last()) {
+                (Some(a), Some(b)) => (a.start.as_str(), b.start.as_str()),
+                _ => ("-", "-"),
+            };
+            writeln!(
+                out,
+                "denials per {}s bucket, {from} .. {to}",
+                found.bucket_seconds
+            )?;
+            writeln!(out, "{}", spikes::sparkline(&series, 100))?;
+            writeln!(out, "{} spike(s)", found.spikes.len())?;
+            for s in &found.spikes {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "spike {} .. {}: {} denials (baseline {:.1} per bucket, {:.1} MADs above)",
+                    s.start, s.end, s.denials, s.baseline, s.score
+                )?;
+                for c in s.signatures.iter().take(5) {
+                    writeln!(
+                        out,
+                        "  signature {} {:>6}  {}",
+                        c.name,
+                        c.denials,
+                        c.detail.as_deref().unwrap_or("")
+                    )?;
+                }
+                for c in s.principals.iter().take(5) {
+                    writeln!(out, "  principal {:<30} {:>6}", c.name, c.denials)?;
+                }
+                for c in &s.changes {
+                    writeln!(out, "  changed {}: {}", c.at, c.detail)?;
+                }
+            }
+            Ok(())
+        }
+    })?;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,396 @@
+//! Spikes: denials over time, the buckets that stand out, and what explains each.
+//!
+//! **Detection.** Denials are counted per bucket (default 5 minutes, empty buckets
+//! included). A bucket is a spike when its count is at least `min_denials` and
+//! exceeds the median of the previous `window` buckets by at least `threshold`
+//! times their scaled median absolute deviation (MAD × 1.4826, the standard
+//! deviation of normal data; floored at 1 so a flat history still needs a real
+//! jump). Median and MAD ignore the outliers they are meant to find, where a mean
+//! and standard deviation would be dragged up by the spike itself. Adjacent spike
+//! buckets form one spike.
+//!
+//! **Explanation.** For each spike: the signatures and principals whose denials
+//! make it, and what changed for those principals in the `lookback` before it
+//! until its end: role bindings removed or added between two snapshots, and
+//! tokens that expired.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::Clustered;
+use crate::diagnose::Diagnosed;
+use crate::ingest::aggregate::MINUTE;
+use crate::ingest::fields::format_millis;
+use crate::ingest::Ingested;
+use crate::model::Millis;
+
+/// How spikes are found and explained.
+#[derive(Debug, Clone, Copy)]
+pub struct SpikeOptions {
+    /// Bucket width; a whole number of minutes.
+    pub bucket: Millis,
+    /// Previous buckets the baseline is taken over.
+    pub window: usize,
+    /// How many scaled MADs above the median make a spike.
+    pub threshold: f64,
+    /// Fewest denials in a spike bucket.
+    pub min_denials: u64,
+    /// How long before a spike a change may explain it.
+    pub lookback: Millis,
+}
+
+impl Default for SpikeOptions {
+    fn default() -> Self {
+        SpikeOptions {
+            bucket: 5 * MINUTE,
+            window: 12,
+            threshold: 5.0,
+            min_denials: 10,
+            lookback: 30 * MINUTE,
+        }
+    }
+}
+
+/// Denials per bucket and the spikes among them.
+#[derive(Debug, Serialize)]
+pub struct SpikeReport {
+    pub bucket_seconds: i64,
+    pub method: String,
+    pub series: Vec<Bucket>,
+    pub spikes: Vec<Spike>,
+}
+
+/// Denials in one bucket.
+#[derive(Debug, Serialize)]
+pub struct Bucket {
+    pub start: String,
+    pub denials: u64,
+}
+
+/// One spike and what explains it.
+#[derive(Debug, Serialize)]
+pub struct Spike {
+    pub start: String,
+    pub end: String,
+    pub denials: u64,
+    /// The highest bucket's baseline (median of the buckets before) and score (in scaled MADs).
+    pub baseline: f64,
+    pub score: f64,
+    pub signatures: Vec<Contribution>,
+    pub principals: Vec<Contribution>,
+    /// Changes just before or during the spike, latest first.
+    pub changes: Vec<Change>,
+}
+
+/// Denials a signature or principal contributed to a spike.
+#[derive(Debug, Serialize)]
+pub struct Contribution {
+    pub name: String,
+    pub denials: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Something that changed before a spike.
+#[derive(Debug, Serialize)]
+pub struct Change {
+    pub at: String,
+    /// `binding_removed`, `binding_added` or `tokens_expired`.
+    pub kind: &'static str,
+    pub principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub detail: String,
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Baseline and score of each bucket against the `window` buckets before it.
+fn scores(series: &[u64], window: usize) -> Vec<Option<(f64, f64)>> {
+    (0..series.len())
+        .map(|i| {
+            let history = &series[i.saturating_sub(window)..i];
+            if history.len() < 3 {
+                return None;
+            }
+            let mut values: Vec<f64> = history.iter().map(|&x| x as f64).collect();
+            let m = median(&mut values);
+            let mut deviations: Vec<f64> = values.iter().map(|x| (x - m).abs()).collect();
+            let scale = (median(&mut deviations) * 1.4826).max(1.0);
+            Some((m, (series[i] as f64 - m) / scale))
+        })
+        .collect()
+}
+
+/// Finds the spikes among the visible (unsuppressed) denials and explains them.
+pub fn find(
+    ingested: &Ingested,
+    diagnosed: &Diagnosed,
+    clustered: &Clustered,
+    options: SpikeOptions,
+) -> SpikeReport {
+    let bucket_of = |minute: i64| (minute * MINUTE).div_euclid(options.bucket);
+    // Per bucket: total, per signature (with a label), per principal.
+    let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut by_signature: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut labels: BTreeMap<&str, String> = BTreeMap::new();
+    for (i, d) in diagnosed.diagnoses.iter().enumerate() {
+        if clustered.hidden[i] {
+            continue;
+        }
+        let id = clustered.signature_of[i].as_str();
+        labels.entry(id).or_insert_with(|| {
+            format!(
+                "{} {} {}",
+                d.cause.name(),
+                d.denial.key.method,
+                d.denial.key.template
+            )
+        });
+        for (&minute, &n) in &d.denial.group.per_minute {
+            let b = bucket_of(minute);
+            *totals.entry(b).or_default() += n;
+            *by_signature.entry(b).or_default().entry(id).or_default() += n;
+            *by_principal
+                .entry(b)
+                .or_default()
+                .entry(d.denial.key.principal.as_str())
+                .or_default() += n;
+        }
+    }
+    let (Some(&first), Some(&last)) = (totals.keys().next(), totals.keys().next_back()) else {
+        return SpikeReport {
+            bucket_seconds: options.bucket / 1000,
+            method: METHOD.into(),
+            series: vec![],
+            spikes: vec![],
+        };
+    };
+    let buckets: Vec<i64> = (first..=last).collect();
+    let series: Vec<u64> = buckets
+        .iter()
+        .map(|b| totals.get(b).copied().unwrap_or(0))
+        .collect();
+    let scored = scores(&series, options.window);
+    let is_spike: Vec<bool> = series
+        .iter()
+        .zip(&scored)
+        .map(|(&x, s)| x >= options.min_denials && s.is_some_and(|(_, z)| z >= options.threshold))
+        .collect();
+
+    let mut spikes = Vec::new();
+    let mut i = 0;
+    while i < buckets.len() {
+        if !is_spike[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < buckets.len() && is_spike[i] {
+            i += 1;
+        }
+        let range = start..i;
+        let peak = range
+            .clone()
+            .max_by_key(|&j| (series[j], std::cmp::Reverse(j)))
+            .expect("non-empty");
+        let (baseline, score) = scored[peak].expect("spike buckets are scored");
+        let sum = |maps: &BTreeMap<i64, BTreeMap<&str, u64>>| {
+            let mut total: BTreeMap<String, u64> = BTreeMap::new();
+            for j in range.clone() {
+                for (name, n) in maps.get(&buckets[j]).into_iter().flatten() {
+                    *total.entry(name.to_string()).or_default() += n;
+                }
+            }
+            let mut list: Vec<(String, u64)> = total.into_iter().collect();
+            list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            list
+        };
+        let from = buckets[start] * options.bucket;
+        let to = (buckets[i - 1] + 1) * options.bucket;
+        let principals = sum(&by_principal);
+        let names: BTreeSet<&str> = principals.iter().map(|(p, _)| p.as_str()).collect();
+        spikes.push(Spike {
+            start: format_millis(from),
+            end: format_millis(to),
+            denials: series[range.clone()].iter().sum(),
+            baseline,
+            score: (score * 10.0).round() / 10.0,
+            signatures: sum(&by_signature)
+                .into_iter()
+                .map(|(id, denials)| Contribution {
+                    detail: labels.get(id.as_str()).cloned(),
+                    name: id,
+                    denials,
+                })
+                .collect(),
+            changes: changes(ingested, diagnosed, &names, from - options.lookback, to),
+            principals: principals
+                .into_iter()
+                .map(|(name, denials)| Contribution {
+                    name,
+                    denials,
+                    detail: None,
+                })
+                .collect(),
+        });
+    }
+    SpikeReport {
+        bucket_seconds: options.bucket / 1000,
+        method: METHOD.into(),
+        series: buckets
+            .iter()
+            .zip(&series)
+            .map(|(b, &denials)| Bucket {
+                start: format_millis(b * options.bucket),
+                denials,
+            })
+            .collect(),
+        spikes,
+    }
+}
+
+const METHOD: &str =
+    "rolling median and MAD over the previous buckets (see grantgap spikes --help)";
+
+/// Binding changes and token expiries of `principals` within `[from, to)`, latest first.
+fn changes(
+    ingested: &Ingested,
+    diagnosed: &Diagnosed,
+    principals: &BTreeSet<&str>,
+    from: Millis,
+    to: Millis,
+) -> Vec<Change> {
+    let history = &diagnosed.correlation.history;
+    let mut out = Vec::new();
+    for principal in principals {
+        let snapshots = history.snapshots(principal);
+        for pair in snapshots.windows(2) {
+            let (before, after) = (&pair[0], &pair[1]);
+            if after.at < from || after.at >= to {
+                continue;
+            }
+            for role in before
+                .roles
+                .keys()
+                .filter(|r| !after.roles.contains_key(*r))
+            {
+                out.push(Change {
+                    at: format_millis(after.at),
+                    kind: "binding_removed",
+                    principal: principal.to_string(),
+                    role: Some(role.clone()),
+                    detail: format!(
+                        "{principal} lost role {role}: held in the snapshot of {}, gone in the snapshot of {}",
+                        format_millis(before.at),
+                        format_millis(after.at)
+                    ),
+                });
+            }
+            for role in after
+                .roles
+                .keys()
+                .filter(|r| !before.roles.contains_key(*r))
+            {
+                out.push(Change {
+                    at: format_millis(after.at),
+                    kind: "binding_added",
+                    principal: principal.to_string(),
+                    role: Some(role.clone()),
+                    detail: format!(
+                        "{principal} gained role {role} in the snapshot of {}",
+                        format_millis(after.at)
+                    ),
+                });
+            }
+        }
+        let expired: Vec<Millis> = ingested
+            .tokens
+            .iter()
+            .filter(|t| t.principal == *principal)
+            .filter_map(|t| t.expires_at)
+            .filter(|at| (from..to).contains(at))
+            .collect();
+        if let Some(&latest) = expired.iter().max() {
+            out.push(Change {
+                at: format_millis(latest),
+                kind: "tokens_expired",
+                principal: principal.to_string(),
+                role: None,
+                detail: format!(
+                    "{} token(s) of {principal} expired, the last at {}",
+                    expired.len(),
+                    format_millis(latest)
+                ),
+            });
+        }
+    }
+    out.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.principal.cmp(&b.principal)));
+    out
+}
+
+/// The series as a one-line chart, at most `width` characters (each the peak of the buckets it covers).
+pub fn sparkline(series: &[u64], width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if series.is_empty() || width == 0 {
+        return String::new();
+    }
+    let per = series.len().div_ceil(width);
+    let peaks: Vec<u64> = series
+        .chunks(per)
+        .map(|c| c.iter().copied().max().unwrap_or(0))
+        .collect();
+    let max = peaks.iter().copied().max().unwrap_or(0).max(1);
+    peaks
+        .iter()
+        .map(|&x| {
+            if x == 0 {
+                ' '
+            } else {
+                BARS[((x * 7) / max) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jump_over_a_noisy_baseline_scores_high_and_noise_does_not() {
+        let series = [3, 5, 4, 6, 3, 5, 4, 40, 5, 4];
+        let scored = scores(&series, 12);
+        let z = |i: usize| scored[i].unwrap().1;
+        assert!(z(7) > 10.0, "{}", z(7));
+        assert!(z(3) < 5.0 && z(8) < 5.0);
+        assert!(scored[1].is_none(), "too little history to judge");
+    }
+
+    #[test]
+    fn the_spike_itself_does_not_raise_its_baseline() {
+        // A mean-based baseline over these buckets would be pulled up by the first spike.
+        let series = [2, 2, 2, 2, 2, 50, 50, 2];
+        let scored = scores(&series, 12);
+        assert!(
+            scored[6].unwrap().1 > 5.0,
+            "the second spike bucket still stands out"
+        );
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_peak() {
+        assert_eq!(sparkline(&[0, 1, 8, 4], 10), " ▁█▄");
+        assert_eq!(sparkline(&[1, 8, 1, 1], 2).chars().count(), 2);
+    }
+}
