@@ -230,3 +230,44 @@ fn suppressions_hide_expected_denials_until_they_expire() {
     ]));
     assert_eq!(later["suppressed"]["denials"], 0);
 }
+
+#[test]
+fn endpoint_templates_are_learned_from_the_data() {
+    // Project and task names are words, not ids: only their number gives them away.
+    let dir = tempfile::tempdir().unwrap();
+    let words =
+        |prefix: &str| -> Vec<String> { ('a'..='z').map(|c| format!("{prefix}{c}{c}")).collect() };
+    let mut lines = Vec::new();
+    for (i, project) in words("proj").iter().enumerate() {
+        for (j, task) in words("task").iter().enumerate() {
+            let status = if (i + j) % 5 == 0 { 403 } else { 200 };
+            lines.push(format!(
+                r#"{{"ts": {}, "principal": "svc", "method": "PATCH", "path": "/api/v1/projects/{project}/tasks/{task}", "status": {status}}}"#,
+                1_795_000_000 + i * 10 + j
+            ));
+        }
+    }
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let report = json(&grantgap(&[
+        "report",
+        "--format",
+        "json",
+        events.to_str().unwrap(),
+    ]));
+    let endpoints: Vec<&str> = report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        endpoints,
+        vec!["/api/v1/projects/{id}/tasks/{id}"],
+        "{report:#}"
+    );
+    assert_eq!(
+        report["learned_templates"],
+        serde_json::json!(["/api/v1/projects/{id}", "/api/v1/projects/{id}/tasks/{id}"])
+    );
+}

@@ -47,6 +47,12 @@ pub struct InputArgs {
     /// How long after a grant a denial counts as permission-sync delay (e.g. 10m, 90s).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub propagation_window: std::time::Duration,
+    /// A regular expression for path segments that are ids, beyond the built-in ones (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub id_pattern: Vec<String>,
+    /// Distinct segments after one path prefix from which that position is learned as {id} (0: never).
+    #[arg(long, value_name = "N", default_value_t = grantgap::ingest::template::DEFAULT_LEARN_MIN_VALUES)]
+    pub learn_templates: usize,
     /// Fewest succeeding peers from which a required permission is inferred.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub min_peers: usize,
@@ -107,6 +113,8 @@ impl InputArgs {
             field_map,
             progress: !self.no_progress,
             propagation_window: self.propagation_window_millis(),
+            id_patterns: self.id_pattern.clone(),
+            learn_min_values: self.learn_templates,
             ..IngestOptions::default()
         })
     }

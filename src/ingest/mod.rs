@@ -28,6 +28,7 @@ use self::aggregate::{Aggregates, BadRecord, Derived, Position, TableStats};
 use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource};
 use self::fields::{FieldMap, Skip};
 use self::input::{Compression, Encoding, InputFile};
+use self::template::Templater;
 use self::timeline::Timeline;
 use crate::model::{Millis, Policy, RoleBinding, RoleDef, Table, Token};
 
@@ -45,7 +46,14 @@ pub struct IngestOptions {
     pub range_bytes: u64,
     /// How long after a grant a denial is still taken for permission sync.
     pub propagation_window: Millis,
+    /// More path-segment patterns that mean an id (`--id-pattern`).
+    pub id_patterns: Vec<String>,
+    /// Distinct values after a prefix from which a parameter is learned; 0 learns nothing.
+    pub learn_min_values: usize,
 }
+
+/// Events read, from the start of the inputs, to learn path templates from.
+const TEMPLATE_SAMPLE_EVENTS: usize = 200_000;
 
 /// Ten minutes: "save and sync permissions (can take 5-10 minutes)".
 pub const DEFAULT_PROPAGATION_WINDOW: Millis = 10 * 60 * 1000;
@@ -57,6 +65,8 @@ impl Default for IngestOptions {
             progress: false,
             range_bytes: RANGE_BYTES,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
+            id_patterns: Vec::new(),
+            learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
         }
     }
 }
@@ -75,6 +85,8 @@ pub struct Ingested {
     pub bad_records: Vec<BadRecord>,
     /// The inputs, indexed by [`Position::file`].
     pub files: Vec<InputFile>,
+    /// Path prefixes whose next segment was learned to be a parameter.
+    pub learned_templates: Vec<String>,
 }
 
 impl Ingested {
@@ -120,6 +132,11 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     } = small;
 
     let timeline = Timeline::new(&bindings, &tokens, options.propagation_window);
+    let mut templater = Templater::with_patterns(&options.id_patterns)?;
+    if options.learn_min_values > 0 {
+        let paths = sample_paths(&files, map)?;
+        templater.learn(paths.iter().map(String::as_str), options.learn_min_values);
+    }
 
     let units = event_units(
         files
@@ -133,6 +150,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         map,
         progress: &progress,
         timeline: &timeline,
+        templater: &templater,
     };
     let events = units
         .into_par_iter()
@@ -144,7 +162,13 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     bad.extend(events.bad.iter().cloned());
     bad.sort();
     bad.truncate(aggregate::BAD_RECORDS_KEPT);
+    let learned_templates = templater
+        .learned()
+        .into_iter()
+        .map(|p| format!("{p}/{{id}}"))
+        .collect();
     Ok(Ingested {
+        learned_templates,
         events,
         tokens,
         bindings,
@@ -200,6 +224,32 @@ fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
         Some(b'{' | b'[') => Encoding::Json,
         _ => Encoding::Csv,
     })
+}
+
+/// The paths of the first events of the inputs, to learn templates from. Reading
+/// them again later costs little: they are at most a few tens of MB.
+fn sample_paths(files: &[InputFile], map: &FieldMap) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    // Not counted as progress: the main pass reads these bytes again.
+    let quiet = ProgressBar::hidden();
+    for input in files
+        .iter()
+        .filter(|f| f.table == Table::Events && f.path.is_some())
+    {
+        let mut source = open_source(input, &quiet)?;
+        while let Some((_, record)) = source.next_record() {
+            if paths.len() >= TEMPLATE_SAMPLE_EVENTS {
+                return Ok(paths);
+            }
+            if let Some(path) = record
+                .ok()
+                .and_then(|r| map.get(&r, "path").and_then(fields::text))
+            {
+                paths.push(path);
+            }
+        }
+    }
+    Ok(paths)
 }
 
 type ParseFn<T> = fn(&Value, &FieldMap) -> Result<T, Skip>;
@@ -307,6 +357,7 @@ struct EventReader<'a> {
     map: &'a FieldMap,
     progress: &'a ProgressBar,
     timeline: &'a Timeline,
+    templater: &'a Templater,
 }
 
 impl EventReader<'_> {
@@ -370,7 +421,7 @@ impl EventReader<'_> {
             };
             match record.and_then(|r| events::event_from_record(&r, self.map)) {
                 Ok(event) => {
-                    let (template, path_object) = template::template(&event.path);
+                    let (template, path_object) = self.templater.template(&event.path);
                     let derived = Derived {
                         template,
                         path_object,

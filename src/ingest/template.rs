@@ -1,6 +1,13 @@
 //! Path templating: `/workorders/WO12345` becomes `/workorders/{id}`, so requests
 //! to different objects of one endpoint fall into one group.
+//!
+//! Three sources of `{id}`, applied in order: built-in patterns (numbers, UUIDs,
+//! hex, dates, e-mails, mixed ids such as `WO12345`), patterns the user adds
+//! (`--id-pattern`), and positions learned from a sample of the data: where one
+//! path prefix is followed by many distinct literal segments (`/projects/alpha`,
+//! `/projects/beta`, …), that position is a parameter.
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -31,29 +38,150 @@ pub fn is_id_segment(segment: &str) -> bool {
     !segment.is_empty() && !VERSION_SEGMENT.is_match(segment) && ID_SEGMENT.is_match(segment)
 }
 
-/// The endpoint template of a path, and the last id it held (the object the
-/// request was about, when the log does not name one).
-pub fn template(path: &str) -> (String, Option<String>) {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let mut out = String::with_capacity(path.len());
-    let mut last_id = None;
-    for (i, segment) in path.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
+/// Distinct literal segments after one prefix from which that position is learned
+/// as a parameter.
+pub const DEFAULT_LEARN_MIN_VALUES: usize = 25;
+
+/// Turns paths into endpoint templates.
+#[derive(Debug, Clone, Default)]
+pub struct Templater {
+    /// More segment patterns that mean an id (`--id-pattern`), matched whole.
+    extra: Vec<Regex>,
+    /// Template prefixes (`/api/v1/projects`) whose next segment is a learned parameter.
+    learned: HashSet<String>,
+}
+
+impl Templater {
+    /// A templater with user patterns; each must match a whole segment.
+    pub fn with_patterns(patterns: &[String]) -> anyhow::Result<Self> {
+        let extra = patterns
+            .iter()
+            .map(|p| {
+                Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                    anyhow::anyhow!("--id-pattern {p:?} is not a valid regular expression: {e}")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Templater {
+            extra,
+            learned: HashSet::new(),
+        })
+    }
+
+    /// The prefixes learned as parameter positions, sorted.
+    pub fn learned(&self) -> BTreeSet<&str> {
+        self.learned.iter().map(String::as_str).collect()
+    }
+
+    fn is_id(&self, segment: &str) -> bool {
+        is_id_segment(segment)
+            || (!segment.is_empty() && self.extra.iter().any(|r| r.is_match(segment)))
+    }
+
+    /// The endpoint template of a path, and the last id it held (the object the
+    /// request was about, when the log does not name one).
+    pub fn template(&self, path: &str) -> (String, Option<String>) {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let mut out = String::with_capacity(path.len());
+        let mut last_id = None;
+        for (i, segment) in path.split('/').enumerate() {
+            let learned = i > 0
+                && !self.learned.is_empty()
+                && !segment.is_empty()
+                && self.learned.contains(&out);
+            if i > 0 {
+                out.push('/');
+            }
+            if learned || self.is_id(segment) {
+                out.push_str("{id}");
+                last_id = Some(segment);
+            } else {
+                out.push_str(segment);
+            }
         }
-        if is_id_segment(segment) {
-            out.push_str("{id}");
-            last_id = Some(segment);
-        } else {
-            out.push_str(segment);
+        (out, last_id.map(str::to_string))
+    }
+
+    /// Learns parameter positions from a sample of paths: a prefix followed by at
+    /// least `min_values` distinct literal segments whose continuations look alike
+    /// (at least 80% of those that continue share their most common next segment)
+    /// is a parameter position. Learning repeats until nothing new is learned, so
+    /// `/projects/alpha/tasks/design` learns both positions.
+    pub fn learn<'p>(
+        &mut self,
+        paths: impl IntoIterator<Item = &'p str> + Clone,
+        min_values: usize,
+    ) {
+        loop {
+            // prefix -> literal next segment -> the segment after it (None: path ends).
+            let mut next: BTreeMap<String, BTreeMap<String, BTreeSet<Option<String>>>> =
+                BTreeMap::new();
+            for path in paths.clone() {
+                let (template, _) = self.template(path);
+                let segments: Vec<&str> = template.split('/').collect();
+                for k in 1..segments.len() {
+                    let segment = segments[k];
+                    if segment == "{id}" || segment.is_empty() {
+                        continue;
+                    }
+                    let prefix = segments[..k].join("/");
+                    let after = segments.get(k + 1).map(|s| s.to_string());
+                    next.entry(prefix)
+                        .or_default()
+                        .entry(segment.to_string())
+                        .or_default()
+                        .insert(after);
+                }
+            }
+            let mut candidates: Vec<String> = Vec::new();
+            for (prefix, children) in next {
+                if children.len() < min_values || self.learned.contains(&prefix) {
+                    continue;
+                }
+                let continuing: Vec<&BTreeSet<Option<String>>> = children
+                    .values()
+                    .filter(|after| after.iter().any(Option::is_some))
+                    .collect();
+                let alike = if continuing.is_empty() {
+                    true
+                } else {
+                    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                    for after in &continuing {
+                        for a in after.iter().flatten() {
+                            *counts.entry(a.as_str()).or_default() += 1;
+                        }
+                    }
+                    let top = counts.values().copied().max().unwrap_or(0);
+                    top * 5 >= continuing.len() * 4
+                };
+                if alike {
+                    candidates.push(prefix);
+                }
+            }
+            // Shallowest first: once `/projects/{id}` is learned, the tasks of
+            // every project share one prefix and are learned once, not per project.
+            let depth = |p: &String| p.matches('/').count();
+            let shallowest = candidates.iter().map(depth).min();
+            let learned_any = !candidates.is_empty();
+            for prefix in candidates {
+                if Some(depth(&prefix)) == shallowest {
+                    self.learned.insert(prefix);
+                }
+            }
+            if !learned_any {
+                return;
+            }
         }
     }
-    (out, last_id.map(str::to_string))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn template(path: &str) -> (String, Option<String>) {
+        Templater::default().template(path)
+    }
 
     #[test]
     fn ids_of_every_kind_become_placeholders() {
@@ -114,6 +242,68 @@ mod tests {
         ] {
             assert!(!is_id_segment(segment), "{segment}");
         }
+    }
+
+    #[test]
+    fn user_patterns_add_ids() {
+        let t = Templater::with_patterns(&["SHIFT-[A-Z]".to_string()]).unwrap();
+        assert_eq!(
+            t.template("/api/v1/shifts/SHIFT-A").0,
+            "/api/v1/shifts/{id}"
+        );
+        assert!(Templater::with_patterns(&["(".to_string()]).is_err());
+    }
+
+    #[test]
+    fn many_distinct_values_after_a_prefix_are_learned_as_a_parameter() {
+        let slugs = [
+            "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+        ];
+        let tasks = [
+            "design", "build", "review", "ship", "plan", "test", "audit", "deploy", "document",
+            "train",
+        ];
+        let mut paths = Vec::new();
+        for s in slugs {
+            for t in tasks {
+                paths.push(format!("/api/v1/projects/{s}/tasks/{t}"));
+            }
+        }
+        // A real fan-out of endpoints that must stay literal.
+        for e in ["orders", "users", "invoices", "projects"] {
+            paths.push(format!("/api/v1/{e}"));
+        }
+        let mut t = Templater::default();
+        t.learn(paths.iter().map(String::as_str), 10);
+        assert_eq!(
+            t.template("/api/v1/projects/omega/tasks/cleanup").0,
+            "/api/v1/projects/{id}/tasks/{id}"
+        );
+        assert_eq!(
+            t.template("/api/v1/projects/omega/tasks/cleanup")
+                .1
+                .as_deref(),
+            Some("cleanup")
+        );
+        assert_eq!(t.template("/api/v1/orders").0, "/api/v1/orders");
+        // Below the threshold nothing is learned.
+        let mut strict = Templater::default();
+        strict.learn(paths.iter().map(String::as_str), 11);
+        assert_eq!(
+            strict.template("/api/v1/projects/omega/tasks/cleanup").0,
+            "/api/v1/projects/omega/tasks/cleanup"
+        );
+    }
+
+    #[test]
+    fn siblings_with_different_continuations_are_not_learned() {
+        // 26 resources, each with its own operation: an API surface, not values.
+        let paths: Vec<String> = ('a'..='z')
+            .map(|c| format!("/api/res{c}{c}/op{c}{c}"))
+            .collect();
+        let mut t = Templater::default();
+        t.learn(paths.iter().map(String::as_str), 3);
+        assert_eq!(t.template("/api/resqq/opqq").0, "/api/resqq/opqq");
     }
 
     #[test]

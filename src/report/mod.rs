@@ -43,6 +43,8 @@ pub struct Report {
     /// Against `--baseline`: what is new, persisting, resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineDiff>,
+    /// Endpoint templates learned from the data (a prefix followed by many values).
+    pub learned_templates: Vec<String>,
     /// Problems in the inputs that do not stop the report (role cycles, …).
     pub warnings: Vec<String>,
 }
@@ -130,6 +132,7 @@ impl Report {
             signatures: clustered.signatures,
             suppressed: clustered.suppressed,
             baseline: None,
+            learned_templates: ingested.learned_templates.clone(),
             warnings,
         }
     }
