@@ -100,6 +100,9 @@ pub struct RoleDef {
     /// The plane the role's permissions apply to: `api` (the default) or another,
     /// such as `application` for UI roles that do not reach the API.
     pub plane: String,
+    /// From when this definition applies (`snapshot_at` in the roles table); `None`:
+    /// always, until a dated definition of the same role replaces it.
+    pub defined_at: Option<Millis>,
 }
 
 impl RoleDef {

@@ -9,9 +9,18 @@ use serde_json::Value;
 /// 2026-11-20T00:00:00Z in epoch seconds.
 const MIDNIGHT: i64 = 1_795_132_800;
 
-/// Six hours of traffic from a batch account and a few noisy neighbours; the batch
-/// account's role binding is revoked in the snapshot taken at 02:00.
-fn corpus(dir: &std::path::Path) {
+/// What happens at 02:00.
+#[derive(Clone, Copy)]
+enum Revocation {
+    /// The batch account's binding is gone from the snapshot taken at 02:00.
+    Binding,
+    /// The binding stays, but the role's definition dated 02:00 drops the permission.
+    RoleDefinition,
+}
+
+/// Six hours of traffic from a batch account and a few noisy neighbours; access is
+/// revoked at 02:00.
+fn corpus(dir: &std::path::Path, revocation: Revocation) {
     let mut events = String::new();
     for minute in 0..360i64 {
         let ts = MIDNIGHT + minute * 60;
@@ -45,21 +54,28 @@ fn corpus(dir: &std::path::Path) {
     let snapshot = |at: i64, role: &str| {
         format!(r#"{{"snapshot_at": {at}, "principal": "svc-nightly-export", "role": "{role}"}}"#)
     };
+    let (at_two, roles) = match revocation {
+        Revocation::Binding => ("", r#"{"role": "Order Reader", "permissions": ["orders.read"]}"#.to_string()),
+        Revocation::RoleDefinition => (
+            "Order Reader",
+            format!(
+                "{}\n{{\"role\": \"Order Reader\", \"permissions\": [\"orders.export\"], \"snapshot_at\": {}}}",
+                r#"{"role": "Order Reader", "permissions": ["orders.read", "orders.export"]}"#,
+                MIDNIGHT + 7200
+            ),
+        ),
+    };
     let snapshots = [
         snapshot(MIDNIGHT - 3600, "Order Reader"),
         snapshot(MIDNIGHT + 3600, "Order Reader"),
-        snapshot(MIDNIGHT + 7200, ""),
+        snapshot(MIDNIGHT + 7200, at_two),
         format!(
             r#"{{"snapshot_at": {}, "principal": "svc-reports", "role": "Order Reader"}}"#,
             MIDNIGHT - 3600
         ),
     ];
     std::fs::write(dir.join("role_snapshots.jsonl"), snapshots.join("\n")).unwrap();
-    std::fs::write(
-        dir.join("roles.jsonl"),
-        r#"{"role": "Order Reader", "permissions": ["orders.read"]}"#,
-    )
-    .unwrap();
+    std::fs::write(dir.join("roles.jsonl"), roles).unwrap();
     std::fs::write(
         dir.join("policies.jsonl"),
         r#"{"method": "GET", "path": "/api/v1/orders/{id}", "all_of": ["orders.read"]}"#,
@@ -67,13 +83,10 @@ fn corpus(dir: &std::path::Path) {
     .unwrap();
 }
 
-#[test]
-fn the_revocation_burst_is_found_and_explained() {
-    let dir = tempfile::tempdir().unwrap();
-    corpus(dir.path());
+fn spikes_json(dir: &std::path::Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_grantgap"))
         .args(["spikes", "--format", "json", "--bucket", "5m"])
-        .arg(dir.path())
+        .arg(dir)
         .output()
         .unwrap();
     assert!(
@@ -81,7 +94,36 @@ fn the_revocation_burst_is_found_and_explained() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_role_definition_change_is_named_as_the_explanation() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path(), Revocation::RoleDefinition);
+    let report = spikes_json(dir.path());
+    let spikes = report["spikes"].as_array().unwrap();
+    assert_eq!(spikes.len(), 1, "{spikes:#?}");
+    assert_eq!(spikes[0]["start"], "2026-11-20T02:00:00Z");
+    let change = &spikes[0]["changes"][0];
+    assert_eq!(
+        (change["kind"].as_str(), change["role"].as_str()),
+        (Some("role_changed"), Some("Order Reader"))
+    );
+    assert!(
+        change["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lost orders.read"),
+        "{change}"
+    );
+}
+
+#[test]
+fn the_revocation_burst_is_found_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path(), Revocation::Binding);
+    let report = spikes_json(dir.path());
     let spikes = report["spikes"].as_array().unwrap();
     assert_eq!(spikes.len(), 1, "one spike, not the noise: {spikes:#?}");
     let spike = &spikes[0];

@@ -11,8 +11,8 @@
 //!
 //! **Explanation.** For each spike: the signatures and principals whose denials
 //! make it, and what changed for those principals in the `lookback` before it
-//! until its end: role bindings removed or added between two snapshots, and
-//! tokens that expired.
+//! until its end: role bindings removed or added between two snapshots, a held
+//! role whose definition lost or gained permissions, and tokens that expired.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,7 +96,7 @@ pub struct Contribution {
 #[derive(Debug, Serialize)]
 pub struct Change {
     pub at: String,
-    /// `binding_removed`, `binding_added` or `tokens_expired`.
+    /// `binding_removed`, `binding_added`, `role_changed` or `tokens_expired`.
     pub kind: &'static str,
     pub principal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -293,6 +293,34 @@ fn changes(
                     detail: format!(
                         "{principal} lost role {role}: held in the snapshot of {}, gone in the snapshot of {}",
                         format_millis(before.at),
+                        format_millis(after.at)
+                    ),
+                });
+            }
+            let graph = &diagnosed.correlation.graph;
+            for role in after.roles.keys().filter(|r| before.roles.contains_key(*r)) {
+                let then = graph.grants_at([role.as_str()], before.at).api;
+                let now = graph.grants_at([role.as_str()], after.at).api;
+                let lost: Vec<&str> = then.difference(&now).map(String::as_str).collect();
+                let gained: Vec<&str> = now.difference(&then).map(String::as_str).collect();
+                let mut what = Vec::new();
+                if !lost.is_empty() {
+                    what.push(format!("lost {}", lost.join(", ")));
+                }
+                if !gained.is_empty() {
+                    what.push(format!("gained {}", gained.join(", ")));
+                }
+                if what.is_empty() {
+                    continue;
+                }
+                out.push(Change {
+                    at: format_millis(after.at),
+                    kind: "role_changed",
+                    principal: principal.to_string(),
+                    role: Some(role.clone()),
+                    detail: format!(
+                        "role {role}, held by {principal}, {} in its definition of {}",
+                        what.join(" and "),
                         format_millis(after.at)
                     ),
                 });

@@ -26,7 +26,7 @@ impl Snapshot {
             .iter()
             .filter(|(_, scope)| scope.as_ref().is_none_or(|s| s.iter().any(|o| o == org)))
             .map(|(role, _)| role.as_str());
-        graph.grants(roles)
+        graph.grants_at(roles, self.at)
     }
 }
 
@@ -65,7 +65,7 @@ impl GrantHistory {
                 let snapshots = snapshots
                     .into_iter()
                     .map(|(at, roles)| {
-                        let grants = graph.grants(roles.keys().map(String::as_str));
+                        let grants = graph.grants_at(roles.keys().map(String::as_str), at);
                         Snapshot { at, roles, grants }
                     })
                     .collect();
@@ -144,12 +144,14 @@ mod tests {
                 permissions: vec!["read".into()],
                 inherits: vec![],
                 plane: "api".into(),
+                defined_at: None,
             },
             RoleDef {
                 role: "Writer".into(),
                 permissions: vec!["write".into()],
                 inherits: vec![],
                 plane: "api".into(),
+                defined_at: None,
             },
         ])
     }

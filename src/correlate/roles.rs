@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::model::RoleDef;
+use crate::model::{Millis, RoleDef};
 
-/// Role definitions by name, with inheritance.
+/// Role definitions by name, with inheritance, and their versions over time.
 #[derive(Debug, Default)]
 pub struct RoleGraph {
-    roles: HashMap<String, RoleDef>,
+    /// Each role's definitions, oldest first; an undated one comes first.
+    roles: HashMap<String, Vec<RoleDef>>,
 }
 
 /// What a set of roles grants.
@@ -23,21 +24,48 @@ pub struct Grants {
 }
 
 impl RoleGraph {
-    /// Indexes role definitions; a role defined twice merges both definitions.
+    /// Indexes role definitions. Two rows of one role with the same date (or none)
+    /// are one definition; dated rows are versions, each in force from its date.
     pub fn new(defs: &[RoleDef]) -> Self {
-        let mut roles: HashMap<String, RoleDef> = HashMap::new();
+        let mut roles: HashMap<String, Vec<RoleDef>> = HashMap::new();
         for def in defs {
-            match roles.get_mut(&def.role) {
+            let versions = roles.entry(def.role.clone()).or_default();
+            match versions.iter_mut().find(|v| v.defined_at == def.defined_at) {
                 Some(existing) => {
                     existing.permissions.extend(def.permissions.iter().cloned());
                     existing.inherits.extend(def.inherits.iter().cloned());
                 }
-                None => {
-                    roles.insert(def.role.clone(), def.clone());
-                }
+                None => versions.push(def.clone()),
             }
         }
+        for versions in roles.values_mut() {
+            versions.sort_by_key(|v| v.defined_at);
+        }
         RoleGraph { roles }
+    }
+
+    /// The definition of a role in force at `at`: the latest dated at or before
+    /// it, else the undated one, else the earliest.
+    fn at(&self, role: &str, at: Millis) -> Option<&RoleDef> {
+        let versions = self.roles.get(role)?;
+        versions
+            .iter()
+            .rev()
+            .find(|v| v.defined_at.is_none_or(|d| d <= at))
+            .or_else(|| versions.first())
+    }
+
+    /// The instants at which some role's definition changes, sorted.
+    pub fn change_instants(&self) -> Vec<Millis> {
+        let mut instants: Vec<Millis> = self
+            .roles
+            .values()
+            .flatten()
+            .filter_map(|v| v.defined_at)
+            .collect();
+        instants.sort_unstable();
+        instants.dedup();
+        instants
     }
 
     /// Whether any role is defined at all (without definitions, nothing is known
@@ -46,17 +74,23 @@ impl RoleGraph {
         self.roles.is_empty()
     }
 
-    /// The names of the roles whose permissions apply to API calls.
+    /// The names of the roles whose permissions apply to API calls (as defined now).
     pub fn api_roles(&self) -> impl Iterator<Item = &str> {
         self.roles
             .values()
+            .filter_map(|versions| versions.last())
             .filter(|r| r.grants_api())
             .map(|r| r.role.as_str())
     }
 
-    /// Everything the held roles grant, inherited roles included. A cycle in the
-    /// graph is walked once, never looped.
+    /// Everything the held roles grant by their latest definitions.
     pub fn grants<'a>(&self, held: impl IntoIterator<Item = &'a str>) -> Grants {
+        self.grants_at(held, Millis::MAX)
+    }
+
+    /// Everything the held roles grant at `at`, inherited roles included. A cycle
+    /// in the graph is walked once, never looped.
+    pub fn grants_at<'a>(&self, held: impl IntoIterator<Item = &'a str>, at: Millis) -> Grants {
         let mut grants = Grants::default();
         for root in held {
             let mut seen = BTreeSet::new();
@@ -65,7 +99,7 @@ impl RoleGraph {
                 if !seen.insert(name) {
                     continue;
                 }
-                let Some(def) = self.roles.get(name) else {
+                let Some(def) = self.at(name, at) else {
                     grants.undefined.insert(name.to_string());
                     continue;
                 };
@@ -109,7 +143,7 @@ impl RoleGraph {
         found: &mut BTreeSet<Vec<String>>,
     ) {
         let current = *path.last().expect("path starts non-empty");
-        let Some(def) = self.roles.get(current) else {
+        let Some(def) = self.at(current, Millis::MAX) else {
             return;
         };
         for next in &def.inherits {
@@ -137,6 +171,7 @@ mod tests {
             permissions: perms.iter().map(|p| p.to_string()).collect(),
             inherits: inherits.iter().map(|p| p.to_string()).collect(),
             plane: plane.into(),
+            defined_at: None,
         }
     }
 
@@ -167,6 +202,22 @@ mod tests {
             BTreeSet::from(["Maintenance Manager".to_string()])
         );
         assert_eq!(grants.undefined, BTreeSet::from(["Ghost".to_string()]));
+    }
+
+    #[test]
+    fn dated_definitions_apply_from_their_date() {
+        let mut v1 = role("Reader", &["read", "export"], &[], "api");
+        v1.defined_at = Some(100);
+        let mut v2 = role("Reader", &["read"], &[], "api");
+        v2.defined_at = Some(200);
+        let graph = RoleGraph::new(&[v2, v1]);
+        assert!(graph.grants_at(["Reader"], 150).api.contains("export"));
+        assert!(!graph.grants_at(["Reader"], 250).api.contains("export"));
+        assert!(
+            graph.grants_at(["Reader"], 50).api.contains("export"),
+            "before the first date, the earliest"
+        );
+        assert_eq!(graph.change_instants(), vec![100, 200]);
     }
 
     #[test]

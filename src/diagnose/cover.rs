@@ -152,6 +152,7 @@ mod tests {
             permissions: perms.iter().map(|p| p.to_string()).collect(),
             inherits: vec![],
             plane: "api".into(),
+            defined_at: None,
         }
     }
 

@@ -286,18 +286,21 @@ mod tests {
                 permissions: vec!["assign".into(), "read".into()],
                 inherits: vec![],
                 plane: "api".into(),
+                defined_at: None,
             },
             RoleDef {
                 role: "Reader".into(),
                 permissions: vec!["read".into()],
                 inherits: vec![],
                 plane: "api".into(),
+                defined_at: None,
             },
             RoleDef {
                 role: "Extra".into(),
                 permissions: vec!["extra".into()],
                 inherits: vec![],
                 plane: "api".into(),
+                defined_at: None,
             },
         ];
         let graph = RoleGraph::new(&roles);

@@ -131,6 +131,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         mut stats, mut bad, ..
     } = small;
 
+    let bindings = timeline::with_role_changes(bindings, &roles);
     let timeline = Timeline::new(&bindings, &tokens, options.propagation_window);
     let mut templater = Templater::with_patterns(&options.id_patterns)?;
     if options.learn_min_values > 0 {

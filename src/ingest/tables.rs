@@ -13,7 +13,7 @@ fn required_text(record: &Value, map: &FieldMap, name: &str) -> Result<String, S
         Skip::new(
             "missing field",
             format!(
-                "no `{name}` field: if the file names it otherwise, map it with --map {name}=NAME"
+                "no `{name}` field: this table uses the canonical names of docs/input-formats.md"
             ),
         )
     })
@@ -32,7 +32,7 @@ pub fn token_from_record(record: &Value, map: &FieldMap) -> Result<Token, Skip> 
         issued_at: fields::timestamp(map.get(record, "issued_at").ok_or_else(|| {
             Skip::new(
                 "missing field",
-                "no `issued_at` field: map it with --map issued_at=NAME",
+                "no `issued_at` field: this table uses the canonical names of docs/input-formats.md",
             )
         })?)?,
         expires_at: map
@@ -49,7 +49,7 @@ pub fn binding_from_record(record: &Value, map: &FieldMap) -> Result<RoleBinding
         snapshot_at: fields::timestamp(map.get(record, "snapshot_at").ok_or_else(|| {
             Skip::new(
                 "missing field",
-                "no `snapshot_at` field: map it with --map snapshot_at=NAME",
+                "no `snapshot_at` field: this table uses the canonical names of docs/input-formats.md",
             )
         })?)?,
         principal: required_text(record, map, "principal")?,
@@ -64,7 +64,8 @@ pub fn binding_from_record(record: &Value, map: &FieldMap) -> Result<RoleBinding
     })
 }
 
-/// One role definition; `plane` defaults to `api`.
+/// One role definition; `plane` defaults to `api`. A `snapshot_at` dates the
+/// definition: the role is read as of each snapshot.
 pub fn role_from_record(record: &Value, map: &FieldMap) -> Result<RoleDef, Skip> {
     Ok(RoleDef {
         role: required_text(record, map, "role")?,
@@ -74,6 +75,10 @@ pub fn role_from_record(record: &Value, map: &FieldMap) -> Result<RoleDef, Skip>
             .get(record, "plane")
             .and_then(fields::text)
             .map_or_else(|| "api".to_string(), |p| p.to_ascii_lowercase()),
+        defined_at: map
+            .get(record, "snapshot_at")
+            .map(fields::timestamp)
+            .transpose()?,
     })
 }
 

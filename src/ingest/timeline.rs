@@ -3,9 +3,47 @@
 //! into the denial group key, so that everything in one group was judged by the
 //! same snapshot and the same token state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{Millis, RoleBinding, Token};
+use crate::model::{Millis, RoleBinding, RoleDef, Token};
+
+/// Adds a snapshot at every instant a role definition changes: a copy of each
+/// principal's latest bindings before it. Everything downstream (the timeline
+/// cuts, the as-of join, the grant history) then sees the change as it sees a
+/// binding change.
+pub fn with_role_changes(mut bindings: Vec<RoleBinding>, roles: &[RoleDef]) -> Vec<RoleBinding> {
+    let mut changes: Vec<Millis> = roles.iter().filter_map(|r| r.defined_at).collect();
+    changes.sort_unstable();
+    changes.dedup();
+    if changes.is_empty() {
+        return bindings;
+    }
+    let mut by_principal: BTreeMap<&str, BTreeMap<Millis, Vec<&RoleBinding>>> = BTreeMap::new();
+    for b in &bindings {
+        by_principal
+            .entry(&b.principal)
+            .or_default()
+            .entry(b.snapshot_at)
+            .or_default()
+            .push(b);
+    }
+    let mut added = Vec::new();
+    for snapshots in by_principal.values() {
+        for &at in &changes {
+            if snapshots.contains_key(&at) {
+                continue;
+            }
+            if let Some((_, latest)) = snapshots.range(..at).next_back() {
+                added.extend(latest.iter().map(|b| RoleBinding {
+                    snapshot_at: at,
+                    ..(*b).clone()
+                }));
+            }
+        }
+    }
+    bindings.extend(added);
+    bindings
+}
 
 /// Snapshot cuts per principal and token expiry per token id.
 #[derive(Debug, Default)]
@@ -77,6 +115,37 @@ mod tests {
             .collect();
         assert_eq!(segments, vec![0, 1, 1, 2, 2, 3, 4]);
         assert_eq!(t.segment("other", 500), 0);
+    }
+
+    #[test]
+    fn role_changes_become_snapshots_of_every_holder() {
+        let binding = |at, role: &str| RoleBinding {
+            snapshot_at: at,
+            principal: "svc".into(),
+            role: role.into(),
+            data_scope: None,
+        };
+        let role = |at| RoleDef {
+            role: "R".into(),
+            permissions: vec![],
+            inherits: vec![],
+            plane: "api".into(),
+            defined_at: at,
+        };
+        let out = with_role_changes(
+            vec![binding(100, "R"), binding(100, "S")],
+            &[role(None), role(Some(150)), role(Some(50))],
+        );
+        let at_150: Vec<&str> = out
+            .iter()
+            .filter(|b| b.snapshot_at == 150)
+            .map(|b| b.role.as_str())
+            .collect();
+        assert_eq!(at_150, vec!["R", "S"]);
+        assert!(
+            out.iter().all(|b| b.snapshot_at != 50),
+            "no snapshot before the first one is invented"
+        );
     }
 
     #[test]
