@@ -77,5 +77,26 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "- Hint: {}", cell(hint))?;
         }
     }
+    writeln!(out, "\n## Failure signatures\n")?;
+    writeln!(out, "{}.\n", cell(&super::summary_line(report)))?;
+    writeln!(
+        out,
+        "| id | denials | cause | endpoint | missing | message | baseline |"
+    )?;
+    writeln!(out, "| --- | ---: | --- | --- | --- | --- | --- |")?;
+    for s in &report.signatures {
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {} {} | {} | {} | {} |",
+            s.id,
+            s.count,
+            s.cause.name(),
+            s.method,
+            cell(&s.endpoint),
+            cell(&s.missing.join(", ")),
+            cell(s.message_template.as_deref().unwrap_or("-")),
+            s.baseline.unwrap_or("-")
+        )?;
+    }
     Ok(())
 }

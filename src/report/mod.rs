@@ -138,6 +138,30 @@ impl Report {
     }
 }
 
+/// One line on signatures, the baseline comparison and suppressions, for the
+/// human-readable formats.
+pub fn summary_line(report: &Report) -> String {
+    let mut parts = vec![format!("{} failure signatures", report.signatures.len())];
+    if let Some(b) = &report.baseline {
+        parts.push(format!(
+            "against the baseline: {} new, {} persisting, {} resolved; (principal, permission) pairs: {} new, {} resolved",
+            b.signatures.new.len(),
+            b.signatures.persisting.len(),
+            b.signatures.resolved.len(),
+            b.principal_permissions.new.len(),
+            b.principal_permissions.resolved.len()
+        ));
+    }
+    if report.suppressed.denials > 0 || !report.suppressed.expired.is_empty() {
+        parts.push(format!(
+            "{} denials hidden by suppressions ({} expired suppressions hide nothing)",
+            report.suppressed.denials,
+            report.suppressed.expired.len()
+        ));
+    }
+    parts.join("; ")
+}
+
 /// `high`, `medium` or `low`.
 pub fn level_name(level: Level) -> &'static str {
     match level {

@@ -91,6 +91,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  hint: {hint}")?;
         }
     }
+    writeln!(out)?;
+    writeln!(out, "{}", super::summary_line(report))?;
     let skipped: u64 = report.records.values().map(|c| c.skipped).sum();
     if skipped > 0 {
         writeln!(out)?;
