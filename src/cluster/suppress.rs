@@ -101,7 +101,7 @@ impl Suppressions {
                 bail!("every suppression needs a reason: say why the denial is expected");
             }
             if let Some(cause) = &s.cause {
-                if !ALL_CAUSES.iter().any(|c| c.name() == cause) {
+                if !Cause::ALL.iter().any(|c| c.name() == cause) {
                     bail!("unknown cause {cause:?} in a suppression; causes are named as in reports, e.g. workflow_state");
                 }
             }
@@ -119,22 +119,6 @@ impl Suppressions {
         self.active.iter().find(|s| s.matches(subject))
     }
 }
-
-const ALL_CAUSES: [Cause; 13] = [
-    Cause::MissingPermission,
-    Cause::ScopeNotRequested,
-    Cause::StaleToken,
-    Cause::PropagationDelay,
-    Cause::TokenExpired,
-    Cause::ObjectAcl,
-    Cause::DataScope,
-    Cause::FieldLevel,
-    Cause::ExplicitDeny,
-    Cause::WorkflowState,
-    Cause::GatewayPolicy,
-    Cause::MaskedNotFound,
-    Cause::Unknown,
-];
 
 #[cfg(test)]
 mod tests {

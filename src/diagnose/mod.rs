@@ -44,6 +44,23 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// Every cause, in the order of the taxonomy.
+    pub const ALL: [Cause; 13] = [
+        Cause::MissingPermission,
+        Cause::ScopeNotRequested,
+        Cause::StaleToken,
+        Cause::PropagationDelay,
+        Cause::TokenExpired,
+        Cause::ObjectAcl,
+        Cause::DataScope,
+        Cause::FieldLevel,
+        Cause::ExplicitDeny,
+        Cause::WorkflowState,
+        Cause::GatewayPolicy,
+        Cause::MaskedNotFound,
+        Cause::Unknown,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Cause::MissingPermission => "missing_permission",
@@ -114,6 +131,28 @@ pub struct Diagnosis<'a> {
     pub evidence: Evidence,
     /// What would decide an `unknown`, or a remark on the evidence.
     pub note: Option<String>,
+}
+
+impl<'a> Diagnosis<'a> {
+    /// A diagnosis without requirement or note; [`judge`] adds those.
+    fn new(
+        denial: &'a CorrelatedDenial<'a>,
+        cause: Cause,
+        confidence: Confidence,
+        missing: Vec<String>,
+        evidence: Evidence,
+    ) -> Self {
+        Diagnosis {
+            denial,
+            cause,
+            confidence,
+            required: Vec::new(),
+            source: None,
+            missing,
+            evidence,
+            note: None,
+        }
+    }
 }
 
 /// Settings of the diagnosis.
@@ -222,19 +261,6 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         org: key.org.clone(),
         ..Default::default()
     };
-    let verdict =
-        |cause, confidence, missing: Vec<String>, evidence: Evidence, note: Option<String>| {
-            Diagnosis {
-                denial,
-                cause,
-                confidence,
-                required: Vec::new(),
-                source: None,
-                missing,
-                evidence,
-                note,
-            }
-        };
     let has = |s: &Signal| signals.contains(s);
     let level_of = |s: &Signal| {
         if messages::from_error_code(key, s) {
@@ -250,26 +276,26 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
             level_of(&Signal::ExplicitDeny),
             "the response reports an explicit deny",
         );
-        return verdict(Cause::ExplicitDeny, c, vec![], evidence, None);
+        return Diagnosis::new(denial, Cause::ExplicitDeny, c, vec![], evidence);
     }
     if has(&Signal::WorkflowState) {
         let c = rule(
             level_of(&Signal::WorkflowState),
             "the response reports the object's state",
         );
-        return verdict(Cause::WorkflowState, c, vec![], evidence, None);
+        return Diagnosis::new(denial, Cause::WorkflowState, c, vec![], evidence);
     }
     if has(&Signal::GatewayPolicy) {
         let c = rule(
             level_of(&Signal::GatewayPolicy),
             "the gateway's error code or header rejected the request",
         );
-        return verdict(Cause::GatewayPolicy, c, vec![], evidence, None);
+        return Diagnosis::new(denial, Cause::GatewayPolicy, c, vec![], evidence);
     }
     // 4. An expired token is refused whatever it carries.
     if key.after_token_expiry {
         let c = rule(Level::High, "the request came after the token's expires_at");
-        return verdict(Cause::TokenExpired, c, vec![], evidence, None);
+        return Diagnosis::new(denial, Cause::TokenExpired, c, vec![], evidence);
     }
     // 5. An object nobody can reach that 404s elsewhere does not exist.
     if let Some(object) = &key.object_id {
@@ -284,14 +310,14 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
                 Level::High,
                 "never allowed for anyone, answered 404 elsewhere",
             );
-            return verdict(Cause::MaskedNotFound, c, vec![], evidence, None);
+            return Diagnosis::new(denial, Cause::MaskedNotFound, c, vec![], evidence);
         }
         if !seen && has(&Signal::NotFound) {
             let c = rule(
                 Level::Medium,
                 "never allowed for anyone, and the message says it does not exist",
             );
-            return verdict(Cause::MaskedNotFound, c, vec![], evidence, None);
+            return Diagnosis::new(denial, Cause::MaskedNotFound, c, vec![], evidence);
         }
     }
 
@@ -339,16 +365,6 @@ fn judge_grants<'a>(
         .filter(|p| !granted(&snapshot.grants.api, p))
         .cloned()
         .collect();
-    let make = |cause, confidence, missing, evidence, note| Diagnosis {
-        denial,
-        cause,
-        confidence,
-        required: Vec::new(),
-        source: None,
-        missing,
-        evidence,
-        note,
-    };
 
     // 6a. The roles lack something: a field rule, or the permission itself.
     if !missing.is_empty() {
@@ -363,7 +379,7 @@ fn judge_grants<'a>(
                 Level::High,
                 "a field rule of the policy requires a permission the roles lack",
             );
-            return make(Cause::FieldLevel, c, missing, evidence, None);
+            return Diagnosis::new(denial, Cause::FieldLevel, c, missing, evidence);
         }
         let c = rule(
             source_level,
@@ -377,7 +393,7 @@ fn judge_grants<'a>(
                 _ => "every succeeding peer holds it; the roles in effect do not grant it",
             },
         );
-        return make(Cause::MissingPermission, c, missing, evidence, None);
+        return Diagnosis::new(denial, Cause::MissingPermission, c, missing, evidence);
     }
 
     // 6b. The roles grant it, but not in this data scope.
@@ -395,7 +411,7 @@ fn judge_grants<'a>(
                 Level::High,
                 "the bindings that grant it are limited to other data scopes",
             );
-            return make(Cause::DataScope, c, vec![], evidence, None);
+            return Diagnosis::new(denial, Cause::DataScope, c, vec![], evidence);
         }
     }
 
@@ -425,7 +441,7 @@ fn judge_grants<'a>(
             Level::High,
             "the grant landed within the propagation window before the request",
         );
-        return make(Cause::PropagationDelay, c, recent, evidence, None);
+        return Diagnosis::new(denial, Cause::PropagationDelay, c, recent, evidence);
     }
     if let Some(diagnosis) = judge_token(denial, requirement, grant_start, evidence.clone()) {
         return diagnosis;
@@ -444,16 +460,6 @@ fn judge_token<'a>(
 ) -> Option<Diagnosis<'a>> {
     let issued_at = denial.token.map(|t| t.issued_at);
     let issued_before_grant = matches!((issued_at, grant_start), (Some(i), Some(g)) if i < g);
-    let make = |cause, confidence, missing| Diagnosis {
-        denial,
-        cause,
-        confidence,
-        required: Vec::new(),
-        source: None,
-        missing,
-        evidence,
-        note: None,
-    };
     match &denial.scopes {
         Some(scopes) => {
             let scopes: BTreeSet<String> = scopes.iter().cloned().collect();
@@ -467,26 +473,23 @@ fn judge_token<'a>(
                 return None;
             }
             Some(if issued_before_grant {
-                make(
-                    Cause::StaleToken,
-                    rule(
-                        Level::High,
-                        "the token lacks the scope and was issued before the grant",
-                    ),
-                    lacking,
-                )
+                let c = rule(
+                    Level::High,
+                    "the token lacks the scope and was issued before the grant",
+                );
+                Diagnosis::new(denial, Cause::StaleToken, c, lacking, evidence)
             } else if issued_at.is_some() {
                 let c = rule(
                     Level::High,
                     "the token lacks the scope though issued after the grant",
                 );
-                make(Cause::ScopeNotRequested, c, lacking)
+                Diagnosis::new(denial, Cause::ScopeNotRequested, c, lacking, evidence)
             } else {
                 let c = rule(
                     Level::Medium,
                     "the token lacks the scope; its issue time is unknown",
                 );
-                make(Cause::ScopeNotRequested, c, lacking)
+                Diagnosis::new(denial, Cause::ScopeNotRequested, c, lacking, evidence)
             })
         }
         None if issued_before_grant => {
@@ -494,10 +497,13 @@ fn judge_token<'a>(
                 Level::Medium,
                 "the token was issued before the grant; its scopes are unknown",
             );
-            Some(make(
+            let missing = requirement.permissions.iter().cloned().collect();
+            Some(Diagnosis::new(
+                denial,
                 Cause::StaleToken,
                 c,
-                requirement.permissions.iter().cloned().collect(),
+                missing,
+                evidence,
             ))
         }
         None => None,
@@ -538,16 +544,6 @@ fn judge_behaviour<'a>(
     let key = denial.key;
     let known = requirement.is_some();
     let level = if known { Level::High } else { Level::Medium };
-    let make = |cause, confidence, missing, evidence, note| Diagnosis {
-        denial,
-        cause,
-        confidence,
-        required: Vec::new(),
-        source: None,
-        missing,
-        evidence,
-        note,
-    };
     let own = cx.own_successes(denial);
 
     if let Some(object) = &key.object_id {
@@ -562,7 +558,7 @@ fn judge_behaviour<'a>(
                 level,
                 "allowed on other objects of the endpoint, never on this one",
             );
-            return make(Cause::ObjectAcl, c, vec![], evidence, None);
+            return Diagnosis::new(denial, Cause::ObjectAcl, c, vec![], evidence);
         }
     }
     if let Some(org) = &key.org {
@@ -575,7 +571,7 @@ fn judge_behaviour<'a>(
                 Level::Medium,
                 "allowed on the endpoint in other data scopes, never in this one",
             );
-            return make(Cause::DataScope, c, vec![], evidence, None);
+            return Diagnosis::new(denial, Cause::DataScope, c, vec![], evidence);
         }
     }
     if !key.fields.is_empty() && !own.is_empty() {
@@ -593,7 +589,7 @@ fn judge_behaviour<'a>(
                 Level::Medium,
                 "allowed on the endpoint except when these fields are touched",
             );
-            return make(Cause::FieldLevel, c, vec![], evidence, None);
+            return Diagnosis::new(denial, Cause::FieldLevel, c, vec![], evidence);
         }
     }
     let note = if known {
@@ -605,13 +601,15 @@ fn judge_behaviour<'a>(
             key.method, key.template, cx.options.min_peers
         )
     };
-    make(
+    let mut diagnosis = Diagnosis::new(
+        denial,
         Cause::Unknown,
         rule(Level::Low, "not enough evidence"),
         vec![],
         evidence,
-        Some(note),
-    )
+    );
+    diagnosis.note = Some(note);
+    diagnosis
 }
 
 /// Whether the principal succeeded on the same endpoint after the group's last denial.
