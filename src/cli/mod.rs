@@ -38,6 +38,9 @@ pub struct InputArgs {
     /// Field mapping, canonical=source pairs: `status=status_code,principal=user,status=response.status`.
     #[arg(long, value_name = "PAIRS")]
     pub map: Option<String>,
+    /// The events' log format; auto recognises Kubernetes audit, CloudTrail and GCP audit per record.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub input_format: grantgap::ingest::formats::InputFormat,
     /// Field mapping from a JSON object file: {"status": "response.status"}.
     #[arg(long, value_name = "FILE")]
     pub map_file: Option<PathBuf>,
@@ -115,6 +118,7 @@ impl InputArgs {
             propagation_window: self.propagation_window_millis(),
             id_patterns: self.id_pattern.clone(),
             learn_min_values: self.learn_templates,
+            input_format: self.input_format,
             ..IngestOptions::default()
         })
     }

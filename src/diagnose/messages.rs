@@ -19,6 +19,8 @@ pub enum Signal {
     GatewayPolicy,
     /// The response hints that the object does not exist.
     NotFound,
+    /// The response says the token's scopes are insufficient (not the roles).
+    ScopeInsufficient,
     /// The response names a permission or scope the request needed.
     Requires(String),
 }
@@ -38,6 +40,7 @@ enum Emits {
     WorkflowState,
     GatewayPolicy,
     NotFound,
+    ScopeInsufficient,
     /// The first capture group is the permission.
     Requires,
 }
@@ -93,6 +96,18 @@ const RULES: &[(&str, Part, &str, Emits)] = &[
         Emits::NotFound,
     ),
     (
+        "insufficient scopes",
+        Part::Message,
+        r"(?i)\binsufficient (?:authentication )?scopes?\b|\bACCESS_TOKEN_SCOPE_INSUFFICIENT\b",
+        Emits::ScopeInsufficient,
+    ),
+    (
+        "insufficient scopes code",
+        Part::ErrorCode,
+        r"(?i)^(?:access_token_scope_insufficient|insufficient_scope)$",
+        Emits::ScopeInsufficient,
+    ),
+    (
         "permission named in message",
         Part::Message,
         r#"(?i)\b(?:requires?|missing|needs?|lacks?)\s+(?:the\s+)?(?:scope|permission|privilege)s?\s*[:=]?\s*['"`]?([A-Za-z][\w.:/-]*[\w])"#,
@@ -134,6 +149,7 @@ pub fn signals(key: &DenialKey) -> Vec<Signal> {
                 Emits::WorkflowState => Signal::WorkflowState,
                 Emits::GatewayPolicy => Signal::GatewayPolicy,
                 Emits::NotFound => Signal::NotFound,
+                Emits::ScopeInsufficient => Signal::ScopeInsufficient,
                 Emits::Requires => Signal::Requires(captures[1].to_string()),
             });
         }
@@ -246,6 +262,19 @@ mod tests {
             vec![Signal::NotFound]
         );
         assert_eq!(of_message("No such resource"), vec![Signal::NotFound]);
+    }
+
+    #[test]
+    fn insufficient_scopes() {
+        assert_eq!(
+            of_message("Request had insufficient authentication scopes."),
+            vec![Signal::ScopeInsufficient]
+        );
+        assert_eq!(
+            of_code("ACCESS_TOKEN_SCOPE_INSUFFICIENT"),
+            vec![Signal::ScopeInsufficient]
+        );
+        assert!(of_message("Insufficient permissions").is_empty());
     }
 
     #[test]

@@ -321,6 +321,24 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         }
     }
 
+    // 5b. Without the principal's roles, a response that blames the token's scopes decides.
+    if snapshot.is_none() && has(&Signal::ScopeInsufficient) {
+        let c = rule(
+            Level::Medium,
+            "the response says the token's scopes are insufficient; roles unknown",
+        );
+        let missing = required::required_by_headers(
+            key.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        return Diagnosis::new(
+            denial,
+            Cause::ScopeNotRequested,
+            c,
+            missing.into_iter().collect(),
+            evidence,
+        );
+    }
+
     // 6. What was required, and what the roles in effect granted.
     let own_grants = snapshot.map(|s| &s.grants.api);
     let requirement = required::requirement(
@@ -523,6 +541,16 @@ fn judge_token_only<'a>(
             "the token lacks the scope; the principal's roles are unknown",
         );
         return diagnosis;
+    }
+    // The service's own denial names the permission it checked: what the log
+    // itself proves, even without the principal's roles.
+    if requirement.source == Some(RequirementSource::Response) {
+        let c = rule(
+            Level::Medium,
+            "the denial response names the permission it checked; the roles are unknown",
+        );
+        let missing = requirement.permissions.iter().cloned().collect();
+        return Diagnosis::new(denial, Cause::MissingPermission, c, missing, evidence);
     }
     let mut diagnosis = judge_behaviour(denial, evidence, Some(requirement), cx);
     if diagnosis.cause == Cause::Unknown {

@@ -23,47 +23,93 @@ pub trait RecordSource: Send {
     fn next_record(&mut self) -> Option<Decoded>;
 }
 
-/// JSON Lines; a document whose first character is `[` is read whole as an array.
+/// JSON Lines. A document that is not one object per line (a `[` array, or one
+/// object spread over many lines) is read whole. An envelope of records (a
+/// CloudTrail file's `Records`, a Kubernetes `EventList`'s `items`) yields its
+/// records, all at the envelope's line.
 pub struct JsonSource<R> {
     reader: R,
     line: u64,
     buf: Vec<u8>,
-    array: Option<std::vec::IntoIter<Value>>,
+    /// Records waiting to be handed out, all from line `line`.
+    queued: std::collections::VecDeque<Value>,
+    /// The whole input was one document, now queued: nothing follows it.
+    whole_document: bool,
     /// Stop before a line that starts this many bytes in (for reading one range of a file).
     byte_limit: Option<u64>,
     consumed: u64,
     failed: bool,
 }
 
+/// Whether the text starts with a whole JSON value on its first line; `false`
+/// for a `[` array or an object spread over several lines (pretty-printed).
+pub fn is_json_lines(head: &[u8]) -> bool {
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let head = &head[start..];
+    if head.first() != Some(&b'{') {
+        return false;
+    }
+    match head.iter().position(|b| *b == b'\n') {
+        Some(end) => !serde_json::from_slice::<Value>(&head[..end]).is_err_and(|e| e.is_eof()),
+        // The first line is longer than what we can see: treat as JSON Lines.
+        None => true,
+    }
+}
+
+/// The records inside an envelope, or the value itself.
+fn unwrap_envelope(value: Value) -> Vec<Value> {
+    let list = |v: &Value, key: &str| v.get(key).and_then(Value::as_array).cloned();
+    if let Some(records) = list(&value, "Records") {
+        return records;
+    }
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if kind.ends_with("List") {
+        if let Some(items) = list(&value, "items") {
+            return items;
+        }
+    }
+    vec![value]
+}
+
 impl<R: BufRead + Send> JsonSource<R> {
     pub fn new(mut reader: R) -> Result<Self> {
         // Whitespace before the first record is left in place so line numbers stay true.
         let head = reader.fill_buf().context("cannot read input")?;
-        let starts_array = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        let whole_document = first == Some(b'[') || (first == Some(b'{') && !is_json_lines(head));
         let mut source = JsonSource {
             reader,
             line: 0,
             buf: Vec::new(),
-            array: None,
+            queued: Default::default(),
+            whole_document,
             byte_limit: None,
             consumed: 0,
             failed: false,
         };
-        if starts_array {
+        if whole_document {
             let mut text = Vec::new();
             source
                 .reader
                 .read_to_end(&mut text)
                 .context("cannot read input")?;
-            let items: Vec<Value> = serde_json::from_slice(&text)
-                .context("the input starts with `[` but is not a valid JSON array")?;
-            source.array = Some(items.into_iter());
+            let document: Value = serde_json::from_slice(&text)
+                .context("the input is one JSON document (an array, or an object over several lines) but not valid JSON")?;
+            let records = match document {
+                Value::Array(items) => items,
+                other => unwrap_envelope(other),
+            };
+            source.queued = records.into();
         }
         Ok(source)
     }
-}
 
-impl<R: BufRead + Send> JsonSource<R> {
     /// Reads only the lines that start within the first `limit` bytes.
     pub fn with_byte_limit(mut self, limit: u64) -> Self {
         self.byte_limit = Some(limit);
@@ -78,10 +124,15 @@ impl<R: BufRead + Send> JsonSource<R> {
 
 impl<R: BufRead + Send> RecordSource for JsonSource<R> {
     fn next_record(&mut self) -> Option<Decoded> {
-        if let Some(items) = &mut self.array {
-            let item = items.next()?;
-            self.line += 1;
+        if let Some(item) = self.queued.pop_front() {
+            // A whole document numbers its records; an envelope line gives them its line.
+            if self.whole_document {
+                self.line += 1;
+            }
             return Some((self.line, object(item)));
+        }
+        if self.whole_document {
+            return None;
         }
         loop {
             if self.failed || self.byte_limit.is_some_and(|limit| self.consumed >= limit) {
@@ -105,9 +156,17 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             if line.is_empty() {
                 continue;
             }
-            let parsed = serde_json::from_slice::<Value>(line)
-                .map_err(|e| Skip::new("malformed JSON", e.to_string()))
-                .and_then(object);
+            let parsed = match serde_json::from_slice::<Value>(line) {
+                Ok(value) => {
+                    let mut records = unwrap_envelope(value).into_iter();
+                    let Some(first) = records.next() else {
+                        continue;
+                    };
+                    self.queued.extend(records);
+                    object(first)
+                }
+                Err(e) => Err(Skip::new("malformed JSON", e.to_string())),
+            };
             return Some((self.line, parsed));
         }
     }

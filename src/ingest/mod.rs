@@ -7,8 +7,8 @@
 
 pub mod aggregate;
 pub mod decode;
-pub mod events;
 pub mod fields;
+pub mod formats;
 pub mod input;
 pub mod seen;
 pub mod tables;
@@ -27,6 +27,7 @@ use serde_json::Value;
 use self::aggregate::{Aggregates, BadRecord, Derived, Position, TableStats};
 use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource};
 use self::fields::{FieldMap, Skip};
+use self::formats::InputFormat;
 use self::input::{Compression, Encoding, InputFile};
 use self::template::Templater;
 use self::timeline::Timeline;
@@ -50,6 +51,8 @@ pub struct IngestOptions {
     pub id_patterns: Vec<String>,
     /// Distinct values after a prefix from which a parameter is learned; 0 learns nothing.
     pub learn_min_values: usize,
+    /// Which log format events are read as.
+    pub input_format: InputFormat,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -67,6 +70,7 @@ impl Default for IngestOptions {
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
+            input_format: InputFormat::Auto,
         }
     }
 }
@@ -135,7 +139,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     let timeline = Timeline::new(&bindings, &tokens, options.propagation_window);
     let mut templater = Templater::with_patterns(&options.id_patterns)?;
     if options.learn_min_values > 0 {
-        let paths = sample_paths(&files, map)?;
+        let paths = sample_paths(&files, map, options.input_format)?;
         templater.learn(paths.iter().map(String::as_str), options.learn_min_values);
     }
 
@@ -152,6 +156,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         progress: &progress,
         timeline: &timeline,
         templater: &templater,
+        format: options.input_format,
     };
     let events = units
         .into_par_iter()
@@ -229,7 +234,7 @@ fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
 
 /// The paths of the first events of the inputs, to learn templates from. Reading
 /// them again later costs little: they are at most a few tens of MB.
-fn sample_paths(files: &[InputFile], map: &FieldMap) -> Result<Vec<String>> {
+fn sample_paths(files: &[InputFile], map: &FieldMap, format: InputFormat) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     // Not counted as progress: the main pass reads these bytes again.
     let quiet = ProgressBar::hidden();
@@ -244,7 +249,7 @@ fn sample_paths(files: &[InputFile], map: &FieldMap) -> Result<Vec<String>> {
             }
             if let Some(path) = record
                 .ok()
-                .and_then(|r| map.get(&r, "path").and_then(fields::text))
+                .and_then(|r| formats::generic_path(&r, map, format))
             {
                 paths.push(path);
             }
@@ -347,9 +352,8 @@ fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
     let n = File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let first = head[..n].iter().find(|b| !b.is_ascii_whitespace());
     let compressed = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    Ok(!compressed && first == Some(&b'{'))
+    Ok(!compressed && decode::is_json_lines(&head[..n]))
 }
 
 /// Everything a worker needs to fold one unit of events into aggregates.
@@ -359,6 +363,7 @@ struct EventReader<'a> {
     progress: &'a ProgressBar,
     timeline: &'a Timeline,
     templater: &'a Templater,
+    format: InputFormat,
 }
 
 impl EventReader<'_> {
@@ -420,7 +425,7 @@ impl EventReader<'_> {
                 unit: unit.index,
                 line,
             };
-            match record.and_then(|r| events::event_from_record(&r, self.map)) {
+            match record.and_then(|r| formats::event_from_record(&r, self.map, self.format)) {
                 Ok(event) => {
                     let (template, path_object) = self.templater.template(&event.path);
                     let derived = Derived {

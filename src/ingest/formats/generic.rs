@@ -1,10 +1,10 @@
-//! Mapping a decoded record onto the canonical [`Event`].
+//! The generic format: canonical field names, or others through the field map.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::fields::{self, FieldMap, Skip};
+use crate::ingest::fields::{self, FieldMap, Skip};
 use crate::model::Event;
 
 /// Reads one event. Fails with the reason the record cannot be used when a

@@ -1,0 +1,189 @@
+//! Kubernetes audit events (`audit.k8s.io/v1` and `v1beta1`).
+//!
+//! The acting principal is the impersonated user when there is one. A request
+//! is logged once per stage; only the final stage (`ResponseComplete`, or
+//! `Panic`) is the request, earlier stages are folded away. The permission is
+//! `group/resource[/subresource]:verb` (`core` for the core group), the
+//! namespace is the data scope and the resource name the object; a request to a
+//! non-resource URL needs `nonresource:PATH:verb`.
+
+use serde_json::Value;
+
+use super::{at, first_text, text_at, utc_timestamp, LogFormat};
+use crate::ingest::fields::{self, FieldMap, Skip};
+use crate::model::Event;
+
+pub struct K8sAudit;
+
+/// The permission a request needs, as RBAC rules name it.
+fn permission(record: &Value, verb: &str) -> Option<String> {
+    match at(record, "objectRef") {
+        Some(object) => {
+            let resource = text_at(object, "resource")?;
+            let group = text_at(object, "apiGroup").unwrap_or_else(|| "core".into());
+            let resource = match text_at(object, "subresource") {
+                Some(sub) => format!("{resource}/{sub}"),
+                None => resource,
+            };
+            Some(format!("{group}/{resource}:{verb}"))
+        }
+        None => {
+            let uri = text_at(record, "requestURI")?;
+            Some(format!(
+                "nonresource:{}:{verb}",
+                uri.split('?').next().unwrap_or_default()
+            ))
+        }
+    }
+}
+
+impl LogFormat for K8sAudit {
+    fn name(&self) -> &'static str {
+        "k8s-audit"
+    }
+
+    fn detect(&self, record: &Value) -> bool {
+        let audit_version = record
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("audit.k8s.io/"));
+        // Exported events are often trimmed of `apiVersion`; the shape still tells.
+        let audit_shape = record.get("verb").is_some()
+            && record.get("user").is_some()
+            && (record.get("objectRef").is_some() || record.get("requestURI").is_some());
+        audit_version || audit_shape
+    }
+
+    fn event(&self, record: &Value, _map: &FieldMap) -> Result<Event, Skip> {
+        let stage = text_at(record, "stage").unwrap_or_else(|| "ResponseComplete".into());
+        if stage != "ResponseComplete" && stage != "Panic" {
+            return Err(Skip::new(
+                "audit stage folded",
+                format!("stage {stage} of a request whose ResponseComplete stage is its record"),
+            ));
+        }
+        let principal = first_text(record, &["impersonatedUser.username", "user.username"])
+            .ok_or_else(|| Skip::new("missing field", "no user.username in the audit event"))?;
+        let verb = text_at(record, "verb")
+            .ok_or_else(|| Skip::new("missing field", "no verb in the audit event"))?;
+        let status = at(record, "responseStatus.code")
+            .and_then(Value::as_u64)
+            .map_or(200, |c| c as u16);
+        // Annotation keys contain dots, so they are read by key, not by dotted path.
+        let annotation = |name: &str| {
+            record
+                .get("annotations")
+                .and_then(|a| a.get(name))
+                .and_then(fields::text)
+        };
+        let decision = annotation("authorization.k8s.io/decision");
+        let mut headers = std::collections::BTreeMap::new();
+        if status == 403 {
+            if let Some(p) = permission(record, &verb) {
+                headers.insert("x-required-permission".to_string(), p);
+            }
+        }
+        let path = match at(record, "objectRef") {
+            Some(object) => {
+                let group = text_at(object, "apiGroup").unwrap_or_else(|| "core".into());
+                let resource = text_at(object, "resource").unwrap_or_default();
+                match text_at(object, "subresource") {
+                    Some(sub) => format!("/{group}/{resource}/{{name}}/{sub}"),
+                    None => format!("/{group}/{resource}"),
+                }
+            }
+            None => text_at(record, "requestURI").unwrap_or_default(),
+        };
+        let message = text_at(record, "responseStatus.message")
+            .or_else(|| annotation("authorization.k8s.io/reason"));
+        Ok(Event {
+            ts: utc_timestamp(
+                record,
+                &[
+                    "stageTimestamp",
+                    "requestReceivedTimestamp",
+                    "timestamp",
+                    "p_event_time",
+                ],
+            )?,
+            principal,
+            token_id: None,
+            scopes: None,
+            method: verb.to_ascii_uppercase(),
+            path: path.split('?').next().unwrap_or_default().to_string(),
+            status,
+            error_code: decision
+                .filter(|d| d == "forbid")
+                .map(|_| "RBAC_FORBID".to_string()),
+            message,
+            headers,
+            object_id: text_at(record, "objectRef.name"),
+            org: text_at(record, "objectRef.namespace"),
+            fields: Vec::new(),
+            request_id: text_at(record, "auditID"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(extra: Value) -> Result<Event, Skip> {
+        let mut base = json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": "a1", "stage": "ResponseComplete",
+            "stageTimestamp": "2026-11-20T01:02:03.5Z", "verb": "list", "user": {"username": "system:serviceaccount:ci:deployer"},
+            "objectRef": {"resource": "pods", "namespace": "prod"}, "responseStatus": {"code": 403,
+            "message": "pods is forbidden: User \"system:serviceaccount:ci:deployer\" cannot list resource \"pods\" in API group \"\" in the namespace \"prod\""}});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        K8sAudit.event(&base, &FieldMap::default())
+    }
+
+    #[test]
+    fn a_forbidden_list_names_the_rbac_permission() {
+        let e = event(json!({})).unwrap();
+        assert_eq!(e.principal, "system:serviceaccount:ci:deployer");
+        assert_eq!(
+            (e.method.as_str(), e.path.as_str(), e.status),
+            ("LIST", "/core/pods", 403)
+        );
+        assert_eq!(e.headers["x-required-permission"], "core/pods:list");
+        assert_eq!(e.org.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn impersonation_subresources_and_groups() {
+        let e = event(json!({"impersonatedUser": {"username": "bob"}, "verb": "create",
+            "objectRef": {"resource": "deployments", "apiGroup": "apps", "subresource": "scale", "name": "web", "namespace": "prod"}}))
+        .unwrap();
+        assert_eq!(e.principal, "bob");
+        assert_eq!(
+            e.headers["x-required-permission"],
+            "apps/deployments/scale:create"
+        );
+        assert_eq!(e.path, "/apps/deployments/{name}/scale");
+        assert_eq!(e.object_id.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn non_resource_urls_and_earlier_stages() {
+        let mut record = json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1beta1", "stage": "ResponseComplete",
+            "requestReceivedTimestamp": "2024-11-13 23:50:32.672347000", "verb": "get", "user": {"username": "system:anonymous"},
+            "requestURI": "/healthz?verbose", "responseStatus": {"code": 403}});
+        let e = K8sAudit.event(&record, &FieldMap::default()).unwrap();
+        assert_eq!(
+            e.headers["x-required-permission"],
+            "nonresource:/healthz:get"
+        );
+        record["stage"] = json!("RequestReceived");
+        assert_eq!(
+            K8sAudit
+                .event(&record, &FieldMap::default())
+                .unwrap_err()
+                .kind,
+            "audit stage folded"
+        );
+    }
+}
