@@ -16,6 +16,8 @@ pub enum Table {
     RoleSnapshots,
     Roles,
     Policies,
+    /// Kubernetes RBAC objects: roles and bindings in one file.
+    Rbac,
 }
 
 impl Table {
@@ -27,6 +29,7 @@ impl Table {
             Table::RoleSnapshots => "role_snapshots",
             Table::Roles => "roles",
             Table::Policies => "policies",
+            Table::Rbac => "rbac",
         }
     }
 }

@@ -117,3 +117,76 @@ fn gcp_audit_logs() {
         ]
     );
 }
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_grantgap"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn kubernetes_rbac_dump_gives_roles_bindings_and_the_fix() {
+    let json = run(&[
+        "report",
+        "--format",
+        "json",
+        "tests/fixtures/k8s_audit.jsonl",
+        "--rbac",
+        "tests/fixtures/rbac.json",
+    ]);
+    let r: Value = serde_json::from_str(&json).unwrap();
+    let p = &r["principals"][0];
+    assert_eq!(p["principal"], "system:serviceaccount:ci:deployer");
+    assert_eq!(p["roles_held"], serde_json::json!(["Role/prod/pod-reader"]));
+    assert!(p["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["confidence"]["level"] == "high"));
+    // Secrets come with the aggregated view role or the narrow role it aggregates; the
+    // narrow one grants less. Deployment scaling needs the wildcard apps-admin role.
+    assert_eq!(
+        p["fix"]["grant_roles"],
+        serde_json::json!(["ClusterRole/apps-admin", "ClusterRole/secret-reader"])
+    );
+}
+
+#[test]
+fn fixes_are_emitted_natively() {
+    let yaml = run(&[
+        "report",
+        "--emit",
+        "k8s-rbac",
+        "tests/fixtures/k8s_audit.jsonl",
+    ]);
+    assert!(yaml.contains("kind: Role\nmetadata:\n  name: grantgap-system-serviceaccount-ci-deployer\n  namespace: prod\n"), "{yaml}");
+    assert!(
+        yaml.contains("resources: [\"secrets\"]\n    verbs: [\"list\"]"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("- kind: ServiceAccount\n    name: deployer\n    namespace: ci"),
+        "{yaml}"
+    );
+    let iam: Value = serde_json::from_str(&run(&[
+        "report",
+        "--emit",
+        "iam-policy",
+        "tests/fixtures/cloudtrail.json.gz",
+    ]))
+    .unwrap();
+    let statement = &iam["arn:aws:iam::111122223333:role/etl-reader"]["Statement"][0];
+    assert_eq!(statement["Action"], serde_json::json!(["s3:GetObject"]));
+    assert_eq!(
+        statement["Resource"],
+        serde_json::json!(["arn:aws:s3:::exports/2026/11/20.csv"])
+    );
+}

@@ -32,6 +32,9 @@ pub struct InputArgs {
     /// Role definitions (role, permissions, inherits, plane).
     #[arg(long, value_name = "F")]
     pub roles: Vec<String>,
+    /// Kubernetes RBAC dump (kubectl get roles,rolebindings,clusterroles,clusterrolebindings -A -o json).
+    #[arg(long, value_name = "F")]
+    pub rbac: Vec<String>,
     /// Endpoint policies (method, path, all_of, any_of, fields, data_scoped).
     #[arg(long, value_name = "F")]
     pub policies: Vec<String>,
@@ -73,6 +76,7 @@ impl InputArgs {
             (&self.role_snapshots, Table::RoleSnapshots),
             (&self.roles, Table::Roles),
             (&self.policies, Table::Policies),
+            (&self.rbac, Table::Rbac),
         ];
         for (args, table) in flagged {
             for arg in args {

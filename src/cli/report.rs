@@ -3,7 +3,7 @@
 //! Usage: grantgap report <INPUT>... [--tokens F] [--role-snapshots F] [--roles F]
 //!        [--policies F] [--map PAIRS] [--propagation-window 10m] [--min-peers 3]
 //!        [--baseline PREVIOUS.json] [--suppressions F] [--today YYYY-MM-DD]
-//!        [--format table|json|csv|markdown] [-o FILE]
+//!        [--format table|json|csv|markdown | --emit k8s-rbac|iam-policy] [-o FILE]
 //!
 //! A folder is read as a bundle: `tokens.*`, `role_snapshots.*`, `roles.*` and
 //! `policies.*` are those tables, every other log file is events. With
@@ -37,6 +37,9 @@ pub struct ReportArgs {
     /// Expected denials to hide: a JSON array of {signature | principal, cause, permission, endpoint; reason; expires}.
     #[arg(long, value_name = "F")]
     pub suppressions: Option<PathBuf>,
+    /// Instead of the report, write the fixes natively: Kubernetes RBAC YAML or IAM policy JSON.
+    #[arg(long, value_enum)]
+    pub emit: Option<report::emit::Emit>,
     /// The day suppression expiry is judged on (default: today, UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<NaiveDate>,
@@ -63,8 +66,9 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         report::baseline::apply(&mut report, previous)?;
     }
     super::print_skipped(&report);
-    super::write_output(args.output.as_deref(), |out| {
-        report::write(&report, args.format, out)
+    super::write_output(args.output.as_deref(), |out| match args.emit {
+        Some(emit) => report::emit::write(&report, emit, out),
+        None => report::write(&report, args.format, out),
     })?;
     let new = report.baseline.as_ref().is_some_and(|b| b.has_new());
     Ok(if new {

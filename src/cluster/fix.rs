@@ -1,6 +1,7 @@
 //! The fix of a finding, in words a platform admin can act on.
 
 use super::FindingEvidence;
+use crate::correlate::roles::grants_permission;
 use crate::diagnose::{Cause, Diagnosed};
 
 /// The roles among `cover` that grant `permission` (any part of `a|b`).
@@ -8,10 +9,7 @@ pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed)
     let graph = &diagnosed.correlation.graph;
     cover
         .iter()
-        .filter(|role| {
-            let grants = graph.grants([role.as_str()]).api;
-            permission.split('|').any(|p| grants.contains(p))
-        })
+        .filter(|role| grants_permission(&graph.grants([role.as_str()]).api, permission))
         .cloned()
         .collect()
 }

@@ -108,7 +108,7 @@ impl GrantHistory {
     ) -> Option<GrantStart> {
         let snapshots = self.by_principal.get(principal)?;
         let end = snapshots.binary_search_by_key(&at, |s| s.at).ok()?;
-        let grants = |s: &Snapshot| permission.split('|').any(|p| s.grants.api.contains(p));
+        let grants = |s: &Snapshot| super::roles::grants_permission(&s.grants.api, permission);
         if !grants(&snapshots[end]) {
             return None;
         }

@@ -4,6 +4,35 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::{Millis, RoleDef};
 
+/// Whether `grants` satisfy a required permission. A permission written `a|b` is
+/// satisfied by either; a granted permission holding `*` is a pattern in which
+/// `*` stands for any text (`core/*:get`, `s3:*`, `nonresource:/healthz*:get`).
+pub fn grants_permission(grants: &BTreeSet<String>, permission: &str) -> bool {
+    permission.split('|').any(|wanted| {
+        grants.contains(wanted)
+            || grants
+                .iter()
+                .any(|g| g.contains('*') && wildcard_match(g, wanted))
+    })
+}
+
+/// Glob matching with `*` only.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Role definitions by name, with inheritance, and their versions over time.
 #[derive(Debug, Default)]
 pub struct RoleGraph {
@@ -202,6 +231,32 @@ mod tests {
             BTreeSet::from(["Maintenance Manager".to_string()])
         );
         assert_eq!(grants.undefined, BTreeSet::from(["Ghost".to_string()]));
+    }
+
+    #[test]
+    fn wildcard_grants_match_permissions() {
+        let grants: BTreeSet<String> = ["core/*:get", "s3:*", "nonresource:/healthz*:get", "exact"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for yes in [
+            "core/pods:get",
+            "s3:GetObject",
+            "nonresource:/healthz/ready:get",
+            "exact",
+            "nope|exact",
+        ] {
+            assert!(grants_permission(&grants, yes), "{yes}");
+        }
+        for no in [
+            "apps/deployments:get",
+            "core/pods:list",
+            "ec2:RunInstances",
+            "nonresource:/metrics:get",
+            "exac",
+        ] {
+            assert!(!grants_permission(&grants, no), "{no}");
+        }
     }
 
     #[test]

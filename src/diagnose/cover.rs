@@ -20,7 +20,7 @@ pub struct Cover {
 
 /// A permission written `a|b` is covered by a role granting either.
 fn covers(grants: &BTreeSet<String>, permission: &str) -> bool {
-    permission.split('|').any(|p| grants.contains(p))
+    crate::correlate::roles::grants_permission(grants, permission)
 }
 
 /// The smallest set of API roles granting every permission in `needed`.

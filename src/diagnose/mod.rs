@@ -245,7 +245,7 @@ const fn rule(level: Level, rule: &'static str) -> Confidence {
 
 /// Whether `grants` satisfies a permission written `a|b`.
 fn granted(grants: &BTreeSet<String>, permission: &str) -> bool {
-    permission.split('|').any(|p| grants.contains(p))
+    crate::correlate::roles::grants_permission(grants, permission)
 }
 
 /// One denial group's cause, in the order of `docs/diagnosis.md`.

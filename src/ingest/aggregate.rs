@@ -236,6 +236,9 @@ impl Aggregates {
     pub fn add_bad(&mut self, position: Position, kind: &str, detail: String) {
         self.stats.read += 1;
         *self.stats.skipped.entry(kind.to_string()).or_default() += 1;
+        if kind == super::fields::FOLDED {
+            return;
+        }
         let bad = BadRecord {
             position,
             kind: kind.to_string(),

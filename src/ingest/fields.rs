@@ -18,6 +18,10 @@ pub struct Skip {
     pub detail: String,
 }
 
+/// The kind of a record that is a repeat of another (an earlier audit stage of
+/// one request): counted as skipped, never listed as bad input.
+pub const FOLDED: &str = "audit stage folded";
+
 impl Skip {
     pub fn new(kind: &'static str, detail: impl Into<String>) -> Self {
         Skip {

@@ -97,6 +97,7 @@ pub fn table_from_name(path: &Path) -> Table {
         "role_snapshots" => Table::RoleSnapshots,
         "roles" => Table::Roles,
         "policies" => Table::Policies,
+        "rbac" => Table::Rbac,
         _ => Table::Events,
     }
 }

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod fields;
 pub mod formats;
 pub mod input;
+pub mod rbac;
 pub mod seen;
 pub mod tables;
 pub mod template;
@@ -131,6 +132,10 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     let bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
     let roles = small.read(Table::Roles, tables::role_from_record)?;
     let policies = small.read(Table::Policies, tables::policy_from_record)?;
+    let (rbac_roles, rbac_bindings) = small.read_rbac()?;
+    let (mut roles, mut bindings) = (roles, bindings);
+    roles.extend(rbac_roles);
+    bindings.extend(rbac_bindings);
     let SmallTables {
         mut stats, mut bad, ..
     } = small;
@@ -270,6 +275,21 @@ struct SmallTables<'a> {
 }
 
 impl SmallTables<'_> {
+    /// Reads the RBAC dumps into role definitions (aggregation followed) and bindings.
+    fn read_rbac(&mut self) -> Result<(Vec<RoleDef>, Vec<RoleBinding>)> {
+        let objects = self.read(Table::Rbac, |record, _| rbac::object_from_record(record))?;
+        let mut roles = Vec::new();
+        let mut bindings = Vec::new();
+        for object in objects {
+            match object {
+                rbac::RbacObject::Role(def, aggregation) => roles.push((def, aggregation)),
+                rbac::RbacObject::Bindings(b) => bindings.extend(b),
+            }
+        }
+        rbac::aggregate(&mut roles);
+        Ok((roles.into_iter().map(|(def, _)| def).collect(), bindings))
+    }
+
     fn read<T>(&mut self, table: Table, parse: ParseFn<T>) -> Result<Vec<T>> {
         let mut rows = Vec::new();
         let mut skips = Aggregates::default();

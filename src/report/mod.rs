@@ -6,6 +6,7 @@
 
 pub mod baseline;
 mod csv;
+pub mod emit;
 mod json;
 mod markdown;
 mod table;

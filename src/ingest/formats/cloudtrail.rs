@@ -96,7 +96,12 @@ impl LogFormat for CloudTrail {
         let resource = named
             .as_ref()
             .and_then(|c| c.get(2))
-            .map(|r| r.as_str().trim_end_matches(['.', ',']).to_string())
+            .map(|r| {
+                r.as_str()
+                    .trim_end_matches(['.', ','])
+                    .trim_matches('"')
+                    .to_string()
+            })
             .filter(|r| r != "*");
         let mut headers = BTreeMap::new();
         if status == 403 {

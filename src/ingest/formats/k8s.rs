@@ -58,7 +58,7 @@ impl LogFormat for K8sAudit {
         let stage = text_at(record, "stage").unwrap_or_else(|| "ResponseComplete".into());
         if stage != "ResponseComplete" && stage != "Panic" {
             return Err(Skip::new(
-                "audit stage folded",
+                fields::FOLDED,
                 format!("stage {stage} of a request whose ResponseComplete stage is its record"),
             ));
         }

@@ -1,0 +1,250 @@
+//! Native fixes: the grants a report proposes, written in the platform's own
+//! language. Only findings a grant fixes (`missing_permission`, `field_level`)
+//! are emitted, each with exactly the permissions found missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+
+use serde_json::json;
+
+use super::Report;
+use crate::diagnose::Cause;
+
+/// The fix formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    /// Kubernetes Role/ClusterRole and binding YAML, per principal and namespace.
+    K8sRbac,
+    /// AWS IAM policy JSON per principal: the missing actions on the resources seen.
+    IamPolicy,
+}
+
+/// Writes the fixes of a report.
+pub fn write(report: &Report, emit: Emit, out: &mut dyn Write) -> io::Result<()> {
+    match emit {
+        Emit::K8sRbac => k8s_rbac(report, out),
+        Emit::IamPolicy => iam_policy(report, out),
+    }
+}
+
+/// (principal, permission, orgs, objects) of every finding a grant fixes.
+fn grantable(report: &Report) -> impl Iterator<Item = (&str, &str, &[String], &[String])> {
+    report.principals.iter().flat_map(|p| {
+        p.findings
+            .iter()
+            .filter(|f| matches!(f.cause, Cause::MissingPermission | Cause::FieldLevel))
+            .filter_map(move |f| {
+                let permission = f.permission.as_deref()?;
+                Some((
+                    p.principal.as_str(),
+                    permission,
+                    f.evidence.orgs.as_slice(),
+                    f.evidence.objects.as_slice(),
+                ))
+            })
+    })
+}
+
+/// `group/resource[/sub]:verb` or `nonresource:URL:verb`, as (group, resource, verb) or a URL rule.
+enum K8sPermission<'a> {
+    Resource {
+        group: &'a str,
+        resource: &'a str,
+        verb: &'a str,
+    },
+    NonResource {
+        url: &'a str,
+        verb: &'a str,
+    },
+}
+
+fn parse_k8s(permission: &str) -> Option<K8sPermission<'_>> {
+    if let Some(rest) = permission.strip_prefix("nonresource:") {
+        let (url, verb) = rest.rsplit_once(':')?;
+        return Some(K8sPermission::NonResource { url, verb });
+    }
+    let (target, verb) = permission.rsplit_once(':')?;
+    let (group, resource) = target.split_once('/')?;
+    Some(K8sPermission::Resource {
+        group: if group == "core" { "" } else { group },
+        resource,
+        verb,
+    })
+}
+
+/// A name Kubernetes accepts, derived from the principal.
+fn object_name(principal: &str) -> String {
+    let cleaned: String = principal
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("grantgap-{}", cleaned.trim_matches('-'))
+}
+
+fn subject(principal: &str) -> String {
+    match principal
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+    {
+        Some((ns, name)) => {
+            format!("  - kind: ServiceAccount\n    name: {name}\n    namespace: {ns}\n")
+        }
+        None => format!(
+            "  - kind: User\n    apiGroup: rbac.authorization.k8s.io\n    name: \"{principal}\"\n"
+        ),
+    }
+}
+
+fn k8s_rbac(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    // (principal, namespace or cluster-wide) -> (group, resource) -> verbs; and URL rules.
+    type Rules = (
+        BTreeMap<(String, String), BTreeSet<String>>,
+        BTreeMap<String, BTreeSet<String>>,
+    );
+    let mut wanted: BTreeMap<(String, Option<String>), Rules> = BTreeMap::new();
+    for (principal, permission, orgs, _) in grantable(report) {
+        let Some(parsed) = parse_k8s(permission) else {
+            continue;
+        };
+        let scopes: Vec<Option<String>> = match (&parsed, orgs.is_empty()) {
+            (K8sPermission::NonResource { .. }, _) | (_, true) => vec![None],
+            _ => orgs.iter().cloned().map(Some).collect(),
+        };
+        for scope in scopes {
+            let rules = wanted.entry((principal.to_string(), scope)).or_default();
+            match parsed {
+                K8sPermission::Resource {
+                    group,
+                    resource,
+                    verb,
+                } => {
+                    rules
+                        .0
+                        .entry((group.to_string(), resource.to_string()))
+                        .or_default()
+                        .insert(verb.to_string());
+                }
+                K8sPermission::NonResource { url, verb } => {
+                    rules
+                        .1
+                        .entry(url.to_string())
+                        .or_default()
+                        .insert(verb.to_string());
+                }
+            }
+        }
+    }
+    writeln!(
+        out,
+        "# Generated by grantgap: grants exactly the permissions found missing."
+    )?;
+    for ((principal, namespace), (resources, urls)) in wanted {
+        let name = object_name(&principal);
+        let (kind, binding_kind, ns_line) = match &namespace {
+            Some(ns) => ("Role", "RoleBinding", format!("  namespace: {ns}\n")),
+            None => ("ClusterRole", "ClusterRoleBinding", String::new()),
+        };
+        writeln!(out, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: {name}\n{ns_line}rules:")?;
+        for ((group, resource), verbs) in &resources {
+            let verbs: Vec<String> = verbs.iter().map(|v| format!("\"{v}\"")).collect();
+            writeln!(
+                out,
+                "  - apiGroups: [\"{group}\"]\n    resources: [\"{resource}\"]\n    verbs: [{}]",
+                verbs.join(", ")
+            )?;
+        }
+        for (url, verbs) in &urls {
+            let verbs: Vec<String> = verbs.iter().map(|v| format!("\"{v}\"")).collect();
+            writeln!(
+                out,
+                "  - nonResourceURLs: [\"{url}\"]\n    verbs: [{}]",
+                verbs.join(", ")
+            )?;
+        }
+        write!(
+            out,
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {binding_kind}\nmetadata:\n  name: {name}\n{ns_line}roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: {kind}\n  name: {name}\nsubjects:\n{}",
+            subject(&principal)
+        )?;
+    }
+    Ok(())
+}
+
+fn iam_policy(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    // principal -> resource set -> actions
+    let mut wanted: BTreeMap<&str, BTreeMap<Vec<String>, BTreeSet<&str>>> = BTreeMap::new();
+    for (principal, permission, _, objects) in grantable(report) {
+        if !permission.contains(':')
+            || permission.starts_with("nonresource:")
+            || permission.contains('/')
+        {
+            continue;
+        }
+        let mut resources: Vec<String> = objects
+            .iter()
+            .filter(|o| o.starts_with("arn:"))
+            .cloned()
+            .collect();
+        if resources.is_empty() {
+            resources.push("*".into());
+        }
+        wanted
+            .entry(principal)
+            .or_default()
+            .entry(resources)
+            .or_default()
+            .insert(permission);
+    }
+    let documents: BTreeMap<&str, serde_json::Value> = wanted
+        .into_iter()
+        .map(|(principal, statements)| {
+            let statements: Vec<serde_json::Value> = statements
+                .into_iter()
+                .map(|(resources, actions)| json!({"Effect": "Allow", "Action": actions, "Resource": resources}))
+                .collect();
+            (principal, json!({"Version": "2012-10-17", "Statement": statements}))
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &documents)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_permissions_parse() {
+        assert!(matches!(
+            parse_k8s("apps/deployments/scale:update"),
+            Some(K8sPermission::Resource {
+                group: "apps",
+                resource: "deployments/scale",
+                verb: "update"
+            })
+        ));
+        assert!(matches!(
+            parse_k8s("core/secrets:list"),
+            Some(K8sPermission::Resource { group: "", .. })
+        ));
+        assert!(matches!(
+            parse_k8s("nonresource:/healthz:get"),
+            Some(K8sPermission::NonResource {
+                url: "/healthz",
+                verb: "get"
+            })
+        ));
+        assert!(parse_k8s("s3GetObject").is_none());
+        assert_eq!(
+            object_name("system:serviceaccount:ci:deployer"),
+            "grantgap-system-serviceaccount-ci-deployer"
+        );
+    }
+}
