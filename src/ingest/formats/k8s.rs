@@ -7,6 +7,9 @@
 //! namespace is the data scope and the resource name the object; a request to a
 //! non-resource URL needs `nonresource:PATH:verb`.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde_json::Value;
 
 use super::{at, first_text, text_at, utc_timestamp, LogFormat};
@@ -14,6 +17,31 @@ use crate::ingest::fields::{self, FieldMap, Skip};
 use crate::model::Event;
 
 pub struct K8sAudit;
+
+/// A forbidden message: `User "X" cannot VERB resource "R" in API group "G" in
+/// the namespace "N"` (current), `User "X" cannot VERB R in the namespace "N"`
+/// or `… at the cluster scope` (older), `User "X" cannot VERB path "/p"`.
+static FORBIDDEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"cannot (?P<verb>[\w-]+) (?:resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"|path "(?P<path>[^"]+)"|(?P<old>[\w./-]+))(?: in the namespace "(?P<ns>[^"]+)")?"#,
+    )
+    .expect("forbidden message pattern compiles")
+});
+
+/// The permission and namespace a forbidden message names, for events that carry no `objectRef`.
+fn from_message(message: &str) -> Option<(String, Option<String>)> {
+    let c = FORBIDDEN.captures(message)?;
+    let verb = &c["verb"];
+    let permission = if let Some(path) = c.name("path") {
+        format!("nonresource:{}:{verb}", path.as_str())
+    } else {
+        let resource = c.name("resource").or_else(|| c.name("old"))?.as_str();
+        let group = c.name("group").map_or("", |g| g.as_str());
+        let group = if group.is_empty() { "core" } else { group };
+        format!("{group}/{resource}:{verb}")
+    };
+    Some((permission, c.name("ns").map(|n| n.as_str().to_string())))
+}
 
 /// The permission a request needs, as RBAC rules name it.
 fn permission(record: &Value, verb: &str) -> Option<String> {
@@ -28,6 +56,10 @@ fn permission(record: &Value, verb: &str) -> Option<String> {
             Some(format!("{group}/{resource}:{verb}"))
         }
         None => {
+            let message = text_at(record, "responseStatus.message").unwrap_or_default();
+            if let Some((permission, _)) = from_message(&message) {
+                return Some(permission);
+            }
             let uri = text_at(record, "requestURI")?;
             Some(format!(
                 "nonresource:{}:{verb}",
@@ -118,7 +150,10 @@ impl LogFormat for K8sAudit {
             message,
             headers,
             object_id: text_at(record, "objectRef.name"),
-            org: text_at(record, "objectRef.namespace"),
+            org: text_at(record, "objectRef.namespace").or_else(|| {
+                let message = text_at(record, "responseStatus.message")?;
+                from_message(&message).and_then(|(_, ns)| ns)
+            }),
             fields: Vec::new(),
             request_id: text_at(record, "auditID"),
         })
@@ -165,6 +200,47 @@ mod tests {
         );
         assert_eq!(e.path, "/apps/deployments/{name}/scale");
         assert_eq!(e.object_id.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn forbidden_messages_in_current_and_older_forms() {
+        let current = r#"pods is forbidden: User "x" cannot list resource "pods" in API group "" in the namespace "default""#;
+        assert_eq!(
+            from_message(current),
+            Some(("core/pods:list".into(), Some("default".into())))
+        );
+        let grouped = r#"User "x" cannot create resource "deployments/scale" in API group "apps" at the cluster scope"#;
+        assert_eq!(
+            from_message(grouped),
+            Some(("apps/deployments/scale:create".into(), None))
+        );
+        let older = r#"User "x" cannot list pods in the namespace "default""#;
+        assert_eq!(
+            from_message(older),
+            Some(("core/pods:list".into(), Some("default".into())))
+        );
+        let older_cluster = r#"User "x" cannot list nodes at the cluster scope"#;
+        assert_eq!(
+            from_message(older_cluster),
+            Some(("core/nodes:list".into(), None))
+        );
+        let path = r#"forbidden: User "system:anonymous" cannot get path "/metrics""#;
+        assert_eq!(
+            from_message(path),
+            Some(("nonresource:/metrics:get".into(), None))
+        );
+        // Without objectRef the message decides.
+        let record = json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "stage": "ResponseComplete",
+            "stageTimestamp": "2026-11-20T00:00:00Z", "verb": "list", "user": {"username": "x"},
+            "requestURI": "/api/v1/namespaces/default/pods", "responseStatus": {"code": 403, "message": older}});
+        let e = K8sAudit.event(&record, &FieldMap::default()).unwrap();
+        assert_eq!(
+            (
+                e.headers["x-required-permission"].as_str(),
+                e.org.as_deref()
+            ),
+            ("core/pods:list", Some("default"))
+        );
     }
 
     #[test]
