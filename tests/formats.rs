@@ -91,6 +91,21 @@ fn cloudtrail_records_file_gzipped() {
         ]
     );
     assert_eq!(r["requests"]["other"], 1, "throttling is not a denial");
+    let notes: Vec<&str> = r["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["findings"].as_array().unwrap())
+        .filter_map(|f| f["note"].as_str())
+        .collect();
+    assert!(
+        notes.contains(&"denied by: an explicit deny in a service control policy"),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"denied by: no identity-based policy allows"),
+        "{notes:?}"
+    );
     let text = serde_json::to_string(&r).unwrap();
     assert!(
         !text.contains("QkFTRTY0RU5DT0RFRE1FU1NBR0U"),
@@ -134,29 +149,40 @@ fn run(args: &[&str]) -> String {
 
 #[test]
 fn kubernetes_rbac_dump_gives_roles_bindings_and_the_fix() {
-    let json = run(&[
-        "report",
-        "--format",
-        "json",
-        "tests/fixtures/k8s_audit.jsonl",
-        "--rbac",
-        "tests/fixtures/rbac.json",
-    ]);
-    let r: Value = serde_json::from_str(&json).unwrap();
-    let p = &r["principals"][0];
-    assert_eq!(p["principal"], "system:serviceaccount:ci:deployer");
-    assert_eq!(p["roles_held"], serde_json::json!(["Role/prod/pod-reader"]));
-    assert!(p["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|f| f["confidence"]["level"] == "high"));
-    // Secrets come with the aggregated view role or the narrow role it aggregates; the
-    // narrow one grants less. Deployment scaling needs the wildcard apps-admin role.
-    assert_eq!(
-        p["fix"]["grant_roles"],
-        serde_json::json!(["ClusterRole/apps-admin", "ClusterRole/secret-reader"])
-    );
+    // The same dump as JSON (a List) and as a YAML stream.
+    for dump in ["tests/fixtures/rbac.json", "tests/fixtures/rbac.yaml"] {
+        let json = run(&[
+            "report",
+            "--format",
+            "json",
+            "tests/fixtures/k8s_audit.jsonl",
+            "--rbac",
+            dump,
+        ]);
+        let r: Value = serde_json::from_str(&json).unwrap();
+        let p = &r["principals"][0];
+        assert_eq!(
+            p["principal"], "system:serviceaccount:ci:deployer",
+            "{dump}"
+        );
+        assert_eq!(
+            p["roles_held"],
+            serde_json::json!(["Role/prod/pod-reader"]),
+            "{dump}"
+        );
+        assert!(p["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["confidence"]["level"] == "high"));
+        // Secrets come with the aggregated view role or the narrow role it aggregates; the
+        // narrow one grants less. Deployment scaling needs the wildcard apps-admin role.
+        assert_eq!(
+            p["fix"]["grant_roles"],
+            serde_json::json!(["ClusterRole/apps-admin", "ClusterRole/secret-reader"]),
+            "{dump}"
+        );
+    }
 }
 
 #[test]

@@ -276,7 +276,9 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
             level_of(&Signal::ExplicitDeny),
             "the response reports an explicit deny",
         );
-        return Diagnosis::new(denial, Cause::ExplicitDeny, c, vec![], evidence);
+        let mut diagnosis = Diagnosis::new(denial, Cause::ExplicitDeny, c, vec![], evidence);
+        diagnosis.note = denied_by(key).map(|layer| format!("denied by: {layer}"));
+        return diagnosis;
     }
     if has(&Signal::WorkflowState) {
         let c = rule(
@@ -360,7 +362,21 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     };
     diagnosis.required = requirement.permissions.iter().cloned().collect();
     diagnosis.source = requirement.source;
+    if let Some(layer) = denied_by(key) {
+        diagnosis
+            .note
+            .get_or_insert_with(|| format!("denied by: {layer}"));
+    }
     diagnosis
+}
+
+/// The policy layer the response says denied (`x-denial-reason`, e.g. CloudTrail's
+/// "no identity-based policy allows").
+fn denied_by(key: &crate::ingest::aggregate::DenialKey) -> Option<&str> {
+    key.headers
+        .iter()
+        .find(|(name, _)| name == "x-denial-reason")
+        .map(|(_, v)| v.as_str())
 }
 
 /// Steps 6a-6c: the requirement is known and so are the roles in effect.

@@ -183,6 +183,48 @@ fn object(value: Value) -> Result<Value, Skip> {
     }
 }
 
+/// A YAML stream: each document a record, envelopes (`kind: List`) unwrapped.
+/// Read whole: YAML inputs are role and policy dumps, not logs.
+pub struct YamlSource {
+    records: std::vec::IntoIter<(u64, Result<Value, Skip>)>,
+}
+
+impl YamlSource {
+    pub fn new(mut reader: impl Read) -> Result<Self> {
+        use serde::Deserialize;
+        let mut text = String::new();
+        reader
+            .read_to_string(&mut text)
+            .context("cannot read the YAML input (is it UTF-8?)")?;
+        let mut records = Vec::new();
+        for (i, document) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
+            let number = i as u64 + 1;
+            match Value::deserialize(document) {
+                Ok(Value::Null) => {}
+                Ok(value) => records.extend(
+                    unwrap_envelope(value)
+                        .into_iter()
+                        .map(|v| (number, object(v))),
+                ),
+                Err(e) => {
+                    // A YAML syntax error leaves the rest of the stream unreadable.
+                    records.push((number, Err(Skip::new("malformed YAML", e.to_string()))));
+                    break;
+                }
+            }
+        }
+        Ok(YamlSource {
+            records: records.into_iter(),
+        })
+    }
+}
+
+impl RecordSource for YamlSource {
+    fn next_record(&mut self) -> Option<Decoded> {
+        self.records.next()
+    }
+}
+
 /// CSV with a header row. Empty cells are absent fields; a row with more or fewer
 /// cells than the header is skipped rather than guessed at.
 pub struct CsvSource<R: Read> {
@@ -405,6 +447,24 @@ mod tests {
         let got = drain(JsonSource::new(&b"{\"a\":\"\xff\"}\n{\"a\":1}\n"[..]).unwrap());
         assert!(got[0].1.is_err());
         assert_eq!(got[1], (2, Ok(json!({"a": 1}))));
+    }
+
+    #[test]
+    fn yaml_streams_and_lists_become_records() {
+        let text = "kind: Role\nmetadata: {name: a}\n---\nkind: List\nitems:\n  - kind: ClusterRole\n    metadata: {name: b}\n  - kind: ClusterRole\n    metadata: {name: c}\n---\n";
+        let got = drain(YamlSource::new(text.as_bytes()).unwrap());
+        let names: Vec<(u64, &str)> = got
+            .iter()
+            .map(|(n, r)| {
+                (
+                    *n,
+                    r.as_ref().unwrap()["metadata"]["name"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(names, vec![(1, "a"), (2, "b"), (2, "c")]);
+        let bad = drain(YamlSource::new("a: [unclosed\n".as_bytes()).unwrap());
+        assert_eq!(bad[0].1.as_ref().unwrap_err().kind, "malformed YAML");
     }
 
     #[test]

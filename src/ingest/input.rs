@@ -48,6 +48,7 @@ impl InputFile {
         let ext = name.rsplit_once('.').map(|(_, e)| e)?;
         match ext {
             "jsonl" | "ndjson" | "json" | "log" => Some(Encoding::Json),
+            "yaml" | "yml" => Some(Encoding::Yaml),
             "csv" => Some(Encoding::Csv),
             "parquet" => Some(Encoding::Parquet),
             _ => None,
@@ -62,6 +63,8 @@ pub enum Encoding {
     Json,
     Csv,
     Parquet,
+    /// A YAML stream of documents (Kubernetes manifests and `-o yaml` dumps).
+    Yaml,
 }
 
 /// Compression of a stream, recognised by its magic bytes rather than its name,
@@ -73,7 +76,9 @@ pub enum Compression {
     Zstd,
 }
 
-const LOG_EXTENSIONS: &[&str] = &["jsonl", "ndjson", "json", "log", "csv", "parquet"];
+const LOG_EXTENSIONS: &[&str] = &[
+    "jsonl", "ndjson", "json", "log", "csv", "parquet", "yaml", "yml",
+];
 
 fn strip_compression_suffix(name: &str) -> &str {
     name.strip_suffix(".gz")

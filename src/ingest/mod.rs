@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use self::aggregate::{Aggregates, BadRecord, Derived, Position, TableStats};
-use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource};
+use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource, YamlSource};
 use self::fields::{FieldMap, Skip};
 use self::formats::InputFormat;
 use self::input::{Compression, Encoding, InputFile};
@@ -216,6 +216,7 @@ fn open_source(input: &InputFile, progress: &ProgressBar) -> Result<Box<dyn Reco
     let context = || format!("cannot read {}", input.display());
     Ok(match encoding {
         Encoding::Json => Box::new(JsonSource::new(stream).with_context(context)?),
+        Encoding::Yaml => Box::new(YamlSource::new(stream).with_context(context)?),
         Encoding::Csv => Box::new(CsvSource::new(stream).with_context(context)?),
         Encoding::Parquet => match (&input.path, compression) {
             (Some(path), Compression::None) => Box::new(ParquetSource::new(path.clone())?),
@@ -225,14 +226,24 @@ fn open_source(input: &InputFile, progress: &ProgressBar) -> Result<Box<dyn Reco
 }
 
 /// The encoding of a stream whose name does not say: JSON starts with `{` or `[`,
-/// Parquet with `PAR1`, anything else is taken for CSV.
+/// Parquet with `PAR1`, YAML with `---`, `apiVersion:` or `kind:`, anything else
+/// is taken for CSV.
 fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
     let head = stream.fill_buf()?;
     if head.starts_with(b"PAR1") {
         return Ok(Encoding::Parquet);
     }
-    Ok(match head.iter().find(|b| !b.is_ascii_whitespace()) {
+    let text = String::from_utf8_lossy(&head[..head.len().min(256)]);
+    let text = text.trim_start();
+    Ok(match text.as_bytes().first() {
         Some(b'{' | b'[') => Encoding::Json,
+        // A YAML document marker, or a manifest's first key.
+        _ if text.starts_with("---")
+            || text.starts_with("apiVersion:")
+            || text.starts_with("kind:") =>
+        {
+            Encoding::Yaml
+        }
         _ => Encoding::Csv,
     })
 }

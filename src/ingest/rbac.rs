@@ -8,7 +8,7 @@
 //! aggregated ClusterRole inherits every ClusterRole its selectors match. A
 //! RoleBinding binds in its namespace (the binding's data scope); a
 //! ClusterRoleBinding everywhere. Service accounts are named as the API server
-//! names them, `system:serviceaccount:NS:NAME`. A dump is the state at one
+//! names them, `system:serviceaccount:NS:NAME`; groups `group:NAME`. A dump is the state at one
 //! instant that it does not record, so its bindings are taken as in effect from
 //! the beginning of the logs.
 
@@ -145,6 +145,8 @@ pub fn object_from_record(record: &Value) -> Result<RbacObject, Skip> {
                                 .or_else(|| namespace.clone())?;
                             format!("system:serviceaccount:{ns}:{subject_name}")
                         }
+                        // Membership is not in the dump: a group stays a principal of its own.
+                        Some("Group") => format!("group:{subject_name}"),
                         _ => subject_name,
                     };
                     Some(RoleBinding {

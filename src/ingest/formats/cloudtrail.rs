@@ -40,6 +40,21 @@ static ENCODED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\s*Encoded authorization failure message:\s*\S+").expect("pattern compiles")
 });
 
+/// The policy layer that denied, as CloudTrail's message names it.
+static LAYER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(no (?:identity-based|resource-based|session|permissions boundary|service control|VPC endpoint|resource control) polic(?:y|ies) allows|(?:with )?an explicit deny in (?:an? )?(?:identity-based|resource-based|session|permissions boundary|service control|VPC endpoint|resource control) policy|denied due to a VPC endpoint policy)",
+    )
+    .expect("layer pattern compiles")
+});
+
+/// "no identity-based policy allows", "an explicit deny in a service control policy", …
+fn policy_layer(message: &str) -> Option<String> {
+    LAYER
+        .find(message)
+        .map(|m| m.as_str().trim_start_matches("with ").to_string())
+}
+
 impl LogFormat for CloudTrail {
     fn name(&self) -> &'static str {
         "cloudtrail"
@@ -106,6 +121,9 @@ impl LogFormat for CloudTrail {
         let mut headers = BTreeMap::new();
         if status == 403 {
             headers.insert("x-required-permission".to_string(), action);
+            if let Some(layer) = message.as_deref().and_then(policy_layer) {
+                headers.insert("x-denial-reason".to_string(), layer);
+            }
         }
         Ok(Event {
             ts: utc_timestamp(record, &["eventTime", "p_event_time"])?,
@@ -195,6 +213,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ec2.status, 403);
+    }
+
+    #[test]
+    fn the_policy_layer_is_named() {
+        assert_eq!(
+            policy_layer("… on resource: * because no identity-based policy allows the x action")
+                .as_deref(),
+            Some("no identity-based policy allows")
+        );
+        assert_eq!(
+            policy_layer("… with an explicit deny in a service control policy").as_deref(),
+            Some("an explicit deny in a service control policy")
+        );
+        assert_eq!(
+            policy_layer("The request was denied due to a VPC endpoint policy").as_deref(),
+            Some("denied due to a VPC endpoint policy")
+        );
+        assert_eq!(policy_layer("Access Denied"), None);
     }
 
     #[test]
