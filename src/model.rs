@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 /// Milliseconds since the Unix epoch, UTC. Every timestamp is normalised to this at ingest.
 pub type Millis = i64;
 
+/// The time of an audit record that carries none (trimmed exports): such a
+/// denial is still diagnosed, without a snapshot, and left out of spikes.
+pub const UNKNOWN_TIME: Millis = Millis::MIN;
+
 /// The five tables grantgap reads. Only `Events` is mandatory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
@@ -40,6 +44,9 @@ pub struct Event {
     pub ts: Millis,
     pub principal: String,
     pub token_id: Option<String>,
+    /// When the token (or session) was issued, when the log carries it (CloudTrail's
+    /// `sessionContext.attributes.creationDate`).
+    pub token_issued_at: Option<Millis>,
     /// Scopes logged inline with the request, when the log carries them.
     pub scopes: Option<Vec<String>>,
     pub method: String,

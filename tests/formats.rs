@@ -216,3 +216,55 @@ fn fixes_are_emitted_natively() {
         serde_json::json!(["arn:aws:s3:::exports/2026/11/20.csv"])
     );
 }
+
+#[test]
+fn audit_records_without_a_timestamp_are_still_diagnosed() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("trimmed.jsonl");
+    std::fs::write(
+        &events,
+        r#"{"kind": "Event", "objectRef": {"name": "csr-1", "resource": "certificatesigningrequests", "apiGroup": "certificates.k8s.io"}, "responseStatus": {"code": 403}, "user": {"username": "mallory"}, "verb": "create"}"#,
+    )
+    .unwrap();
+    let r: Value = serde_json::from_str(&run(&[
+        "report",
+        "--format",
+        "json",
+        events.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let f = &r["principals"][0]["findings"][0];
+    assert_eq!(
+        (
+            f["cause"].as_str(),
+            f["permission"].as_str(),
+            f["first_seen"].as_str()
+        ),
+        (
+            Some("missing_permission"),
+            Some("certificates.k8s.io/certificatesigningrequests:create"),
+            Some("unknown")
+        )
+    );
+}
+
+#[test]
+fn the_session_creation_date_is_the_token_issue_time() {
+    let r = report("cloudtrail.json.gz");
+    let role = r["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principal"] == "arn:aws:iam::111122223333:role/etl-reader")
+        .unwrap();
+    let f = role["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == "missing_permission")
+        .unwrap();
+    assert_eq!(
+        f["evidence"]["token_issued_at"],
+        serde_json::json!(["2026-11-20T01:50:00Z"])
+    );
+}

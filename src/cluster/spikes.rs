@@ -23,7 +23,7 @@ use crate::diagnose::Diagnosed;
 use crate::ingest::aggregate::MINUTE;
 use crate::ingest::fields::format_millis;
 use crate::ingest::Ingested;
-use crate::model::Millis;
+use crate::model::{Millis, UNKNOWN_TIME};
 
 /// How spikes are found and explained.
 #[derive(Debug, Clone, Copy)]
@@ -157,7 +157,14 @@ pub fn find(
                 d.denial.key.template
             )
         });
-        for (&minute, &n) in &d.denial.group.per_minute {
+        // Denials of unknown time have no place on the timeline.
+        let timed = d
+            .denial
+            .group
+            .per_minute
+            .iter()
+            .filter(|(m, _)| **m != UNKNOWN_TIME.div_euclid(MINUTE));
+        for (&minute, &n) in timed {
             let b = bucket_of(minute);
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;

@@ -184,6 +184,7 @@ mod tests {
         DenialKey {
             principal: "svc".into(),
             token_id: None,
+            token_issued_at: None,
             scopes: None,
             method: "PUT".into(),
             template: "/x".into(),

@@ -255,7 +255,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     let snapshot = cx.correlation.snapshot(denial);
     let mut evidence = Evidence {
         snapshot_at: denial.snapshot_at,
-        token_issued_at: denial.token.map(|t| t.issued_at),
+        token_issued_at: denial.token.map(|t| t.issued_at).or(key.token_issued_at),
         token_expires_at: denial.token.and_then(|t| t.expires_at),
         object: key.object_id.clone(),
         org: key.org.clone(),
@@ -466,7 +466,7 @@ fn judge_grants<'a>(
     let window = cx.options.propagation_window;
     let recent: Vec<String> = starts
         .iter()
-        .filter(|(_, at)| denial.group.first_ts - at <= window)
+        .filter(|(_, at)| denial.group.first_ts.saturating_sub(*at) <= window)
         .map(|(p, _)| (*p).clone())
         .collect();
     if !recent.is_empty() {
@@ -492,7 +492,10 @@ fn judge_token<'a>(
     grant_start: Option<Millis>,
     evidence: Evidence,
 ) -> Option<Diagnosis<'a>> {
-    let issued_at = denial.token.map(|t| t.issued_at);
+    let issued_at = denial
+        .token
+        .map(|t| t.issued_at)
+        .or(denial.key.token_issued_at);
     let issued_before_grant = matches!((issued_at, grant_start), (Some(i), Some(g)) if i < g);
     match &denial.scopes {
         Some(scopes) => {

@@ -263,6 +263,7 @@ mod tests {
         DenialKey {
             principal: "svc".into(),
             token_id: None,
+            token_issued_at: None,
             scopes: None,
             method: "POST".into(),
             template: "/assign".into(),

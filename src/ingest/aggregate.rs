@@ -28,6 +28,8 @@ pub struct Position {
 pub struct DenialKey {
     pub principal: String,
     pub token_id: Option<String>,
+    /// When the token or session was issued, as the log itself says.
+    pub token_issued_at: Option<Millis>,
     pub scopes: Option<Vec<String>>,
     pub method: String,
     pub template: String,
@@ -174,6 +176,7 @@ impl Aggregates {
             let key = DenialKey {
                 principal: event.principal,
                 token_id: event.token_id,
+                token_issued_at: event.token_issued_at,
                 scopes: event.scopes,
                 method: event.method,
                 template,

@@ -243,8 +243,12 @@ fn rfc3339(s: &str) -> Result<Millis, Skip> {
     }
 }
 
-/// Formats UTC milliseconds as RFC 3339 with a `Z`, to the second when whole.
+/// Formats UTC milliseconds as RFC 3339 with a `Z`, to the second when whole;
+/// `unknown` for [`crate::model::UNKNOWN_TIME`].
 pub fn format_millis(ms: Millis) -> String {
+    if ms == crate::model::UNKNOWN_TIME {
+        return "unknown".into();
+    }
     let t = DateTime::from_timestamp_millis(ms).unwrap_or_default();
     if ms % 1000 == 0 {
         t.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{first_text, text_at, utc_timestamp, LogFormat};
 use crate::ingest::fields::{FieldMap, Skip};
-use crate::model::Event;
+use crate::model::{Event, UNKNOWN_TIME};
 
 pub struct CloudTrail;
 
@@ -61,9 +61,7 @@ impl LogFormat for CloudTrail {
     }
 
     fn detect(&self, record: &Value) -> bool {
-        record.get("eventSource").is_some()
-            && record.get("eventName").is_some()
-            && record.get("userIdentity").is_some()
+        record.get("eventSource").is_some() && record.get("eventName").is_some()
     }
 
     fn event(&self, record: &Value, _map: &FieldMap) -> Result<Event, Skip> {
@@ -94,7 +92,11 @@ impl LogFormat for CloudTrail {
                 ],
             ),
         }
-        .ok_or_else(|| Skip::new("missing field", "no principal in userIdentity"))?;
+        // Some records (service events, trimmed exports) name no identity.
+        .unwrap_or_else(|| {
+            first_text(record, &["userIdentity.type"])
+                .unwrap_or_else(|| "(identity not in log)".into())
+        });
         let code = text_at(record, "errorCode");
         let status = match code.as_deref() {
             None => 200,
@@ -129,6 +131,12 @@ impl LogFormat for CloudTrail {
             ts: utc_timestamp(record, &["eventTime", "p_event_time"])?,
             principal,
             token_id: text_at(record, "userIdentity.accessKeyId"),
+            token_issued_at: utc_timestamp(
+                record,
+                &["userIdentity.sessionContext.attributes.creationDate"],
+            )
+            .ok()
+            .filter(|t| *t != UNKNOWN_TIME),
             scopes: None,
             method: "CALL".into(),
             path: format!("/{service}/{name}"),

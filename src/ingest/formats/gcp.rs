@@ -79,6 +79,7 @@ impl LogFormat for GcpAudit {
             ts: utc_timestamp(record, &["timestamp", "receiveTimestamp", "p_event_time"])?,
             principal,
             token_id: None,
+            token_issued_at: None,
             scopes: None,
             method: "CALL".into(),
             path: format!("/{service}/{method_name}"),

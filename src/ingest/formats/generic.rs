@@ -43,6 +43,7 @@ pub fn event_from_record(record: &Value, map: &FieldMap) -> Result<Event, Skip> 
         ts,
         principal,
         token_id: optional_text("token_id"),
+        token_issued_at: None,
         scopes,
         method,
         // Query strings carry API keys and session ids: they never pass ingest.

@@ -13,7 +13,7 @@ mod k8s;
 use serde_json::Value;
 
 use super::fields::{self, FieldMap, Skip};
-use crate::model::{Event, Millis};
+use crate::model::{Event, Millis, UNKNOWN_TIME};
 
 /// One log format.
 pub trait LogFormat: Sync {
@@ -105,13 +105,12 @@ fn first_text(record: &Value, paths: &[&str]) -> Option<String> {
 }
 
 /// A timestamp written by a service that logs in UTC: RFC 3339, or the same
-/// without an offset (as log pipelines often rewrite it), read as UTC.
+/// without an offset (as log pipelines often rewrite it), read as UTC. A record
+/// with no timestamp at all is kept with [`UNKNOWN_TIME`]; one whose timestamp
+/// cannot be read is skipped.
 fn utc_timestamp(record: &Value, paths: &[&str]) -> Result<Millis, Skip> {
     let Some(value) = paths.iter().find_map(|p| at(record, p)) else {
-        return Err(Skip::new(
-            "missing field",
-            format!("no timestamp in any of {}", paths.join(", ")),
-        ));
+        return Ok(UNKNOWN_TIME);
     };
     fields::timestamp(value).or_else(|skip| match value.as_str() {
         Some(s) => fields::timestamp(&Value::String(format!("{}Z", s.trim_end_matches('Z'))))
