@@ -268,3 +268,60 @@ fn the_session_creation_date_is_the_token_issue_time() {
         serde_json::json!(["2026-11-20T01:50:00Z"])
     );
 }
+
+#[test]
+fn kubernetes_event_lists_older_messages_and_non_resource_urls() {
+    let r = report("k8s_eventlist.json");
+    let sa = "system:serviceaccount:monitoring:scraper";
+    assert_eq!(
+        findings(&r),
+        vec![
+            row(sa, "missing_permission", Some("core/nodes:list")),
+            row(sa, "missing_permission", Some("core/pods:list")),
+            row(sa, "missing_permission", Some("nonresource:/metrics:get")),
+        ]
+    );
+    let pods = r["principals"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["permission"] == "core/pods:list")
+        .unwrap();
+    assert_eq!(
+        pods["evidence"]["orgs"],
+        serde_json::json!(["default"]),
+        "the namespace of the older message"
+    );
+}
+
+#[test]
+fn cloudtrail_one_event_per_line_with_bare_and_layered_denials() {
+    let r = report("cloudtrail_lines.jsonl");
+    let user = "arn:aws:iam::111122223333:user/uploader";
+    assert_eq!(
+        findings(&r),
+        vec![
+            row(user, "missing_permission", Some("s3:GetObject")),
+            row(user, "missing_permission", Some("s3:PutObject")),
+            row(user, "missing_permission", Some("sts:AssumeRole")),
+        ]
+    );
+    assert_eq!(
+        r["requests"]["other"], 1,
+        "EntityTemporarilyUnmodifiable is no denial"
+    );
+    let notes: Vec<&str> = r["principals"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["note"].as_str())
+        .collect();
+    assert!(
+        notes.contains(&"denied by: no resource-based policy allows"),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"denied by: denied due to a VPC endpoint policy"),
+        "{notes:?}"
+    );
+}

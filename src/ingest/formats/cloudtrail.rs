@@ -61,12 +61,15 @@ impl LogFormat for CloudTrail {
     }
 
     fn detect(&self, record: &Value) -> bool {
-        record.get("eventSource").is_some() && record.get("eventName").is_some()
+        record.get("eventName").is_some()
+            && ["eventSource", "eventType", "awsRegion"]
+                .iter()
+                .any(|k| record.get(k).is_some())
     }
 
     fn event(&self, record: &Value, _map: &FieldMap) -> Result<Event, Skip> {
-        let source = text_at(record, "eventSource")
-            .ok_or_else(|| Skip::new("missing field", "no eventSource"))?;
+        // Trimmed exports may drop eventSource; the action then has no service prefix.
+        let source = text_at(record, "eventSource").unwrap_or_else(|| "aws".into());
         let name = text_at(record, "eventName")
             .ok_or_else(|| Skip::new("missing field", "no eventName"))?;
         let service = source.split('.').next().unwrap_or(&source).to_string();
