@@ -62,7 +62,7 @@ impl LogFormat for CloudTrail {
 
     fn detect(&self, record: &Value) -> bool {
         record.get("eventName").is_some()
-            && ["eventSource", "eventType", "awsRegion"]
+            && ["eventSource", "eventType", "awsRegion", "userIdentity"]
                 .iter()
                 .any(|k| record.get(k).is_some())
     }
