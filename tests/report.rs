@@ -560,3 +560,48 @@ fn every_format_is_written_and_reports_are_byte_identical() {
         "{csv}"
     );
 }
+
+#[test]
+fn secrets_in_the_log_never_reach_any_output() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdmMtYXV0b21hdGlvbiJ9.c2lnbmF0dXJlLXZhbHVlLWhlcmU";
+    let secrets = [
+        jwt,
+        "AKIAIOSFODNN7EXAMPLE",
+        "sk_live_51HxyzABCdef0123456789",
+        "hunter2-correct-horse",
+        "s3cr3t-cookie-value",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let lines = [
+        format!(
+            r#"{{"ts": 1795000000, "principal": "svc", "method": "GET", "path": "/reset/{jwt}?api_key=sk_live_51HxyzABCdef0123456789", "status": 403, "message": "token {jwt} rejected for key AKIAIOSFODNN7EXAMPLE", "headers": {{"Authorization": "Bearer {jwt}", "Cookie": "sid=s3cr3t-cookie-value", "X-Error-Reason": "password=hunter2-correct-horse refused"}}}}"#
+        ),
+        format!(
+            r#"{{"ts": 1795000001, "principal": "svc", "method": "GET", "path": "/reset/{jwt}", "status": 403, "message": "Bearer {jwt} expired"}}"#
+        ),
+    ];
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    for format in ["table", "json", "csv", "markdown"] {
+        let out = grantgap(&["report", "--format", format, events.to_str().unwrap()]);
+        assert!(out.status.success());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{format} output leaks {secret}:\n{text}"
+            );
+        }
+    }
+    for command in ["signatures", "spikes"] {
+        let out = grantgap(&[command, "--format", "json", events.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        for secret in secrets {
+            assert!(!text.contains(secret), "{command} leaks {secret}");
+        }
+    }
+}

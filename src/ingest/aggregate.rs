@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
+use super::redact::{redact_object, redact_owned};
 use super::seen::SeenObjects;
 use crate::model::{Event, Millis};
 
@@ -166,7 +167,9 @@ impl Aggregates {
             segment,
             after_token_expiry,
         } = derived;
-        let object_id = event.object_id.take().or(path_object);
+        // Object ids are redacted alike for allowed and denied requests, so both
+        // sides of an object check see the same value.
+        let object_id = event.object_id.take().or(path_object).map(redact_object);
         if event.is_denial() {
             let sample = Sample {
                 ts: event.ts,
@@ -180,13 +183,18 @@ impl Aggregates {
                 scopes: event.scopes,
                 method: event.method,
                 template,
+                // Secrets never pass ingest: everything free-form that is kept is redacted.
                 object_id,
                 org: event.org,
                 fields: event.fields,
                 status: event.status,
-                error_code: event.error_code,
-                message: event.message,
-                headers: event.headers.into_iter().collect(),
+                error_code: event.error_code.map(redact_owned),
+                message: event.message.map(redact_owned),
+                headers: event
+                    .headers
+                    .into_iter()
+                    .map(|(n, v)| (n, redact_owned(v)))
+                    .collect(),
                 segment,
                 after_token_expiry,
             };

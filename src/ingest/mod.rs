@@ -11,6 +11,7 @@ pub mod fields;
 pub mod formats;
 pub mod input;
 pub mod rbac;
+pub mod redact;
 pub mod seen;
 pub mod tables;
 pub mod template;
