@@ -29,6 +29,8 @@ enum Command {
 const EXIT_ERROR: u8 = 1;
 /// Exit code of a run that compared against `--baseline` and found new denials.
 const EXIT_NEW_DENIALS: u8 = 3;
+/// Exit code of a `--strict` run that met input it could not use.
+const EXIT_BAD_INPUT: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -44,7 +46,13 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("grantgap: {e:#}");
-            ExitCode::from(EXIT_ERROR)
+            if e.downcast_ref::<grantgap::ingest::StrictFailure>()
+                .is_some()
+            {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::from(EXIT_ERROR)
+            }
         }
     }
 }

@@ -605,3 +605,86 @@ fn secrets_in_the_log_never_reach_any_output() {
         }
     }
 }
+
+#[test]
+fn strict_mode_stops_on_bad_input_with_exit_code_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = temp_copy_with_bad_lines(dir.path());
+    let out = grantgap(&[
+        "report",
+        "--strict",
+        "--format",
+        "json",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(out.stdout.is_empty(), "nothing is written");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--strict: 4 input records") && stderr.contains("events.jsonl:11"),
+        "{stderr}"
+    );
+    // Clean input passes --strict.
+    assert_eq!(
+        grantgap(&["report", "--strict", "sample_logs/maintenance"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn an_unreadable_file_found_in_a_folder_is_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = temp_copy_with_bad_lines(dir.path());
+    std::os::unix::fs::symlink(
+        dir.path().join("nowhere.jsonl"),
+        bundle.join("dangling.jsonl"),
+    )
+    .unwrap();
+    let out = grantgap(&["report", "--format", "json", bundle.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["records"]["events"]["skipped_by_reason"]["unreadable file"],
+        1
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dangling.jsonl: unreadable file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn file_order_and_thread_count_do_not_change_the_report() {
+    let dir = "sample_logs/project";
+    let files = [
+        "events.csv",
+        "tokens.csv",
+        "roles.jsonl",
+        "policies.jsonl",
+        "role_snapshots.jsonl",
+    ];
+    let run = |order: &[&str], threads: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_grantgap"))
+            .arg("report")
+            .args(["--format", "json"])
+            .args(order.iter().map(|f| format!("{dir}/{f}")))
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let forward = run(&files, "1");
+    let mut reversed = files;
+    reversed.reverse();
+    assert_eq!(forward, run(&reversed, "2"));
+    assert_eq!(forward, run(&files, "2"));
+}

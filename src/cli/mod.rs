@@ -47,6 +47,9 @@ pub struct InputArgs {
     /// Field mapping from a JSON object file: {"status": "response.status"}.
     #[arg(long, value_name = "FILE")]
     pub map_file: Option<PathBuf>,
+    /// Stop with exit code 4, before any output, if any input record cannot be used.
+    #[arg(long)]
+    pub strict: bool,
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -83,6 +86,14 @@ impl InputArgs {
                 files.extend(input::resolve(arg, Some(table))?);
             }
         }
+        // The same inputs in any order are the same run: file order decides
+        // nothing, and a file named twice is read once.
+        files.sort();
+        files.dedup_by(|a, b| {
+            let same = a.path.is_some() && a.path == b.path && a.table == b.table;
+            b.explicit |= same && a.explicit;
+            same
+        });
         Ok(files)
     }
 
@@ -123,6 +134,7 @@ impl InputArgs {
             id_patterns: self.id_pattern.clone(),
             learn_min_values: self.learn_templates,
             input_format: self.input_format,
+            strict: self.strict,
             ..IngestOptions::default()
         })
     }

@@ -739,6 +739,7 @@ mod tests {
             InputFile {
                 path: Some(path),
                 table,
+                explicit: true,
             }
         };
         let files = vec![

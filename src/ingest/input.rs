@@ -16,6 +16,9 @@ pub struct InputFile {
     /// `None` is standard input.
     pub path: Option<PathBuf>,
     pub table: Table,
+    /// Named by the user, rather than found in a folder or by a glob: if it cannot
+    /// be read the run stops; a found file that cannot be read is counted and skipped.
+    pub explicit: bool,
 }
 
 impl InputFile {
@@ -130,11 +133,13 @@ pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
         return Ok(vec![InputFile {
             path: None,
             table: forced.unwrap_or(Table::Events),
+            explicit: true,
         }]);
     }
-    let classify = |p: PathBuf| InputFile {
+    let classify = |p: PathBuf, explicit: bool| InputFile {
         table: forced.unwrap_or_else(|| table_from_name(&p)),
         path: Some(p),
+        explicit,
     };
     let path = Path::new(arg);
     if path.is_dir() {
@@ -144,10 +149,10 @@ pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
         if files.is_empty() {
             bail!("folder {arg} holds no log files (.jsonl, .json, .csv, .parquet, optionally .gz or .zst)");
         }
-        return Ok(files.into_iter().map(classify).collect());
+        return Ok(files.into_iter().map(|p| classify(p, false)).collect());
     }
     if path.exists() {
-        return Ok(vec![classify(path.to_path_buf())]);
+        return Ok(vec![classify(path.to_path_buf(), true)]);
     }
     if arg.contains(['*', '?', '[']) {
         let mut files: Vec<PathBuf> = glob::glob(arg)
@@ -159,7 +164,7 @@ pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
         if files.is_empty() {
             bail!("no file matches {arg}: check the pattern and quote it so the shell does not expand it");
         }
-        return Ok(files.into_iter().map(classify).collect());
+        return Ok(files.into_iter().map(|p| classify(p, false)).collect());
     }
     bail!("input {arg} does not exist: give a file, a folder, a glob or - for stdin")
 }
@@ -290,6 +295,7 @@ mod tests {
         let input = InputFile {
             path: Some(path),
             table: Table::Events,
+            explicit: true,
         };
         let (mut stream, compression) = open(&input, &ProgressBar::hidden()).unwrap();
         let mut text = String::new();

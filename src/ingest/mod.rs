@@ -55,6 +55,8 @@ pub struct IngestOptions {
     pub learn_min_values: usize,
     /// Which log format events are read as.
     pub input_format: InputFormat,
+    /// Any record that cannot be used stops the run (a [`StrictFailure`]).
+    pub strict: bool,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -73,6 +75,7 @@ impl Default for IngestOptions {
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
             input_format: InputFormat::Auto,
+            strict: false,
         }
     }
 }
@@ -98,19 +101,64 @@ pub struct Ingested {
 impl Ingested {
     /// `file:line` of a position, with the line counted from the start of the file.
     pub fn locate(&self, position: Position) -> String {
-        let earlier: u64 = self
-            .events
-            .unit_lines
+        Self::locate_in(&self.files, &self.events.unit_lines, position)
+    }
+
+    fn locate_in(
+        files: &[InputFile],
+        unit_lines: &BTreeMap<(usize, usize), u64>,
+        position: Position,
+    ) -> String {
+        let file = files[position.file].display();
+        if position.line == 0 {
+            // The file as a whole (it could not be opened).
+            return file;
+        }
+        let earlier: u64 = unit_lines
             .range((position.file, 0)..(position.file, position.unit))
             .map(|(_, lines)| lines)
             .sum();
-        format!(
-            "{}:{}",
-            self.files[position.file].display(),
-            earlier + position.line
+        format!("{file}:{}", earlier + position.line)
+    }
+}
+
+/// The skip reason of a file found in a folder or by a glob that cannot be read.
+pub const UNREADABLE_FILE: &str = "unreadable file";
+
+/// A file found in a folder or by a glob that cannot be opened is counted and
+/// skipped; one the user named stops the run.
+fn skip_unreadable(
+    input: &InputFile,
+    error: anyhow::Error,
+    agg: &mut Aggregates,
+    position: Position,
+) -> Result<()> {
+    if input.explicit {
+        return Err(error);
+    }
+    agg.add_bad(position, UNREADABLE_FILE, format!("{error:#}"));
+    Ok(())
+}
+
+/// Bad input under `--strict`: the run stops before any output.
+#[derive(Debug)]
+pub struct StrictFailure {
+    pub skipped: u64,
+    pub first: Vec<String>,
+}
+
+impl std::fmt::Display for StrictFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--strict: {} input records could not be used (first: {}); fix them or run without --strict to skip and count them",
+            self.skipped,
+            self.first.join("; ")
         )
     }
 }
+
+impl std::error::Error for StrictFailure {}
 
 /// Reads every input. Fails only when an input cannot be opened at all; bad
 /// records are counted, kept as samples and skipped.
@@ -174,6 +222,22 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     bad.extend(events.bad.iter().cloned());
     bad.sort();
     bad.truncate(aggregate::BAD_RECORDS_KEPT);
+    if options.strict {
+        let skipped: u64 = stats
+            .values()
+            .flat_map(|t| t.skipped.iter())
+            .filter(|(kind, _)| kind.as_str() != fields::FOLDED)
+            .map(|(_, n)| n)
+            .sum();
+        if skipped > 0 {
+            let locate = |b: &BadRecord| {
+                let at = Ingested::locate_in(&files, &events.unit_lines, b.position);
+                format!("{at}: {}: {}", b.kind, b.detail)
+            };
+            let first = bad.iter().take(3).map(locate).collect();
+            return Err(StrictFailure { skipped, first }.into());
+        }
+    }
     let learned_templates = templater
         .learned()
         .into_iter()
@@ -259,7 +323,10 @@ fn sample_paths(files: &[InputFile], map: &FieldMap, format: InputFormat) -> Res
         .iter()
         .filter(|f| f.table == Table::Events && f.path.is_some())
     {
-        let mut source = open_source(input, &quiet)?;
+        // Unreadable files are counted by the main pass.
+        let Ok(mut source) = open_source(input, &quiet) else {
+            continue;
+        };
         while let Some((_, record)) = source.next_record() {
             if paths.len() >= TEMPLATE_SAMPLE_EVENTS {
                 return Ok(paths);
@@ -311,7 +378,22 @@ impl SmallTables<'_> {
             .enumerate()
             .filter(|(_, f)| f.table == table)
         {
-            let mut source = open_source(input, self.progress)?;
+            let mut source = match open_source(input, self.progress) {
+                Ok(source) => source,
+                Err(e) => {
+                    skip_unreadable(
+                        input,
+                        e,
+                        &mut skips,
+                        Position {
+                            file,
+                            unit: 0,
+                            line: 0,
+                        },
+                    )?;
+                    continue;
+                }
+            };
             while let Some((line, record)) = source.next_record() {
                 let position = Position {
                     file,
@@ -356,7 +438,8 @@ fn event_units<'a>(
             range: None,
         };
         let len = input.size();
-        if len <= range_bytes || !is_plain_json_lines(input)? {
+        // A file that cannot even be sniffed is read whole, where the failure is handled.
+        if len <= range_bytes || !is_plain_json_lines(input).unwrap_or(false) {
             units.push(whole);
             continue;
         }
@@ -402,17 +485,26 @@ impl EventReader<'_> {
     fn read(&self, unit: Unit) -> Result<Aggregates> {
         let input = &self.files[unit.file];
         let mut agg = Aggregates::default();
-        match unit.range {
-            None => {
-                let mut source = open_source(input, self.progress)?;
-                self.fold(&mut agg, &mut *source, unit);
-            }
-            Some((start, end)) => {
-                let mut source = self.open_range(input, start, end)?;
+        let opened = match unit.range {
+            None => open_source(input, self.progress)
+                .map(|mut source| self.fold(&mut agg, &mut *source, unit)),
+            Some((start, end)) => self.open_range(input, start, end).map(|mut source| {
                 self.fold(&mut agg, &mut source, unit);
                 agg.unit_lines
                     .insert((unit.file, unit.index), source.lines_read());
-            }
+            }),
+        };
+        if let Err(e) = opened {
+            skip_unreadable(
+                input,
+                e,
+                &mut agg,
+                Position {
+                    file: unit.file,
+                    unit: unit.index,
+                    line: 0,
+                },
+            )?;
         }
         Ok(agg)
     }
@@ -499,6 +591,7 @@ mod tests {
         InputFile {
             path: Some(path),
             table: Table::Events,
+            explicit: true,
         }
     }
 
