@@ -1,26 +1,13 @@
 //! End-to-end: real log formats read natively from fixtures written for these tests.
 
-use std::process::Command;
-
 use serde_json::Value;
 
+mod common;
+use common::stdout_of as run;
+
 fn report(fixture: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_grantgap"))
-        .args([
-            "report",
-            "--format",
-            "json",
-            &format!("tests/fixtures/{fixture}"),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let path = format!("tests/fixtures/{fixture}");
+    serde_json::from_str(&run(&["report", "--format", "json", &path])).unwrap()
 }
 
 /// (principal, cause, permission, count) of every finding.
@@ -131,20 +118,6 @@ fn gcp_audit_logs() {
             ),
         ]
     );
-}
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_grantgap"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

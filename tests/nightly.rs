@@ -2,17 +2,12 @@
 //! suppressions.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn grantgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_grantgap"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("grantgap runs")
-}
+mod common;
+use common::grantgap;
 
 fn json(out: &Output) -> Value {
     assert!(

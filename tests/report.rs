@@ -1,17 +1,12 @@
 //! End-to-end: the `grantgap` binary on the bundled scenarios and on bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn grantgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_grantgap"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("grantgap runs")
-}
+mod common;
+use common::grantgap;
 
 fn json_report(args: &[&str]) -> Value {
     let mut all = vec!["report", "--format", "json"];

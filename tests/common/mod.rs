@@ -1,0 +1,24 @@
+//! What the end-to-end tests share: running the binary from the crate root.
+
+use std::process::{Command, Output};
+
+/// Runs `grantgap` with these arguments in the crate root (where `sample_logs/` is).
+pub fn grantgap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_grantgap"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("grantgap runs")
+}
+
+/// Runs `grantgap` and returns its stdout, failing the test on a non-zero exit.
+#[allow(dead_code)] // not every test file needs it
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = grantgap(args);
+    assert!(
+        out.status.success(),
+        "grantgap {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
