@@ -552,13 +552,20 @@ impl EventReader<'_> {
             match record.and_then(|r| formats::event_from_record(&r, self.map, self.format)) {
                 Ok(event) => {
                     let (template, path_object) = self.templater.template(&event.path);
+                    // Only denial groups are cut by the timeline: allowed requests skip the lookups.
+                    let denied = event.is_denial();
                     let derived = Derived {
                         template,
                         path_object,
-                        segment: self.timeline.segment(&event.principal, event.ts),
-                        after_token_expiry: self
-                            .timeline
-                            .after_expiry(event.token_id.as_deref(), event.ts),
+                        segment: if denied {
+                            self.timeline.segment(&event.principal, event.ts)
+                        } else {
+                            0
+                        },
+                        after_token_expiry: denied
+                            && self
+                                .timeline
+                                .after_expiry(event.token_id.as_deref(), event.ts),
                     };
                     agg.add_event(event, derived, position);
                 }
