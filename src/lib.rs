@@ -13,10 +13,15 @@
 //! | [`report`] | `Clustered` | [`report::Report`], written as table, JSON, CSV or Markdown |
 //!
 //! Spike detection ([`cluster::spikes`]) reads the same outputs over time.
+//!
+//! Beside the pipeline: [`generate`] writes synthetic logs with known answers,
+//! and [`evaluate`] scores the pipeline's diagnoses against them.
 
 pub mod cluster;
 pub mod correlate;
 pub mod diagnose;
+pub mod evaluate;
+pub mod generate;
 pub mod ingest;
 pub mod model;
 pub mod report;

@@ -22,6 +22,10 @@ enum Command {
     Signatures(cli::signatures::SignaturesArgs),
     /// Denials over time, the spikes, and what changed just before each.
     Spikes(cli::spikes::SpikesArgs),
+    /// Writes synthetic audit logs with a truth file: for evaluation and benchmarks.
+    Generate(cli::generate::GenerateArgs),
+    /// Scores the diagnoses of generated logs against their truth file.
+    Eval(cli::eval::EvalArgs),
 }
 
 /// Exit code of a run that failed: unreadable inputs, unwritable output. (Bad
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Signatures(args) => cli::signatures::run(args),
         Command::Spikes(args) => cli::spikes::run(args),
+        Command::Generate(args) => cli::generate::run(args),
+        Command::Eval(args) => cli::eval::run(args),
     };
     match result {
         Ok(cli::Outcome::Done) => ExitCode::SUCCESS,

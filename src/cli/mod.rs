@@ -1,5 +1,7 @@
 //! The command line: options shared by subcommands, and one file per subcommand.
 
+pub mod eval;
+pub mod generate;
 pub mod report;
 pub mod signatures;
 pub mod spikes;

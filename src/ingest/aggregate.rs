@@ -139,8 +139,11 @@ pub struct BadRecord {
 }
 
 /// Everything ingest keeps of the events.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Aggregates {
+    /// Denied requests kept per group: [`SAMPLES_PER_GROUP`], or all of them
+    /// where every request id must be accounted for (`grantgap eval`).
+    pub sample_limit: usize,
     pub denials: HashMap<DenialKey, DenialGroup>,
     pub successes: HashMap<SuccessKey, SuccessGroup>,
     /// Requests neither allowed nor denied with 403, by status.
@@ -156,7 +159,28 @@ pub struct Aggregates {
     pub unit_lines: BTreeMap<(usize, usize), u64>,
 }
 
+impl Default for Aggregates {
+    fn default() -> Self {
+        Aggregates::keeping(SAMPLES_PER_GROUP)
+    }
+}
+
 impl Aggregates {
+    /// Empty aggregates that keep `sample_limit` denied requests per group.
+    pub fn keeping(sample_limit: usize) -> Self {
+        Aggregates {
+            sample_limit,
+            denials: HashMap::new(),
+            successes: HashMap::new(),
+            other_statuses: BTreeMap::new(),
+            not_found: HashMap::new(),
+            seen: SeenObjects::default(),
+            stats: TableStats::default(),
+            bad: Vec::new(),
+            unit_lines: BTreeMap::new(),
+        }
+    }
+
     /// Counts one event into its group.
     pub fn add_event(&mut self, mut event: Event, derived: Derived, position: Position) {
         self.stats.read += 1;
@@ -212,7 +236,7 @@ impl Aggregates {
                 .or_default() += 1;
             group.first_ts = group.first_ts.min(event.ts);
             group.last_ts = group.last_ts.max(event.ts);
-            keep_smallest(&mut group.samples, vec![sample], SAMPLES_PER_GROUP);
+            keep_samples(&mut group.samples, vec![sample], self.sample_limit);
         } else if event.is_success() {
             if let Some(object) = &object_id {
                 self.seen.insert(&event.principal, &template, object);
@@ -263,6 +287,7 @@ impl Aggregates {
         if self.denials.len() + self.successes.len() < other.denials.len() + other.successes.len() {
             std::mem::swap(&mut self, &mut other);
         }
+        self.sample_limit = self.sample_limit.max(other.sample_limit);
         for (key, group) in other.denials {
             match self.denials.get_mut(&key) {
                 Some(mine) => {
@@ -272,7 +297,7 @@ impl Aggregates {
                     for (minute, n) in group.per_minute {
                         *mine.per_minute.entry(minute).or_default() += n;
                     }
-                    keep_smallest(&mut mine.samples, group.samples, SAMPLES_PER_GROUP);
+                    keep_samples(&mut mine.samples, group.samples, self.sample_limit);
                 }
                 None => {
                     self.denials.insert(key, group);
@@ -310,6 +335,16 @@ fn merge_counts<K: Hash + Eq, V>(
                 mine.insert(key, value);
             }
         }
+    }
+}
+
+/// Keeps the `cap` earliest samples of both lists; without a cap, all of them,
+/// unsorted (sorting every insert would be quadratic in a group's size).
+fn keep_samples(kept: &mut Vec<Sample>, more: Vec<Sample>, cap: usize) {
+    if cap == usize::MAX {
+        kept.extend(more);
+    } else {
+        keep_smallest(kept, more, cap);
     }
 }
 

@@ -57,6 +57,8 @@ pub struct IngestOptions {
     pub input_format: InputFormat,
     /// Any record that cannot be used stops the run (a [`StrictFailure`]).
     pub strict: bool,
+    /// Denied requests kept per group as evidence; `usize::MAX` keeps every one.
+    pub samples_per_group: usize,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -71,6 +73,7 @@ impl Default for IngestOptions {
             field_map: FieldMap::default(),
             progress: false,
             range_bytes: RANGE_BYTES,
+            samples_per_group: aggregate::SAMPLES_PER_GROUP,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
@@ -211,11 +214,15 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         timeline: &timeline,
         templater: &templater,
         format: options.input_format,
+        samples_per_group: options.samples_per_group,
     };
     let events = units
         .into_par_iter()
         .map(|unit| reader.read(unit))
-        .try_reduce(Aggregates::default, |a, b| Ok(a.merge(b)))?;
+        .try_reduce(
+            || Aggregates::keeping(options.samples_per_group),
+            |a, b| Ok(a.merge(b)),
+        )?;
     progress.finish_and_clear();
 
     stats.insert(Table::Events, events.stats.clone());
@@ -479,12 +486,13 @@ struct EventReader<'a> {
     timeline: &'a Timeline,
     templater: &'a Templater,
     format: InputFormat,
+    samples_per_group: usize,
 }
 
 impl EventReader<'_> {
     fn read(&self, unit: Unit) -> Result<Aggregates> {
         let input = &self.files[unit.file];
-        let mut agg = Aggregates::default();
+        let mut agg = Aggregates::keeping(self.samples_per_group);
         let opened = match unit.range {
             None => open_source(input, self.progress)
                 .map(|mut source| self.fold(&mut agg, &mut *source, unit)),

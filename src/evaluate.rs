@@ -1,0 +1,232 @@
+//! `grantgap eval`: grantgap's diagnoses scored against a truth file.
+//!
+//! Two measures. Per cause, over denied requests: precision (of the requests
+//! diagnosed with the cause, how many truly have it) and recall (of the requests
+//! that truly have it, how many were diagnosed with it). Over (principal,
+//! permission to grant) pairs: whether the report asks for exactly the grants the
+//! truth needs. A request grantgap never counted as a denial counts against
+//! recall; a denial the truth does not know counts against precision.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::diagnose::{Cause, Diagnosed};
+
+/// One line of the truth file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TruthRow {
+    pub request_id: String,
+    pub principal: String,
+    pub cause: String,
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
+/// Reads a truth file (JSON Lines, as `grantgap generate` writes it).
+pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open the truth file {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: TruthRow = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{}:{}: not a truth record (request_id, principal, cause, missing)",
+                path.display(),
+                n + 1
+            )
+        })?;
+        if !Cause::ALL.iter().any(|c| c.name() == row.cause) {
+            bail!(
+                "{}:{}: unknown cause {:?}",
+                path.display(),
+                n + 1,
+                row.cause
+            );
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Precision and recall of one class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Score {
+    /// How many the truth holds.
+    pub truth: u64,
+    /// How many grantgap reported.
+    pub predicted: u64,
+    /// How many of those agree.
+    pub correct: u64,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+impl Score {
+    fn new(truth: u64, predicted: u64, correct: u64) -> Score {
+        let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        Score {
+            truth,
+            predicted,
+            correct,
+            precision: ratio(correct, predicted),
+            recall: ratio(correct, truth),
+        }
+    }
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Per cause, over denied requests.
+    pub causes: BTreeMap<String, Score>,
+    /// Over (principal, permission to grant) pairs.
+    pub grants: Score,
+    /// Denied requests in the truth that grantgap did not count as denials.
+    pub unseen: u64,
+    /// Denials grantgap counted that the truth does not hold.
+    pub unexpected: u64,
+    /// Which wrong answers occurred, most frequent first: (truth, predicted, count).
+    pub confusions: Vec<(String, String, u64)>,
+}
+
+/// Scores the diagnoses (made with every request id kept) against the truth.
+pub fn evaluate(truth: &[TruthRow], diagnosed: &Diagnosed) -> Evaluation {
+    let mut predicted: HashMap<&str, Cause> = HashMap::new();
+    let mut predicted_grants: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for d in &diagnosed.diagnoses {
+        let principal = d.denial.key.principal.as_str();
+        for sample in &d.denial.group.samples {
+            if let Some(id) = &sample.request_id {
+                predicted.insert(id.as_str(), d.cause);
+            }
+        }
+        for perm in &d.missing {
+            predicted_grants.insert((principal, perm.as_str()));
+        }
+    }
+    let true_grants: BTreeSet<(&str, &str)> = truth
+        .iter()
+        .flat_map(|r| r.missing.iter().map(|m| (r.principal.as_str(), m.as_str())))
+        .collect();
+
+    let mut counts: BTreeMap<&str, (u64, u64, u64)> =
+        Cause::ALL.iter().map(|c| (c.name(), (0, 0, 0))).collect();
+    let mut confusions: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut unseen = 0;
+    let mut known: HashMap<&str, ()> = HashMap::with_capacity(truth.len());
+    for row in truth {
+        known.insert(row.request_id.as_str(), ());
+        let entry = counts.entry(row.cause.as_str()).or_default();
+        entry.0 += 1;
+        match predicted.get(row.request_id.as_str()) {
+            Some(cause) => {
+                counts.entry(cause.name()).or_default().1 += 1;
+                if cause.name() == row.cause {
+                    counts.entry(cause.name()).or_default().2 += 1;
+                } else {
+                    *confusions
+                        .entry((row.cause.clone(), cause.name().to_string()))
+                        .or_default() += 1;
+                }
+            }
+            None => {
+                unseen += 1;
+                *confusions
+                    .entry((row.cause.clone(), "(not a denial)".into()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut unexpected = 0;
+    for (id, cause) in &predicted {
+        if !known.contains_key(id) {
+            unexpected += 1;
+            counts.entry(cause.name()).or_default().1 += 1;
+            *confusions
+                .entry(("(not in truth)".into(), cause.name().to_string()))
+                .or_default() += 1;
+        }
+    }
+    let mut confusions: Vec<(String, String, u64)> = confusions
+        .into_iter()
+        .map(|((t, p), n)| (t, p, n))
+        .collect();
+    confusions.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    Evaluation {
+        causes: counts
+            .into_iter()
+            .map(|(c, (t, p, ok))| (c.to_string(), Score::new(t, p, ok)))
+            .collect(),
+        grants: Score::new(
+            true_grants.len() as u64,
+            predicted_grants.len() as u64,
+            true_grants.intersection(&predicted_grants).count() as u64,
+        ),
+        unseen,
+        unexpected,
+        confusions,
+    }
+}
+
+impl Evaluation {
+    /// Whether every cause present in the truth and the grants reach `floor`.
+    pub fn meets(&self, floor: f64) -> bool {
+        self.causes
+            .values()
+            .filter(|s| s.truth > 0 || s.predicted > 0)
+            .chain(std::iter::once(&self.grants))
+            .all(|s| s.precision >= floor && s.recall >= floor)
+    }
+
+    /// A plain-text table.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            "CAUSE", "TRUTH", "DIAGNOSED", "CORRECT", "PRECISION", "RECALL"
+        );
+        let line = |name: &str, s: &Score| {
+            format!(
+                "{:<22} {:>9} {:>9} {:>9} {:>8.2}% {:>8.2}%\n",
+                name,
+                s.truth,
+                s.predicted,
+                s.correct,
+                s.precision * 100.0,
+                s.recall * 100.0
+            )
+        };
+        for (cause, score) in &self.causes {
+            out.push_str(&line(cause, score));
+        }
+        out.push_str(&line("(principal, grant)", &self.grants));
+        out.push_str(&format!(
+            "denials in the truth not counted: {}; denials counted not in the truth: {}\n",
+            self.unseen, self.unexpected
+        ));
+        for (truth, predicted, n) in self.confusions.iter().take(10) {
+            out.push_str(&format!("  {n:>7} {truth} diagnosed as {predicted}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_count_wrong_answers_on_both_sides() {
+        let s = Score::new(10, 8, 6);
+        assert_eq!((s.precision, s.recall), (0.75, 0.6));
+        let empty = Score::new(0, 0, 0);
+        assert_eq!((empty.precision, empty.recall), (1.0, 1.0));
+    }
+}
