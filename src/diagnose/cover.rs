@@ -48,14 +48,32 @@ pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
             exact: true,
         };
     }
-    let excess = |chosen: &[usize]| -> usize {
-        let granted: BTreeSet<&String> = chosen.iter().flat_map(|&i| &candidates[i].1).collect();
-        granted.len().saturating_sub(coverable.len())
-    };
-    let covers_all = |chosen: &[usize]| {
-        coverable
-            .iter()
-            .all(|p| chosen.iter().any(|&i| covers(&candidates[i].1, p)))
+    // Each candidate as bits: which needed permissions it covers, and which
+    // permissions it grants at all. A combination is then a few ORs, not string
+    // matching: the search tries up to EXACT_SEARCH_LIMIT of them per principal.
+    let universe: Vec<&String> = candidates
+        .iter()
+        .flat_map(|(_, g)| g)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let covered: Vec<Bits> = candidates
+        .iter()
+        .map(|(_, g)| Bits::of(coverable.len(), |i| covers(g, coverable[i])))
+        .collect();
+    let granted: Vec<Bits> = candidates
+        .iter()
+        .map(|(_, g)| Bits::of(universe.len(), |i| g.contains(universe[i])))
+        .collect();
+    let everything = Bits::of(coverable.len(), |_| true);
+    let (mut cover_scratch, mut grant_scratch) =
+        (everything.empty(), Bits::of(universe.len(), |_| false));
+    let mut covers_all =
+        |chosen: &[usize]| *Bits::union_into(&mut cover_scratch, chosen, &covered) == everything;
+    let mut excess = |chosen: &[usize]| {
+        Bits::union_into(&mut grant_scratch, chosen, &granted)
+            .count()
+            .saturating_sub(coverable.len())
     };
 
     let mut tried = 0u64;
@@ -118,6 +136,40 @@ fn greedy(
         roles,
         uncoverable,
         exact: false,
+    }
+}
+
+/// A set of small indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    /// The indices below `n` for which `member` holds.
+    fn of(n: usize, member: impl Fn(usize) -> bool) -> Bits {
+        let mut words = vec![0u64; n.div_ceil(64)];
+        for i in (0..n).filter(|&i| member(i)) {
+            words[i / 64] |= 1 << (i % 64);
+        }
+        Bits(words)
+    }
+
+    fn empty(&self) -> Bits {
+        Bits(vec![0; self.0.len()])
+    }
+
+    /// Sets `into` to the union of the chosen sets, and returns it.
+    fn union_into<'a>(into: &'a mut Bits, chosen: &[usize], sets: &[Bits]) -> &'a Bits {
+        into.0.iter_mut().for_each(|w| *w = 0);
+        for &i in chosen {
+            for (w, s) in into.0.iter_mut().zip(&sets[i].0) {
+                *w |= s;
+            }
+        }
+        into
+    }
+
+    fn count(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
     }
 }
 
