@@ -159,3 +159,21 @@ fn bad_cause_weights_say_what_is_allowed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_generated_revocation_is_the_spike_at_two_and_its_first_explanation() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--seed", "5"]);
+    let logs = dir.path().join("logs");
+    let out = stdout_of(&["spikes", logs.to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let spike = &report["spikes"][0];
+    assert_eq!(spike["start"], "2026-11-02T02:00:00Z", "{spike}");
+    // Hourly token refreshes are routine: the removed binding is named first.
+    let first = &spike["changes"][0];
+    assert_eq!(first["kind"], "binding_removed", "{first}");
+    assert!(
+        first["principal"].as_str().unwrap().ends_with("-0002"),
+        "{first}"
+    );
+}

@@ -12,14 +12,16 @@
 //! **Explanation.** For each spike: the signatures and principals whose denials
 //! make it, and what changed for those principals in the `lookback` before it
 //! until its end: role bindings removed or added between two snapshots, a held
-//! role whose definition lost or gained permissions, and tokens that expired.
+//! role whose definition lost or gained permissions, and tokens that expired
+//! (only where the spike holds requests made with expired tokens). Changes of the
+//! principals with most denials in the spike come first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::Clustered;
-use crate::diagnose::Diagnosed;
+use crate::diagnose::{Cause, Diagnosed};
 use crate::ingest::aggregate::MINUTE;
 use crate::ingest::fields::format_millis;
 use crate::ingest::Ingested;
@@ -226,7 +228,7 @@ pub fn find(
         let from = buckets[start] * options.bucket;
         let to = (buckets[i - 1] + 1) * options.bucket;
         let principals = sum(&by_principal);
-        let names: BTreeSet<&str> = principals.iter().map(|(p, _)| p.as_str()).collect();
+        let names: BTreeMap<&str, u64> = principals.iter().map(|(p, n)| (p.as_str(), *n)).collect();
         spikes.push(Spike {
             start: format_millis(from),
             end: format_millis(to),
@@ -270,17 +272,19 @@ pub fn find(
 const METHOD: &str =
     "rolling median and MAD over the previous buckets (see grantgap spikes --help)";
 
-/// Binding changes and token expiries of `principals` within `[from, to)`, latest first.
+/// Binding changes and token expiries of `principals` (with their denials in the
+/// spike) within `[from, to)`: those of the principals that make most of the
+/// spike first, then latest first.
 fn changes(
     ingested: &Ingested,
     diagnosed: &Diagnosed,
-    principals: &BTreeSet<&str>,
+    principals: &BTreeMap<&str, u64>,
     from: Millis,
     to: Millis,
 ) -> Vec<Change> {
     let history = &diagnosed.correlation.history;
     let mut out = Vec::new();
-    for principal in principals {
+    for principal in principals.keys() {
         let snapshots = history.snapshots(principal);
         for pair in snapshots.windows(2) {
             let (before, after) = (&pair[0], &pair[1]);
@@ -349,9 +353,18 @@ fn changes(
                 });
             }
         }
+        // Tokens expire all the time (hourly refresh is routine); an expiry explains
+        // a spike only where the spike holds requests made with expired tokens.
+        let used_expired = diagnosed.diagnoses.iter().any(|d| {
+            d.cause == Cause::TokenExpired
+                && d.denial.key.principal == *principal
+                && d.denial.group.first_ts < to
+                && d.denial.group.last_ts >= from
+        });
         let expired: Vec<Millis> = ingested
             .tokens
             .iter()
+            .filter(|_| used_expired)
             .filter(|t| t.principal == *principal)
             .filter_map(|t| t.expires_at)
             .filter(|at| (from..to).contains(at))
@@ -370,7 +383,13 @@ fn changes(
             });
         }
     }
-    out.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.principal.cmp(&b.principal)));
+    let weight = |c: &Change| principals.get(c.principal.as_str()).copied().unwrap_or(0);
+    out.sort_by(|a, b| {
+        weight(b)
+            .cmp(&weight(a))
+            .then_with(|| b.at.cmp(&a.at))
+            .then_with(|| a.principal.cmp(&b.principal))
+    });
     out
 }
 

@@ -232,7 +232,8 @@ impl Rendered {
     }
 }
 
-fn jsonl(world: &World, rows: &[Row]) -> Result<Vec<u8>> {
+/// The rows as JSON Lines, the default event format.
+pub fn jsonl(world: &World, rows: &[Row]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(rows.len() * 220);
     for row in rows {
         write!(
