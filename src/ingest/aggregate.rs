@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::sync::Arc;
 
 use super::redact::{redact_object, redact_owned};
 use super::seen::SeenObjects;
@@ -151,7 +152,8 @@ pub struct Aggregates {
     /// 404 answers per object: a 403 on an object that exists nowhere is a masked 404.
     pub not_found: HashMap<ObjectKey, u64>,
     /// Objects that were ever answered successfully.
-    pub seen: SeenObjects,
+    /// Shared by every worker of one run (see [`SeenObjects`]).
+    pub seen: Arc<SeenObjects>,
     pub stats: TableStats,
     /// The first bad records by position.
     pub bad: Vec<BadRecord>,
@@ -161,20 +163,21 @@ pub struct Aggregates {
 
 impl Default for Aggregates {
     fn default() -> Self {
-        Aggregates::keeping(SAMPLES_PER_GROUP)
+        Aggregates::new(SAMPLES_PER_GROUP, Arc::new(SeenObjects::default()))
     }
 }
 
 impl Aggregates {
-    /// Empty aggregates that keep `sample_limit` denied requests per group.
-    pub fn keeping(sample_limit: usize) -> Self {
+    /// Empty aggregates that keep `sample_limit` denied requests per group and
+    /// record allowed objects in `seen`.
+    pub fn new(sample_limit: usize, seen: Arc<SeenObjects>) -> Self {
         Aggregates {
             sample_limit,
             denials: HashMap::new(),
             successes: HashMap::new(),
             other_statuses: BTreeMap::new(),
             not_found: HashMap::new(),
-            seen: SeenObjects::default(),
+            seen,
             stats: TableStats::default(),
             bad: Vec::new(),
             unit_lines: BTreeMap::new(),
@@ -315,7 +318,9 @@ impl Aggregates {
         merge_counts(&mut self.not_found, other.not_found, |mine, theirs| {
             *mine += theirs
         });
-        self.seen.merge(&other.seen);
+        if !Arc::ptr_eq(&self.seen, &other.seen) {
+            self.seen.merge(&other.seen);
+        }
         self.stats.merge(other.stats);
         keep_smallest(&mut self.bad, other.bad, BAD_RECORDS_KEPT);
         self.unit_lines.extend(other.unit_lines);

@@ -20,6 +20,7 @@ pub mod timeline;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,6 +32,7 @@ use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource, YamlSourc
 use self::fields::{FieldMap, Skip};
 use self::formats::InputFormat;
 use self::input::{Compression, Encoding, InputFile};
+use self::seen::SeenObjects;
 use self::template::Templater;
 use self::timeline::Timeline;
 use crate::model::{Millis, Policy, RoleBinding, RoleDef, Table, Token};
@@ -207,6 +209,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             .filter(|(_, f)| f.table == Table::Events),
         options.range_bytes,
     )?;
+    let seen = Arc::new(SeenObjects::for_objects(expected_events(&files)));
     let reader = EventReader {
         files: &files,
         map,
@@ -215,12 +218,13 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         templater: &templater,
         format: options.input_format,
         samples_per_group: options.samples_per_group,
+        seen: &seen,
     };
     let events = units
         .into_par_iter()
         .map(|unit| reader.read(unit))
         .try_reduce(
-            || Aggregates::keeping(options.samples_per_group),
+            || Aggregates::new(options.samples_per_group, seen.clone()),
             |a, b| Ok(a.merge(b)),
         )?;
     progress.finish_and_clear();
@@ -433,6 +437,29 @@ struct Unit {
 
 /// Cuts the event inputs into units. Only plain (uncompressed, on-disk) JSON Lines
 /// can be cut: compressed streams must be read from their start.
+/// About how many events the inputs hold, to size the filters of allowed objects
+/// before reading: a logged request is rarely under 150 bytes, and compressed
+/// inputs (gzip, zstd, Parquet) hold about 8 times their size. Stdin counts as
+/// nothing, and its filters keep their smallest size.
+fn expected_events(files: &[InputFile]) -> u64 {
+    const BYTES_PER_EVENT: u64 = 150;
+    const COMPRESSION_RATIO: u64 = 8;
+    files
+        .iter()
+        .filter(|f| f.table == Table::Events)
+        .map(|f| {
+            let name = f.display().to_ascii_lowercase();
+            let compressed = [".gz", ".zst", ".zstd", ".parquet"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix));
+            let bytes = f
+                .size()
+                .saturating_mul(if compressed { COMPRESSION_RATIO } else { 1 });
+            bytes / BYTES_PER_EVENT
+        })
+        .sum()
+}
+
 fn event_units<'a>(
     files: impl Iterator<Item = (usize, &'a InputFile)>,
     range_bytes: u64,
@@ -487,12 +514,13 @@ struct EventReader<'a> {
     templater: &'a Templater,
     format: InputFormat,
     samples_per_group: usize,
+    seen: &'a Arc<SeenObjects>,
 }
 
 impl EventReader<'_> {
     fn read(&self, unit: Unit) -> Result<Aggregates> {
         let input = &self.files[unit.file];
-        let mut agg = Aggregates::keeping(self.samples_per_group);
+        let mut agg = Aggregates::new(self.samples_per_group, self.seen.clone());
         let opened = match unit.range {
             None => open_source(input, self.progress)
                 .map(|mut source| self.fold(&mut agg, &mut *source, unit)),
