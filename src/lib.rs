@@ -50,13 +50,41 @@ pub fn run_pipeline<T>(
     options: &Options,
     finish: impl FnOnce(&Ingested, &Diagnosed, Clustered) -> Result<T>,
 ) -> Result<T> {
+    let mut clock = StageClock::start();
     let ingested = ingest::ingest(files, &options.ingest)?;
+    clock.lap("ingest");
     let correlation = correlate::correlate(&ingested)?;
+    clock.lap("correlate");
     let catalog = PolicyCatalog::new(ingested.policies.clone());
     let diagnosed = diagnose::diagnose(&correlation, &catalog, &ingested.events, options.diagnose);
+    clock.lap("diagnose");
     let locate = |position| ingested.locate(position);
     let clustered = cluster::cluster(&diagnosed, &locate, &options.suppressions);
-    finish(&ingested, &diagnosed, clustered)
+    clock.lap("cluster");
+    let result = finish(&ingested, &diagnosed, clustered);
+    clock.lap("report");
+    result
+}
+
+/// Time spent per stage, printed to stderr when `GRANTGAP_TIMINGS` is set: where
+/// a run's time goes, without a profiler.
+struct StageClock {
+    last: Option<std::time::Instant>,
+}
+
+impl StageClock {
+    fn start() -> Self {
+        StageClock {
+            last: std::env::var_os("GRANTGAP_TIMINGS").map(|_| std::time::Instant::now()),
+        }
+    }
+
+    fn lap(&mut self, stage: &str) {
+        if let Some(last) = self.last {
+            eprintln!("grantgap: {stage}: {:.2} s", last.elapsed().as_secs_f64());
+            self.last = Some(std::time::Instant::now());
+        }
+    }
 }
 
 /// Runs the whole pipeline over the inputs and returns the report.

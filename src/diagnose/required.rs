@@ -57,7 +57,7 @@ pub struct EndpointPeers<'a> {
 }
 
 impl<'a> EndpointPeers<'a> {
-    pub fn new(successes: &'a HashMap<SuccessKey, SuccessGroup>) -> Self {
+    pub fn new(successes: &'a hashbrown::HashMap<SuccessKey, SuccessGroup>) -> Self {
         let mut by_endpoint: HashMap<(&str, &str), HashMap<&str, Millis>> = HashMap::new();
         for (key, group) in successes {
             let last = by_endpoint
@@ -321,7 +321,8 @@ mod tests {
             ],
             &graph,
         );
-        let successes: HashMap<_, _> = ["p1", "p2", "p3"].into_iter().map(success).collect();
+        let successes: hashbrown::HashMap<_, _> =
+            ["p1", "p2", "p3"].into_iter().map(success).collect();
         let peers = EndpointPeers::new(&successes);
         let own = history.as_of("svc", 100).map(|s| s.grants.api.clone());
         let catalog = PolicyCatalog::default();

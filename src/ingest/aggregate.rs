@@ -3,8 +3,13 @@
 //! disjoint inputs (two threads, two files, two machines) combine into the result
 //! of reading everything at once.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
+use std::collections::BTreeMap;
+
+// hashbrown with foldhash: several times faster than SipHash on these short
+// string keys, and it can look a borrowed key up without allocating one (see
+// `SuccessKeyRef`). Nothing depends on the maps' iteration order.
+use hashbrown::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::redact::{redact_object, redact_owned};
@@ -85,13 +90,82 @@ pub const MINUTE: Millis = 60_000;
 
 /// Allowed requests of one principal on one endpoint, in one data scope, with
 /// one set of body fields.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SuccessKey {
     pub principal: String,
     pub method: String,
     pub template: String,
     pub org: Option<String>,
     pub fields: Vec<String>,
+}
+
+/// A [`SuccessKey`] borrowed from a line: finds its group without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct SuccessKeyRef<'a> {
+    pub principal: &'a str,
+    pub method: &'a str,
+    pub template: &'a str,
+    pub org: Option<&'a str>,
+    pub fields: &'a [&'a str],
+}
+
+impl SuccessKeyRef<'_> {
+    pub fn to_owned(&self) -> SuccessKey {
+        SuccessKey {
+            principal: self.principal.to_string(),
+            method: self.method.to_string(),
+            template: self.template.to_string(),
+            org: self.org.map(str::to_string),
+            fields: self.fields.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+}
+
+/// The one hash of a success key, owned or borrowed: both must agree.
+fn hash_success<'a, H: Hasher>(
+    state: &mut H,
+    key: (&str, &str, &str, Option<&str>),
+    fields: impl ExactSizeIterator<Item = &'a str>,
+) {
+    let (principal, method, template, org) = key;
+    principal.hash(state);
+    method.hash(state);
+    template.hash(state);
+    org.hash(state);
+    state.write_usize(fields.len());
+    for field in fields {
+        field.hash(state);
+    }
+}
+
+impl Hash for SuccessKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let key = (
+            self.principal.as_str(),
+            self.method.as_str(),
+            self.template.as_str(),
+            self.org.as_deref(),
+        );
+        hash_success(state, key, self.fields.iter().map(String::as_str));
+    }
+}
+
+impl Hash for SuccessKeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let key = (self.principal, self.method, self.template, self.org);
+        hash_success(state, key, self.fields.iter().copied());
+    }
+}
+
+impl hashbrown::Equivalent<SuccessKey> for SuccessKeyRef<'_> {
+    fn equivalent(&self, key: &SuccessKey) -> bool {
+        self.principal == key.principal
+            && self.method == key.method
+            && self.template == key.template
+            && self.org == key.org.as_deref()
+            && self.fields.len() == key.fields.len()
+            && self.fields.iter().zip(&key.fields).all(|(a, b)| *a == b)
+    }
 }
 
 /// One object of one endpoint.

@@ -21,6 +21,14 @@ pub type Decoded = (u64, Result<Value, Skip>);
 /// CSV) or record number (JSON array, Parquet) within what the source reads.
 pub trait RecordSource: Send {
     fn next_record(&mut self) -> Option<Decoded>;
+
+    /// Like [`RecordSource::next_record`], but a JSON Lines source first offers each
+    /// line to `take`, which returns `true` if it has dealt with the line itself
+    /// (the fast path); only lines it leaves are decoded and returned.
+    fn next_record_unless(&mut self, take: &mut dyn FnMut(&[u8]) -> bool) -> Option<Decoded> {
+        let _ = take;
+        self.next_record()
+    }
 }
 
 /// JSON Lines. A document that is not one object per line (a `[` array, or one
@@ -124,6 +132,10 @@ impl<R: BufRead + Send> JsonSource<R> {
 
 impl<R: BufRead + Send> RecordSource for JsonSource<R> {
     fn next_record(&mut self) -> Option<Decoded> {
+        self.next_record_unless(&mut |_| false)
+    }
+
+    fn next_record_unless(&mut self, take: &mut dyn FnMut(&[u8]) -> bool) -> Option<Decoded> {
         if let Some(item) = self.queued.pop_front() {
             // A whole document numbers its records; an envelope line gives them its line.
             if self.whole_document {
@@ -153,7 +165,7 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                 }
             }
             let line = self.buf.trim_ascii();
-            if line.is_empty() {
+            if line.is_empty() || take(line) {
                 continue;
             }
             let parsed = match serde_json::from_slice::<Value>(line) {

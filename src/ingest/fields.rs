@@ -71,6 +71,11 @@ impl FieldMap {
         Ok(map)
     }
 
+    /// Whether every field is read under its canonical name.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
     /// Adds the mappings of `other`, which win over these.
     pub fn extend(&mut self, other: FieldMap) {
         self.paths.extend(other.paths);
@@ -196,27 +201,37 @@ const EPOCH_MILLIS_THRESHOLD: f64 = 1e11;
 /// A timestamp in UTC milliseconds: RFC 3339 with any offset, or epoch seconds or
 /// milliseconds as a number or numeric string.
 pub fn timestamp(value: &Value) -> Result<Millis, Skip> {
-    let from_epoch = |x: f64| {
-        if !x.is_finite() || x < 0.0 {
-            None
-        } else if x < EPOCH_MILLIS_THRESHOLD {
-            Some((x * 1000.0).round() as i64)
-        } else {
-            Some(x.round() as i64)
-        }
-    };
     let parsed = match value {
         Value::Number(n) => n.as_f64().and_then(from_epoch),
-        Value::String(s) => {
-            let s = s.trim();
-            match s.parse::<f64>() {
-                Ok(x) => from_epoch(x),
-                Err(_) => return rfc3339(s),
-            }
-        }
+        Value::String(s) => return timestamp_text(s),
         _ => None,
     };
     parsed.ok_or_else(|| Skip::new("bad timestamp", format!("{value} is not a timestamp")))
+}
+
+/// [`timestamp`] of a string value.
+pub fn timestamp_text(text: &str) -> Result<Millis, Skip> {
+    let s = text.trim();
+    match s.parse::<f64>() {
+        Ok(x) => from_epoch(x).ok_or_else(|| {
+            Skip::new(
+                "bad timestamp",
+                format!("{} is not a timestamp", Value::String(text.to_string())),
+            )
+        }),
+        Err(_) => rfc3339(s),
+    }
+}
+
+/// Epoch seconds or milliseconds (see [`EPOCH_MILLIS_THRESHOLD`]) in milliseconds.
+fn from_epoch(x: f64) -> Option<Millis> {
+    if !x.is_finite() || x < 0.0 {
+        None
+    } else if x < EPOCH_MILLIS_THRESHOLD {
+        Some((x * 1000.0).round() as i64)
+    } else {
+        Some(x.round() as i64)
+    }
 }
 
 fn rfc3339(s: &str) -> Result<Millis, Skip> {

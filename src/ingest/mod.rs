@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod decode;
+pub mod fast;
 pub mod fields;
 pub mod formats;
 pub mod input;
@@ -29,6 +30,7 @@ use serde_json::Value;
 
 use self::aggregate::{Aggregates, BadRecord, Derived, Position, TableStats};
 use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource, YamlSource};
+use self::fast::FastPath;
 use self::fields::{FieldMap, Skip};
 use self::formats::InputFormat;
 use self::input::{Compression, Encoding, InputFile};
@@ -61,6 +63,9 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Denied requests kept per group as evidence; `usize::MAX` keeps every one.
     pub samples_per_group: usize,
+    /// Count allowed requests of flat JSON Lines through [`fast::FastPath`]
+    /// (off only to check it against the full path).
+    pub fast_path: bool,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -76,6 +81,7 @@ impl Default for IngestOptions {
             progress: false,
             range_bytes: RANGE_BYTES,
             samples_per_group: aggregate::SAMPLES_PER_GROUP,
+            fast_path: true,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
@@ -219,6 +225,12 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         format: options.input_format,
         samples_per_group: options.samples_per_group,
         seen: &seen,
+        fast_path: options.fast_path
+            && map.is_empty()
+            && matches!(
+                options.input_format,
+                InputFormat::Auto | InputFormat::Generic
+            ),
     };
     let events = units
         .into_par_iter()
@@ -515,6 +527,8 @@ struct EventReader<'a> {
     format: InputFormat,
     samples_per_group: usize,
     seen: &'a Arc<SeenObjects>,
+    /// Allowed requests in canonical JSON Lines take [`FastPath`].
+    fast_path: bool,
 }
 
 impl EventReader<'_> {
@@ -579,7 +593,16 @@ impl EventReader<'_> {
     }
 
     fn fold(&self, agg: &mut Aggregates, source: &mut dyn RecordSource, unit: Unit) {
-        while let Some((line, record)) = source.next_record() {
+        let mut fast = self.fast_path.then(|| FastPath::new(self.templater));
+        loop {
+            let next = match &mut fast {
+                Some(fast) => {
+                    let agg = &mut *agg;
+                    source.next_record_unless(&mut |line| fast.count_success(agg, line))
+                }
+                None => source.next_record(),
+            };
+            let Some((line, record)) = next else { break };
             let position = Position {
                 file: unit.file,
                 unit: unit.index,
@@ -791,5 +814,125 @@ mod tests {
             assert_eq!(strip(&groups), strip(&reference.0), "{name}");
             assert_eq!(stats, reference.1, "{name}");
         }
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// Everything ingest keeps of the events, in a comparable form.
+    fn everything(ingested: &Ingested) -> String {
+        let events = &ingested.events;
+        let denials: BTreeMap<_, _> = events.denials.iter().collect();
+        let successes: BTreeMap<_, _> = events.successes.iter().collect();
+        let not_found: BTreeMap<_, _> = events.not_found.iter().collect();
+        let seen: Vec<(bool, bool)> = successes
+            .keys()
+            .chain(denials.keys().map(|_| successes.keys().next().unwrap()))
+            .map(|k| {
+                let object = format!("{}-object", k.template);
+                (
+                    events.seen.by_anyone(&k.template, &object),
+                    events.seen.by_principal(&k.principal, &k.template, &object),
+                )
+            })
+            .collect();
+        let seen_denied: Vec<(bool, bool)> = denials
+            .keys()
+            .filter_map(|k| k.object_id.as_ref().map(|o| (k, o)))
+            .map(|(k, o)| {
+                (
+                    events.seen.by_anyone(&k.template, o),
+                    events.seen.by_principal(&k.principal, &k.template, o),
+                )
+            })
+            .collect();
+        format!(
+            "{denials:?}\n{successes:?}\n{not_found:?}\n{:?}\n{:?}\n{:?}\n{seen:?}\n{seen_denied:?}",
+            events.other_statuses, events.stats, ingested.bad_records
+        )
+    }
+
+    fn both_ways(files: impl Fn() -> Vec<InputFile>) -> (String, String) {
+        let fast = ingest(files(), &IngestOptions::default()).unwrap();
+        let full = ingest(
+            files(),
+            &IngestOptions {
+                fast_path: false,
+                ..IngestOptions::default()
+            },
+        )
+        .unwrap();
+        (everything(&fast), everything(&full))
+    }
+
+    #[test]
+    fn the_fast_path_keeps_exactly_what_the_full_path_keeps() {
+        for scenario in ["maintenance", "project", "resources", "inventory"] {
+            let folder = format!("{}/sample_logs/{scenario}", env!("CARGO_MANIFEST_DIR"));
+            let (fast, full) = both_ways(|| input::resolve(&folder, None).unwrap());
+            assert_eq!(fast, full, "{scenario}");
+        }
+    }
+
+    #[test]
+    fn lines_the_fast_path_cannot_read_exactly_take_the_full_path() {
+        let lines = [
+            r#"{"ts":"2026-11-20T00:00:01Z","principal":"svc-a","method":"GET","path":"/w/1?k=v","status":200,"fields":[" b","a","b",""]}"#,
+            r#"{"ts":1763596802,"principal":"svc-a","method":"get","path":"/w/2","status":"200"}"#,
+            r#"{"ts":"2026-11-20T00:00:03Z","principal":" svc-\u0061 ","method":"GET","path":"/w/3","status":201,"org":" "}"#,
+            r#"{"ts":"2026-11-20T00:00:04Z","principal":"svc-a","method":"GET","path":"/w/4","status":200,"scopes":{"a":1}}"#,
+            r#"{"ts":"2026-11-20T00:00:05Z","principal":"svc-a","method":"GET","path":"/w/5","status":200,"scopes":"[not json"}"#,
+            r#"{"ts":"2026-11-20T00:00:06Z","principal":"svc-a","method":"GET","path":"/w/6","status":200,"status":403}"#,
+            r#"{"ts":"2026-11-20T00:00:07Z","principal":"svc-a","method":"GET","path":"/w/7","status":200,"object_id":42}"#,
+            r#"{"ts":"2026-11-20 00:00:08Z","principal":"svc-a","method":"GET","path":"/w/8","status":200,"fields":"x y"}"#,
+            r#"{"ts":"2026-11-20T00:00:09","principal":"svc-a","method":"GET","path":"/w/9","status":200}"#,
+            r#"{"ts":"2026-11-20T00:00:10Z","principal":"","method":"GET","path":"/w/10","status":200}"#,
+            r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"get","user":{"username":"u"},"requestURI":"/api/v1/pods","responseStatus":{"code":200},"stageTimestamp":"2026-11-20T00:00:11Z"}"#,
+            r#"{"ts":"2026-11-20T00:00:12Z","principal":"svc-a","method":"GET","path":"/w/12","status":200,"scopes":"a b","org":"EU","object_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            r#"{"ts":"2026-11-20T00:00:13Z","principal":"svc-a","method":"GET","path":"/w/13","status":404}"#,
+            r#"{"ts":"2026-11-20T00:00:14Z","principal":"svc-a","method":"GET","path":"/w/14","status":99}"#,
+        ];
+        let text = lines.join("\n") + "\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let files = || {
+            vec![InputFile {
+                path: Some(path.clone()),
+                table: Table::Events,
+                explicit: true,
+            }]
+        };
+        let (fast, full) = both_ways(files);
+        assert_eq!(fast, full);
+        assert!(
+            full.contains("bad list") && full.contains("bad timestamp"),
+            "{full}"
+        );
+    }
+
+    #[test]
+    fn generated_logs_read_alike_both_ways() {
+        use crate::generate::{self, EventFormat, GenerateOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let options = GenerateOptions {
+            out: dir.path().to_path_buf(),
+            events: 20_000,
+            principals: 40,
+            seed: 3,
+            days: 1,
+            format: EventFormat::Jsonl,
+            compress: None,
+            files: 1,
+            mix: Default::default(),
+            propagation: 600_000,
+            start: 1_793_577_600_000,
+        };
+        generate::generate(&options, |_| {}).unwrap();
+        let logs = dir.path().join("logs").display().to_string();
+        let (fast, full) = both_ways(|| input::resolve(&logs, None).unwrap());
+        assert_eq!(fast, full);
     }
 }

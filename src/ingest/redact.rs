@@ -86,6 +86,15 @@ pub fn redact_object(id: String) -> String {
     }
 }
 
+/// [`redact_object`] on a borrowed id.
+pub fn redact_object_str(id: &str) -> Cow<'_, str> {
+    if id.len() < SHORTEST_SECRET_ID {
+        Cow::Borrowed(id)
+    } else {
+        redact(id)
+    }
+}
+
 /// Redacts an owned string, reusing it when nothing is secret.
 pub fn redact_owned(text: String) -> String {
     match redact(&text) {

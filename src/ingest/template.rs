@@ -81,14 +81,21 @@ impl Templater {
     /// The endpoint template of a path, and the last id it held (the object the
     /// request was about, when the log does not name one).
     pub fn template(&self, path: &str) -> (String, Option<String>) {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
         let mut out = String::with_capacity(path.len());
+        let last_id = self.template_into(path, &mut out);
+        (out, last_id.map(str::to_string))
+    }
+
+    /// [`Templater::template`] into a buffer the caller reuses (`out` is appended
+    /// to; pass it empty), with the last id borrowed from the path.
+    pub fn template_into<'p>(&self, path: &'p str, out: &mut String) -> Option<&'p str> {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
         let mut last_id = None;
         for (i, segment) in path.split('/').enumerate() {
             let learned = i > 0
                 && !self.learned.is_empty()
                 && !segment.is_empty()
-                && self.learned.contains(&out);
+                && self.learned.contains(out.as_str());
             if i > 0 {
                 out.push('/');
             }
@@ -99,7 +106,7 @@ impl Templater {
                 out.push_str(segment);
             }
         }
-        (out, last_id.map(str::to_string))
+        last_id
     }
 
     /// Learns parameter positions from a sample of paths: a prefix followed by at
