@@ -8,6 +8,7 @@ pub mod signature;
 pub mod spikes;
 pub mod suppress;
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -182,21 +183,31 @@ pub fn cluster(
     let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
     let mut signature_of = Vec::with_capacity(diagnosed.diagnoses.len());
     let mut hidden = Vec::with_capacity(diagnosed.diagnoses.len());
-    for d in &diagnosed.diagnoses {
+    // Signatures and their ids (a SHA-256 each) are independent per diagnosis:
+    // made in parallel, then folded in order.
+    let keyed: Vec<(SignatureKey, String)> = diagnosed
+        .diagnoses
+        .par_iter()
+        .map(|d| {
+            let key = d.denial.key;
+            let mut missing = d.missing.clone();
+            missing.sort();
+            let signature = SignatureKey {
+                method: key.method.clone(),
+                template: key.template.clone(),
+                status: key.status,
+                error_code: key.error_code.clone(),
+                cause: d.cause,
+                missing,
+                message_template: key.message.as_deref().map(|m| templates.template(m)),
+            };
+            let id = signature.id();
+            (signature, id)
+        })
+        .collect();
+    for (d, (signature, id)) in diagnosed.diagnoses.iter().zip(keyed) {
         let key = d.denial.key;
         let group = d.denial.group;
-        let mut missing = d.missing.clone();
-        missing.sort();
-        let signature = SignatureKey {
-            method: key.method.clone(),
-            template: key.template.clone(),
-            status: key.status,
-            error_code: key.error_code.clone(),
-            cause: d.cause,
-            missing,
-            message_template: key.message.as_deref().map(|m| templates.template(m)),
-        };
-        let id = signature.id();
         let endpoint = format!("{} {}", key.method, key.template);
         let subject = Subject {
             signature: &id,
@@ -286,8 +297,10 @@ pub fn cluster(
     }
 
     let correlation = diagnosed.correlation;
+    // Each principal's fix is a role-cover search: the costly part, in parallel.
+    let principals: Vec<(&str, PrincipalAcc)> = principals.into_iter().collect();
     let mut out: Vec<PrincipalFindings> = principals
-        .into_iter()
+        .into_par_iter()
         .map(|(principal, acc)| {
             let roles_held = acc
                 .latest_snapshot

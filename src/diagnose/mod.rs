@@ -10,6 +10,7 @@ pub mod messages;
 pub mod policy;
 pub mod required;
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -228,9 +229,10 @@ pub fn diagnose<'a>(
         own,
         options,
     };
+    // Groups are judged independently; collect keeps their order.
     let diagnoses = correlation
         .denials
-        .iter()
+        .par_iter()
         .map(|d| judge(d, &context))
         .collect();
     Diagnosed {

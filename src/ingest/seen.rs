@@ -72,7 +72,11 @@ impl SeenObjects {
 
     /// Records that `principal` was allowed on `object` of endpoint `template`.
     pub fn insert(&self, principal: &str, template: &str, object: &str) {
-        self.by_anyone.insert_hash(hash(&(template, object)));
+        // Objects recur across principals: testing first spares most atomic writes.
+        let anyone = hash(&(template, object));
+        if !self.by_anyone.contains_hash(anyone) {
+            self.by_anyone.insert_hash(anyone);
+        }
         self.by_principal
             .insert_hash(hash(&(principal, template, object)));
     }
