@@ -52,6 +52,9 @@ pub struct InputArgs {
     /// Stop with exit code 4, before any output, if any input record cannot be used.
     #[arg(long)]
     pub strict: bool,
+    /// Write every skipped input record to this file (JSON Lines: where, why, the record redacted).
+    #[arg(long, value_name = "FILE")]
+    pub quarantine: Option<PathBuf>,
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -137,6 +140,7 @@ impl InputArgs {
             learn_min_values: self.learn_templates,
             input_format: self.input_format,
             strict: self.strict,
+            quarantine: self.quarantine.clone(),
             ..IngestOptions::default()
         })
     }

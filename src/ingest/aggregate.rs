@@ -205,6 +205,15 @@ impl TableStats {
     }
 }
 
+/// A skipped record as `--quarantine` writes it: where, why, and the record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quarantined {
+    pub position: Position,
+    pub kind: String,
+    pub detail: String,
+    pub raw: Option<String>,
+}
+
 /// A skipped record kept for the report.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BadRecord {
@@ -233,6 +242,8 @@ pub struct Aggregates {
     pub bad: Vec<BadRecord>,
     /// Lines each unit of each file held, to turn unit lines into file lines.
     pub unit_lines: BTreeMap<(usize, usize), u64>,
+    /// Every skipped record, when `--quarantine` asks for them (else `None`).
+    pub quarantine: Option<Vec<Quarantined>>,
 }
 
 impl Default for Aggregates {
@@ -255,6 +266,7 @@ impl Aggregates {
             stats: TableStats::default(),
             bad: Vec::new(),
             unit_lines: BTreeMap::new(),
+            quarantine: None,
         }
     }
 
@@ -344,6 +356,21 @@ impl Aggregates {
         }
     }
 
+    /// Counts one record that could not be used, and quarantines it when asked.
+    pub fn add_skip(&mut self, position: Position, skip: super::fields::Skip) {
+        if let (Some(quarantine), false) =
+            (&mut self.quarantine, skip.kind == super::fields::FOLDED)
+        {
+            quarantine.push(Quarantined {
+                position,
+                kind: skip.kind.to_string(),
+                detail: skip.detail.clone(),
+                raw: skip.raw,
+            });
+        }
+        self.add_bad(position, skip.kind, skip.detail);
+    }
+
     /// Counts one record that could not be used.
     pub fn add_bad(&mut self, position: Position, kind: &str, detail: String) {
         self.stats.read += 1;
@@ -398,6 +425,11 @@ impl Aggregates {
         self.stats.merge(other.stats);
         keep_smallest(&mut self.bad, other.bad, BAD_RECORDS_KEPT);
         self.unit_lines.extend(other.unit_lines);
+        match (&mut self.quarantine, other.quarantine) {
+            (Some(mine), Some(theirs)) => mine.extend(theirs),
+            (mine @ None, theirs) => *mine = theirs,
+            (Some(_), None) => {}
+        }
         self
     }
 }

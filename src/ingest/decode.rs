@@ -177,7 +177,8 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                     self.queued.extend(records);
                     object(first)
                 }
-                Err(e) => Err(Skip::new("malformed JSON", e.to_string())),
+                Err(e) => Err(Skip::new("malformed JSON", e.to_string())
+                    .with_raw(String::from_utf8_lossy(line))),
             };
             return Some((self.line, parsed));
         }
@@ -291,6 +292,13 @@ impl<R: Read + Send> RecordSource for CsvSource<R> {
                         self.record.len(),
                         self.headers.len()
                     ),
+                )
+                .with_raw(
+                    self.record
+                        .iter()
+                        .map(String::from_utf8_lossy)
+                        .collect::<Vec<_>>()
+                        .join(","),
                 )),
             )),
             Ok(true) => {

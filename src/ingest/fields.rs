@@ -16,6 +16,8 @@ use crate::model::Millis;
 pub struct Skip {
     pub kind: &'static str,
     pub detail: String,
+    /// The record as read, for `--quarantine`, where the reader has it.
+    pub raw: Option<String>,
 }
 
 /// The kind of a record that is a repeat of another (an earlier audit stage of
@@ -27,7 +29,14 @@ impl Skip {
         Skip {
             kind,
             detail: detail.into(),
+            raw: None,
         }
+    }
+
+    /// The same, keeping the record as read.
+    pub fn with_raw(mut self, raw: impl Into<String>) -> Self {
+        self.raw = Some(raw.into());
+        self
     }
 }
 

@@ -11,6 +11,7 @@ pub mod fast;
 pub mod fields;
 pub mod formats;
 pub mod input;
+pub mod quarantine;
 pub mod rbac;
 pub mod redact;
 pub mod seen;
@@ -21,6 +22,7 @@ pub mod timeline;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -66,6 +68,8 @@ pub struct IngestOptions {
     /// Count allowed requests of flat JSON Lines through [`fast::FastPath`]
     /// (off only to check it against the full path).
     pub fast_path: bool,
+    /// Write every skipped record here (JSON Lines: where, why, the record redacted).
+    pub quarantine: Option<PathBuf>,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -82,6 +86,7 @@ impl Default for IngestOptions {
             range_bytes: RANGE_BYTES,
             samples_per_group: aggregate::SAMPLES_PER_GROUP,
             fast_path: true,
+            quarantine: None,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
@@ -147,7 +152,7 @@ fn skip_unreadable(
     if input.explicit {
         return Err(error);
     }
-    agg.add_bad(position, UNREADABLE_FILE, format!("{error:#}"));
+    agg.add_skip(position, Skip::new(UNREADABLE_FILE, format!("{error:#}")));
     Ok(())
 }
 
@@ -187,6 +192,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         progress: &progress,
         stats: BTreeMap::new(),
         bad: Vec::new(),
+        quarantine: options.quarantine.as_ref().map(|_| Vec::new()),
     };
     let tokens = small.read(Table::Tokens, tables::token_from_record)?;
     let bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
@@ -197,7 +203,10 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     roles.extend(rbac_roles);
     bindings.extend(rbac_bindings);
     let SmallTables {
-        mut stats, mut bad, ..
+        mut stats,
+        mut bad,
+        quarantine: small_quarantine,
+        ..
     } = small;
 
     let bindings = timeline::with_role_changes(bindings, &roles);
@@ -225,6 +234,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         format: options.input_format,
         samples_per_group: options.samples_per_group,
         seen: &seen,
+        quarantine: options.quarantine.is_some(),
         fast_path: options.fast_path
             && map.is_empty()
             && matches!(
@@ -232,7 +242,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
                 InputFormat::Auto | InputFormat::Generic
             ),
     };
-    let events = units
+    let mut events = units
         .into_par_iter()
         .map(|unit| reader.read(unit))
         .try_reduce(
@@ -241,6 +251,16 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         )?;
     progress.finish_and_clear();
 
+    if let Some(path) = &options.quarantine {
+        let mut records = small_quarantine.unwrap_or_default();
+        records.extend(events.quarantine.take().unwrap_or_default());
+        records.sort();
+        let located = records.into_iter().map(|q| {
+            let at = Ingested::locate_in(&files, &events.unit_lines, q.position);
+            (at, q)
+        });
+        quarantine::write(path, located)?;
+    }
     stats.insert(Table::Events, events.stats.clone());
     bad.extend(events.bad.iter().cloned());
     bad.sort();
@@ -374,6 +394,8 @@ struct SmallTables<'a> {
     progress: &'a ProgressBar,
     stats: BTreeMap<Table, TableStats>,
     bad: Vec<BadRecord>,
+    /// Skipped rows, when `--quarantine` asks for them.
+    quarantine: Option<Vec<aggregate::Quarantined>>,
 }
 
 impl SmallTables<'_> {
@@ -394,7 +416,10 @@ impl SmallTables<'_> {
 
     fn read<T>(&mut self, table: Table, parse: ParseFn<T>) -> Result<Vec<T>> {
         let mut rows = Vec::new();
-        let mut skips = Aggregates::default();
+        let mut skips = Aggregates {
+            quarantine: self.quarantine.take(),
+            ..Aggregates::default()
+        };
         for (file, input) in self
             .files
             .iter()
@@ -423,9 +448,11 @@ impl SmallTables<'_> {
                     unit: 0,
                     line,
                 };
-                match record.and_then(|r| parse(&r, self.map)) {
+                match record
+                    .and_then(|r| parse(&r, self.map).map_err(|s| s.with_raw(r.to_string())))
+                {
                     Ok(row) => rows.push(row),
-                    Err(skip) => skips.add_bad(position, skip.kind, skip.detail),
+                    Err(skip) => skips.add_skip(position, skip),
                 }
             }
         }
@@ -434,6 +461,7 @@ impl SmallTables<'_> {
         stats.read += stats.used;
         self.stats.insert(table, stats);
         self.bad.extend(skips.bad);
+        self.quarantine = skips.quarantine;
         Ok(rows)
     }
 }
@@ -529,12 +557,15 @@ struct EventReader<'a> {
     seen: &'a Arc<SeenObjects>,
     /// Allowed requests in canonical JSON Lines take [`FastPath`].
     fast_path: bool,
+    /// Keep skipped records for `--quarantine`.
+    quarantine: bool,
 }
 
 impl EventReader<'_> {
     fn read(&self, unit: Unit) -> Result<Aggregates> {
         let input = &self.files[unit.file];
         let mut agg = Aggregates::new(self.samples_per_group, self.seen.clone());
+        agg.quarantine = self.quarantine.then(Vec::new);
         let opened = match unit.range {
             None => open_source(input, self.progress)
                 .map(|mut source| self.fold(&mut agg, &mut *source, unit)),
@@ -608,7 +639,18 @@ impl EventReader<'_> {
                 unit: unit.index,
                 line,
             };
-            match record.and_then(|r| formats::event_from_record(&r, self.map, self.format)) {
+            let quarantining = agg.quarantine.is_some();
+            let event = record.and_then(|r| {
+                formats::event_from_record(&r, self.map, self.format).map_err(|skip| {
+                    // The record as read goes to the quarantine; no cost otherwise.
+                    if quarantining {
+                        skip.with_raw(r.to_string())
+                    } else {
+                        skip
+                    }
+                })
+            });
+            match event {
                 Ok(event) => {
                     let (template, path_object) = self.templater.template(&event.path);
                     // Only denial groups are cut by the timeline: allowed requests skip the lookups.
@@ -628,7 +670,7 @@ impl EventReader<'_> {
                     };
                     agg.add_event(event, derived, position);
                 }
-                Err(skip) => agg.add_bad(position, skip.kind, skip.detail),
+                Err(skip) => agg.add_skip(position, skip),
             }
         }
     }

@@ -1,0 +1,54 @@
+//! `--quarantine FILE`: every record ingest skipped, so that nothing is lost.
+//!
+//! One JSON object per line, in input order: `at` (file:line, or the file when it
+//! could not be read at all), `reason` and `detail` (as counted in the report),
+//! and `record`, the record as read, with secrets redacted like everything else
+//! grantgap writes. A record no reader could cut out (a broken compressed stream)
+//! has no `record`. The file is written whole or not at all (a temporary file
+//! renamed into place), and only when asked: it can hold every bad line of a log.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::aggregate::Quarantined;
+use super::redact::redact;
+
+/// Writes the located records to `path`.
+pub fn write(path: &Path, records: impl Iterator<Item = (String, Quarantined)>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+        format!(
+            "cannot create the quarantine file in {}: check that the folder exists and is writable",
+            dir.display()
+        )
+    })?;
+    {
+        let mut out = BufWriter::new(tmp.as_file_mut());
+        for (at, q) in records {
+            let mut line = serde_json::json!({
+                "at": at,
+                "reason": q.kind,
+                "detail": redact(&q.detail),
+            });
+            if let Some(raw) = &q.raw {
+                line["record"] = serde_json::Value::String(redact(raw).into_owned());
+            }
+            serde_json::to_writer(&mut out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+            .with_context(|| format!("cannot write the quarantine file {}", path.display()))?;
+    }
+    tmp.persist(path).with_context(|| {
+        format!(
+            "cannot move the quarantine file into place at {}",
+            path.display()
+        )
+    })?;
+    Ok(())
+}
