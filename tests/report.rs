@@ -575,8 +575,29 @@ fn secrets_in_the_log_never_reach_any_output() {
         format!(
             r#"{{"ts": 1795000001, "principal": "svc", "method": "GET", "path": "/reset/{jwt}", "status": 403, "message": "Bearer {jwt} expired"}}"#
         ),
+        // Bad records, which --quarantine keeps.
+        format!(r#"{{"broken": "Authorization: Bearer {jwt} password=hunter2-correct-horse"#),
+        format!(
+            r#"{{"ts": "never", "principal": "svc", "method": "GET", "path": "/x?api_key=sk_live_51HxyzABCdef0123456789", "status": 403, "headers": {{"Cookie": "sid=s3cr3t-cookie-value"}}, "message": "AKIAIOSFODNN7EXAMPLE"}}"#
+        ),
     ];
     std::fs::write(&events, lines.join("\n")).unwrap();
+    let quarantine = dir.path().join("quarantine.jsonl");
+    let out = grantgap(&[
+        "report",
+        events.to_str().unwrap(),
+        "--quarantine",
+        quarantine.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let kept = std::fs::read_to_string(&quarantine).unwrap();
+    assert_eq!(kept.lines().count(), 2, "{kept}");
+    for secret in secrets {
+        assert!(
+            !kept.contains(secret),
+            "the quarantine leaks {secret}:\n{kept}"
+        );
+    }
     for format in ["table", "json", "csv", "markdown"] {
         let out = grantgap(&["report", "--format", format, events.to_str().unwrap()]);
         assert!(out.status.success());

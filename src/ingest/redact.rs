@@ -17,6 +17,8 @@ static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         // key=value and key: value pairs whose key names a secret; the key stays.
         r#"(?i)\b(?:password|passwd|pwd|secret|client_secret|api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|token|session[_-]?id|sessionid|sig|signature|x-amz-security-token)\s*[=:]\s*("[^"]*"|'[^']*'|[^\s&,;"']+)"#,
+        // A cookie header's whole value, in text or JSON (`"Cookie":"sid=…"`).
+        r#"(?i)\b(?:set-)?cookie"?\s*[:=]\s*("[^"]*"|[^\r\n"]+)"#,
         r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})",
         r"(?i)\bbasic\s+([A-Za-z0-9+/=]{8,})",
         r"\b(eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)",
@@ -120,6 +122,8 @@ mod tests {
             "session 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 gone"
                 .to_string(),
             "Basic dXNlcjpwYXNzd29yZA==".to_string(),
+            "Cookie: sid=s3cr3t-cookie-value; theme=dark".to_string(),
+            r#"{"headers":{"Set-Cookie":"sid=s3cr3t-cookie-value"}}"#.to_string(),
         ];
         for case in &cases {
             let clean = redact(case);
@@ -131,6 +135,7 @@ mod tests {
                 "AKIAIOSFODNN7EXAMPLE",
                 "9f86d081884c7d65",
                 "dXNlcjpwYXNzd29yZA",
+                "s3cr3t-cookie-value",
             ] {
                 assert!(!clean.contains(secret), "{case} -> {clean}");
             }
