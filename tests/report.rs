@@ -577,9 +577,7 @@ fn secrets_in_the_log_never_reach_any_output() {
         ),
         // Bad records, which --quarantine keeps.
         format!(r#"{{"broken": "Authorization: Bearer {jwt} password=hunter2-correct-horse"#),
-        format!(
-            r#"{{"ts": "never", "principal": "svc", "method": "GET", "path": "/x?api_key=sk_live_51HxyzABCdef0123456789", "status": 403, "headers": {{"Cookie": "sid=s3cr3t-cookie-value"}}, "message": "AKIAIOSFODNN7EXAMPLE"}}"#
-        ),
+        r#"{"ts": "never", "principal": "svc", "method": "GET", "path": "/x?api_key=sk_live_51HxyzABCdef0123456789", "status": 403, "headers": {"Cookie": "sid=s3cr3t-cookie-value"}, "message": "AKIAIOSFODNN7EXAMPLE"}"#.to_string(),
     ];
     std::fs::write(&events, lines.join("\n")).unwrap();
     let quarantine = dir.path().join("quarantine.jsonl");
