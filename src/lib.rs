@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod ingest;
 pub mod model;
+pub mod output;
 pub mod report;
 
 use anyhow::Result;

@@ -38,6 +38,7 @@ const EXIT_BAD_INPUT: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    exit_cleanly_on_interrupt();
     let result = match cli.command {
         Command::Report(args) => cli::report::run(args),
         Command::Signatures(args) => cli::signatures::run(args),
@@ -61,6 +62,22 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Ctrl-C or SIGTERM: remove half-written output files (earlier reports stay as
+/// they were), say so, and exit with 128 + the signal, as shells expect.
+fn exit_cleanly_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return; // Without the handler, the default action still stops the run.
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            grantgap::output::remove_partial_outputs();
+            eprintln!("grantgap: interrupted; no output file was left half-written");
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

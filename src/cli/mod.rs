@@ -170,8 +170,8 @@ pub fn print_skipped(report: &grantgap::report::Report) {
 /// Bad records shown on stderr before the counts per reason.
 const BAD_RECORDS_SHOWN: usize = 20;
 
-/// Writes output to a file whole or not at all (a temporary file beside it,
-/// renamed into place), or to stdout when no file is named.
+/// Writes output to a file whole or not at all (see [`grantgap::output`]), or
+/// to stdout when no file is named.
 pub fn write_output(
     path: Option<&Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -179,27 +179,9 @@ pub fn write_output(
     let Some(path) = path else {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
-        write(&mut out)?;
-        out.flush()?;
+        write(&mut out).context("cannot write to standard output")?;
+        out.flush().context("cannot write to standard output")?;
         return Ok(());
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
-        format!(
-            "cannot create a file in {}: check that the folder exists and is writable",
-            dir.display()
-        )
-    })?;
-    {
-        let mut out = io::BufWriter::new(tmp.as_file_mut());
-        write(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
-        out.flush()
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    tmp.persist(path)
-        .with_context(|| format!("cannot move the report into place at {}", path.display()))?;
-    Ok(())
+    grantgap::output::write_atomically(path, write)
 }

@@ -7,7 +7,6 @@
 //! has no `record`. The file is written whole or not at all (a temporary file
 //! renamed into place), and only when asked: it can hold every bad line of a log.
 
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -17,18 +16,7 @@ use super::redact::redact;
 
 /// Writes the located records to `path`.
 pub fn write(path: &Path, records: impl Iterator<Item = (String, Quarantined)>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
-        format!(
-            "cannot create the quarantine file in {}: check that the folder exists and is writable",
-            dir.display()
-        )
-    })?;
-    {
-        let mut out = BufWriter::new(tmp.as_file_mut());
+    crate::output::write_atomically(path, |out| {
         for (at, q) in records {
             let mut line = serde_json::json!({
                 "at": at,
@@ -38,17 +26,10 @@ pub fn write(path: &Path, records: impl Iterator<Item = (String, Quarantined)>) 
             if let Some(raw) = &q.raw {
                 line["record"] = serde_json::Value::String(redact(raw).into_owned());
             }
-            serde_json::to_writer(&mut out, &line)?;
+            serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }
-        out.flush()
-            .with_context(|| format!("cannot write the quarantine file {}", path.display()))?;
-    }
-    tmp.persist(path).with_context(|| {
-        format!(
-            "cannot move the quarantine file into place at {}",
-            path.display()
-        )
-    })?;
-    Ok(())
+        Ok(())
+    })
+    .context("cannot write the quarantine file")
 }
