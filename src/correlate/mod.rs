@@ -16,7 +16,7 @@ use self::history::{GrantHistory, Snapshot};
 use self::roles::RoleGraph;
 use crate::ingest::aggregate::{DenialGroup, DenialKey};
 use crate::ingest::Ingested;
-use crate::model::{Millis, Token};
+use crate::model::{Millis, RoleBinding, Token};
 
 /// A denial group with what was in effect when it happened.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
     let mut groups: Vec<(&DenialKey, &DenialGroup)> = ingested.events.denials.iter().collect();
     groups.sort_by(|a, b| a.0.cmp(b.0));
 
-    let snapshot_of = as_of_snapshots(&groups, ingested)?;
+    let snapshot_of = as_of_snapshots(&groups, &ingested.bindings)?;
     let token_of = token_rows(&groups, &ingested.tokens)?;
 
     let graph = RoleGraph::new(&ingested.roles);
@@ -89,9 +89,9 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
 /// effect at the first request is the one in effect at every request.
 fn as_of_snapshots(
     groups: &[(&DenialKey, &DenialGroup)],
-    ingested: &Ingested,
+    bindings: &[RoleBinding],
 ) -> Result<Vec<Option<Millis>>> {
-    if groups.is_empty() || ingested.bindings.is_empty() {
+    if groups.is_empty() || bindings.is_empty() {
         return Ok(vec![None; groups.len()]);
     }
     let left = df!(
@@ -101,8 +101,7 @@ fn as_of_snapshots(
     )?
     .sort(["ts"], SortMultipleOptions::default())?;
 
-    let instants: BTreeSet<(&str, Millis)> = ingested
-        .bindings
+    let instants: BTreeSet<(&str, Millis)> = bindings
         .iter()
         .map(|b| (b.principal.as_str(), b.snapshot_at))
         .collect();
@@ -170,4 +169,76 @@ fn token_rows(
         out[row.expect("row index is never null") as usize] = token_row.map(|r| r as usize);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn key(principal: &str, n: usize) -> DenialKey {
+        DenialKey {
+            principal: principal.into(),
+            token_id: None,
+            token_issued_at: None,
+            scopes: None,
+            method: "GET".into(),
+            template: format!("/t/{n}"),
+            object_id: None,
+            org: None,
+            fields: vec![],
+            status: 403,
+            error_code: None,
+            message: None,
+            headers: vec![],
+            segment: 0,
+            after_token_expiry: false,
+        }
+    }
+
+    fn group(ts: Millis) -> DenialGroup {
+        DenialGroup {
+            count: 1,
+            first_ts: ts,
+            last_ts: ts,
+            per_minute: BTreeMap::new(),
+            samples: vec![],
+        }
+    }
+
+    proptest! {
+        /// The polars as-of join finds, for every group, the principal's latest
+        /// snapshot at or before its first request: what a scan of all snapshots finds.
+        #[test]
+        fn the_as_of_join_finds_the_latest_snapshot_at_or_before(
+            denials in prop::collection::vec((0..4usize, -50..1_000i64), 1..60),
+            snapshots in prop::collection::vec((0..5usize, 0..1_000i64), 0..40),
+        ) {
+            let principals = ["a", "b", "c", "d", "e"];
+            let keys: Vec<DenialKey> = denials.iter().enumerate().map(|(i, (p, _))| key(principals[*p], i)).collect();
+            let groups_owned: Vec<DenialGroup> = denials.iter().map(|(_, ts)| group(*ts)).collect();
+            let groups: Vec<(&DenialKey, &DenialGroup)> = keys.iter().zip(&groups_owned).collect();
+            let bindings: Vec<RoleBinding> = snapshots
+                .iter()
+                .map(|(p, at)| RoleBinding {
+                    snapshot_at: *at,
+                    principal: principals[*p].into(),
+                    role: "r".into(),
+                    data_scope: None,
+                })
+                .collect();
+            let joined = as_of_snapshots(&groups, &bindings).unwrap();
+            for (i, (k, g)) in groups.iter().enumerate() {
+                let expected = bindings
+                    .iter()
+                    .filter(|b| b.principal == k.principal && b.snapshot_at <= g.first_ts)
+                    .map(|b| b.snapshot_at)
+                    .max();
+                prop_assert_eq!(joined[i], expected, "group {} of {}", i, k.principal);
+            }
+        }
+    }
 }

@@ -377,3 +377,46 @@ mod tests {
         assert_eq!(template("/items/42?api_key=secret").0, "/items/{id}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A path segment: a word of the endpoint, or an id of one of the built-in kinds.
+    fn segment() -> impl Strategy<Value = (String, bool)> {
+        prop_oneof![
+            "[a-z]{1,12}(-[a-z]{1,8})?".prop_map(|s| (s, false)),
+            "v[1-9]".prop_map(|s| (s, false)),
+            "[0-9]{1,12}".prop_map(|s| (s, true)),
+            "[A-Z]{1,3}-?[0-9]{1,8}".prop_map(|s| (s, true)),
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".prop_map(|s| (s, true)),
+        ]
+    }
+
+    proptest! {
+        /// Ids become `{id}`, words stay, the last id is the object, and a template
+        /// is its own template.
+        #[test]
+        fn ids_and_only_ids_become_parameters(
+            segments in prop::collection::vec(segment(), 1..8),
+            query in prop::option::of("[a-z]{1,5}=[a-z0-9]{1,10}"),
+        ) {
+            let templater = Templater::default();
+            let mut path: String = segments.iter().map(|(s, _)| format!("/{s}")).collect();
+            if let Some(q) = &query {
+                path = format!("{path}?{q}");
+            }
+            let expected: String = segments
+                .iter()
+                .map(|(s, id)| if *id { "/{id}".to_string() } else { format!("/{s}") })
+                .collect();
+            let (template, object) = templater.template(&path);
+            prop_assert_eq!(&template, &expected);
+            let last_id = segments.iter().rev().find(|(_, id)| *id).map(|(s, _)| s.clone());
+            prop_assert_eq!(object, last_id);
+            prop_assert_eq!(templater.template(&template).0, template);
+        }
+    }
+}
