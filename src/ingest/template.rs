@@ -388,9 +388,10 @@ mod properties {
     fn segment() -> impl Strategy<Value = (String, bool)> {
         prop_oneof![
             "[a-z]{1,12}(-[a-z]{1,8})?".prop_map(|s| (s, false)),
-            "v[1-9]".prop_map(|s| (s, false)),
+            "[vV][0-9]{1,2}".prop_map(|s| (s, false)),
             "[0-9]{1,12}".prop_map(|s| (s, true)),
-            "[A-Z]{1,3}-?[0-9]{1,8}".prop_map(|s| (s, true)),
+            // Not `V` + digits alone: that is a version (`V2`), a word of the endpoint.
+            "[A-UW-Z][A-Z]{0,2}-?[0-9]{1,8}".prop_map(|s| (s, true)),
             "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".prop_map(|s| (s, true)),
         ]
     }
