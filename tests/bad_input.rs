@@ -57,14 +57,20 @@ fn bad_inputs(dir: &Path) -> u64 {
     // A gzip stream cut short: what decompresses before the cut is read, the rest is counted.
     let whole = gzip(&lines(GOOD).repeat(200));
     write(dir, "truncated.jsonl.gz", &whole[..whole.len() / 2]);
+    // A Parquet file whose columns are not events: each row is missing its fields.
+    let mut frame = polars::df!("colour" => ["red", "blue"], "size" => [1i64, 2]).unwrap();
+    let parquet = std::fs::File::create(dir.join("unexpected.parquet")).unwrap();
+    polars::prelude::ParquetWriter::new(parquet)
+        .finish(&mut frame)
+        .unwrap();
     // One 100 MB line that never closes.
     let mut huge = format!("{GOOD}\n{{\"message\":\"").into_bytes();
     huge.extend(b"lorem ipsum ".iter().cycle().take(100 * 1024 * 1024));
     huge.extend_from_slice(b"\n");
     write(dir, "huge.jsonl", &huge);
     // Malformed JSON, invalid UTF-8, bad timestamp, missing field, wrong type,
-    // ragged row, huge line; the truncated stream adds one.
-    7
+    // ragged row, huge line, two Parquet rows; the truncated stream adds one.
+    9
 }
 
 fn run(dir: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
@@ -150,6 +156,9 @@ fn every_bad_record_is_counted_located_and_quarantined_and_nothing_is_lost() {
         places.iter().any(|p| p.starts_with("truncated.jsonl.gz:")),
         "{places:?}"
     );
+    for row in ["unexpected.parquet:1", "unexpected.parquet:2"] {
+        assert!(places.contains(&row.to_string()), "{row} not in {places:?}");
+    }
     // The records themselves are kept (the huge line whole), secrets are not.
     let huge = quarantined
         .iter()
