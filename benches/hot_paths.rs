@@ -13,7 +13,7 @@ use grantgap::diagnose::policy::PolicyCatalog;
 use grantgap::diagnose::{self, DiagnoseOptions};
 use grantgap::generate::traffic::{Mix, Traffic};
 use grantgap::generate::world::World;
-use grantgap::generate::{self, EventFormat, GenerateOptions};
+use grantgap::generate::{self, GenerateOptions};
 use grantgap::ingest::decode::{JsonSource, RecordSource};
 use grantgap::ingest::fields::FieldMap;
 use grantgap::ingest::formats::{self, InputFormat};
@@ -98,17 +98,9 @@ fn ingest_paths(c: &mut Criterion) {
 fn diagnose_groups(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let options = GenerateOptions {
-        out: dir.path().to_path_buf(),
-        events: 200_000,
         principals: 200,
         seed: 2,
-        days: 1,
-        format: EventFormat::Jsonl,
-        compress: None,
-        files: 1,
-        mix: Mix::default(),
-        propagation: 600_000,
-        start: START,
+        ..GenerateOptions::new(dir.path().to_path_buf(), 200_000)
     };
     generate::generate(&options, |_| {}).expect("generates");
     let files = input::resolve(dir.path().join("logs").to_str().expect("UTF-8 path"), None)

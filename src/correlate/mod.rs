@@ -182,20 +182,10 @@ mod tests {
     fn key(principal: &str, n: usize) -> DenialKey {
         DenialKey {
             principal: principal.into(),
-            token_id: None,
-            token_issued_at: None,
-            scopes: None,
             method: "GET".into(),
             template: format!("/t/{n}"),
-            object_id: None,
-            org: None,
-            fields: vec![],
             status: 403,
-            error_code: None,
-            message: None,
-            headers: vec![],
-            segment: 0,
-            after_token_expiry: false,
+            ..DenialKey::default()
         }
     }
 

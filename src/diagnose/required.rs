@@ -262,20 +262,10 @@ mod tests {
     fn denial() -> DenialKey {
         DenialKey {
             principal: "svc".into(),
-            token_id: None,
-            token_issued_at: None,
-            scopes: None,
             method: "POST".into(),
             template: "/assign".into(),
-            object_id: None,
-            org: None,
-            fields: vec![],
             status: 403,
-            error_code: None,
-            message: None,
-            headers: vec![],
-            segment: 0,
-            after_token_expiry: false,
+            ..DenialKey::default()
         }
     }
 

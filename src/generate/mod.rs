@@ -65,6 +65,26 @@ pub struct GenerateOptions {
     pub start: Millis,
 }
 
+impl GenerateOptions {
+    /// `events` events over one day from 2026-11-02, 200 principals, seed 1, as
+    /// one plain JSON Lines file with the default mix: change what differs.
+    pub fn new(out: PathBuf, events: u64) -> Self {
+        GenerateOptions {
+            out,
+            events,
+            principals: 200,
+            seed: 1,
+            days: 1,
+            format: EventFormat::Jsonl,
+            compress: None,
+            files: 1,
+            mix: Mix::default(),
+            propagation: 10 * 60 * 1000,
+            start: 1_793_577_600_000, // 2026-11-02T00:00:00Z
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {

@@ -31,7 +31,7 @@ pub struct Position {
 }
 
 /// Denied requests that share everything a diagnosis looks at.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DenialKey {
     pub principal: String,
     pub token_id: Option<String>,

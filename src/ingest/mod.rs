@@ -957,20 +957,12 @@ mod fast_path_tests {
 
     #[test]
     fn generated_logs_read_alike_both_ways() {
-        use crate::generate::{self, EventFormat, GenerateOptions};
+        use crate::generate::{self, GenerateOptions};
         let dir = tempfile::tempdir().unwrap();
         let options = GenerateOptions {
-            out: dir.path().to_path_buf(),
-            events: 20_000,
             principals: 40,
             seed: 3,
-            days: 1,
-            format: EventFormat::Jsonl,
-            compress: None,
-            files: 1,
-            mix: Default::default(),
-            propagation: 600_000,
-            start: 1_793_577_600_000,
+            ..GenerateOptions::new(dir.path().to_path_buf(), 20_000)
         };
         generate::generate(&options, |_| {}).unwrap();
         let logs = dir.path().join("logs").display().to_string();
