@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the hot paths, on generated events:
-//! line splitting, decoding JSON, field extraction, path templating, and
-//! diagnosing the denial groups of a corpus.
+//! line splitting, decoding JSON, field extraction, path templating, the fast
+//! path for allowed requests, and diagnosing the denial groups of a corpus.
 //!
 //! Run: cargo bench --bench hot_paths   (a release build; see benches/README.md)
 
@@ -14,7 +14,9 @@ use grantgap::diagnose::{self, DiagnoseOptions};
 use grantgap::generate::traffic::{Mix, Traffic};
 use grantgap::generate::world::World;
 use grantgap::generate::{self, GenerateOptions};
+use grantgap::ingest::aggregate::Aggregates;
 use grantgap::ingest::decode::{JsonSource, RecordSource};
+use grantgap::ingest::fast::FastPath;
 use grantgap::ingest::fields::FieldMap;
 use grantgap::ingest::formats::{self, InputFormat};
 use grantgap::ingest::input;
@@ -66,6 +68,18 @@ fn ingest_paths(c: &mut Criterion) {
         })
     });
 
+    let templater = Templater::default();
+    group.bench_function("count allowed requests (fast path)", |b| {
+        b.iter(|| {
+            let mut agg = Aggregates::default();
+            let mut fast = FastPath::new(&templater);
+            bytes
+                .split(|b| *b == b'\n')
+                .filter(|line| fast.count_success(&mut agg, line))
+                .count()
+        })
+    });
+
     let records: Vec<serde_json::Value> = bytes
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -82,7 +96,6 @@ fn ingest_paths(c: &mut Criterion) {
     });
 
     let paths: Vec<&str> = records.iter().filter_map(|r| r["path"].as_str()).collect();
-    let templater = Templater::default();
     group.throughput(Throughput::Elements(paths.len() as u64));
     group.bench_function("template paths", |b| {
         b.iter(|| {
