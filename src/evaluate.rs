@@ -7,7 +7,7 @@
 //! truth needs. A request grantgap never counted as a denial counts against
 //! recall; a denial the truth does not know counts against precision.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -121,9 +121,8 @@ pub fn evaluate(truth: &[TruthRow], diagnosed: &Diagnosed) -> Evaluation {
         Cause::ALL.iter().map(|c| (c.name(), (0, 0, 0))).collect();
     let mut confusions: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut unseen = 0;
-    let mut known: HashMap<&str, ()> = HashMap::with_capacity(truth.len());
+    let known: HashSet<&str> = truth.iter().map(|r| r.request_id.as_str()).collect();
     for row in truth {
-        known.insert(row.request_id.as_str(), ());
         let entry = counts.entry(row.cause.as_str()).or_default();
         entry.0 += 1;
         match predicted.get(row.request_id.as_str()) {
@@ -147,7 +146,7 @@ pub fn evaluate(truth: &[TruthRow], diagnosed: &Diagnosed) -> Evaluation {
     }
     let mut unexpected = 0;
     for (id, cause) in &predicted {
-        if !known.contains_key(id) {
+        if !known.contains(id) {
             unexpected += 1;
             counts.entry(cause.name()).or_default().1 += 1;
             *confusions
