@@ -61,7 +61,12 @@ impl<'t> FastPath<'t> {
     /// Counts `line` into `agg` if it is an allowed request this path can read
     /// exactly; `false` leaves the line to the full path.
     pub fn count_success(&mut self, agg: &mut Aggregates, line: &[u8]) -> bool {
-        let Ok(record) = serde_json::from_slice::<FlatRecord>(line) else {
+        // From text, not bytes: serde skips ignored fields without checking their
+        // UTF-8, and the full path rejects such a line (found by fuzzing).
+        let Ok(line) = std::str::from_utf8(line) else {
+            return false;
+        };
+        let Ok(record) = serde_json::from_str::<FlatRecord>(line) else {
             return false;
         };
         if record.api_version.is_some()

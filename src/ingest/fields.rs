@@ -232,9 +232,13 @@ pub fn timestamp_text(text: &str) -> Result<Millis, Skip> {
     }
 }
 
+/// The end of the year 9999 in epoch milliseconds: no log is later, and times
+/// beyond it cannot be printed as RFC 3339.
+const LATEST_MILLIS: f64 = 253_402_300_799_999.0;
+
 /// Epoch seconds or milliseconds (see [`EPOCH_MILLIS_THRESHOLD`]) in milliseconds.
 fn from_epoch(x: f64) -> Option<Millis> {
-    if !x.is_finite() || x < 0.0 {
+    if !x.is_finite() || x < 0.0 || x > LATEST_MILLIS {
         None
     } else if x < EPOCH_MILLIS_THRESHOLD {
         Some((x * 1000.0).round() as i64)
@@ -311,6 +315,13 @@ mod tests {
             "bad timestamp"
         );
         assert!(timestamp(&json!(true)).is_err());
+        // Beyond the year 9999 (found by fuzzing: it printed as 1970).
+        assert!(timestamp(&json!("17635935968026802")).is_err());
+        assert!(timestamp(&json!(1e300)).is_err());
+        assert_eq!(
+            timestamp(&json!(253_402_300_799_999_i64)),
+            Ok(253_402_300_799_999)
+        );
     }
 
     #[test]

@@ -938,7 +938,9 @@ mod fast_path_tests {
             r#"{"ts":"2026-11-20T00:00:13Z","principal":"svc-a","method":"GET","path":"/w/13","status":404}"#,
             r#"{"ts":"2026-11-20T00:00:14Z","principal":"svc-a","method":"GET","path":"/w/14","status":99}"#,
         ];
-        let text = lines.join("\n") + "\n";
+        let mut text = (lines.join("\n") + "\n").into_bytes();
+        // Invalid UTF-8 in a field the fast path ignores (found by fuzzing).
+        text.extend(b"{\"ts\":\"2026-11-20T00:00:15Z\",\"principal\":\"svc-a\",\"method\":\"GET\",\"path\":\"/w/15\",\"status\":200,\"request_id\":\"\xff\xfe\"}\n");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, text).unwrap();
@@ -954,6 +956,10 @@ mod fast_path_tests {
         assert!(
             full.contains("bad list") && full.contains("bad timestamp"),
             "{full}"
+        );
+        assert!(
+            full.contains("line: 15"),
+            "the invalid UTF-8 line is skipped: {full}"
         );
     }
 

@@ -1,0 +1,53 @@
+//! The fast path for allowed requests against the full path: a line the fast
+//! path takes must leave exactly the aggregates the full path leaves.
+#![no_main]
+
+use std::sync::Arc;
+
+use grantgap::ingest::aggregate::{Aggregates, Derived, Position};
+use grantgap::ingest::fast::FastPath;
+use grantgap::ingest::fields::FieldMap;
+use grantgap::ingest::formats::{self, InputFormat};
+use grantgap::ingest::seen::SeenObjects;
+use grantgap::ingest::template::Templater;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let templater = Templater::default();
+    let mut fast = Aggregates::new(1, Arc::new(SeenObjects::for_objects(0)));
+    if !FastPath::new(&templater).count_success(&mut fast, data) {
+        return;
+    }
+    let mut full = Aggregates::new(1, Arc::new(SeenObjects::for_objects(0)));
+    let record: serde_json::Value =
+        serde_json::from_slice(data).expect("a line the fast path takes is JSON");
+    let event = formats::event_from_record(&record, &FieldMap::default(), InputFormat::Auto)
+        .expect("a line the fast path takes is an event");
+    let (template, path_object) = templater.template(&event.path);
+    let object = event.object_id.clone().or_else(|| path_object.clone());
+    let derived = Derived {
+        template: template.clone(),
+        path_object,
+        ..Derived::default()
+    };
+    full.add_event(
+        event,
+        derived,
+        Position {
+            file: 0,
+            unit: 0,
+            line: 1,
+        },
+    );
+    assert_eq!(
+        format!("{:?}", fast.successes),
+        format!("{:?}", full.successes)
+    );
+    assert_eq!(format!("{:?}", fast.stats), format!("{:?}", full.stats));
+    if let Some(object) = object {
+        assert_eq!(
+            fast.seen.by_anyone(&template, &object),
+            full.seen.by_anyone(&template, &object)
+        );
+    }
+});

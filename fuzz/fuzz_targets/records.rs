@@ -1,0 +1,35 @@
+//! Field extraction: any JSON document through every log format (auto-detected
+//! and forced), the small tables and the Kubernetes RBAC objects.
+#![no_main]
+
+use grantgap::ingest::fields::FieldMap;
+use grantgap::ingest::formats::{self, InputFormat};
+use grantgap::ingest::{rbac, tables};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(record) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let map = FieldMap::default();
+    for format in [
+        InputFormat::Auto,
+        InputFormat::Generic,
+        InputFormat::K8sAudit,
+        InputFormat::Cloudtrail,
+        InputFormat::GcpAudit,
+    ] {
+        if let Ok(event) = formats::event_from_record(&record, &map, format) {
+            assert!(
+                !event.principal.is_empty(),
+                "an event always has a principal"
+            );
+        }
+        let _ = formats::generic_path(&record, &map, format);
+    }
+    let _ = tables::token_from_record(&record, &map);
+    let _ = tables::binding_from_record(&record, &map);
+    let _ = tables::role_from_record(&record, &map);
+    let _ = tables::policy_from_record(&record, &map);
+    let _ = rbac::object_from_record(&record);
+});

@@ -1,0 +1,28 @@
+//! Path templating: both entry points agree, a template keeps the path's
+//! segments, and learning from any set of paths terminates.
+#![no_main]
+
+use grantgap::ingest::template::Templater;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut templater = Templater::default();
+    let paths: Vec<&str> = text.lines().collect();
+    templater.learn(paths.iter().copied(), 3);
+    for path in &paths {
+        let (template, last_id) = templater.template(path);
+        let mut into = String::new();
+        let borrowed = templater.template_into(path, &mut into);
+        assert_eq!(template, into);
+        assert_eq!(last_id.as_deref(), borrowed);
+        let bare = path.split(['?', '#']).next().unwrap_or_default();
+        assert_eq!(
+            template.split('/').count(),
+            bare.split('/').count(),
+            "{path:?}"
+        );
+    }
+});
