@@ -238,7 +238,7 @@ const LATEST_MILLIS: f64 = 253_402_300_799_999.0;
 
 /// Epoch seconds or milliseconds (see [`EPOCH_MILLIS_THRESHOLD`]) in milliseconds.
 fn from_epoch(x: f64) -> Option<Millis> {
-    if !x.is_finite() || x < 0.0 || x > LATEST_MILLIS {
+    if !x.is_finite() || !(0.0..=LATEST_MILLIS).contains(&x) {
         None
     } else if x < EPOCH_MILLIS_THRESHOLD {
         Some((x * 1000.0).round() as i64)
