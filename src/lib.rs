@@ -10,7 +10,7 @@
 //! | [`correlate`] | `Ingested` | [`correlate::Correlation`]: each denial group with its snapshot and token |
 //! | [`diagnose`] | `Correlation` | [`diagnose::Diagnosed`]: one cause, missing permissions and evidence per group |
 //! | [`cluster`] | `Diagnosed` | [`cluster::Clustered`]: findings per principal with the fix, signatures |
-//! | [`report`] | `Clustered` | [`report::Report`], written as table, JSON, CSV or Markdown |
+//! | [`report`] | `Clustered` | [`report::Report`], written as table, JSON, CSV, Markdown or HTML; its tables ([`report::frames`]) for `--export` and `grantgap query` |
 //!
 //! Spike detection ([`cluster::spikes`]) reads the same outputs over time.
 //!
@@ -88,13 +88,23 @@ impl StageClock {
     }
 }
 
+/// Runs the whole pipeline and returns the report with its tables (for
+/// `--export` and `grantgap query`).
+pub fn analyse_with_frames(
+    files: Vec<InputFile>,
+    options: &Options,
+) -> Result<(report::Report, report::frames::Frames)> {
+    run_pipeline(files, options, |ingested, diagnosed, clustered| {
+        let denials = report::frames::denials(diagnosed, &clustered)?;
+        let report = report::Report::new(ingested, diagnosed, clustered);
+        let frames = report::frames::Frames::new(ingested, denials, &report)?;
+        Ok((report, frames))
+    })
+}
+
 /// Runs the whole pipeline over the inputs and returns the report.
 pub fn analyse(files: Vec<InputFile>, options: &Options) -> Result<report::Report> {
     run_pipeline(files, options, |ingested, diagnosed, clustered| {
-        Ok(report::Report::new(
-            ingested,
-            diagnosed.correlation,
-            clustered,
-        ))
+        Ok(report::Report::new(ingested, diagnosed, clustered))
     })
 }

@@ -22,6 +22,8 @@ enum Command {
     Signatures(cli::signatures::SignaturesArgs),
     /// Denials over time, the spikes, and what changed just before each.
     Spikes(cli::spikes::SpikesArgs),
+    /// SQL over the report's tables: events, denials, diagnoses, signatures, grants, tokens, roles…
+    Query(cli::query::QueryArgs),
     /// Writes synthetic audit logs with a truth file: for evaluation and benchmarks.
     Generate(cli::generate::GenerateArgs),
     /// Scores the diagnoses of generated logs against their truth file.
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Signatures(args) => cli::signatures::run(args),
         Command::Spikes(args) => cli::spikes::run(args),
+        Command::Query(args) => cli::query::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Eval(args) => cli::eval::run(args),
     };

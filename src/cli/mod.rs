@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod generate;
+pub mod query;
 pub mod report;
 pub mod signatures;
 pub mod spikes;

@@ -3,7 +3,8 @@
 //! Usage: grantgap report <INPUT>... [--tokens F] [--role-snapshots F] [--roles F]
 //!        [--policies F] [--map PAIRS] [--propagation-window 10m] [--min-peers 3]
 //!        [--baseline PREVIOUS.json] [--suppressions F] [--today YYYY-MM-DD]
-//!        [--format table|json|csv|markdown | --emit k8s-rbac|iam-policy] [-o FILE]
+//!        [--format table|json|csv|markdown|html | --emit k8s-rbac|iam-policy] [-o FILE]
+//!        [--export DIR [--export-format parquet|csv] [--partition-by-date]]
 //!
 //! A folder is read as a bundle: `tokens.*`, `role_snapshots.*`, `roles.*` and
 //! `policies.*` are those tables, every other log file is events. With
@@ -43,6 +44,15 @@ pub struct ReportArgs {
     /// The day suppression expiry is judged on (default: today, UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<NaiveDate>,
+    /// Also write the denials, diagnoses, principals, signatures and grants as tables into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+    /// File format of --export.
+    #[arg(long, value_enum, default_value = "parquet", requires = "export")]
+    pub export_format: report::export::ExportFormat,
+    /// Cut exported tables by the day first seen: DIR/<table>/date=YYYY-MM-DD/part-0.parquet.
+    #[arg(long, requires = "export")]
+    pub partition_by_date: bool,
 }
 
 /// Loads the suppressions file, if any, judged on `today` (default: the UTC date).
@@ -61,7 +71,14 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
     let options = args
         .input
         .pipeline(suppressions(args.suppressions.as_deref(), args.today)?)?;
-    let mut report = grantgap::analyse(files, &options)?;
+    let mut report = match &args.export {
+        None => grantgap::analyse(files, &options)?,
+        Some(dir) => {
+            let (report, frames) = grantgap::analyse_with_frames(files, &options)?;
+            report::export::write(&frames, dir, args.export_format, args.partition_by_date)?;
+            report
+        }
+    };
     if let Some(previous) = &args.baseline {
         report::baseline::apply(&mut report, previous)?;
     }

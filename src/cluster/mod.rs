@@ -11,6 +11,7 @@ pub mod suppress;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use self::messages::MessageTemplates;
@@ -29,7 +30,7 @@ const REQUESTS_PER_FINDING: usize = 5;
 const VALUES_PER_FINDING: usize = 20;
 
 /// Everything found for one principal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PrincipalFindings {
     pub principal: String,
     /// Denied requests.
@@ -43,7 +44,7 @@ pub struct PrincipalFindings {
 }
 
 /// Denials of one principal that share a cause and a missing permission.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Finding {
     pub cause: Cause,
     /// The missing permission or scope (`a|b`: any one of them); none where no
@@ -65,7 +66,7 @@ pub struct Finding {
 }
 
 /// What a finding rests on. Lists are sorted and capped; `*_total` counts all.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct FindingEvidence {
     /// The earliest denied requests: their ids, else `file:line`.
     pub requests: Vec<String>,
@@ -86,7 +87,7 @@ pub struct FindingEvidence {
 }
 
 /// What to change for a principal.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Fix {
     /// Existing API roles that together grant every missing permission: the
     /// fewest, least over-granting first.
@@ -150,7 +151,7 @@ pub struct Clustered {
 }
 
 /// What suppressions hid, and which have expired (and so hide nothing).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct Suppressed {
     /// Denied requests hidden.
     pub denials: u64,
@@ -160,7 +161,7 @@ pub struct Suppressed {
 }
 
 /// One suppression that hid denials.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SuppressionUse {
     pub suppression: Suppression,
     pub denials: u64,

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Clustered;
@@ -55,23 +56,39 @@ impl Default for SpikeOptions {
 }
 
 /// Denials per bucket and the spikes among them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SpikeReport {
     pub bucket_seconds: i64,
     pub method: String,
     pub series: Vec<Bucket>,
+    /// Denials per bucket of each cause, aligned with `series`.
+    pub by_cause: BTreeMap<String, Vec<u64>>,
+    /// The most frequent signatures' denials per bucket, aligned with `series`.
+    pub top_signatures: Vec<SignatureSeries>,
     pub spikes: Vec<Spike>,
 }
 
+/// One signature's denials over time.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SignatureSeries {
+    pub id: String,
+    /// `cause METHOD /endpoint`.
+    pub label: String,
+    pub denials: Vec<u64>,
+}
+
+/// Signatures given their own series in [`SpikeReport::top_signatures`].
+const TOP_SIGNATURES: usize = 5;
+
 /// Denials in one bucket.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Bucket {
     pub start: String,
     pub denials: u64,
 }
 
 /// One spike and what explains it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Spike {
     pub start: String,
     pub end: String,
@@ -86,7 +103,7 @@ pub struct Spike {
 }
 
 /// Denials a signature or principal contributed to a spike.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Contribution {
     pub name: String,
     pub denials: u64,
@@ -95,7 +112,7 @@ pub struct Contribution {
 }
 
 /// Something that changed before a spike.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Change {
     pub at: String,
     /// `binding_removed`, `binding_added`, `role_changed` or `tokens_expired`.
@@ -145,6 +162,7 @@ pub fn find(
     let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
     let mut by_signature: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut by_cause: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     let mut labels: BTreeMap<&str, String> = BTreeMap::new();
     for (i, d) in diagnosed.diagnoses.iter().enumerate() {
         if clustered.hidden[i] {
@@ -170,6 +188,11 @@ pub fn find(
             let b = bucket_of(minute);
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;
+            *by_cause
+                .entry(d.cause.name())
+                .or_default()
+                .entry(b)
+                .or_default() += n;
             *by_principal
                 .entry(b)
                 .or_default()
@@ -182,6 +205,8 @@ pub fn find(
             bucket_seconds: options.bucket / 1000,
             method: METHOD.into(),
             series: vec![],
+            by_cause: BTreeMap::new(),
+            top_signatures: vec![],
             spikes: vec![],
         };
     };
@@ -254,9 +279,40 @@ pub fn find(
                 .collect(),
         });
     }
+    let aligned = |counts: &BTreeMap<i64, u64>| -> Vec<u64> {
+        buckets
+            .iter()
+            .map(|b| counts.get(b).copied().unwrap_or(0))
+            .collect()
+    };
+    let mut per_signature: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
+    for (&b, signatures) in &by_signature {
+        for (&id, &n) in signatures {
+            *per_signature.entry(id).or_default().entry(b).or_default() += n;
+        }
+    }
+    let mut ranked: Vec<(&str, u64)> = per_signature
+        .iter()
+        .map(|(id, counts)| (*id, counts.values().sum()))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let top_signatures = ranked
+        .iter()
+        .take(TOP_SIGNATURES)
+        .map(|(id, _)| SignatureSeries {
+            id: id.to_string(),
+            label: labels.get(id).cloned().unwrap_or_default(),
+            denials: aligned(&per_signature[id]),
+        })
+        .collect();
     SpikeReport {
         bucket_seconds: options.bucket / 1000,
         method: METHOD.into(),
+        by_cause: by_cause
+            .iter()
+            .map(|(cause, counts)| (cause.to_string(), aligned(counts)))
+            .collect(),
+        top_signatures,
         series: buckets
             .iter()
             .zip(&series)
@@ -268,6 +324,42 @@ pub fn find(
         spikes,
     }
 }
+
+/// The denials over time that a report charts: the default spike rules, with
+/// the narrowest bucket (5 minutes, 15 minutes, 1 hour, 6 hours, a day) that
+/// keeps the series within [`REPORT_BUCKETS`] buckets.
+pub fn timeline(ingested: &Ingested, diagnosed: &Diagnosed, clustered: &Clustered) -> SpikeReport {
+    let minutes = diagnosed
+        .diagnoses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !clustered.hidden[*i])
+        .flat_map(|(_, d)| {
+            let mut timed = d
+                .denial
+                .group
+                .per_minute
+                .range(UNKNOWN_TIME.div_euclid(MINUTE) + 1..);
+            let first = timed.next();
+            first.into_iter().chain(timed.next_back())
+        })
+        .map(|(m, _)| *m);
+    let (first, last) = minutes.fold((i64::MAX, i64::MIN), |(a, b), m| (a.min(m), b.max(m)));
+    let span = (last.saturating_sub(first)).max(0) * MINUTE;
+    let bucket = [5, 15, 60, 360, 1440]
+        .into_iter()
+        .map(|m| m * MINUTE)
+        .find(|b| span / b < REPORT_BUCKETS)
+        .unwrap_or(1440 * MINUTE);
+    let options = SpikeOptions {
+        bucket,
+        ..SpikeOptions::default()
+    };
+    find(ingested, diagnosed, clustered, options)
+}
+
+/// Most buckets a report's timeline is cut into (unless a day per bucket needs more).
+pub const REPORT_BUCKETS: i64 = 300;
 
 const METHOD: &str =
     "rolling median and MAD over the previous buckets (see grantgap spikes --help)";

@@ -7,12 +7,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnose::Cause;
 
 /// One suppression as written in the file.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
     pub signature: Option<String>,

@@ -79,6 +79,13 @@ impl GrantHistory {
         self.by_principal.is_empty()
     }
 
+    /// Every principal with a snapshot, sorted.
+    pub fn principals(&self) -> Vec<&str> {
+        let mut principals: Vec<&str> = self.by_principal.keys().map(String::as_str).collect();
+        principals.sort_unstable();
+        principals
+    }
+
     /// All of a principal's snapshots, oldest first.
     pub fn snapshots(&self, principal: &str) -> &[Snapshot] {
         self.by_principal.get(principal).map_or(&[], Vec::as_slice)

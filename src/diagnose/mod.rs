@@ -6,6 +6,7 @@
 //! it step by step.
 
 pub mod cover;
+pub mod least_privilege;
 pub mod messages;
 pub mod policy;
 pub mod required;
@@ -13,6 +14,7 @@ pub mod required;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use self::messages::Signal;
@@ -26,7 +28,7 @@ use crate::ingest::DEFAULT_PROPAGATION_WINDOW;
 use crate::model::Millis;
 
 /// Why a request was denied: the taxonomy of the brief.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     MissingPermission,
@@ -82,7 +84,7 @@ impl Cause {
 }
 
 /// How sure a diagnosis is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Low,
@@ -91,7 +93,7 @@ pub enum Level {
 }
 
 /// A confidence level and the rule of `docs/diagnosis.md` that set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct Confidence {
     pub level: Level,
     pub rule: &'static str,

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::messages::Signal;
@@ -15,7 +16,7 @@ use crate::ingest::aggregate::{DenialKey, SuccessGroup, SuccessKey};
 use crate::model::{Millis, Policy};
 
 /// Where the required permissions were learned, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequirementSource {
     /// A rule of the policy catalog.

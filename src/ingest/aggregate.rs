@@ -12,7 +12,7 @@ use hashbrown::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::redact::{redact_object, redact_owned};
+use super::redact::{redact, redact_object, redact_owned};
 use super::seen::SeenObjects;
 use crate::model::{Event, Millis};
 
@@ -214,6 +214,25 @@ pub struct Quarantined {
     pub raw: Option<String>,
 }
 
+/// One used event as `grantgap query` sees it. Only fields that hold no secret
+/// are kept: no headers, no message, the path without its query string, redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub position: Position,
+    pub ts: Millis,
+    pub principal: String,
+    pub token_id: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub method: String,
+    pub path: String,
+    pub endpoint: String,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub object_id: Option<String>,
+    pub org: Option<String>,
+    pub request_id: Option<String>,
+}
+
 /// A skipped record kept for the report.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BadRecord {
@@ -244,6 +263,8 @@ pub struct Aggregates {
     pub unit_lines: BTreeMap<(usize, usize), u64>,
     /// Every skipped record, when `--quarantine` asks for them (else `None`).
     pub quarantine: Option<Vec<Quarantined>>,
+    /// Every used event, when `grantgap query` asks for them (else `None`).
+    pub rows: Option<Vec<EventRow>>,
 }
 
 impl Default for Aggregates {
@@ -267,6 +288,7 @@ impl Aggregates {
             bad: Vec::new(),
             unit_lines: BTreeMap::new(),
             quarantine: None,
+            rows: None,
         }
     }
 
@@ -283,6 +305,24 @@ impl Aggregates {
         // Object ids are redacted alike for allowed and denied requests, so both
         // sides of an object check see the same value.
         let object_id = event.object_id.take().or(path_object).map(redact_object);
+        if let Some(rows) = &mut self.rows {
+            let path = event.path.split(['?', '#']).next().unwrap_or_default();
+            rows.push(EventRow {
+                position,
+                ts: event.ts,
+                principal: event.principal.clone(),
+                token_id: event.token_id.clone(),
+                scopes: event.scopes.clone(),
+                method: event.method.clone(),
+                path: redact(path).into_owned(),
+                endpoint: template.clone(),
+                status: event.status,
+                error_code: event.error_code.as_deref().map(|c| redact(c).into_owned()),
+                object_id: object_id.clone(),
+                org: event.org.clone(),
+                request_id: event.request_id.clone(),
+            });
+        }
         if event.is_denial() {
             let sample = Sample {
                 ts: event.ts,
@@ -426,6 +466,11 @@ impl Aggregates {
         keep_smallest(&mut self.bad, other.bad, BAD_RECORDS_KEPT);
         self.unit_lines.extend(other.unit_lines);
         match (&mut self.quarantine, other.quarantine) {
+            (Some(mine), Some(theirs)) => mine.extend(theirs),
+            (mine @ None, theirs) => *mine = theirs,
+            (Some(_), None) => {}
+        }
+        match (&mut self.rows, other.rows) {
             (Some(mine), Some(theirs)) => mine.extend(theirs),
             (mine @ None, theirs) => *mine = theirs,
             (Some(_), None) => {}

@@ -70,6 +70,9 @@ pub struct IngestOptions {
     pub fast_path: bool,
     /// Write every skipped record here (JSON Lines: where, why, the record redacted).
     pub quarantine: Option<PathBuf>,
+    /// Keep every used event as an [`aggregate::EventRow`] (for `grantgap query`;
+    /// memory grows with the input, so only when asked).
+    pub event_rows: bool,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -87,6 +90,7 @@ impl Default for IngestOptions {
             samples_per_group: aggregate::SAMPLES_PER_GROUP,
             fast_path: true,
             quarantine: None,
+            event_rows: false,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
@@ -235,7 +239,10 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         samples_per_group: options.samples_per_group,
         seen: &seen,
         quarantine: options.quarantine.is_some(),
+        event_rows: options.event_rows,
+        // The fast path folds allowed requests into counters: no row to keep.
         fast_path: options.fast_path
+            && !options.event_rows
             && map.is_empty()
             && matches!(
                 options.input_format,
@@ -250,6 +257,9 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             |a, b| Ok(a.merge(b)),
         )?;
     progress.finish_and_clear();
+    if let Some(rows) = &mut events.rows {
+        rows.sort_unstable_by_key(|r| r.position);
+    }
 
     if let Some(path) = &options.quarantine {
         let mut records = small_quarantine.unwrap_or_default();
@@ -561,6 +571,8 @@ struct EventReader<'a> {
     fast_path: bool,
     /// Keep skipped records for `--quarantine`.
     quarantine: bool,
+    /// Keep every used event.
+    event_rows: bool,
 }
 
 impl EventReader<'_> {
@@ -568,6 +580,7 @@ impl EventReader<'_> {
         let input = &self.files[unit.file];
         let mut agg = Aggregates::new(self.samples_per_group, self.seen.clone());
         agg.quarantine = self.quarantine.then(Vec::new);
+        agg.rows = self.event_rows.then(Vec::new);
         let opened = match unit.range {
             None => open_source(input, self.progress)
                 .map(|mut source| self.fold(&mut agg, &mut *source, unit)),

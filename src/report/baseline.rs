@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Report, SCHEMA_VERSION};
 
 /// The comparison with the previous report.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct BaselineDiff {
     pub signatures: Diff<String>,
     /// Signatures of the previous report that no longer occur, as it described them.
@@ -20,7 +21,7 @@ pub struct BaselineDiff {
 }
 
 /// What is new, what persists and what is gone.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Diff<T> {
     pub new: Vec<T>,
     pub persisting: Vec<T>,
@@ -48,7 +49,7 @@ impl<T: Ord + Clone> Diff<T> {
 }
 
 /// A principal and a permission it was missing.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct PrincipalPermission {
     pub principal: String,
     pub permission: String,

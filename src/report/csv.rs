@@ -1,5 +1,7 @@
-//! The CSV report: one row per finding, lists joined with `; `.
+//! The CSV report: one row per finding with every field the JSON report gives
+//! it (evidence included) and its principal's fix; lists joined with `; `.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{level_name, Report};
@@ -16,16 +18,38 @@ const HEADER: &[&str] = &[
     "confidence",
     "confidence_rule",
     "fix",
-    "grant_roles",
-    "requests",
     "note",
+    "requests",
+    "snapshots",
+    "token_issued_at",
+    "token_expires_at",
+    "granted_at",
+    "peers",
+    "objects",
+    "objects_total",
+    "orgs",
+    "fields",
+    "later_succeeded",
+    "roles_held",
+    "grant_roles",
+    "grant_roles_exact",
+    "no_role_grants",
+    "hints",
+    "unused_grants",
 ];
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let unused: BTreeMap<&str, String> = report
+        .least_privilege
+        .iter()
+        .map(|g| (g.principal.as_str(), g.unused.join("; ")))
+        .collect();
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
     for p in &report.principals {
         for f in &p.findings {
+            let e = &f.evidence;
+            let optional = |v: Option<String>| v.unwrap_or_default();
             w.write_record([
                 p.principal.as_str(),
                 f.cause.name(),
@@ -38,11 +62,61 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 level_name(f.confidence.level),
                 f.confidence.rule,
                 &f.fix,
-                &p.fix.grant_roles.join("; "),
-                &f.evidence.requests.join("; "),
                 f.note.as_deref().unwrap_or(""),
+                &e.requests.join("; "),
+                &e.snapshots.join("; "),
+                &e.token_issued_at.join("; "),
+                &e.token_expires_at.join("; "),
+                &e.granted_at.join("; "),
+                &optional(e.peers.map(|n| n.to_string())),
+                &e.objects.join("; "),
+                &e.objects_total.to_string(),
+                &e.orgs.join("; "),
+                &e.fields.join("; "),
+                &optional(e.later_succeeded.map(|b| b.to_string())),
+                &p.roles_held.join("; "),
+                &p.fix.grant_roles.join("; "),
+                &p.fix.grant_roles_exact.to_string(),
+                &p.fix.no_role_grants.join("; "),
+                &p.fix.hints.join("; "),
+                unused.get(p.principal.as_str()).map_or("", String::as_str),
             ])?;
         }
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HEADER;
+
+    /// Every field the JSON report gives a finding (and its evidence) has a
+    /// column, so the formats carry the same facts; checked against the schema.
+    #[test]
+    fn every_finding_field_has_a_column() {
+        let schema = serde_json::to_value(schemars::schema_for!(crate::cluster::Finding)).unwrap();
+        let evidence = &schema["$defs"]["FindingEvidence"]["properties"];
+        let fields = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .chain(evidence.as_object().unwrap().keys())
+            .filter(|k| !["evidence", "confidence"].contains(&k.as_str()))
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(fields.len() > 15, "{fields:?}");
+        for field in fields {
+            assert!(
+                HEADER.contains(&field.as_str()),
+                "no CSV column for {field}"
+            );
+        }
+        let fix = serde_json::to_value(schemars::schema_for!(crate::cluster::Fix)).unwrap();
+        for field in fix["properties"].as_object().unwrap().keys() {
+            assert!(
+                HEADER.contains(&field.as_str()),
+                "no CSV column for fix.{field}"
+            );
+        }
+    }
 }

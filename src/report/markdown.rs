@@ -76,6 +76,18 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         for hint in &p.fix.hints {
             writeln!(out, "- Hint: {}", cell(hint))?;
         }
+        let grants = report
+            .least_privilege
+            .iter()
+            .find(|g| g.principal == p.principal);
+        if let Some(g) = grants.filter(|g| !g.unused.is_empty()) {
+            writeln!(
+                out,
+                "- Granted but unused{}: {}.",
+                if g.complete { "" } else { " (not proven)" },
+                cell(&g.unused.join(", "))
+            )?;
+        }
     }
     writeln!(out, "\n## Failure signatures\n")?;
     writeln!(out, "{}.\n", cell(&super::summary_line(report)))?;
@@ -96,6 +108,44 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             cell(&s.missing.join(", ")),
             cell(s.message_template.as_deref().unwrap_or("-")),
             s.baseline.unwrap_or("-")
+        )?;
+    }
+    writeln!(out, "\n## Spikes\n")?;
+    if report.timeline.spikes.is_empty() {
+        writeln!(out, "None.")?;
+    }
+    for spike in &report.timeline.spikes {
+        let changes: Vec<&str> = spike.changes.iter().map(|c| c.detail.as_str()).collect();
+        writeln!(
+            out,
+            "- {} to {}: {} denials (baseline {:.1} per bucket). {}",
+            spike.start,
+            spike.end,
+            spike.denials,
+            spike.baseline,
+            cell(&changes.join("; "))
+        )?;
+    }
+    writeln!(out, "\n## Least privilege: granted but unused\n")?;
+    writeln!(
+        out,
+        "Permissions granted during the period that no successful request needed, by the policy catalog; \
+         not proven where requests hit endpoints no rule covers.\n"
+    )?;
+    writeln!(
+        out,
+        "| principal | granted | unused | requests without rule | proven |"
+    )?;
+    writeln!(out, "| --- | ---: | --- | ---: | --- |")?;
+    for g in &report.least_privilege {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&g.principal),
+            g.granted.len(),
+            cell(&g.unused.join(", ")),
+            g.requests_without_rule,
+            if g.complete { "yes" } else { "no" }
         )?;
     }
     Ok(())

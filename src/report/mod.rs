@@ -7,6 +7,9 @@
 pub mod baseline;
 mod csv;
 pub mod emit;
+pub mod export;
+pub mod frames;
+mod html;
 mod json;
 mod markdown;
 mod table;
@@ -14,20 +17,25 @@ mod table;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use self::baseline::BaselineDiff;
 use crate::cluster::signature::Signature;
+use crate::cluster::spikes::{self, SpikeReport};
 use crate::cluster::{Clustered, PrincipalFindings, Suppressed};
-use crate::correlate::Correlation;
-use crate::diagnose::Level;
+use crate::diagnose::least_privilege::{self, PrincipalGrants};
+use crate::diagnose::policy::PolicyCatalog;
+use crate::diagnose::{Diagnosed, Level};
 use crate::ingest::Ingested;
 
 /// Version of the report's JSON shape; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The whole report.
-#[derive(Debug, Serialize)]
+/// A grantgap report, as `--format json` writes it. `schema_version` changes
+/// with any change that would break a reader of the previous version.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(title = "grantgap report")]
 pub struct Report {
     pub schema_version: u32,
     /// Records read, used and skipped, per table.
@@ -39,6 +47,10 @@ pub struct Report {
     pub principals: Vec<PrincipalFindings>,
     /// Failure signatures, most frequent first.
     pub signatures: Vec<Signature>,
+    /// Denials over time by cause and by top signature, and the spikes.
+    pub timeline: SpikeReport,
+    /// Per principal with role snapshots: granted permissions no successful request needed.
+    pub least_privilege: Vec<PrincipalGrants>,
     /// What suppressions hid.
     pub suppressed: Suppressed,
     /// Against `--baseline`: what is new, persisting, resolved.
@@ -51,7 +63,7 @@ pub struct Report {
 }
 
 /// Records of one table. `read = used + skipped`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RecordCounts {
     pub read: u64,
     pub used: u64,
@@ -60,7 +72,7 @@ pub struct RecordCounts {
 }
 
 /// A record that could not be used, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct BadRecordRow {
     /// `file:line`.
     pub at: String,
@@ -69,7 +81,7 @@ pub struct BadRecordRow {
 }
 
 /// What the used events were.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RequestCounts {
     pub total: u64,
     pub allowed: u64,
@@ -80,7 +92,8 @@ pub struct RequestCounts {
 
 impl Report {
     /// Assembles the report from the pipeline's outputs.
-    pub fn new(ingested: &Ingested, correlation: &Correlation, clustered: Clustered) -> Self {
+    pub fn new(ingested: &Ingested, diagnosed: &Diagnosed, clustered: Clustered) -> Self {
+        let correlation = diagnosed.correlation;
         let records = ingested
             .stats
             .iter()
@@ -119,8 +132,17 @@ impl Report {
                 )
             })
             .collect();
+        let successes = &events.successes;
+        let least_privilege = least_privilege::unused_grants(
+            successes,
+            &correlation.history,
+            &PolicyCatalog::new(ingested.policies.clone()),
+            least_privilege::period(successes),
+        );
         Report {
             schema_version: SCHEMA_VERSION,
+            timeline: spikes::timeline(ingested, diagnosed, &clustered),
+            least_privilege,
             records,
             bad_records,
             requests: RequestCounts {
@@ -183,6 +205,8 @@ pub enum Format {
     Csv,
     /// Sections per principal, for tickets and wikis.
     Markdown,
+    /// One self-contained page with charts and sortable tables, for people who sign off access.
+    Html,
 }
 
 /// Writes the report in `format`.
@@ -192,5 +216,6 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
         Format::Json => json::write(report, out),
         Format::Csv => csv::write(report, out),
         Format::Markdown => markdown::write(report, out),
+        Format::Html => html::write(report, out),
     }
 }
