@@ -177,3 +177,45 @@ fn each_scenarios_html_report_renders_in_chromium() {
         assert!(pages >= 2, "{scenario}: {pages} pages");
     }
 }
+
+#[test]
+fn tables_sort_on_a_click_in_chromium() {
+    let Some(browser) = browser() else {
+        assert!(std::env::var_os("CI").is_none(), "no chromium on PATH");
+        eprintln!("skipped: no chromium on PATH");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("maintenance.html");
+    let out = grantgap(&[
+        "report",
+        "sample_logs/maintenance",
+        "--format",
+        "html",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    // Click "Denied" in the accounts table twice (descending, then ascending)
+    // and write down the first row after each click.
+    let clicks = r##"<script>
+      var th = document.querySelector("#accounts table th.num");
+      var first = function () { return document.querySelector("#accounts table tbody tr td").textContent; };
+      th.click(); document.body.dataset.afterOne = first();
+      th.click(); document.body.dataset.afterTwo = first();
+    </script>"##;
+    let html = std::fs::read_to_string(&page)
+        .unwrap()
+        .replace("</body>", &format!("{clicks}</body>"));
+    std::fs::write(&page, html).unwrap();
+    let dom = headless(
+        &browser,
+        &["--dump-dom", &format!("file://{}", page.display())],
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains(r#"data-after-one="svc-maint-automation""#),
+        "{dom}"
+    );
+    assert!(dom.contains(r#"data-after-two="svc-maint-costs""#), "{dom}");
+}
