@@ -19,7 +19,7 @@ use self::signature::{Signature, SignatureAcc, SignatureKey};
 use self::suppress::{Subject, Suppression, Suppressions};
 
 use crate::diagnose::cover::smallest_cover;
-use crate::diagnose::{Cause, Confidence, Diagnosed, RequirementSource};
+use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
 use crate::ingest::aggregate::Position;
 use crate::ingest::fields::format_millis;
 use crate::model::Millis;
@@ -131,6 +131,58 @@ struct PrincipalAcc {
     other_plane: BTreeMap<String, BTreeSet<String>>,
 }
 
+impl PrincipalAcc {
+    /// Folds one of the principal's diagnoses in.
+    fn add(&mut self, d: &Diagnosis, locate: &(dyn Fn(Position) -> String + Sync)) {
+        let key = d.denial.key;
+        let group = d.denial.group;
+        self.denied += group.count;
+        self.first = Some(self.first.map_or(group.first_ts, |f| f.min(group.first_ts)));
+        self.last = self.last.max(group.last_ts);
+        self.latest_snapshot = self.latest_snapshot.max(d.denial.snapshot_at);
+        for (perm, roles) in &d.evidence.other_plane {
+            self.other_plane
+                .entry(perm.clone())
+                .or_default()
+                .extend(roles.iter().cloned());
+        }
+        let permissions: Vec<Option<String>> = if d.missing.is_empty() {
+            vec![None]
+        } else {
+            d.missing.iter().cloned().map(Some).collect()
+        };
+        for permission in permissions {
+            let f = self.findings.entry((d.cause, permission)).or_default();
+            f.count += group.count;
+            f.first = Some(f.first.map_or(group.first_ts, |t| t.min(group.first_ts)));
+            f.last = f.last.max(group.last_ts);
+            f.endpoints
+                .insert(format!("{} {}", key.method, key.template));
+            f.sources.extend(d.source);
+            f.confidence = Some(f.confidence.map_or(d.confidence, |c| c.min(d.confidence)));
+            let e = &d.evidence;
+            f.snapshots.extend(e.snapshot_at);
+            f.issued.extend(e.token_issued_at);
+            f.expires.extend(e.token_expires_at);
+            f.granted.extend(e.granted_at);
+            f.peers = f.peers.max(e.peers);
+            f.objects.extend(e.object.clone());
+            f.orgs.extend(e.org.clone());
+            f.fields.extend(e.fields.iter().cloned());
+            if let Some(later) = e.later_succeeded {
+                f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
+            }
+            f.notes.extend(d.note.clone());
+            for s in &group.samples {
+                let id = s.request_id.clone().unwrap_or_else(|| locate(s.position));
+                f.samples.push((s.ts, id));
+            }
+            f.samples.sort();
+            f.samples.truncate(REQUESTS_PER_FINDING);
+        }
+    }
+}
+
 /// Causes whose missing permissions a role grant fixes.
 fn fixed_by_roles(cause: Cause) -> bool {
     matches!(cause, Cause::MissingPermission | Cause::FieldLevel)
@@ -171,7 +223,7 @@ pub struct SuppressionUse {
 /// Folds diagnoses into signatures and findings per principal.
 pub fn cluster(
     diagnosed: &Diagnosed,
-    locate: &dyn Fn(Position) -> String,
+    locate: &(dyn Fn(Position) -> String + Sync),
     suppressions: &Suppressions,
 ) -> Clustered {
     let messages = diagnosed
@@ -179,14 +231,9 @@ pub fn cluster(
         .iter()
         .filter_map(|d| d.denial.key.message.as_deref());
     let templates = MessageTemplates::mine(messages);
-    let mut principals: BTreeMap<&str, PrincipalAcc> = BTreeMap::new();
-    let mut signatures: BTreeMap<SignatureKey, SignatureAcc> = BTreeMap::new();
-    let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
-    let mut signature_of = Vec::with_capacity(diagnosed.diagnoses.len());
-    let mut hidden = Vec::with_capacity(diagnosed.diagnoses.len());
-    // Signatures and their ids (a SHA-256 each) are independent per diagnosis:
-    // made in parallel, then folded in order.
-    let keyed: Vec<(SignatureKey, String)> = diagnosed
+    // Each diagnosis's signature, its id (a SHA-256) and the suppression that
+    // hides it, if any: independent per diagnosis, so made in parallel.
+    let keyed: Vec<(SignatureKey, String, Option<&Suppression>)> = diagnosed
         .diagnoses
         .par_iter()
         .map(|d| {
@@ -203,123 +250,98 @@ pub fn cluster(
                 message_template: key.message.as_deref().map(|m| templates.template(m)),
             };
             let id = signature.id();
-            (signature, id)
+            let endpoint = format!("{} {}", key.method, key.template);
+            let subject = Subject {
+                signature: &id,
+                principal: &key.principal,
+                cause: d.cause,
+                missing: &d.missing,
+                endpoint: &endpoint,
+            };
+            let hidden_by = suppressions.hiding(&subject);
+            (signature, id, hidden_by)
         })
         .collect();
-    for (d, (signature, id)) in diagnosed.diagnoses.iter().zip(keyed) {
-        let key = d.denial.key;
-        let group = d.denial.group;
-        let endpoint = format!("{} {}", key.method, key.template);
-        let subject = Subject {
-            signature: &id,
-            principal: &key.principal,
-            cause: d.cause,
-            missing: &d.missing,
-            endpoint: &endpoint,
-        };
-        if let Some(suppression) = suppressions.hiding(&subject) {
-            match uses.iter_mut().find(|(s, _, _)| s == suppression) {
-                Some((_, n, ids)) => {
-                    *n += group.count;
-                    ids.insert(id.clone());
-                }
-                None => uses.push((
-                    suppression.clone(),
-                    group.count,
-                    BTreeSet::from([id.clone()]),
-                )),
-            }
-            signature_of.push(id);
-            hidden.push(true);
-            continue;
-        }
-        let requests = group.samples.iter().map(|s| {
-            (
-                s.ts,
-                s.request_id.clone().unwrap_or_else(|| locate(s.position)),
-            )
-        });
-        let sig = signatures.entry(signature).or_default();
-        sig.add(
-            &key.principal,
-            group.count,
-            group.first_ts,
-            group.last_ts,
-            requests,
-        );
-        signature_of.push(id);
-        hidden.push(false);
 
-        let acc = principals.entry(key.principal.as_str()).or_default();
-        acc.denied += group.count;
-        acc.first = Some(acc.first.map_or(group.first_ts, |f| f.min(group.first_ts)));
-        acc.last = acc.last.max(group.last_ts);
-        acc.latest_snapshot = acc.latest_snapshot.max(d.denial.snapshot_at);
-        for (perm, roles) in &d.evidence.other_plane {
-            acc.other_plane
-                .entry(perm.clone())
+    let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
+    let mut visible_by_principal: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (d, (_, id, hidden_by))) in diagnosed.diagnoses.iter().zip(&keyed).enumerate() {
+        let Some(suppression) = hidden_by else {
+            visible_by_principal
+                .entry(d.denial.key.principal.as_str())
                 .or_default()
-                .extend(roles.iter().cloned());
-        }
-        let permissions: Vec<Option<String>> = if d.missing.is_empty() {
-            vec![None]
-        } else {
-            d.missing.iter().cloned().map(Some).collect()
+                .push(i);
+            continue;
         };
-        for permission in permissions {
-            let f = acc.findings.entry((d.cause, permission)).or_default();
-            f.count += group.count;
-            f.first = Some(f.first.map_or(group.first_ts, |t| t.min(group.first_ts)));
-            f.last = f.last.max(group.last_ts);
-            f.endpoints
-                .insert(format!("{} {}", key.method, key.template));
-            f.sources.extend(d.source);
-            f.confidence = Some(f.confidence.map_or(d.confidence, |c| c.min(d.confidence)));
-            let e = &d.evidence;
-            f.snapshots.extend(e.snapshot_at);
-            f.issued.extend(e.token_issued_at);
-            f.expires.extend(e.token_expires_at);
-            f.granted.extend(e.granted_at);
-            f.peers = f.peers.max(e.peers);
-            f.objects.extend(e.object.clone());
-            f.orgs.extend(e.org.clone());
-            f.fields.extend(e.fields.iter().cloned());
-            if let Some(later) = e.later_succeeded {
-                f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
+        let count = d.denial.group.count;
+        match uses.iter_mut().find(|(s, _, _)| s == *suppression) {
+            Some((_, n, ids)) => {
+                *n += count;
+                ids.insert(id.clone());
             }
-            f.notes.extend(d.note.clone());
-            for s in &group.samples {
-                let id = s.request_id.clone().unwrap_or_else(|| locate(s.position));
-                f.samples.push((s.ts, id));
-            }
-            f.samples.sort();
-            f.samples.truncate(REQUESTS_PER_FINDING);
+            None => uses.push(((*suppression).clone(), count, BTreeSet::from([id.clone()]))),
         }
     }
 
+    // Principals are independent: each folds its own diagnoses (and its share
+    // of every signature) in parallel, and its fix is a role-cover search.
+    // Every fold is order-free (sums, minima, sets, sorted and capped lists),
+    // so the result does not depend on how the work was split.
     let correlation = diagnosed.correlation;
-    // Each principal's fix is a role-cover search: the costly part, in parallel.
-    let principals: Vec<(&str, PrincipalAcc)> = principals.into_iter().collect();
-    let mut out: Vec<PrincipalFindings> = principals
-        .into_par_iter()
-        .map(|(principal, acc)| {
-            let roles_held = acc
-                .latest_snapshot
-                .and_then(|at| correlation.history.at(principal, at))
-                .map(|s| s.roles.keys().cloned().collect())
-                .unwrap_or_default();
-            finish_principal(principal, acc, roles_held, diagnosed)
-        })
-        .collect();
+    let folded: Vec<(PrincipalFindings, BTreeMap<&SignatureKey, SignatureAcc>)> =
+        visible_by_principal
+            .into_par_iter()
+            .map(|(principal, indices)| {
+                let mut acc = PrincipalAcc::default();
+                let mut signatures: BTreeMap<&SignatureKey, SignatureAcc> = BTreeMap::new();
+                for i in indices {
+                    let d = &diagnosed.diagnoses[i];
+                    let group = d.denial.group;
+                    let requests = group.samples.iter().map(|s| {
+                        (
+                            s.ts,
+                            s.request_id.clone().unwrap_or_else(|| locate(s.position)),
+                        )
+                    });
+                    signatures.entry(&keyed[i].0).or_default().add(
+                        principal,
+                        group.count,
+                        group.first_ts,
+                        group.last_ts,
+                        requests,
+                    );
+                    acc.add(d, locate);
+                }
+                let roles_held = acc
+                    .latest_snapshot
+                    .and_then(|at| correlation.history.at(principal, at))
+                    .map(|s| s.roles.keys().cloned().collect())
+                    .unwrap_or_default();
+                (
+                    finish_principal(principal, acc, roles_held, diagnosed),
+                    signatures,
+                )
+            })
+            .collect();
+    let mut signatures: BTreeMap<&SignatureKey, SignatureAcc> = BTreeMap::new();
+    let mut out = Vec::with_capacity(folded.len());
+    for (principal, theirs) in folded {
+        out.push(principal);
+        for (key, acc) in theirs {
+            signatures.entry(key).or_default().merge(acc);
+        }
+    }
     out.sort_by(|a, b| {
         b.denied
             .cmp(&a.denied)
             .then_with(|| a.principal.cmp(&b.principal))
     });
+    let hidden = keyed.iter().map(|(_, _, by)| by.is_some()).collect();
+    let signature_of = keyed.iter().map(|(_, id, _)| id.clone()).collect();
 
     let mut signatures: Vec<Signature> = signatures
         .into_iter()
-        .map(|(key, acc)| acc.finish(&key, format_millis))
+        .map(|(key, acc)| acc.finish(key, format_millis))
         .collect();
     signatures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     let suppressed = Suppressed {

@@ -102,6 +102,20 @@ impl SignatureAcc {
         self.requests.truncate(REQUESTS_LISTED);
     }
 
+    /// Folds in what another worker accumulated for the same signature.
+    pub fn merge(&mut self, other: SignatureAcc) {
+        self.count += other.count;
+        self.principals.extend(other.principals);
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(other.last);
+        self.requests.extend(other.requests);
+        self.requests.sort();
+        self.requests.truncate(REQUESTS_LISTED);
+    }
+
     pub fn finish(self, key: &SignatureKey, format: impl Fn(Millis) -> String) -> Signature {
         Signature {
             id: key.id(),
