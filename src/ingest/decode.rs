@@ -348,6 +348,8 @@ impl ParquetSource {
     }
 
     fn open_spilled(path: PathBuf, spill: Option<tempfile::NamedTempFile>) -> Result<Self> {
+        super::parquet_footer::check(&path)
+            .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
         let file = Self::open(&path)?;
         let rows = without_panics(|| ParquetReader::new(file).num_rows())
             .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
