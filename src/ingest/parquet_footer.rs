@@ -1,12 +1,16 @@
 //! A bounds check of a Parquet file's footer before polars reads it.
 //!
-//! polars' Parquet decoder trusts the lengths written in the footer's Thrift
-//! metadata: a damaged 190-byte file whose metadata claims a list of billions
-//! of entries makes it allocate 56 GB, and an allocation failure aborts the
-//! process (found by fuzzing). No crate validates Thrift without allocating what
-//! it claims, so this walks the metadata's compact-protocol encoding, checking
-//! that every list, map and binary length fits in the bytes that remain. It
-//! decodes nothing: a file that passes is handed to polars as it is.
+//! polars' Parquet decoder trusts the footer's Thrift metadata: a damaged
+//! 190-byte file whose metadata claims a list of billions of entries makes it
+//! allocate 56 GB, and an allocation failure aborts the process (found by
+//! fuzzing). It also reads each known field by its id, whatever type the bytes
+//! say it has, so a field of the wrong type desynchronises it into reading a
+//! list length out of other data (found next). No crate validates Thrift
+//! without allocating what it claims, so this walks the metadata's
+//! compact-protocol encoding the way polars will: every field polars reads must
+//! have the type it expects, and every list, map and binary length must fit in
+//! the bytes that remain. It decodes nothing: a file that passes is handed to
+//! polars as it is.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -43,8 +47,104 @@ pub fn check(path: &Path) -> Result<()> {
         at: 0,
     };
     walker
-        .skip_struct(0)
+        .skip_struct(Kind::FileMetaData, 0)
         .context("the Parquet metadata is damaged")
+}
+
+/// The Parquet metadata structs polars decodes field by field (parquet.thrift);
+/// `Any` is one it skips by the types the bytes give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    FileMetaData,
+    SchemaElement,
+    RowGroup,
+    ColumnChunk,
+    ColumnMetaData,
+    Statistics,
+    KeyValue,
+    SortingColumn,
+    ColumnOrder,
+    LogicalType,
+    DecimalType,
+    TimeType,
+    IntType,
+    TimeUnit,
+    Any,
+}
+
+/// What polars reads at a field: a scalar of a wire type, a list, or a struct.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Varint,
+    Byte,
+    Bool,
+    Binary,
+    List(Element),
+    Struct(Kind),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Element {
+    Varint,
+    Binary,
+    Struct(Kind),
+}
+
+/// The field `id` of `kind` as polars reads it (polars-parquet 0.55,
+/// `handwritten_thrift/file_metadata_thrift.rs`); `None`: skipped by its type.
+fn expected(kind: Kind, id: i64) -> Option<Expect> {
+    use Expect::{Binary, Bool, Byte, List, Struct, Varint};
+    Some(match (kind, id) {
+        (Kind::FileMetaData, 1 | 3) => Varint,
+        (Kind::FileMetaData, 2) => List(Element::Struct(Kind::SchemaElement)),
+        (Kind::FileMetaData, 4) => List(Element::Struct(Kind::RowGroup)),
+        (Kind::FileMetaData, 5) => List(Element::Struct(Kind::KeyValue)),
+        (Kind::FileMetaData, 6) => Binary,
+        (Kind::FileMetaData, 7) => List(Element::Struct(Kind::ColumnOrder)),
+        (Kind::SchemaElement, 1..=3 | 5..=9) => Varint,
+        (Kind::SchemaElement, 4) => Binary,
+        (Kind::SchemaElement, 10) => Struct(Kind::LogicalType),
+        (Kind::RowGroup, 1) => List(Element::Struct(Kind::ColumnChunk)),
+        (Kind::RowGroup, 2 | 3 | 5..=7) => Varint,
+        (Kind::RowGroup, 4) => List(Element::Struct(Kind::SortingColumn)),
+        (Kind::ColumnChunk, 1) => Binary,
+        (Kind::ColumnChunk, 2 | 4..=7) => Varint,
+        (Kind::ColumnChunk, 3) => Struct(Kind::ColumnMetaData),
+        (Kind::ColumnMetaData, 1 | 4..=7 | 9..=11 | 14 | 15) => Varint,
+        (Kind::ColumnMetaData, 2) => List(Element::Varint),
+        (Kind::ColumnMetaData, 3) => List(Element::Binary),
+        (Kind::ColumnMetaData, 12) => Struct(Kind::Statistics),
+        (Kind::Statistics, 1 | 2 | 5 | 6) => Binary,
+        (Kind::Statistics, 3 | 4) => Varint,
+        (Kind::Statistics, 7 | 8) => Bool,
+        (Kind::KeyValue, 1 | 2) => Binary,
+        (Kind::SortingColumn, 1) => Varint,
+        (Kind::SortingColumn, 2 | 3) => Bool,
+        (Kind::ColumnOrder | Kind::TimeUnit, 1..=3) => Struct(Kind::Any),
+        (Kind::LogicalType, 5) => Struct(Kind::DecimalType),
+        (Kind::LogicalType, 7 | 8) => Struct(Kind::TimeType),
+        (Kind::LogicalType, 10) => Struct(Kind::IntType),
+        (Kind::LogicalType, 1..=4 | 6 | 11..=15) => Struct(Kind::Any),
+        (Kind::DecimalType, 1 | 2) => Varint,
+        (Kind::TimeType, 1) => Bool,
+        (Kind::TimeType, 2) => Struct(Kind::TimeUnit),
+        (Kind::IntType, 1) => Byte,
+        (Kind::IntType, 2) => Bool,
+        _ => return None,
+    })
+}
+
+/// Thrift compact-protocol type codes.
+const BOOL_TRUE: u8 = 1;
+const BOOL_FALSE: u8 = 2;
+const BYTE: u8 = 3;
+const BINARY: u8 = 8;
+const LIST: u8 = 9;
+const SET: u8 = 10;
+const STRUCT: u8 = 12;
+
+fn is_varint(wire: u8) -> bool {
+    matches!(wire, 4..=6)
 }
 
 /// Reads Thrift's compact protocol without keeping anything.
@@ -86,45 +186,105 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn skip_struct(&mut self, depth: usize) -> Result<()> {
+    fn skip_struct(&mut self, kind: Kind, depth: usize) -> Result<()> {
         ensure!(depth < MAX_DEPTH, "nested more than {MAX_DEPTH} levels");
+        let mut id: i64 = 0;
         loop {
             let header = self.byte()?;
             if header == 0 {
                 return Ok(());
             }
-            if header >> 4 == 0 {
-                self.varint()?; // the field id, written in full
+            let wire = header & 0x0f;
+            id = match header >> 4 {
+                0 => {
+                    let zigzag = self.varint()?;
+                    (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64)
+                }
+                delta => id + i64::from(delta),
+            };
+            match expected(kind, id) {
+                Some(expect) => self.skip_expected(kind, id, wire, expect, depth)?,
+                None => self.skip_value(wire, depth)?,
             }
-            self.skip_value(header & 0x0f, depth)?;
         }
     }
 
-    fn skip_value(&mut self, kind: u8, depth: usize) -> Result<()> {
-        match kind {
-            1 | 2 => Ok(()), // booleans live in the field header
-            3 => self.advance(1),
+    /// A field polars reads as `expect`: its wire type must agree.
+    fn skip_expected(
+        &mut self,
+        kind: Kind,
+        id: i64,
+        wire: u8,
+        expect: Expect,
+        depth: usize,
+    ) -> Result<()> {
+        let agrees = match expect {
+            Expect::Varint => is_varint(wire),
+            Expect::Byte => wire == BYTE,
+            Expect::Bool => matches!(wire, BOOL_TRUE | BOOL_FALSE),
+            Expect::Binary => wire == BINARY,
+            Expect::List(_) => wire == LIST,
+            Expect::Struct(_) => wire == STRUCT,
+        };
+        ensure!(
+            agrees,
+            "field {id} of {kind:?} has Thrift type {wire}, not {expect:?}"
+        );
+        match expect {
+            Expect::List(element) => {
+                let (count, wire_element) = self.list_header()?;
+                let agrees = match element {
+                    Element::Varint => is_varint(wire_element),
+                    Element::Binary => wire_element == BINARY,
+                    Element::Struct(_) => wire_element == STRUCT,
+                };
+                ensure!(
+                    agrees,
+                    "the elements of field {id} of {kind:?} have Thrift type {wire_element}"
+                );
+                for _ in 0..count {
+                    match element {
+                        Element::Struct(inner) => self.skip_struct(inner, depth + 1)?,
+                        _ => self.skip_value(wire_element, depth + 1)?,
+                    }
+                }
+                Ok(())
+            }
+            Expect::Struct(inner) => self.skip_struct(inner, depth + 1),
+            _ => self.skip_value(wire, depth),
+        }
+    }
+
+    /// A list or set header: the element count (checked against the bytes left:
+    /// every element takes at least one) and the elements' type.
+    fn list_header(&mut self) -> Result<(u64, u8)> {
+        let header = self.byte()?;
+        let mut count = u64::from(header >> 4);
+        if count == 15 {
+            count = self.varint()?;
+        }
+        ensure!(
+            count <= self.remaining() as u64,
+            "a list of {count} elements in {} bytes",
+            self.remaining()
+        );
+        Ok((count, header & 0x0f))
+    }
+
+    fn skip_value(&mut self, wire: u8, depth: usize) -> Result<()> {
+        match wire {
+            BOOL_TRUE | BOOL_FALSE => Ok(()), // in the field header
+            BYTE => self.advance(1),
             4..=6 => self.varint().map(|_| ()),
             7 => self.advance(8),
-            8 => {
+            BINARY => {
                 let length = self.varint()?;
                 self.advance(length)
             }
-            9 | 10 => {
-                let header = self.byte()?;
-                let mut count = u64::from(header >> 4);
-                if count == 15 {
-                    count = self.varint()?;
-                }
-                // Every element takes at least one byte.
-                ensure!(
-                    count <= self.remaining() as u64,
-                    "a list of {count} elements in {} bytes",
-                    self.remaining()
-                );
-                let element = header & 0x0f;
+            LIST | SET => {
+                let (count, element) = self.list_header()?;
                 for _ in 0..count {
-                    if matches!(element, 1 | 2) {
+                    if matches!(element, BOOL_TRUE | BOOL_FALSE) {
                         self.advance(1)?; // booleans in a list take a byte each
                     } else {
                         self.skip_value(element, depth + 1)?;
@@ -149,7 +309,7 @@ impl Walker<'_> {
                 }
                 Ok(())
             }
-            12 => self.skip_struct(depth + 1),
+            STRUCT => self.skip_struct(Kind::Any, depth + 1),
             other => bail!("unknown Thrift type {other}"),
         }
     }
@@ -176,10 +336,21 @@ mod tests {
             std::fs::write(&path, content).unwrap();
             path
         };
-        // Found by fuzzing: polars asked for 56 GB for this file's metadata.
-        let huge = include_bytes!("../../tests/fixtures/damaged-huge-list.parquet");
-        let e = check(&write("huge.parquet", huge)).unwrap_err();
-        assert!(format!("{e:#}").contains("damaged"), "{e:#}");
+        // Found by fuzzing: polars asked for 56 GB, then (a field of the wrong
+        // type) for 221 GB, for these files' metadata.
+        for (name, damaged) in [
+            (
+                "huge.parquet",
+                &include_bytes!("../../tests/fixtures/damaged-huge-list.parquet")[..],
+            ),
+            (
+                "mistyped.parquet",
+                &include_bytes!("../../tests/fixtures/damaged-mistyped-field.parquet")[..],
+            ),
+        ] {
+            let e = check(&write(name, damaged)).unwrap_err();
+            assert!(format!("{e:#}").contains("damaged"), "{e:#}");
+        }
         // Truncated: the footer is gone.
         assert!(check(&write("cut.parquet", &bytes[..bytes.len() - 3])).is_err());
         // A footer length beyond the file.
@@ -195,7 +366,10 @@ mod tests {
                 bytes: &metadata[..cut],
                 at: 0,
             };
-            assert!(walker.skip_struct(0).is_err(), "cut at {cut}");
+            assert!(
+                walker.skip_struct(Kind::FileMetaData, 0).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 }
