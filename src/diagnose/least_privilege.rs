@@ -7,8 +7,9 @@
 //! grant, so while a principal has such requests its list is marked incomplete:
 //! "unused" then means "not shown used", never a proof.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -16,7 +17,7 @@ use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
 use crate::correlate::roles::grants_permission;
 use crate::ingest::aggregate::{SuccessGroup, SuccessKey};
-use crate::model::{Millis, UNKNOWN_TIME};
+use crate::model::{Millis, Policy, UNKNOWN_TIME};
 
 /// One principal's grants against its use of them.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -44,25 +45,38 @@ pub fn unused_grants(
     period: Option<(Millis, Millis)>,
 ) -> Vec<PrincipalGrants> {
     let mut by_principal: BTreeMap<&str, Vec<(&SuccessKey, u64)>> = BTreeMap::new();
+    // The catalog is searched once per endpoint, not once per success group:
+    // there are hundreds of endpoints and hundreds of thousands of groups.
+    let mut rules: HashMap<(&str, &str), Option<&Policy>> = HashMap::new();
     for (key, group) in successes {
         by_principal
             .entry(key.principal.as_str())
             .or_default()
             .push((key, group.count));
+        rules
+            .entry((key.method.as_str(), key.template.as_str()))
+            .or_insert_with(|| catalog.find(&key.method, &key.template));
     }
+    // Principals are independent: in parallel, collected in name order.
     history
         .principals()
-        .into_iter()
+        .into_par_iter()
         .filter_map(|principal| {
             let granted = granted_in_period(history, principal, period);
             if granted.is_empty() {
                 return None;
             }
+            // Each granted permission as a set of one, made once: the shape
+            // `grants_permission` matches against (wildcards included).
+            let singles: Vec<(&String, BTreeSet<String>)> = granted
+                .iter()
+                .map(|p| (p, BTreeSet::from([p.clone()])))
+                .collect();
             let mut used: BTreeMap<String, u64> = BTreeMap::new();
             let (mut requests, mut without_rule) = (0, 0);
             for (key, count) in by_principal.get(principal).into_iter().flatten() {
                 requests += count;
-                let Some(policy) = catalog.find(&key.method, &key.template) else {
+                let Some(policy) = rules[&(key.method.as_str(), key.template.as_str())] else {
                     without_rule += count;
                     continue;
                 };
@@ -73,12 +87,11 @@ pub fn unused_grants(
                         .filter_map(|f| policy.fields.get(f).map(String::as_str)),
                 );
                 let choices = policy.any_of.iter().map(String::as_str);
-                for permission in &granted {
-                    let one = BTreeSet::from([permission.clone()]);
-                    let needs = needed.iter().any(|n| grants_permission(&one, n))
-                        || choices.clone().any(|c| grants_permission(&one, c));
+                for (permission, one) in &singles {
+                    let needs = needed.iter().any(|n| grants_permission(one, n))
+                        || choices.clone().any(|c| grants_permission(one, c));
                     if needs {
-                        *used.entry(permission.clone()).or_default() += count;
+                        *used.entry((*permission).clone()).or_default() += count;
                     }
                 }
             }
@@ -133,7 +146,7 @@ pub fn period(
 mod tests {
     use super::*;
     use crate::correlate::roles::RoleGraph;
-    use crate::model::{Policy, RoleBinding, RoleDef};
+    use crate::model::{RoleBinding, RoleDef};
 
     fn role(name: &str, permissions: &[&str]) -> RoleDef {
         RoleDef {
