@@ -26,7 +26,7 @@ use crate::diagnose::{Cause, Diagnosed};
 use crate::ingest::aggregate::MINUTE;
 use crate::ingest::fields::format_millis;
 use crate::ingest::Ingested;
-use crate::model::{Millis, UNKNOWN_TIME};
+use crate::model::Millis;
 
 /// How spikes are found and explained.
 #[derive(Debug, Clone, Copy)]
@@ -178,13 +178,7 @@ pub fn find(
             )
         });
         // Denials of unknown time have no place on the timeline.
-        let timed = d
-            .denial
-            .group
-            .per_minute
-            .iter()
-            .filter(|(m, _)| **m != UNKNOWN_TIME.div_euclid(MINUTE));
-        for (&minute, &n) in timed {
+        for (minute, n) in d.denial.group.per_minute.timed() {
             let b = bucket_of(minute);
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;
@@ -335,15 +329,11 @@ pub fn timeline(ingested: &Ingested, diagnosed: &Diagnosed, clustered: &Clustere
         .enumerate()
         .filter(|(i, _)| !clustered.hidden[*i])
         .flat_map(|(_, d)| {
-            let mut timed = d
-                .denial
-                .group
-                .per_minute
-                .range(UNKNOWN_TIME.div_euclid(MINUTE) + 1..);
+            let mut timed = d.denial.group.per_minute.timed();
             let first = timed.next();
             first.into_iter().chain(timed.next_back())
         })
-        .map(|(m, _)| *m);
+        .map(|(m, _)| m);
     let (first, last) = minutes.fold((i64::MAX, i64::MIN), |(a, b), m| (a.min(m), b.max(m)));
     let span = (last.saturating_sub(first)).max(0) * MINUTE;
     let bucket = [5, 15, 60, 360, 1440]

@@ -173,7 +173,6 @@ fn token_rows(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use proptest::prelude::*;
 
@@ -194,7 +193,7 @@ mod tests {
             count: 1,
             first_ts: ts,
             last_ts: ts,
-            per_minute: BTreeMap::new(),
+            per_minute: Default::default(),
             samples: vec![],
         }
     }
