@@ -18,7 +18,7 @@
 use anyhow::{Context, Result};
 use polars::prelude::{Column, DataFrame, DataType, IntoColumn, NamedFrom, Series, TimeUnit};
 
-use super::Report;
+use super::{joined_once, Report};
 use crate::cluster::Clustered;
 use crate::diagnose::Diagnosed;
 use crate::ingest::aggregate::EventRow;
@@ -255,7 +255,16 @@ fn principals(report: &Report) -> Result<DataFrame> {
                 "findings",
                 p.iter().map(|x| x.findings.len() as i64).collect(),
             ),
-            text("missing", p.iter().map(|x| Some(missing(x))).collect()),
+            text(
+                "missing",
+                p.iter()
+                    .map(|x| {
+                        Some(joined_once(
+                            x.findings.iter().filter_map(|f| f.permission.as_deref()),
+                        ))
+                    })
+                    .collect(),
+            ),
             text(
                 "grant_roles",
                 p.iter()
@@ -274,17 +283,6 @@ fn principals(report: &Report) -> Result<DataFrame> {
             ),
         ],
     )
-}
-
-/// A principal's missing permissions, each once, in finding order.
-fn missing(p: &crate::cluster::PrincipalFindings) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for permission in p.findings.iter().filter_map(|f| f.permission.as_deref()) {
-        if !seen.contains(&permission) {
-            seen.push(permission);
-        }
-    }
-    seen.join(", ")
 }
 
 fn signatures(report: &Report) -> Result<DataFrame> {

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{level_name, summary_line, Report};
+use super::{joined_once, level_name, summary_line, Report};
 use crate::cluster::spikes::{Spike, SpikeReport};
 use crate::diagnose::least_privilege::PrincipalGrants;
 use crate::diagnose::Cause;
@@ -67,8 +67,8 @@ fn page(report: &Report) -> Markup {
                                 tr {
                                     td { a href={ "#p-" (anchor(&p.principal)) } { (p.principal) } }
                                     td.num { (p.denied) }
-                                    td { (join(p.findings.iter().map(|f| f.cause.name()))) }
-                                    td.wrap { (join(p.findings.iter().filter_map(|f| f.permission.as_deref()))) }
+                                    td { (joined_once(p.findings.iter().map(|f| f.cause.name()))) }
+                                    td.wrap { (joined_once(p.findings.iter().filter_map(|f| f.permission.as_deref()))) }
                                     td { (fix_text(p)) }
                                     td.num { (grants.get(p.principal.as_str()).map_or(0, |g| g.unused.len())) }
                                 }
@@ -121,7 +121,7 @@ fn records_table(report: &Report) -> Markup {
                 @for (table, c) in &report.records {
                     tr {
                         td { (table) } td.num { (c.read) } td.num { (c.used) } td.num { (c.skipped) }
-                        td { (join(c.skipped_by_reason.iter().map(|(k, n)| format!("{k}: {n}")))) }
+                        td { (joined_once(c.skipped_by_reason.iter().map(|(k, n)| format!("{k}: {n}")))) }
                     }
                 }
             }
@@ -510,17 +510,6 @@ fn num(v: f64) -> String {
     format!("{v:.1}")
 }
 
-fn join<T: AsRef<str>>(items: impl Iterator<Item = T>) -> String {
-    let mut seen: Vec<String> = Vec::new();
-    for item in items {
-        let item = item.as_ref().to_string();
-        if !seen.contains(&item) {
-            seen.push(item);
-        }
-    }
-    seen.join(", ")
-}
-
 /// A fragment id from a principal name.
 fn anchor(principal: &str) -> String {
     principal
@@ -603,6 +592,6 @@ mod tests {
         assert_eq!(markup, "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>");
         assert_eq!(bucket_text(300), "5 minutes");
         assert_eq!(bucket_text(3600), "1 hour(s)");
-        assert_eq!(join(["a", "b", "a"].into_iter()), "a, b");
+        assert_eq!(joined_once(["a", "b", "a"].into_iter()), "a, b");
     }
 }

@@ -185,6 +185,19 @@ pub fn summary_line(report: &Report) -> String {
     parts.join("; ")
 }
 
+/// The items joined by `, `, each once, in first-seen order (a principal's
+/// causes or missing permissions across its findings).
+pub(crate) fn joined_once<T: AsRef<str>>(items: impl Iterator<Item = T>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for item in items {
+        let item = item.as_ref();
+        if !seen.iter().any(|s| s == item) {
+            seen.push(item.to_string());
+        }
+    }
+    seen.join(", ")
+}
+
 /// `high`, `medium` or `low`.
 pub fn level_name(level: Level) -> &'static str {
     match level {
