@@ -82,10 +82,28 @@ impl StageClock {
 
     fn lap(&mut self, stage: &str) {
         if let Some(last) = self.last {
-            eprintln!("grantgap: {stage}: {:.2} s", last.elapsed().as_secs_f64());
+            eprintln!(
+                "grantgap: {stage}: {:.2} s, {}",
+                last.elapsed().as_secs_f64(),
+                memory_in_use()
+            );
             self.last = Some(std::time::Instant::now());
         }
     }
+}
+
+/// The process's resident and peak resident memory, as Linux reports them
+/// (empty elsewhere): which stage holds the memory, without a heap profiler.
+fn memory_in_use() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Runs the whole pipeline and returns the report with its tables (for
