@@ -286,3 +286,24 @@ fn export_writes_parquet_partitioned_by_day() {
     assert!(principals.starts_with("principal,denied,"), "{principals}");
     assert!(principals.contains("svc-project-sync"));
 }
+
+/// The denials table has a row per group and object, each with the object's own
+/// count: the counts still add up to every denied request.
+#[test]
+fn the_denials_table_has_a_row_per_object() {
+    let csv = |sql: &str, dir: &str| {
+        let text = stdout_of(&["query", sql, dir, "--format", "csv"]);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let acl = csv(
+        "SELECT object_id, SUM(count) AS n FROM denials WHERE cause = 'object_acl' GROUP BY object_id",
+        "sample_logs/resources",
+    );
+    assert_eq!(acl, [["M-1001", "38"]]);
+    let total = csv("SELECT SUM(count) AS n FROM denials", "sample_logs/project");
+    assert_eq!(total, [[project_denials().to_string()]]);
+}

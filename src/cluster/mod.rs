@@ -166,7 +166,7 @@ impl PrincipalAcc {
             f.expires.extend(e.token_expires_at);
             f.granted.extend(e.granted_at);
             f.peers = f.peers.max(e.peers);
-            f.objects.extend(e.object.clone());
+            f.objects.extend(group.objects.iter().map(|o| o.id.clone()));
             f.orgs.extend(e.org.clone());
             f.fields.extend(e.fields.iter().cloned());
             if let Some(later) = e.later_succeeded {

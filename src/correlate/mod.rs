@@ -195,6 +195,7 @@ mod tests {
             last_ts: ts,
             per_minute: Default::default(),
             samples: vec![],
+            objects: vec![],
         }
     }
 

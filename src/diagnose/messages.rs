@@ -188,7 +188,7 @@ mod tests {
             scopes: None,
             method: "PUT".into(),
             template: "/x".into(),
-            object_id: None,
+            objects: Default::default(),
             org: None,
             fields: vec![],
             status: 403,

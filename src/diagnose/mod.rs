@@ -23,7 +23,7 @@ pub use self::required::RequirementSource;
 use self::required::{EndpointPeers, PeerRule, Requirement};
 use crate::correlate::history::Snapshot;
 use crate::correlate::{CorrelatedDenial, Correlation};
-use crate::ingest::aggregate::{Aggregates, ObjectKey, SuccessGroup, SuccessKey};
+use crate::ingest::aggregate::{Aggregates, SuccessGroup, SuccessKey};
 use crate::ingest::DEFAULT_PROPAGATION_WINDOW;
 use crate::model::Millis;
 
@@ -109,8 +109,10 @@ pub struct Evidence {
     pub granted_at: Option<Millis>,
     /// Principals succeeding on the endpoint that the requirement was inferred from.
     pub peers: Option<usize>,
-    /// The object, data scope and fields where this denial differs from successes.
-    pub object: Option<String>,
+    /// The data scope and fields where this denial differs from successes (the
+    /// objects are the group's own, [`DenialGroup::objects`]).
+    ///
+    /// [`DenialGroup::objects`]: crate::ingest::aggregate::DenialGroup::objects
     pub org: Option<String>,
     pub fields: Vec<String>,
     /// Whether the principal succeeded on the endpoint after these denials.
@@ -191,7 +193,6 @@ type OwnSuccesses<'a> =
 struct Context<'a> {
     correlation: &'a Correlation<'a>,
     catalog: &'a PolicyCatalog,
-    events: &'a Aggregates,
     peers: EndpointPeers<'a>,
     own: OwnSuccesses<'a>,
     options: DiagnoseOptions,
@@ -226,7 +227,6 @@ pub fn diagnose<'a>(
     let context = Context {
         correlation,
         catalog,
-        events,
         peers: EndpointPeers::new(&events.successes),
         own,
         options,
@@ -261,7 +261,6 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         snapshot_at: denial.snapshot_at,
         token_issued_at: denial.token.map(|t| t.issued_at).or(key.token_issued_at),
         token_expires_at: denial.token.and_then(|t| t.expires_at),
-        object: key.object_id.clone(),
         org: key.org.clone(),
         ..Default::default()
     };
@@ -304,14 +303,11 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         return Diagnosis::new(denial, Cause::TokenExpired, c, vec![], evidence);
     }
     // 5. An object nobody can reach that 404s elsewhere does not exist.
-    if let Some(object) = &key.object_id {
-        let seen = cx.events.seen.by_anyone(&key.template, object);
-        let object_key = ObjectKey {
-            template: key.template.clone(),
-            object: object.clone(),
-        };
-        let not_found = cx.events.not_found.get(&object_key).copied().unwrap_or(0);
-        if !seen && not_found > 0 {
+    // Every object of a group shares these facts (ingest splits groups by them).
+    let objects = key.objects;
+    if objects.named {
+        let seen = objects.allowed_for_anyone;
+        if !seen && objects.answered_not_found {
             let c = rule(
                 Level::High,
                 "never allowed for anyone, answered 404 elsewhere",
@@ -597,14 +593,9 @@ fn judge_behaviour<'a>(
     let level = if known { Level::High } else { Level::Medium };
     let own = cx.own_successes(denial);
 
-    if let Some(object) = &key.object_id {
+    if key.objects.named {
         let allowed_elsewhere = own.iter().any(|(k, _)| k.org == key.org);
-        if allowed_elsewhere
-            && !cx
-                .events
-                .seen
-                .by_principal(&key.principal, &key.template, object)
-        {
+        if allowed_elsewhere && !key.objects.allowed_for_principal {
             let c = rule(
                 level,
                 "allowed on other objects of the endpoint, never on this one",

@@ -12,6 +12,8 @@ use hashbrown::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::redact::{redact, redact_object, redact_owned};
 use super::seen::SeenObjects;
 use crate::model::{Event, Millis};
@@ -30,7 +32,11 @@ pub struct Position {
     pub line: u64,
 }
 
-/// Denied requests that share everything a diagnosis looks at.
+/// Denied requests that share everything a diagnosis looks at. The object is
+/// not part of it: a group lists its objects ([`DenialGroup::objects`]) and is
+/// split only by what the input says of them ([`ObjectFacts`]). A group per
+/// object would cost a whole key, diagnosis and finding entry per denied object,
+/// and logs where every denial names its own object are common.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DenialKey {
     pub principal: String,
@@ -40,7 +46,7 @@ pub struct DenialKey {
     pub scopes: Option<Vec<String>>,
     pub method: String,
     pub template: String,
-    pub object_id: Option<String>,
+    pub objects: ObjectFacts,
     pub org: Option<String>,
     pub fields: Vec<String>,
     pub status: u16,
@@ -53,6 +59,30 @@ pub struct DenialKey {
     pub segment: u32,
     /// Whether the requests came after their token's `expires_at`.
     pub after_token_expiry: bool,
+}
+
+/// What the whole input says of a denial group's objects: the same for every
+/// object of the group. Known only once every event is read, so ingest sets it
+/// last ([`Aggregates::resolve_objects`]); until then it is the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectFacts {
+    /// The requests name an object (in the log, or as the path's last id).
+    pub named: bool,
+    /// Someone was allowed on the object.
+    pub allowed_for_anyone: bool,
+    /// The object was answered 404 to someone.
+    pub answered_not_found: bool,
+    /// The group's own principal was allowed on the object.
+    pub allowed_for_principal: bool,
+}
+
+/// The denials of one group on one object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeniedObject {
+    pub id: String,
+    pub count: u64,
+    pub first_ts: Millis,
+    pub last_ts: Millis,
 }
 
 /// What ingest derives for one event beyond its own fields.
@@ -74,7 +104,8 @@ pub struct Sample {
     pub position: Position,
 }
 
-/// Counts, time span, counts per minute and the earliest samples of a denial group.
+/// Counts, time span, counts per minute, the earliest samples and the objects
+/// of a denial group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenialGroup {
     pub count: u64,
@@ -83,7 +114,47 @@ pub struct DenialGroup {
     /// Denials per UTC minute (minutes since the epoch), for spike detection.
     pub per_minute: MinuteCounts,
     pub samples: Vec<Sample>,
+    /// The objects denied, by id; empty where the requests name none.
+    pub objects: Vec<DeniedObject>,
 }
+
+impl DenialGroup {
+    fn first(sample: Sample, sample_limit: usize) -> Self {
+        let mut samples = vec![sample.clone()];
+        samples.truncate(sample_limit);
+        DenialGroup {
+            count: 1,
+            first_ts: sample.ts,
+            last_ts: sample.ts,
+            per_minute: MinuteCounts(vec![(sample.ts.div_euclid(MINUTE), 1)]),
+            samples,
+            objects: Vec::new(),
+        }
+    }
+
+    /// Counts one more denied request.
+    fn add(&mut self, sample: Sample, sample_limit: usize) {
+        self.count += 1;
+        self.per_minute.add(sample.ts.div_euclid(MINUTE), 1);
+        self.first_ts = self.first_ts.min(sample.ts);
+        self.last_ts = self.last_ts.max(sample.ts);
+        keep_samples(&mut self.samples, vec![sample], sample_limit);
+    }
+
+    /// Folds in the denials of another group (another worker's, another object's).
+    fn merge(&mut self, other: DenialGroup, sample_limit: usize) {
+        self.count += other.count;
+        self.first_ts = self.first_ts.min(other.first_ts);
+        self.last_ts = self.last_ts.max(other.last_ts);
+        self.per_minute.merge(other.per_minute);
+        keep_samples(&mut self.samples, other.samples, sample_limit);
+        self.objects.extend(other.objects);
+    }
+}
+
+/// One denial group's requests while ingest reads, per object (`None`: no object
+/// named). Which objects may share a group is known only at the end.
+pub(super) type ByObject = HashMap<Option<String>, DenialGroup>;
 
 /// One minute, in milliseconds: the resolution of [`DenialGroup::per_minute`].
 pub const MINUTE: Millis = 60_000;
@@ -300,7 +371,10 @@ pub struct Aggregates {
     /// Denied requests kept per group: [`SAMPLES_PER_GROUP`], or all of them
     /// where every request id must be accounted for (`grantgap eval`).
     pub sample_limit: usize,
+    /// The denial groups, once [`Aggregates::resolve_objects`] has run.
     pub denials: HashMap<DenialKey, DenialGroup>,
+    /// The denials while ingest reads: per group without its object facts, per object.
+    pub(super) by_object: HashMap<DenialKey, ByObject>,
     pub successes: HashMap<SuccessKey, SuccessGroup>,
     /// Requests neither allowed nor denied with 403, by status.
     pub other_statuses: BTreeMap<u16, u64>,
@@ -333,6 +407,7 @@ impl Aggregates {
         Aggregates {
             sample_limit,
             denials: HashMap::new(),
+            by_object: HashMap::new(),
             successes: HashMap::new(),
             other_statuses: BTreeMap::new(),
             not_found: HashMap::new(),
@@ -389,8 +464,7 @@ impl Aggregates {
                 scopes: event.scopes,
                 method: event.method,
                 template,
-                // Secrets never pass ingest: everything free-form that is kept is redacted.
-                object_id,
+                objects: ObjectFacts::default(),
                 org: event.org,
                 fields: event.fields,
                 status: event.status,
@@ -404,18 +478,15 @@ impl Aggregates {
                 segment,
                 after_token_expiry,
             };
-            let group = self.denials.entry(key).or_insert_with(|| DenialGroup {
-                count: 0,
-                first_ts: event.ts,
-                last_ts: event.ts,
-                per_minute: MinuteCounts::default(),
-                samples: Vec::new(),
-            });
-            group.count += 1;
-            group.per_minute.add(event.ts.div_euclid(MINUTE), 1);
-            group.first_ts = group.first_ts.min(event.ts);
-            group.last_ts = group.last_ts.max(event.ts);
-            keep_samples(&mut group.samples, vec![sample], self.sample_limit);
+            // Secrets never pass ingest: everything free-form that is kept is
+            // redacted, the object id above among them.
+            let objects = self.by_object.entry(key).or_default();
+            match objects.get_mut(&object_id) {
+                Some(group) => group.add(sample, self.sample_limit),
+                None => {
+                    objects.insert(object_id, DenialGroup::first(sample, self.sample_limit));
+                }
+            }
         } else if event.is_success() {
             if let Some(object) = &object_id {
                 self.seen.insert(&event.principal, &template, object);
@@ -476,26 +547,21 @@ impl Aggregates {
         keep_smallest(&mut self.bad, vec![bad], BAD_RECORDS_KEPT);
     }
 
-    /// Combines two partial results. Commutative and associative.
+    /// Combines two partial results, before [`Aggregates::resolve_objects`].
+    /// Commutative and associative.
     pub fn merge(mut self, mut other: Aggregates) -> Aggregates {
-        if self.denials.len() + self.successes.len() < other.denials.len() + other.successes.len() {
+        if self.by_object.len() + self.successes.len()
+            < other.by_object.len() + other.successes.len()
+        {
             std::mem::swap(&mut self, &mut other);
         }
         self.sample_limit = self.sample_limit.max(other.sample_limit);
-        for (key, group) in other.denials {
-            match self.denials.get_mut(&key) {
-                Some(mine) => {
-                    mine.count += group.count;
-                    mine.first_ts = mine.first_ts.min(group.first_ts);
-                    mine.last_ts = mine.last_ts.max(group.last_ts);
-                    mine.per_minute.merge(group.per_minute);
-                    keep_samples(&mut mine.samples, group.samples, self.sample_limit);
-                }
-                None => {
-                    self.denials.insert(key, group);
-                }
-            }
-        }
+        let limit = self.sample_limit;
+        // Partial results are merged while reading, before objects are resolved.
+        debug_assert!(self.denials.is_empty() && other.denials.is_empty());
+        merge_counts(&mut self.by_object, other.by_object, |mine, theirs| {
+            merge_counts(mine, theirs, |mine, theirs| mine.merge(theirs, limit))
+        });
         merge_counts(&mut self.successes, other.successes, |mine, theirs| {
             mine.count += theirs.count;
             mine.first_ts = mine.first_ts.min(theirs.first_ts);
@@ -524,6 +590,66 @@ impl Aggregates {
             (Some(_), None) => {}
         }
         self
+    }
+
+    /// Turns the denials read per object into [`Aggregates::denials`]: each
+    /// group's objects split by what the whole input says of them, one group per
+    /// kind of object. Runs once, after the last merge, when every allowed
+    /// request and every 404 is counted.
+    pub fn resolve_objects(&mut self) {
+        let by_object = std::mem::take(&mut self.by_object);
+        let limit = self.sample_limit;
+        let resolved: Vec<(DenialKey, DenialGroup)> = by_object
+            .into_par_iter()
+            .flat_map_iter(|(key, objects)| {
+                let mut parts: BTreeMap<ObjectFacts, DenialGroup> = BTreeMap::new();
+                for (object, mut group) in objects {
+                    let facts = self.facts(&key, object.as_deref());
+                    if let Some(id) = object {
+                        group.objects.push(DeniedObject {
+                            id,
+                            count: group.count,
+                            first_ts: group.first_ts,
+                            last_ts: group.last_ts,
+                        });
+                    }
+                    match parts.get_mut(&facts) {
+                        Some(part) => part.merge(group, limit),
+                        None => {
+                            parts.insert(facts, group);
+                        }
+                    }
+                }
+                parts.into_iter().map(move |(facts, mut group)| {
+                    group.objects.sort_unstable();
+                    let key = DenialKey {
+                        objects: facts,
+                        ..key.clone()
+                    };
+                    (key, group)
+                })
+            })
+            .collect();
+        self.denials.extend(resolved);
+    }
+
+    /// What the allowed requests and 404s say of one object of a group.
+    fn facts(&self, key: &DenialKey, object: Option<&str>) -> ObjectFacts {
+        let Some(object) = object else {
+            return ObjectFacts::default();
+        };
+        let not_found = ObjectKey {
+            template: key.template.clone(),
+            object: object.to_string(),
+        };
+        ObjectFacts {
+            named: true,
+            allowed_for_anyone: self.seen.by_anyone(&key.template, object),
+            answered_not_found: self.not_found.get(&not_found).is_some_and(|n| *n > 0),
+            allowed_for_principal: self
+                .seen
+                .by_principal(&key.principal, &key.template, object),
+        }
     }
 }
 
@@ -621,6 +747,8 @@ mod tests {
     }
 
     fn summary(agg: &Aggregates) -> Vec<(String, u64, Millis, Millis, Vec<Sample>)> {
+        let mut agg = agg.clone();
+        agg.resolve_objects();
         let mut rows: Vec<_> = agg
             .denials
             .iter()
@@ -663,9 +791,97 @@ mod tests {
     }
 
     #[test]
+    fn a_group_lists_its_objects_and_splits_only_by_what_is_known_of_them() {
+        let mut agg = Aggregates::default();
+        let mut line = 0;
+        let mut add = |agg: &mut Aggregates, principal: &str, status: u16, ts, object: &str| {
+            line += 1;
+            let position = Position {
+                file: 0,
+                unit: 0,
+                line,
+            };
+            let derived = Derived {
+                template: "/x/{id}".into(),
+                path_object: Some(object.into()),
+                ..Default::default()
+            };
+            agg.add_event(event(principal, status, ts), derived, position);
+        };
+        // svc-a is denied on four objects: it was allowed on o1, someone else on
+        // o2, o3 was answered 404, and nobody ever reached o4.
+        add(&mut agg, "svc-a", 200, 1, "o1");
+        add(&mut agg, "svc-b", 200, 2, "o2");
+        add(&mut agg, "svc-b", 404, 3, "o3");
+        for (ts, object) in [(10, "o1"), (11, "o2"), (12, "o2"), (13, "o3"), (14, "o4")] {
+            add(&mut agg, "svc-a", 403, ts, object);
+        }
+        agg.resolve_objects();
+        let mut groups: Vec<_> = agg.denials.iter().collect();
+        groups.sort_by_key(|(k, _)| k.objects);
+        type Seen<'a> = (ObjectFacts, u64, Vec<(&'a str, u64)>);
+        let seen: Vec<Seen> = groups
+            .iter()
+            .map(|(k, g)| {
+                let objects = g.objects.iter().map(|o| (o.id.as_str(), o.count)).collect();
+                (k.objects, g.count, objects)
+            })
+            .collect();
+        let facts = |anyone, not_found, principal| ObjectFacts {
+            named: true,
+            allowed_for_anyone: anyone,
+            answered_not_found: not_found,
+            allowed_for_principal: principal,
+        };
+        assert_eq!(
+            seen,
+            vec![
+                (facts(false, false, false), 1, vec![("o4", 1)]),
+                (facts(false, true, false), 1, vec![("o3", 1)]),
+                (facts(true, false, false), 2, vec![("o2", 2)]),
+                (facts(true, false, true), 1, vec![("o1", 1)]),
+            ]
+        );
+        let o2 = groups[2].1;
+        assert_eq!((o2.first_ts, o2.last_ts), (11, 12));
+        assert_eq!(o2.samples.len(), 2);
+    }
+
+    #[test]
+    fn objects_with_the_same_facts_share_one_group() {
+        let mut agg = Aggregates::default();
+        for (line, object) in ["o2", "o1", "o3", "o1"].into_iter().enumerate() {
+            let position = Position {
+                file: 0,
+                unit: 0,
+                line: line as u64 + 1,
+            };
+            let derived = Derived {
+                template: "/x/{id}".into(),
+                path_object: Some(object.into()),
+                ..Default::default()
+            };
+            agg.add_event(event("svc-a", 403, line as Millis), derived, position);
+        }
+        agg.resolve_objects();
+        assert_eq!(agg.denials.len(), 1);
+        let group = agg.denials.values().next().unwrap();
+        let objects: Vec<_> = group
+            .objects
+            .iter()
+            .map(|o| (o.id.as_str(), o.count, o.first_ts, o.last_ts))
+            .collect();
+        assert_eq!(objects, [("o1", 2, 1, 3), ("o2", 1, 0, 0), ("o3", 1, 2, 2)]);
+        assert_eq!((group.count, group.first_ts, group.last_ts), (4, 0, 3));
+        let minutes: u64 = group.per_minute.iter().map(|(_, n)| n).sum();
+        assert_eq!(minutes, 4);
+    }
+
+    #[test]
     fn samples_and_bad_records_are_capped_to_the_smallest() {
         let events: Vec<_> = (0..20).rev().map(|t| ("svc-a", 403, t)).collect();
-        let agg = aggregate(&events, 0);
+        let mut agg = aggregate(&events, 0);
+        agg.resolve_objects();
         let samples = &agg.denials.values().next().unwrap().samples;
         let times: Vec<_> = samples.iter().map(|s| s.ts).collect();
         assert_eq!(times, vec![0, 1, 2, 3, 4]);

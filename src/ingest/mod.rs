@@ -258,6 +258,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             |a, b| Ok(a.merge(b)),
         )?;
     progress.finish_and_clear();
+    events.resolve_objects();
     if let Some(rows) = &mut events.rows {
         rows.sort_unstable_by_key(|r| r.position);
     }
@@ -896,18 +897,8 @@ mod fast_path_tests {
                 )
             })
             .collect();
-        let seen_denied: Vec<(bool, bool)> = denials
-            .keys()
-            .filter_map(|k| k.object_id.as_ref().map(|o| (k, o)))
-            .map(|(k, o)| {
-                (
-                    events.seen.by_anyone(&k.template, o),
-                    events.seen.by_principal(&k.principal, &k.template, o),
-                )
-            })
-            .collect();
         format!(
-            "{denials:?}\n{successes:?}\n{not_found:?}\n{:?}\n{:?}\n{:?}\n{seen:?}\n{seen_denied:?}",
+            "{denials:?}\n{successes:?}\n{not_found:?}\n{:?}\n{:?}\n{:?}\n{seen:?}",
             events.other_statuses, events.stats, ingested.bad_records
         )
     }

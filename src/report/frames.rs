@@ -20,8 +20,8 @@ use polars::prelude::{Column, DataFrame, DataType, IntoColumn, NamedFrom, Series
 
 use super::{joined_once, Report};
 use crate::cluster::Clustered;
-use crate::diagnose::Diagnosed;
-use crate::ingest::aggregate::EventRow;
+use crate::diagnose::{Diagnosed, Diagnosis};
+use crate::ingest::aggregate::{DenialGroup, DenialKey, DeniedObject, EventRow};
 use crate::ingest::fields::timestamp_text;
 use crate::ingest::Ingested;
 use crate::model::{Millis, UNKNOWN_TIME};
@@ -44,86 +44,103 @@ impl Frames {
 /// Tables written by `--export`: the findings, not the inputs.
 pub const EXPORTED: [&str; 5] = ["denials", "diagnoses", "principals", "signatures", "grants"];
 
-/// The denial groups as diagnosed; needs the clustering (signature ids,
-/// suppressions) before the report takes it.
+/// The denial groups as diagnosed, one row per group and object (a group whose
+/// requests name no object has one row, with no `object_id`); needs the
+/// clustering (signature ids, suppressions) before the report takes it.
 pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame> {
-    let d = &diagnosed.diagnoses;
-    let key =
-        |f: fn(&crate::ingest::aggregate::DenialKey) -> Option<String>| -> Vec<Option<String>> {
-            d.iter().map(|x| f(x.denial.key)).collect()
-        };
+    let rows: Vec<(usize, Option<&DeniedObject>)> = diagnosed
+        .diagnoses
+        .iter()
+        .enumerate()
+        .flat_map(|(i, x)| {
+            let objects = &x.denial.group.objects;
+            let none = objects.is_empty().then_some((i, None));
+            objects.iter().map(move |o| (i, Some(o))).chain(none)
+        })
+        .collect();
+    let d = |i: usize| &diagnosed.diagnoses[i];
+    let each = |f: &dyn Fn(&Diagnosis) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(|(i, _)| f(d(*i))).collect()
+    };
+    let key = |f: fn(&DenialKey) -> Option<String>| each(&|x| f(x.denial.key));
+    // Counts and time span are the object's where there is one, else the group's.
+    let tally = |f: fn(&DeniedObject) -> i64, g: fn(&DenialGroup) -> i64| -> Vec<i64> {
+        rows.iter()
+            .map(|(i, o)| o.map_or_else(|| g(d(*i).denial.group), f))
+            .collect()
+    };
     let columns = vec![
         text(
             "signature",
-            clustered.signature_of.iter().cloned().map(Some).collect(),
+            rows.iter()
+                .map(|(i, _)| Some(clustered.signature_of[*i].clone()))
+                .collect(),
         ),
         text("principal", key(|k| Some(k.principal.clone()))),
         text("method", key(|k| Some(k.method.clone()))),
         text("endpoint", key(|k| Some(k.template.clone()))),
         text("org", key(|k| k.org.clone())),
-        text("object_id", key(|k| k.object_id.clone())),
+        text(
+            "object_id",
+            rows.iter().map(|(_, o)| o.map(|o| o.id.clone())).collect(),
+        ),
         text("token_id", key(|k| k.token_id.clone())),
         text(
             "scopes",
-            d.iter()
-                .map(|x| x.denial.scopes.as_ref().map(|s| s.join(" ")))
-                .collect(),
+            each(&|x| x.denial.scopes.as_ref().map(|s| s.join(" "))),
         ),
         text("fields", key(|k| Some(k.fields.join(", ")))),
         int(
             "status",
-            d.iter().map(|x| i64::from(x.denial.key.status)).collect(),
+            rows.iter()
+                .map(|(i, _)| i64::from(d(*i).denial.key.status))
+                .collect(),
         ),
         text("error_code", key(|k| k.error_code.clone())),
         text("message", key(|k| k.message.clone())),
         flag(
             "after_token_expiry",
-            d.iter().map(|x| x.denial.key.after_token_expiry).collect(),
+            rows.iter()
+                .map(|(i, _)| d(*i).denial.key.after_token_expiry)
+                .collect(),
         ),
-        int(
-            "count",
-            d.iter().map(|x| x.denial.group.count as i64).collect(),
-        ),
+        int("count", tally(|o| o.count as i64, |g| g.count as i64)),
         time(
             "first_seen",
-            d.iter().map(|x| known(x.denial.group.first_ts)).collect(),
+            tally(|o| o.first_ts, |g| g.first_ts)
+                .into_iter()
+                .map(known)
+                .collect(),
         )?,
         time(
             "last_seen",
-            d.iter().map(|x| known(x.denial.group.last_ts)).collect(),
+            tally(|o| o.last_ts, |g| g.last_ts)
+                .into_iter()
+                .map(known)
+                .collect(),
         )?,
-        text(
-            "cause",
-            d.iter().map(|x| Some(x.cause.name().to_string())).collect(),
-        ),
-        text(
-            "required",
-            d.iter().map(|x| Some(x.required.join(", "))).collect(),
-        ),
-        text(
-            "missing",
-            d.iter().map(|x| Some(x.missing.join(", "))).collect(),
-        ),
+        text("cause", each(&|x| Some(x.cause.name().to_string()))),
+        text("required", each(&|x| Some(x.required.join(", ")))),
+        text("missing", each(&|x| Some(x.missing.join(", ")))),
         text(
             "required_by",
-            d.iter()
-                .map(|x| x.source.map(|s| s.name().to_string()))
-                .collect(),
+            each(&|x| x.source.map(|s| s.name().to_string())),
         ),
         text(
             "confidence",
-            d.iter()
-                .map(|x| Some(super::level_name(x.confidence.level).to_string()))
-                .collect(),
+            each(&|x| Some(super::level_name(x.confidence.level).to_string())),
         ),
         time(
             "snapshot_at",
-            d.iter().map(|x| x.denial.snapshot_at).collect(),
+            rows.iter().map(|(i, _)| d(*i).denial.snapshot_at).collect(),
         )?,
-        flag("suppressed", clustered.hidden.clone()),
-        text("note", d.iter().map(|x| x.note.clone()).collect()),
+        flag(
+            "suppressed",
+            rows.iter().map(|(i, _)| clustered.hidden[*i]).collect(),
+        ),
+        text("note", each(&|x| x.note.clone())),
     ];
-    let mut df = frame(d.len(), columns)?;
+    let mut df = frame(rows.len(), columns)?;
     with_date(&mut df, "first_seen")?;
     Ok(df)
 }
