@@ -6,6 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// A run allocates many small strings (keys of the groups it counts, the
+// report's text) from two threads. glibc's allocator spent about a fifth of a
+// 2 GB run in malloc, free and chunk consolidation; mimalloc's thread-local
+// free lists do the same work in a fraction of that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Why do service accounts get 403 Forbidden, and what must be granted, refreshed or fixed?
 #[derive(Debug, Parser)]
 #[command(name = "grantgap", version, about)]
