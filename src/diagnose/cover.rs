@@ -66,10 +66,7 @@ pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
         .map(|(_, g)| Bits::of(universe.len(), |i| g.contains(universe[i])))
         .collect();
     let everything = Bits::of(coverable.len(), |_| true);
-    let (mut cover_scratch, mut grant_scratch) =
-        (everything.empty(), Bits::of(universe.len(), |_| false));
-    let mut covers_all =
-        |chosen: &[usize]| *Bits::union_into(&mut cover_scratch, chosen, &covered) == everything;
+    let mut grant_scratch = Bits::of(universe.len(), |_| false);
     let mut excess = |chosen: &[usize]| {
         Bits::union_into(&mut grant_scratch, chosen, &granted)
             .count()
@@ -82,13 +79,15 @@ pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
         if tried > EXACT_SEARCH_LIMIT {
             break;
         }
+        // Least excess, then the first by names (candidates are sorted).
         let mut best: Option<(usize, Vec<usize>)> = None;
-        for_each_combination(candidates.len(), size, &mut |chosen| {
-            if covers_all(chosen) {
-                let e = excess(chosen);
-                if best.as_ref().is_none_or(|(b, _)| e < *b) {
-                    best = Some((e, chosen.to_vec()));
-                }
+        for_each_cover(size, &covered, &everything, &mut |chosen| {
+            let e = excess(chosen);
+            if best
+                .as_ref()
+                .is_none_or(|(b, c)| (e, chosen) < (*b, c.as_slice()))
+            {
+                best = Some((e, chosen.to_vec()));
             }
         });
         if let Some((_, chosen)) = best {
@@ -153,8 +152,24 @@ impl Bits {
         Bits(words)
     }
 
-    fn empty(&self) -> Bits {
-        Bits(vec![0; self.0.len()])
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// The lowest index of `all` missing here.
+    fn first_missing(&self, all: &Bits) -> Option<usize> {
+        self.0
+            .iter()
+            .zip(&all.0)
+            .enumerate()
+            .find_map(|(w, (mine, all))| {
+                let missing = all & !mine;
+                (missing != 0).then(|| w * 64 + missing.trailing_zeros() as usize)
+            })
+    }
+
+    fn union(&self, other: &Bits) -> Bits {
+        Bits(self.0.iter().zip(&other.0).map(|(a, b)| a | b).collect())
     }
 
     /// Sets `into` to the union of the chosen sets, and returns it.
@@ -177,20 +192,49 @@ fn combinations_count(n: u64, k: u64) -> u64 {
     (0..k).fold(1u64, |acc, i| acc.saturating_mul(n - i) / (i + 1))
 }
 
-/// Calls `f` with every k-subset of 0..n, in lexicographic order.
-fn for_each_combination(n: usize, k: usize, f: &mut dyn FnMut(&[usize])) {
-    fn go(start: usize, n: usize, k: usize, chosen: &mut Vec<usize>, f: &mut dyn FnMut(&[usize])) {
+/// Calls `f` with the sorted indices of every `k` candidates that together
+/// cover `everything` and no fewer of which do, where no cover of fewer than `k`
+/// exists (the search asks for sizes 1, 2, ... in turn). A set may come more
+/// than once.
+///
+/// Instead of trying every k-subset, it branches only on the candidates that
+/// cover the lowest permission still uncovered: each cover of the smallest size
+/// is still reached (one of its roles covers that permission, at every step),
+/// and the subsets that cannot cover it are never tried. perf had the plain
+/// enumeration at 70% of the cluster stage on the 2 GB corpus.
+fn for_each_cover(k: usize, covered: &[Bits], everything: &Bits, f: &mut dyn FnMut(&[usize])) {
+    fn go(
+        k: usize,
+        covered: &[Bits],
+        everything: &Bits,
+        union: &Bits,
+        chosen: &mut Vec<usize>,
+        f: &mut dyn FnMut(&[usize]),
+    ) {
+        let Some(lowest) = union.first_missing(everything) else {
+            if chosen.len() == k {
+                let mut set = chosen.clone();
+                set.sort_unstable();
+                f(&set);
+            }
+            return;
+        };
         if chosen.len() == k {
-            f(chosen);
             return;
         }
-        for i in start..n {
+        // A candidate covering `lowest` cannot be chosen already.
+        for (i, c) in covered
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.contains(lowest))
+        {
             chosen.push(i);
-            go(i + 1, n, k, chosen, f);
+            go(k, covered, everything, &union.union(c), chosen, f);
             chosen.pop();
         }
     }
-    go(0, n, k, &mut Vec::with_capacity(k), f);
+    let none = Bits(vec![0; everything.0.len()]);
+    go(k, covered, everything, &none, &mut Vec::with_capacity(k), f);
 }
 
 #[cfg(test)]
@@ -258,6 +302,67 @@ mod tests {
             smallest_cover(&needed(&["x"]), &graph).roles,
             vec!["API Writer"]
         );
+    }
+
+    /// The smallest cover by trying every subset, smallest first: least excess,
+    /// then names. What the branching search must find.
+    fn brute_force(needed: &BTreeSet<String>, graph: &RoleGraph) -> Option<Vec<String>> {
+        let candidates: Vec<(String, BTreeSet<String>)> = graph
+            .api_roles()
+            .map(|role| (role.to_string(), graph.grants([role]).api))
+            .filter(|(_, grants)| needed.iter().any(|p| covers(grants, p)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let coverable: Vec<&String> = needed
+            .iter()
+            .filter(|p| candidates.iter().any(|(_, g)| covers(g, p)))
+            .collect();
+        let n = candidates.len();
+        for size in 1..=n {
+            let best = (0u32..1 << n)
+                .filter(|m| m.count_ones() as usize == size)
+                .map(|m| (0..n).filter(|i| m & (1 << i) != 0).collect::<Vec<_>>())
+                .filter(|chosen| {
+                    coverable
+                        .iter()
+                        .all(|p| chosen.iter().any(|&i| covers(&candidates[i].1, p)))
+                })
+                .map(|chosen| {
+                    let granted: BTreeSet<&String> =
+                        chosen.iter().flat_map(|&i| &candidates[i].1).collect();
+                    (granted.len().saturating_sub(coverable.len()), chosen)
+                })
+                .min();
+            if let Some((_, chosen)) = best {
+                return Some(chosen.iter().map(|&i| candidates[i].0.clone()).collect());
+            }
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_branching_search_finds_what_trying_every_subset_finds(
+            roles in proptest::collection::vec(proptest::collection::btree_set(0..9u8, 1..5), 1..9),
+            wanted in proptest::collection::btree_set(0..10u8, 1..7),
+        ) {
+            let defs: Vec<RoleDef> = roles
+                .iter()
+                .enumerate()
+                .map(|(i, perms)| {
+                    let perms: Vec<String> = perms.iter().map(|p| format!("p{p}")).collect();
+                    let perms: Vec<&str> = perms.iter().map(String::as_str).collect();
+                    role(&format!("R{i}"), &perms)
+                })
+                .collect();
+            let graph = RoleGraph::new(&defs);
+            let wanted: BTreeSet<String> = wanted.iter().map(|p| format!("p{p}")).collect();
+            let cover = smallest_cover(&wanted, &graph);
+            proptest::prop_assert!(cover.exact);
+            let expected = brute_force(&wanted, &graph).unwrap_or_default();
+            proptest::prop_assert_eq!(cover.roles, expected);
+        }
     }
 
     #[test]
