@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use super::aggregate::{Aggregates, SuccessGroup, SuccessKeyRef};
 use super::fields;
 use super::redact::redact_object_str;
+use super::seen::SeenBatch;
 use super::template::Templater;
 
 /// The fields of a flat record in canonical names, borrowed from the line.
@@ -48,6 +49,7 @@ struct FlatRecord<'a> {
 pub struct FastPath<'t> {
     templater: &'t Templater,
     template: String,
+    seen: SeenBatch,
 }
 
 impl<'t> FastPath<'t> {
@@ -55,7 +57,13 @@ impl<'t> FastPath<'t> {
         FastPath {
             templater,
             template: String::with_capacity(128),
+            seen: SeenBatch::default(),
         }
+    }
+
+    /// Applies what is still pending: call when the worker's lines are read.
+    pub fn finish(&mut self, agg: &Aggregates) {
+        self.seen.flush(&agg.seen);
     }
 
     /// Counts `line` into `agg` if it is an allowed request this path can read
@@ -115,8 +123,9 @@ impl<'t> FastPath<'t> {
         let path_object = self.templater.template_into(path, &mut self.template);
         let object = text(record.object_id).or(path_object);
         if let Some(object) = object {
-            agg.seen
-                .insert(principal, &self.template, &redact_object_str(object));
+            let object = redact_object_str(object);
+            self.seen
+                .insert(&agg.seen, principal, &self.template, &object);
         }
         let key = SuccessKeyRef {
             principal,

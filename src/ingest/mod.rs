@@ -690,6 +690,9 @@ impl EventReader<'_> {
                 Err(skip) => agg.add_skip(position, skip),
             }
         }
+        if let Some(fast) = &mut fast {
+            fast.finish(agg);
+        }
     }
 }
 
