@@ -28,7 +28,7 @@ pub struct CorrelatedDenial<'a> {
     /// The token the requests carried, when the tokens table knows it.
     pub token: Option<&'a Token>,
     /// The scopes the requests carried: inline in the log, else the token's.
-    pub scopes: Option<Vec<String>>,
+    pub scopes: Option<&'a [String]>,
 }
 
 /// Correlation's output: every denial group in context, the role graph and each
@@ -70,8 +70,8 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
                 token,
                 scopes: key
                     .scopes
-                    .clone()
-                    .or_else(|| token.map(|t| t.scopes.clone())),
+                    .as_deref()
+                    .or_else(|| token.map(|t| t.scopes.as_slice())),
             }
         })
         .collect();

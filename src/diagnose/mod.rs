@@ -497,7 +497,7 @@ fn judge_token<'a>(
         .map(|t| t.issued_at)
         .or(denial.key.token_issued_at);
     let issued_before_grant = matches!((issued_at, grant_start), (Some(i), Some(g)) if i < g);
-    match &denial.scopes {
+    match denial.scopes {
         Some(scopes) => {
             let scopes: BTreeSet<String> = scopes.iter().cloned().collect();
             let lacking: Vec<String> = requirement

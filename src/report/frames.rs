@@ -85,10 +85,7 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
             rows.iter().map(|(_, o)| o.map(|o| o.id.clone())).collect(),
         ),
         text("token_id", key(|k| k.token_id.clone())),
-        text(
-            "scopes",
-            each(&|x| x.denial.scopes.as_ref().map(|s| s.join(" "))),
-        ),
+        text("scopes", each(&|x| x.denial.scopes.map(|s| s.join(" ")))),
         text("fields", key(|k| Some(k.fields.join(", ")))),
         int(
             "status",
