@@ -325,12 +325,15 @@ pub struct ParquetSource {
     /// Holds a decompressed copy alive while it is read (Parquet needs random access).
     _spill: Option<tempfile::NamedTempFile>,
     path: PathBuf,
+    /// The first row to read, and one past the last.
+    first_row: usize,
     rows: usize,
     next_row: usize,
     batch: Option<(DataFrame, usize)>,
 }
 
-const PARQUET_BATCH_ROWS: usize = 64 * 1024;
+/// Rows read at a time.
+pub const PARQUET_BATCH_ROWS: usize = 64 * 1024;
 
 impl ParquetSource {
     pub fn new(path: PathBuf) -> Result<Self> {
@@ -356,10 +359,25 @@ impl ParquetSource {
         Ok(ParquetSource {
             _spill: spill,
             path,
+            first_row: 0,
             rows,
             next_row: 0,
             batch: None,
         })
+    }
+
+    /// The file's rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Reads only rows `start..end` (of the file), numbered from 1 at `start`:
+    /// one worker's share of a large file.
+    pub fn with_rows(mut self, start: usize, end: usize) -> Self {
+        self.first_row = start.min(self.rows);
+        self.next_row = self.first_row;
+        self.rows = end.min(self.rows);
+        self
     }
 
     fn open(path: &PathBuf) -> Result<File> {
@@ -389,7 +407,7 @@ impl RecordSource for ParquetSource {
         if self.batch.as_ref().is_none_or(|(df, i)| *i >= df.height()) {
             if let Err(e) = self.load_batch() {
                 // A batch that cannot be read cannot be skipped row by row: stop.
-                let line = self.next_row as u64 + 1;
+                let line = (self.next_row - self.first_row) as u64 + 1;
                 self.next_row = self.rows;
                 return Some((line, Err(Skip::new("unreadable Parquet", format!("{e:#}")))));
             }
@@ -404,7 +422,10 @@ impl RecordSource for ParquetSource {
         }
         *i += 1;
         self.next_row += 1;
-        Some((self.next_row as u64, Ok(Value::Object(map))))
+        Some((
+            (self.next_row - self.first_row) as u64,
+            Ok(Value::Object(map)),
+        ))
     }
 }
 

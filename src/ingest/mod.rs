@@ -478,17 +478,24 @@ impl SmallTables<'_> {
     }
 }
 
-/// A piece of event input one worker reads: a whole file, or a byte range of a
-/// plain JSON Lines file.
+/// A piece of event input one worker reads.
 #[derive(Debug, Clone, Copy)]
 struct Unit {
     file: usize,
     index: usize,
-    range: Option<(u64, u64)>,
+    part: Part,
 }
 
-/// Cuts the event inputs into units. Only plain (uncompressed, on-disk) JSON Lines
-/// can be cut: compressed streams must be read from their start.
+/// Which part of its file a unit is.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Whole,
+    /// A byte range of a plain JSON Lines file, cut at the first line start in it.
+    Bytes(u64, u64),
+    /// Rows `start..end` of an uncompressed Parquet file.
+    Rows(usize, usize),
+}
+
 /// About how many events the inputs hold, to size the filters of allowed objects
 /// before reading: a logged request is rarely under 100 bytes (a CSV row of the
 /// generated corpus is 112, a JSON line 197), and compressed inputs (gzip, zstd,
@@ -514,31 +521,58 @@ fn expected_events(files: &[InputFile]) -> u64 {
         .sum()
 }
 
+/// Cuts the event inputs into units. Plain (uncompressed, on-disk) JSON Lines
+/// are cut into byte ranges and Parquet files into row ranges; compressed
+/// streams and CSV (a quoted cell may hold a newline) are read from their start.
 fn event_units<'a>(
     files: impl Iterator<Item = (usize, &'a InputFile)>,
     range_bytes: u64,
 ) -> Result<Vec<Unit>> {
     let mut units = Vec::new();
     for (file, input) in files {
-        let whole = Unit {
-            file,
-            index: 0,
-            range: None,
-        };
         let len = input.size();
         // A file that cannot even be sniffed is read whole, where the failure is handled.
-        if len <= range_bytes || !is_plain_json_lines(input).unwrap_or(false) {
-            units.push(whole);
-            continue;
-        }
-        let count = len.div_ceil(range_bytes);
-        units.extend((0..count).map(|i| Unit {
-            file,
-            index: i as usize,
-            range: Some((i * range_bytes, ((i + 1) * range_bytes).min(len))),
-        }));
+        let parts: Vec<Part> = if len <= range_bytes {
+            vec![Part::Whole]
+        } else if is_plain_json_lines(input).unwrap_or(false) {
+            let count = len.div_ceil(range_bytes);
+            (0..count)
+                .map(|i| Part::Bytes(i * range_bytes, ((i + 1) * range_bytes).min(len)))
+                .collect()
+        } else if let Some(rows) = plain_parquet_rows(input) {
+            // Rows per unit in proportion to bytes.
+            let count = len.div_ceil(range_bytes) as usize;
+            let step = rows.div_ceil(count).max(1);
+            (0..rows)
+                .step_by(step)
+                .map(|start| Part::Rows(start, (start + step).min(rows)))
+                .collect()
+        } else {
+            vec![Part::Whole]
+        };
+        units.extend(
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(index, part)| Unit { file, index, part }),
+        );
     }
     Ok(units)
+}
+
+/// The rows of an uncompressed Parquet file on disk, which workers can share
+/// by row ranges; `None` for anything else, or a file whose footer cannot be
+/// read (it is read whole, where the failure is reported).
+fn plain_parquet_rows(input: &InputFile) -> Option<usize> {
+    let path = input.path.as_ref()?;
+    let mut head = [0u8; 4];
+    File::open(path).ok()?.read_exact(&mut head).ok()?;
+    if &head != b"PAR1" {
+        return None;
+    }
+    ParquetSource::new(path.clone())
+        .ok()
+        .map(|source| source.rows())
 }
 
 fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
@@ -583,14 +617,26 @@ impl EventReader<'_> {
         let mut agg = Aggregates::new(self.samples_per_group, self.seen.clone());
         agg.quarantine = self.quarantine.then(Vec::new);
         agg.rows = self.event_rows.then(Vec::new);
-        let opened = match unit.range {
-            None => open_source(input, self.progress)
+        let opened = match unit.part {
+            Part::Whole => open_source(input, self.progress)
                 .map(|mut source| self.fold(&mut agg, &mut *source, unit)),
-            Some((start, end)) => self.open_range(input, start, end).map(|mut source| {
+            Part::Bytes(start, end) => self.open_range(input, start, end).map(|mut source| {
                 self.fold(&mut agg, &mut source, unit);
                 agg.unit_lines
                     .insert((unit.file, unit.index), source.lines_read());
             }),
+            Part::Rows(start, end) => {
+                let path = input
+                    .path
+                    .clone()
+                    .expect("row ranges are cut only from files");
+                ParquetSource::new(path).map(|source| {
+                    let mut source = source.with_rows(start, end);
+                    self.fold(&mut agg, &mut source, unit);
+                    agg.unit_lines
+                        .insert((unit.file, unit.index), (end - start) as u64);
+                })
+            }
         };
         if let Err(e) = opened {
             skip_unreadable(
@@ -768,6 +814,60 @@ mod tests {
             })
             .collect();
         (groups, ingested.events.stats.clone(), bad)
+    }
+
+    #[test]
+    fn row_ranges_of_one_parquet_file_give_what_the_whole_file_gives() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.parquet");
+        let n = 40;
+        let ts: Vec<String> = (0..n)
+            .map(|i| format!("2026-11-20T00:00:{:02}Z", i % 60))
+            .collect();
+        let principal: Vec<String> = (0..n).map(|i| format!("svc-{}", i % 3)).collect();
+        let path_column: Vec<String> = (0..n).map(|i| format!("/w/WO{}", i % 7)).collect();
+        let status: Vec<i64> = (0..n).map(|i| if i % 4 == 0 { 403 } else { 200 }).collect();
+        let request_id: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+        let mut df = df!(
+            "ts" => ts,
+            "principal" => principal,
+            "method" => vec!["PUT"; n],
+            "path" => path_column,
+            "status" => status,
+            "request_id" => request_id,
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let file = || InputFile {
+            path: Some(path.clone()),
+            table: Table::Events,
+            explicit: true,
+        };
+        let whole = ingest(vec![file()], &IngestOptions::default()).unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        for range_bytes in [1, size / 7, size / 2] {
+            let options = IngestOptions {
+                range_bytes,
+                ..Default::default()
+            };
+            let units = event_units([(0, &file())].into_iter(), range_bytes).unwrap();
+            assert!(units.len() > 1, "range_bytes {range_bytes}: {units:?}");
+            let cut = ingest(vec![file()], &options).unwrap();
+            assert_eq!(essence(&cut), essence(&whole), "range_bytes {range_bytes}");
+        }
+        let (groups, stats, _) = essence(&whole);
+        assert_eq!((stats.read, stats.used), (40, 40));
+        // Rows keep their numbers in the file, whichever unit read them.
+        let samples: Vec<&String> = groups.iter().flat_map(|g| &g.4).collect();
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.starts_with("Some(\"r36\")@") && s.ends_with("events.parquet:37")),
+            "{samples:?}"
+        );
     }
 
     #[test]
