@@ -50,7 +50,12 @@ impl Correlation<'_> {
 /// Joins every denial group to its snapshot and token.
 pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
     // A stable order (the key's) makes everything downstream deterministic.
-    let mut groups: Vec<(&DenialKey, &DenialGroup)> = ingested.events.denials.iter().collect();
+    let mut groups: Vec<(&DenialKey, &DenialGroup)> = ingested
+        .events
+        .denials
+        .iter()
+        .map(|(k, g)| (k, g))
+        .collect();
     groups.sort_by(|a, b| a.0.cmp(b.0));
 
     let snapshot_of = as_of_snapshots(&groups, &ingested.bindings)?;

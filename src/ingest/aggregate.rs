@@ -154,7 +154,61 @@ impl DenialGroup {
 
 /// One denial group's requests while ingest reads, per object (`None`: no object
 /// named). Which objects may share a group is known only at the end.
-pub(super) type ByObject = HashMap<Option<String>, DenialGroup>;
+///
+/// A few objects are a list searched in order, more a hash map: most groups
+/// name an object or two, and a hash map costs hundreds of bytes before its
+/// first entry (there are about as many groups as denials in sparse logs).
+#[derive(Debug, Clone)]
+pub(super) enum ByObject {
+    Few(Vec<(Option<String>, DenialGroup)>),
+    Many(HashMap<Option<String>, DenialGroup>),
+}
+
+impl ByObject {
+    /// Past this many objects a group's list becomes a hash map.
+    const FEW: usize = 16;
+
+    fn new() -> Self {
+        ByObject::Few(Vec::with_capacity(1))
+    }
+
+    fn get_mut(&mut self, object: &Option<String>) -> Option<&mut DenialGroup> {
+        match self {
+            ByObject::Few(list) => list.iter_mut().find(|(o, _)| o == object).map(|(_, g)| g),
+            ByObject::Many(map) => map.get_mut(object),
+        }
+    }
+
+    /// Adds the denials of an object not listed yet.
+    fn insert(&mut self, object: Option<String>, group: DenialGroup) {
+        match self {
+            ByObject::Few(list) if list.len() < Self::FEW => list.push((object, group)),
+            ByObject::Few(list) => {
+                let mut map: HashMap<_, _> = std::mem::take(list).into_iter().collect();
+                map.insert(object, group);
+                *self = ByObject::Many(map);
+            }
+            ByObject::Many(map) => {
+                map.insert(object, group);
+            }
+        }
+    }
+
+    /// Folds in `group`, the denials of `object`.
+    fn add_group(&mut self, object: Option<String>, group: DenialGroup, limit: usize) {
+        match self.get_mut(&object) {
+            Some(mine) => mine.merge(group, limit),
+            None => self.insert(object, group),
+        }
+    }
+
+    fn into_vec(self) -> Vec<(Option<String>, DenialGroup)> {
+        match self {
+            ByObject::Few(list) => list,
+            ByObject::Many(map) => map.into_iter().collect(),
+        }
+    }
+}
 
 /// One minute, in milliseconds: the resolution of [`DenialGroup::per_minute`].
 pub const MINUTE: Millis = 60_000;
@@ -371,10 +425,14 @@ pub struct Aggregates {
     /// Denied requests kept per group: [`SAMPLES_PER_GROUP`], or all of them
     /// where every request id must be accounted for (`grantgap eval`).
     pub sample_limit: usize,
-    /// The denial groups, once [`Aggregates::resolve_objects`] has run.
-    pub denials: HashMap<DenialKey, DenialGroup>,
-    /// The denials while ingest reads: per group without its object facts, per object.
-    pub(super) by_object: HashMap<DenialKey, ByObject>,
+    /// The denial groups, in no particular order, once
+    /// [`Aggregates::resolve_objects`] has run. A list, not a map: nothing looks
+    /// a group up by key afterwards, and a hash table of a million large keys
+    /// is mostly empty slots.
+    pub denials: Vec<(DenialKey, DenialGroup)>,
+    /// The denials while ingest reads: per group without its object facts, per
+    /// object. Keys are boxed so the table's slots stay small.
+    pub(super) by_object: HashMap<Box<DenialKey>, ByObject>,
     pub successes: HashMap<SuccessKey, SuccessGroup>,
     /// Requests neither allowed nor denied with 403, by status.
     pub other_statuses: BTreeMap<u16, u64>,
@@ -406,7 +464,7 @@ impl Aggregates {
     pub fn new(sample_limit: usize, seen: Arc<SeenObjects>) -> Self {
         Aggregates {
             sample_limit,
-            denials: HashMap::new(),
+            denials: Vec::new(),
             by_object: HashMap::new(),
             successes: HashMap::new(),
             other_statuses: BTreeMap::new(),
@@ -480,12 +538,16 @@ impl Aggregates {
             };
             // Secrets never pass ingest: everything free-form that is kept is
             // redacted, the object id above among them.
-            let objects = self.by_object.entry(key).or_default();
-            match objects.get_mut(&object_id) {
-                Some(group) => group.add(sample, self.sample_limit),
-                None => {
-                    objects.insert(object_id, DenialGroup::first(sample, self.sample_limit));
+            let limit = self.sample_limit;
+            if let Some(objects) = self.by_object.get_mut(&key) {
+                match objects.get_mut(&object_id) {
+                    Some(group) => group.add(sample, limit),
+                    None => objects.insert(object_id, DenialGroup::first(sample, limit)),
                 }
+            } else {
+                let mut objects = ByObject::new();
+                objects.insert(object_id, DenialGroup::first(sample, limit));
+                self.by_object.insert(Box::new(key), objects);
             }
         } else if event.is_success() {
             if let Some(object) = &object_id {
@@ -560,7 +622,9 @@ impl Aggregates {
         // Partial results are merged while reading, before objects are resolved.
         debug_assert!(self.denials.is_empty() && other.denials.is_empty());
         merge_counts(&mut self.by_object, other.by_object, |mine, theirs| {
-            merge_counts(mine, theirs, |mine, theirs| mine.merge(theirs, limit))
+            for (object, group) in theirs.into_vec() {
+                mine.add_group(object, group, limit);
+            }
         });
         merge_counts(&mut self.successes, other.successes, |mine, theirs| {
             mine.count += theirs.count;
@@ -602,8 +666,9 @@ impl Aggregates {
         let resolved: Vec<(DenialKey, DenialGroup)> = by_object
             .into_par_iter()
             .flat_map_iter(|(key, objects)| {
+                let key = *key;
                 let mut parts: BTreeMap<ObjectFacts, DenialGroup> = BTreeMap::new();
-                for (object, mut group) in objects {
+                for (object, mut group) in objects.into_vec() {
                     let facts = self.facts(&key, object.as_deref());
                     if let Some(id) = object {
                         group.objects.push(DeniedObject {
@@ -817,7 +882,7 @@ mod tests {
             add(&mut agg, "svc-a", 403, ts, object);
         }
         agg.resolve_objects();
-        let mut groups: Vec<_> = agg.denials.iter().collect();
+        let mut groups: Vec<_> = agg.denials.iter().map(|(k, g)| (k, g)).collect();
         groups.sort_by_key(|(k, _)| k.objects);
         type Seen<'a> = (ObjectFacts, u64, Vec<(&'a str, u64)>);
         let seen: Vec<Seen> = groups
@@ -865,7 +930,7 @@ mod tests {
         }
         agg.resolve_objects();
         assert_eq!(agg.denials.len(), 1);
-        let group = agg.denials.values().next().unwrap();
+        let group = &agg.denials[0].1;
         let objects: Vec<_> = group
             .objects
             .iter()
@@ -878,11 +943,48 @@ mod tests {
     }
 
     #[test]
+    fn a_group_with_many_objects_counts_each_one() {
+        // Past ByObject::FEW objects the list becomes a map; counts carry over.
+        let mut agg = Aggregates::default();
+        let mut line = 0;
+        for round in 0..3 {
+            for object in 0..40 {
+                line += 1;
+                let position = Position {
+                    file: 0,
+                    unit: 0,
+                    line,
+                };
+                let derived = Derived {
+                    template: "/x/{id}".into(),
+                    path_object: Some(format!("o{object:02}")),
+                    ..Default::default()
+                };
+                agg.add_event(event("svc-a", 403, round * 100 + object), derived, position);
+            }
+        }
+        let mut agg = agg.merge(aggregate(&[("svc-a", 403, 1_000)], 1));
+        agg.resolve_objects();
+        let objects: Vec<(String, u64)> = agg
+            .denials
+            .iter()
+            .flat_map(|(_, g)| g.objects.iter().map(|o| (o.id.clone(), o.count)))
+            .collect();
+        assert_eq!(objects.len(), 40);
+        assert!(objects.iter().all(|(_, n)| *n == 3), "{objects:?}");
+        let total: u64 = agg.denials.iter().map(|(_, g)| g.count).sum();
+        assert_eq!(
+            total, 121,
+            "40 objects three times, and one request naming none"
+        );
+    }
+
+    #[test]
     fn samples_and_bad_records_are_capped_to_the_smallest() {
         let events: Vec<_> = (0..20).rev().map(|t| ("svc-a", 403, t)).collect();
         let mut agg = aggregate(&events, 0);
         agg.resolve_objects();
-        let samples = &agg.denials.values().next().unwrap().samples;
+        let samples = &agg.denials[0].1.samples;
         let times: Vec<_> = samples.iter().map(|s| s.ts).collect();
         assert_eq!(times, vec![0, 1, 2, 3, 4]);
 

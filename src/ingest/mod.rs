@@ -986,7 +986,7 @@ mod fast_path_tests {
     /// Everything ingest keeps of the events, in a comparable form.
     fn everything(ingested: &Ingested) -> String {
         let events = &ingested.events;
-        let denials: BTreeMap<_, _> = events.denials.iter().collect();
+        let denials: BTreeMap<_, _> = events.denials.iter().map(|(k, g)| (k, g)).collect();
         let successes: BTreeMap<_, _> = events.successes.iter().collect();
         let not_found: BTreeMap<_, _> = events.not_found.iter().collect();
         let seen: Vec<(bool, bool)> = successes

@@ -118,7 +118,7 @@ impl Report {
             .collect();
         let events = &ingested.events;
         let allowed = events.successes.values().map(|s| s.count).sum();
-        let denied = events.denials.values().map(|g| g.count).sum();
+        let denied = events.denials.iter().map(|(_, g)| g.count).sum();
         let other = events.other_statuses.values().sum();
         let warnings = correlation
             .graph
