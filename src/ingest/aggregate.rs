@@ -695,7 +695,9 @@ impl Aggregates {
                 })
             })
             .collect();
-        self.denials.extend(resolved);
+        // Runs once: the list is taken as it is, not copied.
+        debug_assert!(self.denials.is_empty());
+        self.denials = resolved;
     }
 
     /// What the allowed requests and 404s say of one object of a group.
