@@ -857,23 +857,30 @@ mod tests {
         assert_eq!(merged[0], ("svc-a".to_string(), 3, 1, 10));
     }
 
+    /// Counts a request of `principal` on `object` of `/x/{id}`, at the next line.
+    fn add_on_object(
+        agg: &mut Aggregates,
+        (principal, status, ts): (&str, u16, Millis),
+        object: &str,
+    ) {
+        let position = Position {
+            file: 0,
+            unit: 0,
+            line: agg.stats.read + 1,
+        };
+        let derived = Derived {
+            template: "/x/{id}".into(),
+            path_object: Some(object.into()),
+            ..Default::default()
+        };
+        agg.add_event(event(principal, status, ts), derived, position);
+    }
+
     #[test]
     fn a_group_lists_its_objects_and_splits_only_by_what_is_known_of_them() {
         let mut agg = Aggregates::default();
-        let mut line = 0;
-        let mut add = |agg: &mut Aggregates, principal: &str, status: u16, ts, object: &str| {
-            line += 1;
-            let position = Position {
-                file: 0,
-                unit: 0,
-                line,
-            };
-            let derived = Derived {
-                template: "/x/{id}".into(),
-                path_object: Some(object.into()),
-                ..Default::default()
-            };
-            agg.add_event(event(principal, status, ts), derived, position);
+        let add = |agg: &mut Aggregates, principal, status, ts, object| {
+            add_on_object(agg, (principal, status, ts), object)
         };
         // svc-a is denied on four objects: it was allowed on o1, someone else on
         // o2, o3 was answered 404, and nobody ever reached o4.
@@ -917,18 +924,8 @@ mod tests {
     #[test]
     fn objects_with_the_same_facts_share_one_group() {
         let mut agg = Aggregates::default();
-        for (line, object) in ["o2", "o1", "o3", "o1"].into_iter().enumerate() {
-            let position = Position {
-                file: 0,
-                unit: 0,
-                line: line as u64 + 1,
-            };
-            let derived = Derived {
-                template: "/x/{id}".into(),
-                path_object: Some(object.into()),
-                ..Default::default()
-            };
-            agg.add_event(event("svc-a", 403, line as Millis), derived, position);
+        for (ts, object) in ["o2", "o1", "o3", "o1"].into_iter().enumerate() {
+            add_on_object(&mut agg, ("svc-a", 403, ts as Millis), object);
         }
         agg.resolve_objects();
         assert_eq!(agg.denials.len(), 1);
@@ -948,21 +945,10 @@ mod tests {
     fn a_group_with_many_objects_counts_each_one() {
         // Past ByObject::FEW objects the list becomes a map; counts carry over.
         let mut agg = Aggregates::default();
-        let mut line = 0;
         for round in 0..3 {
             for object in 0..40 {
-                line += 1;
-                let position = Position {
-                    file: 0,
-                    unit: 0,
-                    line,
-                };
-                let derived = Derived {
-                    template: "/x/{id}".into(),
-                    path_object: Some(format!("o{object:02}")),
-                    ..Default::default()
-                };
-                agg.add_event(event("svc-a", 403, round * 100 + object), derived, position);
+                let request = ("svc-a", 403, round * 100 + object);
+                add_on_object(&mut agg, request, &format!("o{object:02}"));
             }
         }
         let mut agg = agg.merge(aggregate(&[("svc-a", 403, 1_000)], 1));
