@@ -9,7 +9,7 @@ pub mod spikes;
 pub mod suppress;
 
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -220,6 +220,50 @@ pub struct SuppressionUse {
     pub signatures: Vec<String>,
 }
 
+/// The distinct signatures of the diagnoses, and each diagnosis's signature as
+/// a number into them.
+///
+/// Distinct signatures are few (one per endpoint, cause, missing permissions
+/// and message), diagnoses up to one per denial group, so each signature's key
+/// is kept once. Keys are made in parallel a slice of diagnoses at a time, so
+/// no more than one slice's keys exist before duplicates are dropped.
+fn signatures_of(
+    diagnoses: &[Diagnosis],
+    templates: &MessageTemplates,
+) -> (Vec<SignatureKey>, Vec<u32>) {
+    let mut numbers: HashMap<SignatureKey, u32> = HashMap::new();
+    let mut signature_of_each = Vec::with_capacity(diagnoses.len());
+    for slice in diagnoses.chunks(1 << 16) {
+        let keys: Vec<SignatureKey> = slice
+            .par_iter()
+            .map(|d| {
+                let key = d.denial.key;
+                let mut missing = d.missing.clone();
+                missing.sort();
+                SignatureKey {
+                    method: key.method.clone(),
+                    template: key.template.clone(),
+                    status: key.status,
+                    error_code: key.error_code.clone(),
+                    cause: d.cause,
+                    missing,
+                    message_template: key.message.as_deref().map(|m| templates.template(m)),
+                }
+            })
+            .collect();
+        for key in keys {
+            let next = numbers.len() as u32;
+            signature_of_each.push(*numbers.entry(key).or_insert(next));
+        }
+    }
+    let mut keys: Vec<(u32, SignatureKey)> = numbers.into_iter().map(|(k, n)| (n, k)).collect();
+    keys.sort_unstable_by_key(|(n, _)| *n);
+    (
+        keys.into_iter().map(|(_, k)| k).collect(),
+        signature_of_each,
+    )
+}
+
 /// Folds diagnoses into signatures and findings per principal.
 pub fn cluster(
     diagnosed: &Diagnosed,
@@ -231,41 +275,33 @@ pub fn cluster(
         .iter()
         .filter_map(|d| d.denial.key.message.as_deref());
     let templates = MessageTemplates::mine(messages);
-    // Each diagnosis's signature, its id (a SHA-256) and the suppression that
-    // hides it, if any: independent per diagnosis, so made in parallel.
-    let keyed: Vec<(SignatureKey, String, Option<&Suppression>)> = diagnosed
+    let (keys, signature_of_each) = signatures_of(&diagnosed.diagnoses, &templates);
+    // Each signature's id (a SHA-256), and the suppression hiding each diagnosis,
+    // if any: independent, so made in parallel.
+    let ids: Vec<String> = keys.par_iter().map(SignatureKey::id).collect();
+    let id_of = |i: usize| &ids[signature_of_each[i] as usize];
+    let hidden_by: Vec<Option<&Suppression>> = diagnosed
         .diagnoses
         .par_iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(i, d)| {
             let key = d.denial.key;
-            let mut missing = d.missing.clone();
-            missing.sort();
-            let signature = SignatureKey {
-                method: key.method.clone(),
-                template: key.template.clone(),
-                status: key.status,
-                error_code: key.error_code.clone(),
-                cause: d.cause,
-                missing,
-                message_template: key.message.as_deref().map(|m| templates.template(m)),
-            };
-            let id = signature.id();
             let endpoint = format!("{} {}", key.method, key.template);
             let subject = Subject {
-                signature: &id,
+                signature: id_of(i),
                 principal: &key.principal,
                 cause: d.cause,
                 missing: &d.missing,
                 endpoint: &endpoint,
             };
-            let hidden_by = suppressions.hiding(&subject);
-            (signature, id, hidden_by)
+            suppressions.hiding(&subject)
         })
         .collect();
 
     let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
     let mut visible_by_principal: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (d, (_, id, hidden_by))) in diagnosed.diagnoses.iter().zip(&keyed).enumerate() {
+    for (i, (d, hidden_by)) in diagnosed.diagnoses.iter().zip(&hidden_by).enumerate() {
+        let id = id_of(i);
         let Some(suppression) = hidden_by else {
             visible_by_principal
                 .entry(d.denial.key.principal.as_str())
@@ -303,7 +339,8 @@ pub fn cluster(
                             s.request_id.clone().unwrap_or_else(|| locate(s.position)),
                         )
                     });
-                    signatures.entry(&keyed[i].0).or_default().add(
+                    let key = &keys[signature_of_each[i] as usize];
+                    signatures.entry(key).or_default().add(
                         principal,
                         group.count,
                         group.first_ts,
@@ -336,8 +373,10 @@ pub fn cluster(
             .cmp(&a.denied)
             .then_with(|| a.principal.cmp(&b.principal))
     });
-    let hidden = keyed.iter().map(|(_, _, by)| by.is_some()).collect();
-    let signature_of = keyed.iter().map(|(_, id, _)| id.clone()).collect();
+    let hidden = hidden_by.iter().map(Option::is_some).collect();
+    let signature_of = (0..signature_of_each.len())
+        .map(|i| id_of(i).clone())
+        .collect();
 
     let mut signatures: Vec<Signature> = signatures
         .into_iter()
