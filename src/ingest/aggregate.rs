@@ -120,13 +120,14 @@ pub struct DenialGroup {
 
 impl DenialGroup {
     fn first(sample: Sample, sample_limit: usize) -> Self {
-        let mut samples = vec![sample.clone()];
+        let ts = sample.ts;
+        let mut samples = vec![sample];
         samples.truncate(sample_limit);
         DenialGroup {
             count: 1,
-            first_ts: sample.ts,
-            last_ts: sample.ts,
-            per_minute: MinuteCounts(vec![(sample.ts.div_euclid(MINUTE), 1)]),
+            first_ts: ts,
+            last_ts: ts,
+            per_minute: MinuteCounts(vec![(ts.div_euclid(MINUTE), 1)]),
             samples,
             objects: Vec::new(),
         }
