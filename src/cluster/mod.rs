@@ -374,8 +374,9 @@ pub fn cluster(
             .then_with(|| a.principal.cmp(&b.principal))
     });
     let hidden = hidden_by.iter().map(Option::is_some).collect();
-    let signature_of = (0..signature_of_each.len())
-        .map(|i| id_of(i).clone())
+    let signature_of = signature_of_each
+        .iter()
+        .map(|&n| ids[n as usize].clone())
         .collect();
 
     let mut signatures: Vec<Signature> = signatures

@@ -195,6 +195,14 @@ impl ByObject {
         }
     }
 
+    /// Counts one more denied request on `object`.
+    fn add(&mut self, object: Option<String>, sample: Sample, limit: usize) {
+        match self.get_mut(&object) {
+            Some(group) => group.add(sample, limit),
+            None => self.insert(object, DenialGroup::first(sample, limit)),
+        }
+    }
+
     /// Folds in `group`, the denials of `object`.
     fn add_group(&mut self, object: Option<String>, group: DenialGroup, limit: usize) {
         match self.get_mut(&object) {
@@ -541,13 +549,10 @@ impl Aggregates {
             // redacted, the object id above among them.
             let limit = self.sample_limit;
             if let Some(objects) = self.by_object.get_mut(&key) {
-                match objects.get_mut(&object_id) {
-                    Some(group) => group.add(sample, limit),
-                    None => objects.insert(object_id, DenialGroup::first(sample, limit)),
-                }
+                objects.add(object_id, sample, limit);
             } else {
                 let mut objects = ByObject::new();
-                objects.insert(object_id, DenialGroup::first(sample, limit));
+                objects.add(object_id, sample, limit);
                 self.by_object.insert(Box::new(key), objects);
             }
         } else if event.is_success() {

@@ -333,7 +333,7 @@ pub struct ParquetSource {
 }
 
 /// Rows read at a time.
-pub const PARQUET_BATCH_ROWS: usize = 64 * 1024;
+const PARQUET_BATCH_ROWS: usize = 64 * 1024;
 
 impl ParquetSource {
     pub fn new(path: PathBuf) -> Result<Self> {
