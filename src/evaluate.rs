@@ -102,7 +102,7 @@ pub fn evaluate(truth: &[TruthRow], diagnosed: &Diagnosed) -> Evaluation {
     let mut predicted: HashMap<&str, Cause> = HashMap::new();
     let mut predicted_grants: BTreeSet<(&str, &str)> = BTreeSet::new();
     for d in &diagnosed.diagnoses {
-        let principal = d.denial.key.principal.as_str();
+        let principal = &*d.denial.key.principal;
         for sample in &d.denial.group.samples {
             if let Some(id) = &sample.request_id {
                 predicted.insert(id.as_str(), d.cause);

@@ -167,7 +167,7 @@ impl PrincipalAcc {
             f.granted.extend(e.granted_at);
             f.peers = f.peers.max(e.peers);
             f.objects.extend(group.objects.iter().map(|o| o.id.clone()));
-            f.orgs.extend(e.org.clone());
+            f.orgs.extend(e.org.as_deref().map(str::to_string));
             f.fields.extend(e.fields.iter().cloned());
             if let Some(later) = e.later_succeeded {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
@@ -241,10 +241,10 @@ fn signatures_of(
                 let mut missing = d.missing.clone();
                 missing.sort();
                 SignatureKey {
-                    method: key.method.clone(),
-                    template: key.template.clone(),
+                    method: key.method.to_string(),
+                    template: key.template.to_string(),
                     status: key.status,
-                    error_code: key.error_code.clone(),
+                    error_code: key.error_code.as_deref().map(str::to_string),
                     cause: d.cause,
                     missing,
                     message_template: key.message.as_deref().map(|m| templates.template(m)),
@@ -304,7 +304,7 @@ pub fn cluster(
         let id = id_of(i);
         let Some(suppression) = hidden_by else {
             visible_by_principal
-                .entry(d.denial.key.principal.as_str())
+                .entry(&*d.denial.key.principal)
                 .or_default()
                 .push(i);
             continue;

@@ -190,7 +190,7 @@ pub fn find(
             *by_principal
                 .entry(b)
                 .or_default()
-                .entry(d.denial.key.principal.as_str())
+                .entry(&*d.denial.key.principal)
                 .or_default() += n;
         }
     }
@@ -376,7 +376,7 @@ fn changes(
                 && d.denial.group.first_ts < to
                 && d.denial.group.last_ts >= from
         })
-        .map(|d| d.denial.key.principal.as_str())
+        .map(|d| &*d.denial.key.principal)
         .collect();
     let mut expiries: BTreeMap<&str, Vec<Millis>> = BTreeMap::new();
     for t in &ingested.tokens {

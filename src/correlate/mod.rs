@@ -101,7 +101,7 @@ fn as_of_snapshots(
     }
     let left = df!(
         "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
-        "principal" => groups.iter().map(|(k, _)| k.principal.as_str()).collect::<Vec<_>>(),
+        "principal" => groups.iter().map(|(k, _)| &*k.principal).collect::<Vec<_>>(),
         "ts" => groups.iter().map(|(_, g)| g.first_ts).collect::<Vec<_>>(),
     )?
     .sort(["ts"], SortMultipleOptions::default())?;
@@ -187,7 +187,7 @@ mod tests {
         DenialKey {
             principal: principal.into(),
             method: "GET".into(),
-            template: format!("/t/{n}"),
+            template: format!("/t/{n}").into(),
             status: 403,
             ..DenialKey::default()
         }
@@ -229,7 +229,7 @@ mod tests {
             for (i, (k, g)) in groups.iter().enumerate() {
                 let expected = bindings
                     .iter()
-                    .filter(|b| b.principal == k.principal && b.snapshot_at <= g.first_ts)
+                    .filter(|b| *b.principal == *k.principal && b.snapshot_at <= g.first_ts)
                     .map(|b| b.snapshot_at)
                     .max();
                 prop_assert_eq!(joined[i], expected, "group {} of {}", i, k.principal);

@@ -179,6 +179,7 @@ pub fn from_error_code(key: &DenialKey, wanted: &Signal) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn key(code: Option<&str>, message: Option<&str>, headers: &[(&str, &str)]) -> DenialKey {
         DenialKey {
@@ -190,10 +191,10 @@ mod tests {
             template: "/x".into(),
             objects: Default::default(),
             org: None,
-            fields: vec![],
+            fields: Arc::new([]),
             status: 403,
-            error_code: code.map(str::to_string),
-            message: message.map(str::to_string),
+            error_code: code.map(Arc::from),
+            message: message.map(Arc::from),
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))

@@ -13,6 +13,7 @@ pub mod required;
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -113,8 +114,8 @@ pub struct Evidence {
     /// objects are the group's own, [`DenialGroup::objects`]).
     ///
     /// [`DenialGroup::objects`]: crate::ingest::aggregate::DenialGroup::objects
-    pub org: Option<String>,
-    pub fields: Vec<String>,
+    pub org: Option<Arc<str>>,
+    pub fields: Arc<[String]>,
     /// Whether the principal succeeded on the endpoint after these denials.
     pub later_succeeded: Option<bool>,
     /// Missing permissions that a held role grants only outside the API, with those roles.
@@ -206,7 +207,7 @@ impl<'a> Context<'a> {
     ) -> &[(&'a SuccessKey, &'a SuccessGroup)] {
         let k = denial.key;
         self.own
-            .get(&(k.principal.as_str(), k.method.as_str(), k.template.as_str()))
+            .get(&(&*k.principal, &*k.method, &*k.template))
             .map_or(&[], Vec::as_slice)
     }
 }
@@ -594,7 +595,9 @@ fn judge_behaviour<'a>(
     let own = cx.own_successes(denial);
 
     if key.objects.named {
-        let allowed_elsewhere = own.iter().any(|(k, _)| k.org == key.org);
+        let allowed_elsewhere = own
+            .iter()
+            .any(|(k, _)| k.org.as_deref() == key.org.as_deref());
         if allowed_elsewhere && !key.objects.allowed_for_principal {
             let c = rule(
                 level,
@@ -606,8 +609,8 @@ fn judge_behaviour<'a>(
     if let Some(org) = &key.org {
         let other_orgs = own
             .iter()
-            .any(|(k, _)| k.org.as_ref().is_some_and(|o| o != org));
-        let this_org = own.iter().any(|(k, _)| k.org.as_ref() == Some(org));
+            .any(|(k, _)| k.org.as_deref().is_some_and(|o| o != &**org));
+        let this_org = own.iter().any(|(k, _)| k.org.as_deref() == Some(&**org));
         if other_orgs && !this_org {
             let c = rule(
                 Level::Medium,
@@ -626,7 +629,7 @@ fn judge_behaviour<'a>(
             .cloned()
             .collect();
         if !differing.is_empty() {
-            evidence.fields = differing;
+            evidence.fields = differing.into();
             let c = rule(
                 Level::Medium,
                 "allowed on the endpoint except when these fields are touched",
@@ -765,8 +768,14 @@ mod tests {
         let mut out: Vec<_> = diagnosed
             .diagnoses
             .iter()
-            .filter(|d| d.denial.key.principal == "svc")
-            .map(|d| (d.denial.key.template.clone(), d.cause, d.missing.clone()))
+            .filter(|d| &*d.denial.key.principal == "svc")
+            .map(|d| {
+                (
+                    d.denial.key.template.to_string(),
+                    d.cause,
+                    d.missing.clone(),
+                )
+            })
             .collect();
         out.sort();
         out

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::intern::Interner;
 use super::redact::{redact, redact_object, redact_owned};
 use super::seen::SeenObjects;
 use crate::model::{Event, Millis};
@@ -38,21 +39,24 @@ pub struct Position {
 /// object would cost a whole key, diagnosis and finding entry per denied object,
 /// and logs where every denial names its own object are common.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Its strings are shared ([`Interner`]): a million keys hold a few thousand
+/// distinct values.
 pub struct DenialKey {
-    pub principal: String,
-    pub token_id: Option<String>,
+    pub principal: Arc<str>,
+    pub token_id: Option<Arc<str>>,
     /// When the token or session was issued, as the log itself says.
     pub token_issued_at: Option<Millis>,
-    pub scopes: Option<Vec<String>>,
-    pub method: String,
-    pub template: String,
+    pub scopes: Option<Arc<[String]>>,
+    pub method: Arc<str>,
+    pub template: Arc<str>,
     pub objects: ObjectFacts,
-    pub org: Option<String>,
-    pub fields: Vec<String>,
+    pub org: Option<Arc<str>>,
+    pub fields: Arc<[String]>,
     pub status: u16,
-    pub error_code: Option<String>,
-    pub message: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub error_code: Option<Arc<str>>,
+    pub message: Option<Arc<str>>,
+    pub headers: Arc<[(String, String)]>,
     /// Which interval of the principal's snapshot timeline the requests fall in
     /// (cut at each snapshot and at the end of its propagation window). Groups
     /// never straddle a cut, so one as-of lookup per group is exact.
@@ -442,6 +446,9 @@ pub struct Aggregates {
     /// The denials while ingest reads: per group without its object facts, per
     /// object. Keys are boxed so the table's slots stay small.
     pub(super) by_object: HashMap<Box<DenialKey>, ByObject>,
+    /// The shared strings of the keys this worker made; emptied by a merge,
+    /// after which no key is made.
+    pub(super) interner: Interner,
     pub successes: HashMap<SuccessKey, SuccessGroup>,
     /// Requests neither allowed nor denied with 403, by status.
     pub other_statuses: BTreeMap<u16, u64>,
@@ -475,6 +482,7 @@ impl Aggregates {
             sample_limit,
             denials: Vec::new(),
             by_object: HashMap::new(),
+            interner: Interner::default(),
             successes: HashMap::new(),
             other_statuses: BTreeMap::new(),
             not_found: HashMap::new(),
@@ -524,24 +532,27 @@ impl Aggregates {
                 request_id: event.request_id,
                 position,
             };
+            let interner = &mut self.interner;
             let key = DenialKey {
-                principal: event.principal,
-                token_id: event.token_id,
+                principal: interner.string(event.principal),
+                token_id: event.token_id.map(|t| interner.string(t)),
                 token_issued_at: event.token_issued_at,
-                scopes: event.scopes,
-                method: event.method,
-                template,
+                scopes: event.scopes.map(|s| interner.list(s)),
+                method: interner.string(event.method),
+                template: interner.string(template),
                 objects: ObjectFacts::default(),
-                org: event.org,
-                fields: event.fields,
+                org: event.org.map(|o| interner.string(o)),
+                fields: interner.list(event.fields),
                 status: event.status,
-                error_code: event.error_code.map(redact_owned),
-                message: event.message.map(redact_owned),
-                headers: event
-                    .headers
-                    .into_iter()
-                    .map(|(n, v)| (n, redact_owned(v)))
-                    .collect(),
+                error_code: event.error_code.map(|c| interner.string(redact_owned(c))),
+                message: event.message.map(|m| interner.string(redact_owned(m))),
+                headers: interner.pairs(
+                    event
+                        .headers
+                        .into_iter()
+                        .map(|(n, v)| (n, redact_owned(v)))
+                        .collect(),
+                ),
                 segment,
                 after_token_expiry,
             };
@@ -627,6 +638,8 @@ impl Aggregates {
         let limit = self.sample_limit;
         // Partial results are merged while reading, before objects are resolved.
         debug_assert!(self.denials.is_empty() && other.denials.is_empty());
+        // Merged results read nothing more: their keys are all made.
+        self.interner = Interner::default();
         merge_counts(&mut self.by_object, other.by_object, |mine, theirs| {
             for (object, group) in theirs.into_vec() {
                 mine.add_group(object, group, limit);
@@ -712,7 +725,7 @@ impl Aggregates {
             return ObjectFacts::default();
         };
         let not_found = ObjectKey {
-            template: key.template.clone(),
+            template: key.template.to_string(),
             object: object.to_string(),
         };
         ObjectFacts {
@@ -827,7 +840,7 @@ mod tests {
             .iter()
             .map(|(k, g)| {
                 (
-                    k.principal.clone(),
+                    k.principal.to_string(),
                     g.count,
                     g.first_ts,
                     g.last_ts,

@@ -11,6 +11,7 @@ pub mod fast;
 pub mod fields;
 pub mod formats;
 pub mod input;
+pub mod intern;
 pub mod parquet_footer;
 pub mod quarantine;
 pub mod rbac;

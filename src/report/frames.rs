@@ -76,15 +76,18 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
                 .map(|(i, _)| Some(clustered.signature_of[*i].clone()))
                 .collect(),
         ),
-        text("principal", key(|k| Some(k.principal.clone()))),
-        text("method", key(|k| Some(k.method.clone()))),
-        text("endpoint", key(|k| Some(k.template.clone()))),
-        text("org", key(|k| k.org.clone())),
+        text("principal", key(|k| Some(k.principal.to_string()))),
+        text("method", key(|k| Some(k.method.to_string()))),
+        text("endpoint", key(|k| Some(k.template.to_string()))),
+        text("org", key(|k| k.org.as_deref().map(str::to_string))),
         text(
             "object_id",
             rows.iter().map(|(_, o)| o.map(|o| o.id.clone())).collect(),
         ),
-        text("token_id", key(|k| k.token_id.clone())),
+        text(
+            "token_id",
+            key(|k| k.token_id.as_deref().map(str::to_string)),
+        ),
         text("scopes", each(&|x| x.denial.scopes.map(|s| s.join(" ")))),
         text("fields", key(|k| Some(k.fields.join(", ")))),
         int(
@@ -93,8 +96,11 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
                 .map(|(i, _)| i64::from(d(*i).denial.key.status))
                 .collect(),
         ),
-        text("error_code", key(|k| k.error_code.clone())),
-        text("message", key(|k| k.message.clone())),
+        text(
+            "error_code",
+            key(|k| k.error_code.as_deref().map(str::to_string)),
+        ),
+        text("message", key(|k| k.message.as_deref().map(str::to_string))),
         flag(
             "after_token_expiry",
             rows.iter()
