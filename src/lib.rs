@@ -69,18 +69,18 @@ pub fn run_pipeline<T>(
 
 /// Time spent per stage, printed to stderr when `GRANTGAP_TIMINGS` is set: where
 /// a run's time goes, without a profiler.
-struct StageClock {
+pub(crate) struct StageClock {
     last: Option<std::time::Instant>,
 }
 
 impl StageClock {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         StageClock {
             last: std::env::var_os("GRANTGAP_TIMINGS").map(|_| std::time::Instant::now()),
         }
     }
 
-    fn lap(&mut self, stage: &str) {
+    pub(crate) fn lap(&mut self, stage: &str) {
         if let Some(last) = self.last {
             eprintln!(
                 "grantgap: {stage}: {:.2} s, {}",

@@ -80,6 +80,16 @@ pub struct ObjectFacts {
     pub allowed_for_principal: bool,
 }
 
+impl ObjectFacts {
+    /// The four facts as the low four bits of a number.
+    fn bits(self) -> u8 {
+        u8::from(self.named)
+            | u8::from(self.allowed_for_anyone) << 1
+            | u8::from(self.answered_not_found) << 2
+            | u8::from(self.allowed_for_principal) << 3
+    }
+}
+
 /// The denials of one group on one object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DeniedObject {
@@ -144,6 +154,13 @@ impl DenialGroup {
         self.first_ts = self.first_ts.min(sample.ts);
         self.last_ts = self.last_ts.max(sample.ts);
         keep_samples(&mut self.samples, vec![sample], sample_limit);
+    }
+
+    /// Gives back room that merging left unused: groups are kept to the end.
+    fn shrink_to_fit(&mut self) {
+        self.per_minute.0.shrink_to_fit();
+        self.samples.shrink_to_fit();
+        self.objects.shrink_to_fit();
     }
 
     /// Folds in the denials of another group (another worker's, another object's).
@@ -233,6 +250,23 @@ impl ByObject {
                 }
             },
         }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ByObject::Few(list) => list.len(),
+            ByObject::Many(map) => map.len(),
+        }
+    }
+
+    /// The objects, in the order of [`ByObject::into_vec`].
+    fn ids(&self) -> impl Iterator<Item = Option<&str>> {
+        let (few, many) = match self {
+            ByObject::Few(list) => (Some(list.iter().map(|(id, _)| id)), None),
+            ByObject::Many(map) => (None, Some(map.keys())),
+        };
+        let ids = few.into_iter().flatten().chain(many.into_iter().flatten());
+        ids.map(|id| id.as_deref())
     }
 
     fn into_vec(self) -> Vec<(Option<Box<str>>, ObjectDenials)> {
@@ -473,6 +507,7 @@ pub struct Aggregates {
     /// Requests neither allowed nor denied with 403, by status.
     pub other_statuses: BTreeMap<u16, u64>,
     /// 404 answers per object: a 403 on an object that exists nowhere is a masked 404.
+    /// Emptied by [`Aggregates::resolve_objects`], like `seen`.
     pub not_found: HashMap<ObjectKey, u64>,
     /// Objects that were ever answered successfully.
     /// Shared by every worker of one run (see [`SeenObjects`]).
@@ -700,42 +735,67 @@ impl Aggregates {
     /// group's objects split by what the whole input says of them, one group per
     /// kind of object. Runs once, after the last merge, when every allowed
     /// request and every 404 is counted.
+    ///
+    /// This is where ingest's memory peaks, so it goes in two passes: first the
+    /// facts of every object (in parallel: each filter lookup is a cache miss),
+    /// after which the filters and 404 counts are freed; then the groups are
+    /// rebuilt one at a time, each freed as its parts are made, into a list
+    /// sized beforehand (doubling a list of a million groups would copy it).
+    /// The caller must hold no other handle on [`Aggregates::seen`].
     pub fn resolve_objects(&mut self) {
-        let by_object = std::mem::take(&mut self.by_object);
         let limit = self.sample_limit;
-        let resolved: Vec<(DenialKey, DenialGroup)> = by_object
-            .into_par_iter()
-            .flat_map_iter(|(key, objects)| {
-                let key = *key;
-                let mut parts: BTreeMap<ObjectFacts, DenialGroup> = BTreeMap::new();
-                for (object, denials) in objects.into_vec() {
-                    let facts = self.facts(&key, object.as_deref());
-                    let mut group = denials.into_group(limit);
-                    if let Some(id) = object {
-                        group.objects.push(DeniedObject {
-                            id: id.into(),
-                            count: group.count,
-                            first_ts: group.first_ts,
-                            last_ts: group.last_ts,
-                        });
-                    }
-                    match parts.get_mut(&facts) {
-                        Some(part) => part.merge(group, limit),
-                        None => {
-                            parts.insert(facts, group);
-                        }
+        let groups: Vec<(Box<DenialKey>, ByObject)> =
+            std::mem::take(&mut self.by_object).into_iter().collect();
+        let facts: Vec<ObjectFacts> = groups
+            .par_iter()
+            .flat_map_iter(|(key, objects)| objects.ids().map(|id| self.facts(key, id)))
+            .collect();
+        // All that is read of objects is now in `facts`: the filters (sized by
+        // the input: 2 x 128 MiB at 10 GB) and the 404 counts go.
+        self.seen = Arc::new(SeenObjects::default());
+        self.not_found = HashMap::new();
+
+        let mut facts_of = facts.as_slice();
+        let mut parts_total = 0;
+        for (_, objects) in &groups {
+            let (mine, rest) = facts_of.split_at(objects.len());
+            // The four facts are four bits: a group has at most 16 kinds of object.
+            let kinds = mine.iter().fold(0u16, |seen, f| seen | 1 << f.bits());
+            parts_total += kinds.count_ones() as usize;
+            facts_of = rest;
+        }
+        let mut resolved = Vec::with_capacity(parts_total);
+        let mut facts = facts.into_iter();
+        for (key, objects) in groups {
+            let mut parts: BTreeMap<ObjectFacts, DenialGroup> = BTreeMap::new();
+            for (object, denials) in objects.into_vec() {
+                let facts = facts.next().expect("one fact per object");
+                let mut group = denials.into_group(limit);
+                if let Some(id) = object {
+                    group.objects.push(DeniedObject {
+                        id: id.into(),
+                        count: group.count,
+                        first_ts: group.first_ts,
+                        last_ts: group.last_ts,
+                    });
+                }
+                match parts.get_mut(&facts) {
+                    Some(part) => part.merge(group, limit),
+                    None => {
+                        parts.insert(facts, group);
                     }
                 }
-                parts.into_iter().map(move |(facts, mut group)| {
-                    group.objects.sort_unstable();
-                    let key = DenialKey {
-                        objects: facts,
-                        ..key.clone()
-                    };
-                    (key, group)
-                })
-            })
-            .collect();
+            }
+            for (facts, mut group) in parts {
+                group.objects.sort_unstable();
+                group.shrink_to_fit();
+                let key = DenialKey {
+                    objects: facts,
+                    ..(*key).clone()
+                };
+                resolved.push((key, group));
+            }
+        }
         // Runs once: the list is taken as it is, not copied.
         debug_assert!(self.denials.is_empty());
         self.denials = resolved;
