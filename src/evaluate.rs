@@ -108,7 +108,7 @@ pub fn evaluate(truth: &[TruthRow], diagnosed: &Diagnosed) -> Evaluation {
                 predicted.insert(id.as_str(), d.cause);
             }
         }
-        for perm in &d.missing {
+        for perm in d.missing.iter() {
             predicted_grants.insert((principal, perm.as_str()));
         }
     }

@@ -23,6 +23,7 @@ pub mod diagnose;
 pub mod evaluate;
 pub mod generate;
 pub mod ingest;
+pub mod intern;
 pub mod model;
 pub mod output;
 pub mod report;

@@ -10,6 +10,7 @@ pub mod suppress;
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -101,7 +102,7 @@ pub struct Fix {
 }
 
 #[derive(Default)]
-struct FindingAcc {
+struct FindingAcc<'a> {
     count: u64,
     first: Option<Millis>,
     last: Millis,
@@ -114,7 +115,10 @@ struct FindingAcc {
     expires: BTreeSet<Millis>,
     granted: BTreeSet<Millis>,
     peers: Option<usize>,
-    objects: BTreeSet<String>,
+    /// Every object, borrowed from the diagnoses, duplicates and all: sorted and
+    /// deduplicated once at the end (a set of owned copies of a million object
+    /// ids was the largest thing this stage kept).
+    objects: Vec<&'a str>,
     orgs: BTreeSet<String>,
     fields: BTreeSet<String>,
     later_succeeded: Option<bool>,
@@ -122,18 +126,18 @@ struct FindingAcc {
 }
 
 #[derive(Default)]
-struct PrincipalAcc {
+struct PrincipalAcc<'a> {
     denied: u64,
     first: Option<Millis>,
     last: Millis,
     latest_snapshot: Option<Millis>,
-    findings: BTreeMap<(Cause, Option<String>), FindingAcc>,
+    findings: BTreeMap<(Cause, Option<String>), FindingAcc<'a>>,
     other_plane: BTreeMap<String, BTreeSet<String>>,
 }
 
-impl PrincipalAcc {
+impl<'a> PrincipalAcc<'a> {
     /// Folds one of the principal's diagnoses in.
-    fn add(&mut self, d: &Diagnosis, locate: &(dyn Fn(Position) -> String + Sync)) {
+    fn add(&mut self, d: &'a Diagnosis, locate: &(dyn Fn(Position) -> String + Sync)) {
         let key = d.denial.key;
         let group = d.denial.group;
         self.denied += group.count;
@@ -166,13 +170,14 @@ impl PrincipalAcc {
             f.expires.extend(e.token_expires_at);
             f.granted.extend(e.granted_at);
             f.peers = f.peers.max(e.peers);
-            f.objects.extend(group.objects.iter().map(|o| o.id.clone()));
+            f.objects
+                .extend(group.objects.iter().map(|o| o.id.as_str()));
             f.orgs.extend(e.org.as_deref().map(str::to_string));
             f.fields.extend(e.fields.iter().cloned());
             if let Some(later) = e.later_succeeded {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
             }
-            f.notes.extend(d.note.clone());
+            f.notes.extend(d.note.as_deref().map(str::to_string));
             for s in &group.samples {
                 let id = s.request_id.clone().unwrap_or_else(|| locate(s.position));
                 f.samples.push((s.ts, id));
@@ -197,7 +202,7 @@ pub struct Clustered {
     pub signatures: Vec<Signature>,
     pub suppressed: Suppressed,
     /// The signature id of each diagnosis, in the order of `Diagnosed::diagnoses`.
-    pub signature_of: Vec<String>,
+    pub signature_of: Vec<Arc<str>>,
     /// Whether each diagnosis was hidden by a suppression.
     pub hidden: Vec<bool>,
 }
@@ -238,7 +243,7 @@ fn signatures_of(
             .par_iter()
             .map(|d| {
                 let key = d.denial.key;
-                let mut missing = d.missing.clone();
+                let mut missing = d.missing.to_vec();
                 missing.sort();
                 SignatureKey {
                     method: key.method.to_string(),
@@ -278,7 +283,7 @@ pub fn cluster(
     let (keys, signature_of_each) = signatures_of(&diagnosed.diagnoses, &templates);
     // Each signature's id (a SHA-256), and the suppression hiding each diagnosis,
     // if any: independent, so made in parallel.
-    let ids: Vec<String> = keys.par_iter().map(SignatureKey::id).collect();
+    let ids: Vec<Arc<str>> = keys.par_iter().map(|k| k.id().into()).collect();
     let id_of = |i: usize| &ids[signature_of_each[i] as usize];
     let hidden_by: Vec<Option<&Suppression>> = diagnosed
         .diagnoses
@@ -313,9 +318,13 @@ pub fn cluster(
         match uses.iter_mut().find(|(s, _, _)| s == *suppression) {
             Some((_, n, ids)) => {
                 *n += count;
-                ids.insert(id.clone());
+                ids.insert(id.to_string());
             }
-            None => uses.push(((*suppression).clone(), count, BTreeSet::from([id.clone()]))),
+            None => uses.push((
+                (*suppression).clone(),
+                count,
+                BTreeSet::from([id.to_string()]),
+            )),
         }
     }
 
@@ -442,7 +451,9 @@ fn finish_principal(
     let mut findings: Vec<Finding> = acc
         .findings
         .into_iter()
-        .map(|((cause, permission), f)| {
+        .map(|((cause, permission), mut f)| {
+            f.objects.sort_unstable();
+            f.objects.dedup();
             let evidence = FindingEvidence {
                 requests: f.samples.into_iter().map(|(_, id)| id).collect(),
                 snapshots: capped(f.snapshots.into_iter().map(format_millis)),
@@ -451,7 +462,7 @@ fn finish_principal(
                 granted_at: capped(f.granted.into_iter().map(format_millis)),
                 peers: f.peers,
                 objects_total: f.objects.len(),
-                objects: capped(f.objects),
+                objects: capped(f.objects.iter().map(|o| o.to_string())),
                 orgs: capped(f.orgs),
                 fields: capped(f.fields),
                 later_succeeded: f.later_succeeded,

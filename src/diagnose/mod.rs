@@ -15,6 +15,8 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::intern::Interner;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -129,14 +131,17 @@ pub struct Diagnosis<'a> {
     pub cause: Cause,
     pub confidence: Confidence,
     /// Every permission the request needed; a choice is written `a|b`.
-    pub required: Vec<String>,
+    ///
+    /// This list, `missing` and `note` repeat across a million groups with a
+    /// few thousand distinct values: they are shared ([`Interner`]).
+    pub required: Arc<[String]>,
     pub source: Option<RequirementSource>,
     /// What to grant (roles' permissions, the token's scopes, the data scope's
     /// permissions), depending on the cause; empty where no grant helps.
-    pub missing: Vec<String>,
+    pub missing: Arc<[String]>,
     pub evidence: Evidence,
     /// What would decide an `unknown`, or a remark on the evidence.
-    pub note: Option<String>,
+    pub note: Option<Arc<str>>,
 }
 
 impl<'a> Diagnosis<'a> {
@@ -152,12 +157,20 @@ impl<'a> Diagnosis<'a> {
             denial,
             cause,
             confidence,
-            required: Vec::new(),
+            required: Arc::new([]),
             source: None,
-            missing,
+            missing: missing.into(),
             evidence,
             note: None,
         }
+    }
+
+    /// The same diagnosis holding `interner`'s copies of its lists and note.
+    fn shared(mut self, interner: &mut Interner) -> Self {
+        self.required = interner.list(self.required);
+        self.missing = interner.list(self.missing);
+        self.note = self.note.map(|note| interner.string(note));
+        self
     }
 }
 
@@ -236,7 +249,9 @@ pub fn diagnose<'a>(
     let diagnoses = correlation
         .denials
         .par_iter()
-        .map(|d| judge(d, &context))
+        .map_init(Interner::default, |interner, d| {
+            judge(d, &context).shared(interner)
+        })
         .collect();
     Diagnosed {
         diagnoses,
@@ -281,7 +296,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
             "the response reports an explicit deny",
         );
         let mut diagnosis = Diagnosis::new(denial, Cause::ExplicitDeny, c, vec![], evidence);
-        diagnosis.note = denied_by(key).map(|layer| format!("denied by: {layer}"));
+        diagnosis.note = denied_by(key).map(|layer| format!("denied by: {layer}").into());
         return diagnosis;
     }
     if has(&Signal::WorkflowState) {
@@ -366,7 +381,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     if let Some(layer) = denied_by(key) {
         diagnosis
             .note
-            .get_or_insert_with(|| format!("denied by: {layer}"));
+            .get_or_insert_with(|| format!("denied by: {layer}").into());
     }
     diagnosis
 }
@@ -577,7 +592,8 @@ fn judge_token_only<'a>(
         diagnosis.note = Some(format!(
             "no role snapshot of {} precedes these requests, so what it held is unknown: add --role-snapshots",
             denial.key.principal
-        ));
+        )
+        .into());
     }
     diagnosis
 }
@@ -653,7 +669,7 @@ fn judge_behaviour<'a>(
         vec![],
         evidence,
     );
-    diagnosis.note = Some(note);
+    diagnosis.note = Some(note.into());
     diagnosis
 }
 
@@ -773,7 +789,7 @@ mod tests {
                 (
                     d.denial.key.template.to_string(),
                     d.cause,
-                    d.missing.clone(),
+                    d.missing.to_vec(),
                 )
             })
             .collect();

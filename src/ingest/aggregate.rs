@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::intern::Interner;
 use super::redact::{redact, redact_object, redact_owned};
 use super::seen::SeenObjects;
+use crate::intern::Interner;
 use crate::model::{Event, Millis};
 
 /// Denied requests kept as evidence per group; the earliest by time, then id.
@@ -606,7 +606,7 @@ impl Aggregates {
                         .headers
                         .into_iter()
                         .map(|(n, v)| (n, redact_owned(v)))
-                        .collect(),
+                        .collect::<Vec<_>>(),
                 ),
                 segment,
                 after_token_expiry,

@@ -11,7 +11,6 @@ pub mod fast;
 pub mod fields;
 pub mod formats;
 pub mod input;
-pub mod intern;
 pub mod parquet_footer;
 pub mod quarantine;
 pub mod rbac;

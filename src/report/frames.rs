@@ -73,7 +73,7 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
         text(
             "signature",
             rows.iter()
-                .map(|(i, _)| Some(clustered.signature_of[*i].clone()))
+                .map(|(i, _)| Some(clustered.signature_of[*i].to_string()))
                 .collect(),
         ),
         text("principal", key(|k| Some(k.principal.to_string()))),
@@ -141,7 +141,7 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
             "suppressed",
             rows.iter().map(|(i, _)| clustered.hidden[*i]).collect(),
         ),
-        text("note", each(&|x| x.note.clone())),
+        text("note", each(&|x| x.note.as_deref().map(str::to_string))),
     ];
     let mut df = frame(rows.len(), columns)?;
     with_date(&mut df, "first_seen")?;

@@ -1,4 +1,4 @@
-//! One copy of each string that repeats across denial groups.
+//! One copy of each string that repeats across denial groups and diagnoses.
 //!
 //! A denial key is nine strings and lists (principal, token, scopes, endpoint,
 //! message…), and logs hold millions of keys over a few thousand distinct
@@ -6,14 +6,16 @@
 //! thirds of a key's memory); shared, a key is pointers to the one copy of
 //! each value, and cloning a key copies no string.
 
+use std::borrow::Borrow;
+use std::hash::Hash;
 use std::sync::Arc;
 
 // hashbrown: its sets look up an `Arc<str>` by `&str` without building one.
 use hashbrown::HashSet;
 
-/// The shared copies made while one worker reads one unit of input. Keys that
-/// outlive it keep their values alive; values met in two units are stored
-/// twice at most per unit, which is a few thousand strings.
+/// The shared copies one worker made: of what it read from one unit of input,
+/// or of the diagnoses it judged. Values outlive it in what holds them; a value
+/// met by two workers is stored twice, which is a few thousand strings.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
     strings: HashSet<Arc<str>>,
@@ -23,30 +25,34 @@ pub struct Interner {
 
 impl Interner {
     /// The shared copy of `value`.
-    pub fn string(&mut self, value: String) -> Arc<str> {
-        shared(&mut self.strings, value.as_str(), || value.as_str().into())
+    pub fn string(&mut self, value: impl Borrow<str> + Into<Arc<str>>) -> Arc<str> {
+        shared(&mut self.strings, value)
     }
 
-    /// The shared copy of a list of strings (scopes, body fields).
-    pub fn list(&mut self, value: Vec<String>) -> Arc<[String]> {
-        shared(&mut self.lists, value.as_slice(), || value.clone().into())
+    /// The shared copy of a list of strings (scopes, fields, permissions).
+    pub fn list(&mut self, value: impl Borrow<[String]> + Into<Arc<[String]>>) -> Arc<[String]> {
+        shared(&mut self.lists, value)
     }
 
     /// The shared copy of a list of name-value pairs (headers).
-    pub fn pairs(&mut self, value: Vec<(String, String)>) -> Arc<[(String, String)]> {
-        shared(&mut self.pairs, value.as_slice(), || value.clone().into())
+    pub fn pairs(
+        &mut self,
+        value: impl Borrow<[(String, String)]> + Into<Arc<[(String, String)]>>,
+    ) -> Arc<[(String, String)]> {
+        shared(&mut self.pairs, value)
     }
 }
 
-fn shared<T: ?Sized + Eq + std::hash::Hash>(
-    set: &mut HashSet<Arc<T>>,
-    value: &T,
-    make: impl FnOnce() -> Arc<T>,
-) -> Arc<T> {
-    if let Some(found) = set.get(value) {
+/// The copy in `set` equal to `value`, else `value`, now in `set`.
+fn shared<T, V>(set: &mut HashSet<Arc<T>>, value: V) -> Arc<T>
+where
+    T: ?Sized + Eq + Hash,
+    V: Borrow<T> + Into<Arc<T>>,
+{
+    if let Some(found) = set.get(value.borrow()) {
         return found.clone();
     }
-    let made = make();
+    let made = value.into();
     set.insert(made.clone());
     made
 }
