@@ -10,7 +10,7 @@
 //! templates do not depend on input order or thread count.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -62,23 +62,24 @@ pub fn mask(message: &str) -> Vec<String> {
         .collect()
 }
 
-/// Mined templates: each distinct message's template.
+/// Mined templates: each distinct message's template. Messages are borrowed
+/// and templates shared: messages that carry a value (an object id, say) are
+/// as many as the denials.
 #[derive(Debug, Default)]
-pub struct MessageTemplates {
-    of_message: HashMap<String, String>,
+pub struct MessageTemplates<'m> {
+    of_message: HashMap<&'m str, Arc<str>>,
 }
 
-impl MessageTemplates {
+impl<'m> MessageTemplates<'m> {
     /// Mines the templates of a set of messages.
-    pub fn mine<'m>(messages: impl IntoIterator<Item = &'m str>) -> Self {
+    pub fn mine(messages: impl IntoIterator<Item = &'m str>) -> Self {
         let distinct: BTreeSet<&str> = messages.into_iter().collect();
-        let mut by_length: BTreeMap<usize, Vec<(&str, Vec<String>)>> = BTreeMap::new();
+        // Masking keeps the number of tokens: messages are masked per length
+        // class as it is mined, so only one class's tokens exist at a time.
+        let mut by_length: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
         for message in distinct {
-            let tokens = mask(message);
-            by_length
-                .entry(tokens.len())
-                .or_default()
-                .push((message, tokens));
+            let length = message.split_whitespace().count();
+            by_length.entry(length).or_default().push(message);
         }
         let of_message = by_length
             .into_par_iter()
@@ -89,19 +90,20 @@ impl MessageTemplates {
 
     /// The template of a message seen by [`MessageTemplates::mine`], else its masked form.
     pub fn template(&self, message: &str) -> String {
-        self.of_message
-            .get(message)
-            .cloned()
-            .unwrap_or_else(|| mask(message).join(" "))
+        match self.of_message.get(message) {
+            Some(template) => template.to_string(),
+            None => mask(message).join(" "),
+        }
     }
 }
 
 /// One length class: route by prefix, then merge into the most similar template.
-fn mine_same_length(messages: Vec<(&str, Vec<String>)>) -> Vec<(String, String)> {
+fn mine_same_length(messages: Vec<&str>) -> Vec<(&str, Arc<str>)> {
     let mut templates: Vec<Vec<String>> = Vec::new();
     let mut by_prefix: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
     let mut assigned: Vec<(&str, usize)> = Vec::with_capacity(messages.len());
-    for (message, tokens) in messages {
+    for message in messages {
+        let tokens = mask(message);
         // A prefix token that is a value routes with every other value.
         let prefix: Vec<String> = tokens.iter().take(PREFIX_TOKENS).cloned().collect();
         let candidates = by_prefix.entry(prefix).or_default();
@@ -128,9 +130,10 @@ fn mine_same_length(messages: Vec<(&str, Vec<String>)>) -> Vec<(String, String)>
         };
         assigned.push((message, index));
     }
+    let joined: Vec<Arc<str>> = templates.iter().map(|t| t.join(" ").into()).collect();
     assigned
         .into_iter()
-        .map(|(message, i)| (message.to_string(), templates[i].join(" ")))
+        .map(|(message, i)| (message, joined[i].clone()))
         .collect()
 }
 

@@ -16,12 +16,12 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use self::messages::MessageTemplates;
-use self::signature::{Signature, SignatureAcc, SignatureKey};
+use self::signature::{RequestRef, Signature, SignatureAcc, SignatureKey};
 use self::suppress::{Subject, Suppression, Suppressions};
 
 use crate::diagnose::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
-use crate::ingest::aggregate::Position;
+use crate::ingest::aggregate::{Position, Sample};
 use crate::ingest::fields::format_millis;
 use crate::model::Millis;
 
@@ -109,7 +109,7 @@ struct FindingAcc<'a> {
     endpoints: BTreeSet<String>,
     sources: BTreeSet<RequirementSource>,
     confidence: Option<Confidence>,
-    samples: Vec<(Millis, String)>,
+    samples: Vec<(Millis, RequestRef<'a>)>,
     snapshots: BTreeSet<Millis>,
     issued: BTreeSet<Millis>,
     expires: BTreeSet<Millis>,
@@ -178,13 +178,22 @@ impl<'a> PrincipalAcc<'a> {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
             }
             f.notes.extend(d.note.as_deref().map(str::to_string));
-            for s in &group.samples {
-                let id = s.request_id.clone().unwrap_or_else(|| locate(s.position));
-                f.samples.push((s.ts, id));
-            }
+            f.samples
+                .extend(group.samples.iter().map(|s| (s.ts, request_ref(s, locate))));
             f.samples.sort();
             f.samples.truncate(REQUESTS_PER_FINDING);
         }
+    }
+}
+
+/// How a finding or signature names a denied request.
+fn request_ref<'a>(
+    sample: &'a Sample,
+    locate: &(dyn Fn(Position) -> String + Sync),
+) -> RequestRef<'a> {
+    match &sample.request_id {
+        Some(id) => RequestRef::Id(id),
+        None => RequestRef::Located(locate(sample.position)),
     }
 }
 
@@ -333,23 +342,22 @@ pub fn cluster(
     // Every fold is order-free (sums, minima, sets, sorted and capped lists),
     // so the result does not depend on how the work was split.
     let correlation = diagnosed.correlation;
-    let folded: Vec<(PrincipalFindings, BTreeMap<&SignatureKey, SignatureAcc>)> =
-        visible_by_principal
-            .into_par_iter()
-            .map(|(principal, indices)| {
+    //
+    // Each worker folds its principals' shares of every signature into one map
+    // (by signature number), and the workers' maps are merged: one entry per
+    // signature per worker, not one per principal and signature.
+    type Folded<'a> = (Vec<PrincipalFindings>, HashMap<u32, SignatureAcc<'a>>);
+    let (mut out, signatures): Folded = visible_by_principal
+        .into_par_iter()
+        .fold(
+            Folded::default,
+            |(mut out, mut signatures), (principal, indices)| {
                 let mut acc = PrincipalAcc::default();
-                let mut signatures: BTreeMap<&SignatureKey, SignatureAcc> = BTreeMap::new();
                 for i in indices {
                     let d = &diagnosed.diagnoses[i];
                     let group = d.denial.group;
-                    let requests = group.samples.iter().map(|s| {
-                        (
-                            s.ts,
-                            s.request_id.clone().unwrap_or_else(|| locate(s.position)),
-                        )
-                    });
-                    let key = &keys[signature_of_each[i] as usize];
-                    signatures.entry(key).or_default().add(
+                    let requests = group.samples.iter().map(|s| (s.ts, request_ref(s, locate)));
+                    signatures.entry(signature_of_each[i]).or_default().add(
                         principal,
                         group.count,
                         group.first_ts,
@@ -363,20 +371,20 @@ pub fn cluster(
                     .and_then(|at| correlation.history.at(principal, at))
                     .map(|s| s.roles.keys().cloned().collect())
                     .unwrap_or_default();
-                (
-                    finish_principal(principal, acc, roles_held, diagnosed),
-                    signatures,
-                )
-            })
-            .collect();
-    let mut signatures: BTreeMap<&SignatureKey, SignatureAcc> = BTreeMap::new();
-    let mut out = Vec::with_capacity(folded.len());
-    for (principal, theirs) in folded {
-        out.push(principal);
-        for (key, acc) in theirs {
-            signatures.entry(key).or_default().merge(acc);
-        }
-    }
+                out.push(finish_principal(principal, acc, roles_held, diagnosed));
+                (out, signatures)
+            },
+        )
+        .reduce(
+            Folded::default,
+            |(mut out, mut mine), (their_out, theirs)| {
+                out.extend(their_out);
+                for (n, acc) in theirs {
+                    mine.entry(n).or_default().merge(acc);
+                }
+                (out, mine)
+            },
+        );
     out.sort_by(|a, b| {
         b.denied
             .cmp(&a.denied)
@@ -390,7 +398,7 @@ pub fn cluster(
 
     let mut signatures: Vec<Signature> = signatures
         .into_iter()
-        .map(|(key, acc)| acc.finish(key, format_millis))
+        .map(|(n, acc)| acc.finish(&keys[n as usize], format_millis))
         .collect();
     signatures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     let suppressed = Suppressed {
@@ -455,7 +463,11 @@ fn finish_principal(
             f.objects.sort_unstable();
             f.objects.dedup();
             let evidence = FindingEvidence {
-                requests: f.samples.into_iter().map(|(_, id)| id).collect(),
+                requests: f
+                    .samples
+                    .into_iter()
+                    .map(|(_, id)| id.as_str().to_string())
+                    .collect(),
                 snapshots: capped(f.snapshots.into_iter().map(format_millis)),
                 token_issued_at: capped(f.issued.into_iter().map(format_millis)),
                 token_expires_at: capped(f.expires.into_iter().map(format_millis)),

@@ -1,8 +1,6 @@
 //! Failure signatures: denials clustered by what failed and why, each with an id
 //! that stays the same night after night.
 
-use std::collections::BTreeSet;
-
 use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -71,30 +69,67 @@ pub struct Signature {
     pub baseline: Option<&'static str>,
 }
 
+/// A denied request named as evidence: its id, borrowed from the denial group,
+/// else where it was read (`file:line`). Ordered as the text it stands for.
+///
+/// Clustering keeps the earliest few per finding and per signature and
+/// principal, over a million groups: borrowing the ids keeps that from
+/// copying every sample's id on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestRef<'a> {
+    Id(&'a str),
+    Located(String),
+}
+
+impl RequestRef<'_> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            RequestRef::Id(id) => id,
+            RequestRef::Located(at) => at,
+        }
+    }
+}
+
+impl Ord for RequestRef<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for RequestRef<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// Accumulates the denials of one signature.
 #[derive(Debug, Default)]
-pub struct SignatureAcc {
+pub struct SignatureAcc<'a> {
     pub count: u64,
-    pub principals: BTreeSet<String>,
+    /// Principals as met, repeats included; sorted and deduplicated by `finish`.
+    pub principals: Vec<&'a str>,
     pub first: Option<Millis>,
     pub last: Millis,
-    pub requests: Vec<(Millis, String)>,
+    pub requests: Vec<(Millis, RequestRef<'a>)>,
 }
 
 const PRINCIPALS_LISTED: usize = 20;
 const REQUESTS_LISTED: usize = 5;
 
-impl SignatureAcc {
+impl<'a> SignatureAcc<'a> {
     pub fn add(
         &mut self,
-        principal: &str,
+        principal: &'a str,
         count: u64,
         first: Millis,
         last: Millis,
-        requests: impl IntoIterator<Item = (Millis, String)>,
+        requests: impl IntoIterator<Item = (Millis, RequestRef<'a>)>,
     ) {
         self.count += count;
-        self.principals.insert(principal.to_string());
+        // One accumulator mostly sees one principal at a time.
+        if self.principals.last() != Some(&principal) {
+            self.principals.push(principal);
+        }
         self.first = Some(self.first.map_or(first, |f| f.min(first)));
         self.last = self.last.max(last);
         self.requests.extend(requests);
@@ -103,7 +138,7 @@ impl SignatureAcc {
     }
 
     /// Folds in what another worker accumulated for the same signature.
-    pub fn merge(&mut self, other: SignatureAcc) {
+    pub fn merge(&mut self, other: SignatureAcc<'a>) {
         self.count += other.count;
         self.principals.extend(other.principals);
         self.first = match (self.first, other.first) {
@@ -116,7 +151,9 @@ impl SignatureAcc {
         self.requests.truncate(REQUESTS_LISTED);
     }
 
-    pub fn finish(self, key: &SignatureKey, format: impl Fn(Millis) -> String) -> Signature {
+    pub fn finish(mut self, key: &SignatureKey, format: impl Fn(Millis) -> String) -> Signature {
+        self.principals.sort_unstable();
+        self.principals.dedup();
         Signature {
             id: key.id(),
             method: key.method.clone(),
@@ -130,12 +167,17 @@ impl SignatureAcc {
             principals_total: self.principals.len(),
             principals: self
                 .principals
-                .into_iter()
+                .iter()
                 .take(PRINCIPALS_LISTED)
+                .map(|p| p.to_string())
                 .collect(),
             first_seen: format(self.first.unwrap_or_default()),
             last_seen: format(self.last),
-            requests: self.requests.into_iter().map(|(_, id)| id).collect(),
+            requests: self
+                .requests
+                .into_iter()
+                .map(|(_, id)| id.as_str().to_string())
+                .collect(),
             baseline: None,
         }
     }
