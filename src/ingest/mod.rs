@@ -252,13 +252,19 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     };
     // Ingest's own steps, within the "ingest" lap.
     let mut clock = crate::StageClock::start();
+    // Each worker folds the units it takes into one set of aggregates (a unit's
+    // own would rebuild the maps of allowed requests, about as large, hundreds
+    // of times), and the workers' sets are merged once.
     let mut events = units
         .into_par_iter()
-        .map(|unit| reader.read(unit))
-        .try_reduce(
-            || Aggregates::new(options.samples_per_group, seen.clone()),
-            |a, b| Ok(a.merge(b)),
-        )?;
+        .try_fold(
+            || reader.aggregates(),
+            |mut agg, unit| {
+                reader.read(&mut agg, unit)?;
+                Ok::<_, anyhow::Error>(agg)
+            },
+        )
+        .try_reduce(|| reader.aggregates(), |a, b| Ok(a.merge(b)))?;
     progress.finish_and_clear();
     clock.lap("ingest: read events");
     // The filters are freed as soon as objects are resolved: no handle but the
@@ -619,16 +625,22 @@ struct EventReader<'a> {
 }
 
 impl EventReader<'_> {
-    fn read(&self, unit: Unit) -> Result<Aggregates> {
-        let input = &self.files[unit.file];
+    /// Empty aggregates for one worker.
+    fn aggregates(&self) -> Aggregates {
         let mut agg = Aggregates::new(self.samples_per_group, self.seen.clone());
         agg.quarantine = self.quarantine.then(Vec::new);
         agg.rows = self.event_rows.then(Vec::new);
+        agg
+    }
+
+    /// Folds the events of one unit into `agg`.
+    fn read(&self, agg: &mut Aggregates, unit: Unit) -> Result<()> {
+        let input = &self.files[unit.file];
         let opened = match unit.part {
             Part::Whole => open_source(input, self.progress)
-                .map(|mut source| self.fold(&mut agg, &mut *source, unit)),
+                .map(|mut source| self.fold(agg, &mut *source, unit)),
             Part::Bytes(start, end) => self.open_range(input, start, end).map(|mut source| {
-                self.fold(&mut agg, &mut source, unit);
+                self.fold(agg, &mut source, unit);
                 agg.unit_lines
                     .insert((unit.file, unit.index), source.lines_read());
             }),
@@ -639,7 +651,7 @@ impl EventReader<'_> {
                     .expect("row ranges are cut only from files");
                 ParquetSource::new(path).map(|source| {
                     let mut source = source.with_rows(start, end);
-                    self.fold(&mut agg, &mut source, unit);
+                    self.fold(agg, &mut source, unit);
                     agg.unit_lines
                         .insert((unit.file, unit.index), (end - start) as u64);
                 })
@@ -649,7 +661,7 @@ impl EventReader<'_> {
             skip_unreadable(
                 input,
                 e,
-                &mut agg,
+                agg,
                 Position {
                     file: unit.file,
                     unit: unit.index,
@@ -657,7 +669,7 @@ impl EventReader<'_> {
                 },
             )?;
         }
-        Ok(agg)
+        Ok(())
     }
 
     /// A source over the lines that start in `[start, end)`: the line cut by
