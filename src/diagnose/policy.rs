@@ -1,12 +1,21 @@
 //! The policy catalog: which permissions an endpoint requires.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use crate::model::Policy;
 
 /// Endpoint rules, matched against a request's method and path template.
 #[derive(Debug, Default)]
 pub struct PolicyCatalog {
     policies: Vec<Policy>,
+    /// The rule found for each method and template asked: endpoints are few,
+    /// denial groups a million, and each search tries every rule.
+    found: RwLock<FoundRules>,
 }
+
+/// The index of the rule found, by method, then template.
+type FoundRules = HashMap<Box<str>, HashMap<Box<str>, Option<usize>>>;
 
 /// How specific a rule is. A request matched by several rules takes the most
 /// specific: an exact method over `*`, then more literal segments, then fewer
@@ -15,7 +24,10 @@ type Specificity = (bool, usize, std::cmp::Reverse<usize>, usize);
 
 impl PolicyCatalog {
     pub fn new(policies: Vec<Policy>) -> Self {
-        PolicyCatalog { policies }
+        PolicyCatalog {
+            policies,
+            found: RwLock::default(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -24,8 +36,25 @@ impl PolicyCatalog {
 
     /// The rule for a request, if any matches. Ties keep the rule listed first.
     pub fn find(&self, method: &str, template: &str) -> Option<&Policy> {
-        let mut best: Option<(Specificity, &Policy)> = None;
-        for policy in &self.policies {
+        let known = self.found.read().expect("no search panics");
+        if let Some(found) = known.get(method).and_then(|by| by.get(template)) {
+            return found.map(|i| &self.policies[i]);
+        }
+        drop(known);
+        let found = self.search(method, template);
+        self.found
+            .write()
+            .expect("no search panics")
+            .entry(method.into())
+            .or_default()
+            .insert(template.into(), found);
+        found.map(|i| &self.policies[i])
+    }
+
+    /// The index of the most specific rule for a request.
+    fn search(&self, method: &str, template: &str) -> Option<usize> {
+        let mut best: Option<(Specificity, usize)> = None;
+        for (i, policy) in self.policies.iter().enumerate() {
             if policy.method != "*" && policy.method != method {
                 continue;
             }
@@ -39,10 +68,10 @@ impl PolicyCatalog {
                 segments,
             );
             if best.as_ref().is_none_or(|(b, _)| rank > *b) {
-                best = Some((rank, policy));
+                best = Some((rank, i));
             }
         }
-        best.map(|(_, p)| p)
+        best.map(|(_, i)| i)
     }
 }
 
