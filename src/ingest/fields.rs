@@ -249,10 +249,11 @@ fn from_epoch(x: f64) -> Option<Millis> {
 
 fn rfc3339(s: &str) -> Result<Millis, Skip> {
     // RFC 3339 allows a space for the `T`; chrono's parser does not.
-    let normalised = if s.len() > 10 && s.as_bytes()[10] == b' ' {
-        format!("{}T{}", &s[..10], &s[11..])
+    // Borrowed unless it must change: this runs for every event.
+    let normalised: std::borrow::Cow<str> = if s.len() > 10 && s.as_bytes()[10] == b' ' {
+        format!("{}T{}", &s[..10], &s[11..]).into()
     } else {
-        s.to_string()
+        s.into()
     };
     match DateTime::parse_from_rfc3339(&normalised) {
         Ok(t) => Ok(t.timestamp_millis()),

@@ -51,8 +51,15 @@ pub fn is_id_segment(segment: &str) -> bool {
     {
         return false; // `v1`: a version
     }
-    // Every id pattern but the UUID needs a digit or an `@`; a UUID has 36 characters.
-    if segment.len() != 36 && !segment.contains('@') && !segment.chars().any(char::is_numeric) {
+    // Every id pattern but the UUID needs a digit or an `@`; a UUID has 36
+    // characters. One pass over the bytes where the segment is ASCII (the only
+    // numeric ASCII characters are the digits).
+    let digit_or_at = if segment.is_ascii() {
+        bytes.iter().any(|&b| b == b'@' || b.is_ascii_digit())
+    } else {
+        segment.contains('@') || segment.chars().any(char::is_numeric)
+    };
+    if segment.len() != 36 && !digit_or_at {
         return false;
     }
     !VERSION_SEGMENT.is_match(segment) && ID_SEGMENT.is_match(segment)
@@ -109,7 +116,9 @@ impl Templater {
     /// [`Templater::template`] into a buffer the caller reuses (`out` is appended
     /// to; pass it empty), with the last id borrowed from the path.
     pub fn template_into<'p>(&self, path: &'p str, out: &mut String) -> Option<&'p str> {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
+        // Byte search: a two-character pattern costs more than the short loop.
+        let end = path.bytes().position(|b| matches!(b, b'?' | b'#'));
+        let path = &path[..end.unwrap_or(path.len())];
         let mut last_id = None;
         for (i, segment) in path.split('/').enumerate() {
             let learned = i > 0
