@@ -77,7 +77,7 @@ fn ingest_paths(c: &mut Criterion) {
                 .split(|b| *b == b'\n')
                 .filter(|line| fast.count_success(&mut agg, line))
                 .count();
-            fast.finish(&agg);
+            agg.flush_seen();
             counted
         })
     });

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::redact::{redact, redact_object, redact_owned};
-use super::seen::SeenObjects;
+use super::seen::{SeenBatch, SeenObjects};
 use crate::intern::Interner;
 use crate::model::{Event, Millis};
 
@@ -512,6 +512,8 @@ pub struct Aggregates {
     /// Objects that were ever answered successfully.
     /// Shared by every worker of one run (see [`SeenObjects`]).
     pub seen: Arc<SeenObjects>,
+    /// This worker's allowed objects not yet in `seen` ([`Aggregates::flush_seen`]).
+    pub seen_pending: SeenBatch,
     pub stats: TableStats,
     /// The first bad records by position.
     pub bad: Vec<BadRecord>,
@@ -542,6 +544,7 @@ impl Aggregates {
             other_statuses: BTreeMap::new(),
             not_found: HashMap::new(),
             seen,
+            seen_pending: SeenBatch::default(),
             stats: TableStats::default(),
             bad: Vec::new(),
             unit_lines: BTreeMap::new(),
@@ -624,7 +627,8 @@ impl Aggregates {
             }
         } else if event.is_success() {
             if let Some(object) = &object_id {
-                self.seen.insert(&event.principal, &template, object);
+                self.seen_pending
+                    .insert(&self.seen, &event.principal, &template, object);
             }
             let key = SuccessKey {
                 principal: event.principal,
@@ -682,9 +686,17 @@ impl Aggregates {
         keep_smallest(&mut self.bad, vec![bad], BAD_RECORDS_KEPT);
     }
 
+    /// Puts the allowed objects still pending into [`Aggregates::seen`]: call
+    /// when a worker has read its lines (merging and resolving call it too).
+    pub fn flush_seen(&mut self) {
+        self.seen_pending.flush(&self.seen);
+    }
+
     /// Combines two partial results, before [`Aggregates::resolve_objects`].
     /// Commutative and associative.
     pub fn merge(mut self, mut other: Aggregates) -> Aggregates {
+        self.flush_seen();
+        other.flush_seen();
         if self.by_object.len() + self.successes.len()
             < other.by_object.len() + other.successes.len()
         {
@@ -743,6 +755,7 @@ impl Aggregates {
     /// sized beforehand (doubling a list of a million groups would copy it).
     /// The caller must hold no other handle on [`Aggregates::seen`].
     pub fn resolve_objects(&mut self) {
+        self.flush_seen();
         let limit = self.sample_limit;
         let groups: Vec<(Box<DenialKey>, ByObject)> =
             std::mem::take(&mut self.by_object).into_iter().collect();

@@ -17,7 +17,6 @@ use serde_json::value::RawValue;
 use super::aggregate::{Aggregates, SuccessGroup, SuccessKeyRef};
 use super::fields;
 use super::redact::redact_object_str;
-use super::seen::SeenBatch;
 use super::template::Templater;
 
 /// The fields of a flat record in canonical names, borrowed from the line.
@@ -49,7 +48,6 @@ struct FlatRecord<'a> {
 pub struct FastPath<'t> {
     templater: &'t Templater,
     template: String,
-    seen: SeenBatch,
 }
 
 impl<'t> FastPath<'t> {
@@ -57,13 +55,7 @@ impl<'t> FastPath<'t> {
         FastPath {
             templater,
             template: String::with_capacity(128),
-            seen: SeenBatch::default(),
         }
-    }
-
-    /// Applies what is still pending: call when the worker's lines are read.
-    pub fn finish(&mut self, agg: &Aggregates) {
-        self.seen.flush(&agg.seen);
     }
 
     /// Counts `line` into `agg` if it is an allowed request this path can read
@@ -124,7 +116,7 @@ impl<'t> FastPath<'t> {
         let object = text(record.object_id).or(path_object);
         if let Some(object) = object {
             let object = redact_object_str(object);
-            self.seen
+            agg.seen_pending
                 .insert(&agg.seen, principal, &self.template, &object);
         }
         let key = SuccessKeyRef {

@@ -755,9 +755,7 @@ impl EventReader<'_> {
                 Err(skip) => agg.add_skip(position, skip),
             }
         }
-        if let Some(fast) = &mut fast {
-            fast.finish(agg);
-        }
+        agg.flush_seen();
     }
 }
 

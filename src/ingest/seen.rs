@@ -55,7 +55,7 @@ impl Hashes {
 /// also tell which objects are in already (allowed requests repeat objects).
 /// Then it sets the bits of the rest, in lines now cached. Call
 /// [`SeenBatch::flush`] before the filters are read.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SeenBatch {
     pending: Vec<Hashes>,
     present: Vec<(bool, bool)>,
