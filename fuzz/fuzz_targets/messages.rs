@@ -17,10 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let code = parts.next();
     let header = parts.next();
     let key = DenialKey {
-        message: Some(message.to_string()),
-        error_code: code.map(str::to_string),
+        message: Some(message.into()),
+        error_code: code.map(Into::into),
         headers: header
-            .map(|h| vec![("www-authenticate".to_string(), h.to_string())])
+            .map(|h| vec![("www-authenticate".to_string(), h.to_string())].into())
             .unwrap_or_default(),
         ..DenialKey::default()
     };
