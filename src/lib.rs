@@ -15,7 +15,9 @@
 //! Spike detection ([`cluster::spikes`]) reads the same outputs over time.
 //!
 //! Beside the pipeline: [`generate`] writes synthetic logs with known answers,
-//! and [`evaluate`] scores the pipeline's diagnoses against them.
+//! and [`evaluate`] scores the pipeline's diagnoses against them. Shared by the
+//! stages: [`model`] (the records), [`intern`] (one copy of strings that repeat
+//! across a million groups) and [`output`] (writing files safely).
 
 pub mod cluster;
 pub mod correlate;
