@@ -753,7 +753,8 @@ impl Aggregates {
     /// after which the filters and 404 counts are freed; then the groups are
     /// rebuilt a slice at a time, each freed as its parts are made, into a list
     /// sized beforehand (doubling a list of a million groups would copy it).
-    /// The caller must hold no other handle on [`Aggregates::seen`].
+    /// The filters are freed here only where the caller holds no other handle
+    /// on [`Aggregates::seen`] (`ingest` drops its own first).
     pub fn resolve_objects(&mut self) {
         self.flush_seen();
         let limit = self.sample_limit;
