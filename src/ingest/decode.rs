@@ -248,6 +248,7 @@ pub struct CsvSource<R: Read> {
 }
 
 impl<R: Read + Send> CsvSource<R> {
+    /// Records of a CSV stream that starts with its header row.
     pub fn new(reader: R) -> Result<Self> {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
         let headers = reader
@@ -256,12 +257,31 @@ impl<R: Read + Send> CsvSource<R> {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        Ok(CsvSource {
+        Ok(Self::with_reader(reader, headers))
+    }
+
+    /// Records of a part of a CSV file after its header row, named by `headers`
+    /// (the file's, from [`CsvSource::new`] over its start).
+    pub fn with_headers(reader: R, headers: Vec<String>) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(reader);
+        Self::with_reader(reader, headers)
+    }
+
+    fn with_reader(reader: csv::Reader<R>, headers: Vec<String>) -> Self {
+        CsvSource {
             reader,
             headers,
             record: csv::ByteRecord::new(),
             failed: false,
-        })
+        }
+    }
+
+    /// The column names, trimmed.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
     }
 }
 

@@ -507,6 +507,13 @@ enum Part {
     Bytes(u64, u64),
     /// Rows `start..end` of an uncompressed Parquet file.
     Rows(usize, usize),
+    /// Bytes `start..end` of a plain CSV file, both at line starts, holding
+    /// `lines` lines; a range after the first takes the file's header row.
+    Lines {
+        start: u64,
+        end: u64,
+        lines: u64,
+    },
 }
 
 /// About how many events the inputs hold, to size the filters of allowed objects
@@ -552,6 +559,8 @@ fn event_units<'a>(
             (0..count)
                 .map(|i| Part::Bytes(i * range_bytes, ((i + 1) * range_bytes).min(len)))
                 .collect()
+        } else if let Some(ranges) = plain_csv_ranges(input, range_bytes)? {
+            ranges
         } else if let Some(rows) = plain_parquet_rows(input) {
             // Rows per unit in proportion to bytes.
             let count = len.div_ceil(range_bytes) as usize;
@@ -571,6 +580,116 @@ fn event_units<'a>(
         );
     }
     Ok(units)
+}
+
+/// Line ranges of an uncompressed CSV file on disk, about `range_bytes` each,
+/// for workers to read apart; `None` for anything else, for a file in which a
+/// quoted cell holds a newline (there a line is not a record) and for CRLF
+/// line ends (the CSV reader numbers their lines its own way): those are read
+/// whole. Costs one pass over the file; where it holds no quote, a search for
+/// one newline per range and a count of the rest.
+fn plain_csv_ranges(input: &InputFile, range_bytes: u64) -> Result<Option<Vec<Part>>> {
+    let Some(path) = &input.path else {
+        return Ok(None);
+    };
+    if input.encoding_from_name() != Some(Encoding::Csv) {
+        return Ok(None);
+    }
+    let context = || format!("cannot read {}", path.display());
+    let mut file = File::open(path).with_context(context)?;
+    let mut cuts = LineCuts {
+        every: range_bytes,
+        next: range_bytes,
+        newlines: 0,
+        // Where each range starts, with the newlines before it.
+        starts: vec![(0, 0)],
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut offset, mut in_quotes, mut last_byte) = (0u64, false, b'\n');
+    loop {
+        let n = file.read(&mut buf).with_context(context)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        let compressed =
+            chunk.starts_with(&[0x1f, 0x8b]) || chunk.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        if offset == 0 && compressed {
+            return Ok(None);
+        }
+        if chunk.contains(&b'\r') {
+            // CRLF: the CSV reader numbers the lines of such a file in its own
+            // way, which a range would not reproduce.
+            return Ok(None);
+        }
+        if !in_quotes && !chunk.contains(&b'"') {
+            // No quote: every newline ends a record. Find the first newline at
+            // or after each cut point; count the others.
+            let mut from = 0;
+            loop {
+                let look = (cuts.next.saturating_sub(offset) as usize).max(from);
+                let Some(i) = chunk
+                    .get(look..)
+                    .and_then(|c| c.iter().position(|&b| b == b'\n'))
+                else {
+                    break;
+                };
+                cuts.newlines += count_newlines(&chunk[from..look + i]);
+                cuts.newline_at(offset + (look + i) as u64);
+                from = look + i + 1;
+            }
+            cuts.newlines += count_newlines(&chunk[from..]);
+        } else {
+            for (i, &b) in chunk.iter().enumerate() {
+                match b {
+                    b'"' => in_quotes = !in_quotes,
+                    b'\n' if in_quotes => return Ok(None),
+                    b'\n' => cuts.newline_at(offset + i as u64),
+                    _ => {}
+                }
+            }
+        }
+        last_byte = chunk[n - 1];
+        offset += n as u64;
+    }
+    // A last line without its newline is a line too.
+    let lines = cuts.newlines + u64::from(last_byte != b'\n');
+    let mut starts = cuts.starts;
+    starts.retain(|&(at, _)| at == 0 || at < offset);
+    let ends = starts.iter().skip(1).copied().chain([(offset, lines)]);
+    let parts = starts
+        .iter()
+        .zip(ends)
+        .map(|(&(start, before), (end, before_end))| Part::Lines {
+            start,
+            end,
+            lines: before_end - before,
+        })
+        .collect();
+    Ok(Some(parts))
+}
+
+/// Cut points of a file at the first newline past every `every` bytes.
+struct LineCuts {
+    every: u64,
+    next: u64,
+    newlines: u64,
+    starts: Vec<(u64, u64)>,
+}
+
+impl LineCuts {
+    /// Counts the newline at byte `at`, cutting after it if a cut is due.
+    fn newline_at(&mut self, at: u64) {
+        self.newlines += 1;
+        if at >= self.next {
+            self.starts.push((at + 1, self.newlines));
+            self.next = at + 1 + self.every;
+        }
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// The rows of an uncompressed Parquet file on disk, which workers can share
@@ -644,6 +763,12 @@ impl EventReader<'_> {
                 agg.unit_lines
                     .insert((unit.file, unit.index), source.lines_read());
             }),
+            Part::Lines { start, end, lines } => {
+                self.open_csv_range(input, start, end).map(|mut source| {
+                    self.fold(agg, &mut source, unit);
+                    agg.unit_lines.insert((unit.file, unit.index), lines);
+                })
+            }
             Part::Rows(start, end) => {
                 let path = input
                     .path
@@ -670,6 +795,33 @@ impl EventReader<'_> {
             )?;
         }
         Ok(())
+    }
+
+    /// A source over bytes `[start, end)` of a CSV file, both at line starts;
+    /// past the first range, its columns are named by the file's header row.
+    fn open_csv_range(
+        &self,
+        input: &InputFile,
+        start: u64,
+        end: u64,
+    ) -> Result<CsvSource<impl Read + Send>> {
+        let path = input.path.as_ref().expect("ranges are cut only from files");
+        let open = || File::open(path).with_context(|| format!("cannot open {}", path.display()));
+        let mut file = open()?;
+        file.seek(SeekFrom::Start(start))
+            .with_context(|| format!("cannot seek in {}", path.display()))?;
+        let range = BufReader::with_capacity(
+            1 << 20,
+            input::Counted {
+                inner: file.take(end - start),
+                progress: self.progress.clone(),
+            },
+        );
+        if start == 0 {
+            return CsvSource::new(range);
+        }
+        let header = CsvSource::new(BufReader::new(open()?))?;
+        Ok(CsvSource::with_headers(range, header.headers().to_vec()))
     }
 
     /// A source over the lines that start in `[start, end)`: the line cut by
@@ -916,6 +1068,67 @@ mod tests {
             vec!["3", "6", "8"],
             "blank lines still count as lines"
         );
+    }
+
+    const EVENTS_CSV: &str = "ts,principal,method,path,status,request_id,message
+2026-11-20T00:00:01Z,svc-a,PUT,/w/WO1,403,r1,\"Forbidden, by policy\"
+2026-11-20T00:00:02Z,svc-a,GET,/w/WO2,200,,
+2026-11-20T00:00:03Z,svc-b,PUT,/w/WO3,403,,\"a \"\"quoted\"\" word\"
+2026-11-20T00:00:03Z,svc-b,PUT
+yesterday,svc-b,PUT,/w/WO3,403,,
+
+2026-11-20T00:00:04Z,svc-a,PUT,/w/WO1,403,r0,
+2026-11-20T00:00:06Z,svc-c,DELETE,/w/WO9,403,,";
+
+    #[test]
+    fn line_ranges_of_one_csv_file_give_what_the_whole_file_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = || events_file(dir.path(), "a.csv", EVENTS_CSV.as_bytes());
+        let whole = ingest(vec![file()], &IngestOptions::default()).unwrap();
+        for range_bytes in [1, 7, 50, 120, 400] {
+            let ranges = plain_csv_ranges(&file(), range_bytes).unwrap().unwrap();
+            let lines: u64 = ranges
+                .iter()
+                .map(|p| match p {
+                    Part::Lines { lines, .. } => *lines,
+                    _ => unreachable!("CSV is cut into line ranges"),
+                })
+                .sum();
+            assert_eq!(lines, 9, "range_bytes {range_bytes}: {ranges:?}");
+            let options = IngestOptions {
+                range_bytes,
+                ..Default::default()
+            };
+            let cut = ingest(vec![file()], &options).unwrap();
+            assert_eq!(essence(&cut), essence(&whole), "range_bytes {range_bytes}");
+        }
+        let (groups, stats, bad) = essence(&whole);
+        assert_eq!(groups.len(), 4, "{groups:?}");
+        assert_eq!((stats.read, stats.used), (7, 5));
+        let lines: Vec<&str> = bad.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(lines, vec!["5", "6"], "{bad:?}");
+    }
+
+    /// A quoted cell holding a newline, and CRLF line ends (which the CSV
+    /// reader numbers its own way), keep a CSV file whole.
+    #[test]
+    fn csv_files_a_line_range_would_misread_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let texts = [
+            EVENTS_CSV.replace("Forbidden, by policy", "Forbidden,\nby policy"),
+            EVENTS_CSV.replace('\n', "\r\n"),
+        ];
+        for text in texts {
+            let file = || events_file(dir.path(), "a.csv", text.as_bytes());
+            assert!(plain_csv_ranges(&file(), 7).unwrap().is_none());
+            let whole = ingest(vec![file()], &IngestOptions::default()).unwrap();
+            let options = IngestOptions {
+                range_bytes: 7,
+                ..Default::default()
+            };
+            let cut = ingest(vec![file()], &options).unwrap();
+            assert_eq!(essence(&cut), essence(&whole));
+        }
     }
 
     #[test]
