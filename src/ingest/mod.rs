@@ -542,8 +542,9 @@ fn expected_events(files: &[InputFile]) -> u64 {
 }
 
 /// Cuts the event inputs into units. Plain (uncompressed, on-disk) JSON Lines
-/// are cut into byte ranges and Parquet files into row ranges; compressed
-/// streams and CSV (a quoted cell may hold a newline) are read from their start.
+/// are cut into byte ranges, CSV into line ranges where a line is a record
+/// ([`plain_csv_ranges`]) and Parquet files into row ranges; compressed streams
+/// are read from their start.
 fn event_units<'a>(
     files: impl Iterator<Item = (usize, &'a InputFile)>,
     range_bytes: u64,
