@@ -726,6 +726,14 @@ fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
     Ok(!compressed && decode::is_json_lines(&head[..n]))
 }
 
+/// `path`, opened and positioned at byte `offset`.
+fn open_at(path: &std::path::Path, offset: u64) -> Result<File> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.seek(SeekFrom::Start(offset))
+        .with_context(|| format!("cannot seek in {}", path.display()))?;
+    Ok(file)
+}
+
 /// Everything a worker needs to fold one unit of events into aggregates.
 struct EventReader<'a> {
     files: &'a [InputFile],
@@ -807,10 +815,7 @@ impl EventReader<'_> {
         end: u64,
     ) -> Result<CsvSource<impl Read + Send>> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
-        let open = || File::open(path).with_context(|| format!("cannot open {}", path.display()));
-        let mut file = open()?;
-        file.seek(SeekFrom::Start(start))
-            .with_context(|| format!("cannot seek in {}", path.display()))?;
+        let file = open_at(path, start)?;
         let range = BufReader::with_capacity(
             1 << 20,
             input::Counted {
@@ -821,7 +826,7 @@ impl EventReader<'_> {
         if start == 0 {
             return CsvSource::new(range);
         }
-        let header = CsvSource::new(BufReader::new(open()?))?;
+        let header = CsvSource::new(BufReader::new(open_at(path, 0)?))?;
         Ok(CsvSource::with_headers(range, header.headers().to_vec()))
     }
 
@@ -834,11 +839,8 @@ impl EventReader<'_> {
         end: u64,
     ) -> Result<JsonSource<impl BufRead + Send>> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
-        let mut file =
-            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let seek_to = start.saturating_sub(1);
-        file.seek(SeekFrom::Start(seek_to))
-            .with_context(|| format!("cannot seek in {}", path.display()))?;
+        let file = open_at(path, seek_to)?;
         let mut reader = BufReader::with_capacity(
             1 << 20,
             input::Counted {
