@@ -50,12 +50,12 @@ pub fn unused_grants(
     let mut rules: HashMap<(&str, &str), Option<&Policy>> = HashMap::new();
     for (key, group) in successes {
         by_principal
-            .entry(key.principal.as_str())
+            .entry(key.principal())
             .or_default()
             .push((key, group.count));
         rules
-            .entry((key.method.as_str(), key.template.as_str()))
-            .or_insert_with(|| catalog.find(&key.method, &key.template));
+            .entry((key.method(), key.template()))
+            .or_insert_with(|| catalog.find(key.method(), key.template()));
     }
     // Principals are independent: in parallel, collected in name order.
     history
@@ -76,14 +76,13 @@ pub fn unused_grants(
             let (mut requests, mut without_rule) = (0, 0);
             for (key, count) in by_principal.get(principal).into_iter().flatten() {
                 requests += count;
-                let Some(policy) = rules[&(key.method.as_str(), key.template.as_str())] else {
+                let Some(policy) = rules[&(key.method(), key.template())] else {
                     without_rule += count;
                     continue;
                 };
                 let mut needed: Vec<&str> = policy.all_of.iter().map(String::as_str).collect();
                 needed.extend(
-                    key.fields
-                        .iter()
+                    key.fields()
                         .filter_map(|f| policy.fields.get(f).map(String::as_str)),
                 );
                 let choices = policy.any_of.iter().map(String::as_str);
@@ -179,13 +178,7 @@ mod tests {
     }
 
     fn success(principal: &str, method: &str, template: &str, fields: &[&str]) -> SuccessKey {
-        SuccessKey {
-            principal: principal.into(),
-            method: method.into(),
-            template: template.into(),
-            org: None,
-            fields: fields.iter().map(|f| f.to_string()).collect(),
-        }
+        SuccessKey::new(principal, method, template, None, fields)
     }
 
     #[test]

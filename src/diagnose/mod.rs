@@ -234,7 +234,7 @@ pub fn diagnose<'a>(
 ) -> Diagnosed<'a> {
     let mut own: OwnSuccesses = HashMap::new();
     for (k, g) in &events.successes {
-        own.entry((k.principal.as_str(), k.method.as_str(), k.template.as_str()))
+        own.entry((k.principal(), k.method(), k.template()))
             .or_default()
             .push((k, g));
     }
@@ -611,9 +611,7 @@ fn judge_behaviour<'a>(
     let own = cx.own_successes(denial);
 
     if key.objects.named {
-        let allowed_elsewhere = own
-            .iter()
-            .any(|(k, _)| k.org.as_deref() == key.org.as_deref());
+        let allowed_elsewhere = own.iter().any(|(k, _)| k.org() == key.org.as_deref());
         if allowed_elsewhere && !key.objects.allowed_for_principal {
             let c = rule(
                 level,
@@ -625,8 +623,8 @@ fn judge_behaviour<'a>(
     if let Some(org) = &key.org {
         let other_orgs = own
             .iter()
-            .any(|(k, _)| k.org.as_deref().is_some_and(|o| o != &**org));
-        let this_org = own.iter().any(|(k, _)| k.org.as_deref() == Some(&**org));
+            .any(|(k, _)| k.org().is_some_and(|o| o != &**org));
+        let this_org = own.iter().any(|(k, _)| k.org() == Some(&**org));
         if other_orgs && !this_org {
             let c = rule(
                 Level::Medium,
@@ -636,12 +634,12 @@ fn judge_behaviour<'a>(
         }
     }
     if !key.fields.is_empty() && !own.is_empty() {
-        let touched_when_allowed: BTreeSet<&String> =
-            own.iter().flat_map(|(k, _)| &k.fields).collect();
+        let touched_when_allowed: BTreeSet<&str> =
+            own.iter().flat_map(|(k, _)| k.fields()).collect();
         let differing: Vec<String> = key
             .fields
             .iter()
-            .filter(|f| !touched_when_allowed.contains(f))
+            .filter(|f| !touched_when_allowed.contains(f.as_str()))
             .cloned()
             .collect();
         if !differing.is_empty() {

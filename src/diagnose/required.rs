@@ -62,9 +62,9 @@ impl<'a> EndpointPeers<'a> {
         let mut by_endpoint: HashMap<(&str, &str), HashMap<&str, Millis>> = HashMap::new();
         for (key, group) in successes {
             let last = by_endpoint
-                .entry((key.method.as_str(), key.template.as_str()))
+                .entry((key.method(), key.template()))
                 .or_default()
-                .entry(key.principal.as_str())
+                .entry(key.principal())
                 .or_insert(group.last_ts);
             *last = (*last).max(group.last_ts);
         }
@@ -245,13 +245,7 @@ mod tests {
 
     fn success(principal: &str) -> (SuccessKey, SuccessGroup) {
         (
-            SuccessKey {
-                principal: principal.into(),
-                method: "POST".into(),
-                template: "/assign".into(),
-                org: None,
-                fields: vec![],
-            },
+            SuccessKey::new::<&str>(principal, "POST", "/assign", None, &[]),
             SuccessGroup {
                 count: 1,
                 first_ts: 50,

@@ -5,7 +5,7 @@
 //! a count under (principal, method, endpoint, org, fields) and the object it
 //! touched. This path reads exactly those fields, borrowed from the line (serde
 //! with `&str`, no JSON tree, no owned strings), templates the path into a
-//! reused buffer, and finds the group without building its key. Anything it is
+//! reused buffer, and finds the group by its key packed into a reused buffer. Anything it is
 //! not sure of (another format's keys, a field that is not a plain string, escapes,
 //! a duplicate key, a denial) returns `false`, and the line takes the full path:
 //! both give the same aggregates, which a test checks on every sample scenario.
@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::aggregate::{Aggregates, SuccessGroup, SuccessKeyRef};
+use super::aggregate::{Aggregates, SuccessGroup, SuccessKey};
 use super::fields;
 use super::redact::redact_object_str;
 use super::template::Templater;
@@ -48,6 +48,8 @@ struct FlatRecord<'a> {
 pub struct FastPath<'t> {
     templater: &'t Templater,
     template: String,
+    /// The packed success key of the line ([`SuccessKey::pack`]).
+    key: Vec<u8>,
 }
 
 impl<'t> FastPath<'t> {
@@ -55,6 +57,7 @@ impl<'t> FastPath<'t> {
         FastPath {
             templater,
             template: String::with_capacity(128),
+            key: Vec::with_capacity(256),
         }
     }
 
@@ -119,16 +122,19 @@ impl<'t> FastPath<'t> {
             agg.seen_pending
                 .insert(&agg.seen, principal, &self.template, &object);
         }
-        let key = SuccessKeyRef {
+        self.key.clear();
+        let org = text(record.org);
+        SuccessKey::pack(
+            &mut self.key,
             principal,
             method,
-            template: &self.template,
-            org: text(record.org),
-            fields: &names,
-        };
+            &self.template,
+            org,
+            &names,
+        );
         agg.stats.read += 1;
         agg.stats.used += 1;
-        match agg.successes.get_mut(&key) {
+        match agg.successes.get_mut(self.key.as_slice()) {
             Some(group) => {
                 group.count += 1;
                 group.first_ts = group.first_ts.min(ts);
@@ -136,7 +142,7 @@ impl<'t> FastPath<'t> {
             }
             None => {
                 agg.successes.insert(
-                    key.to_owned(),
+                    SuccessKey::from_packed(&self.key),
                     SuccessGroup {
                         count: 1,
                         first_ts: ts,
