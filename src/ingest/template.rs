@@ -120,7 +120,17 @@ impl Templater {
         let end = path.bytes().position(|b| matches!(b, b'?' | b'#'));
         let path = &path[..end.unwrap_or(path.len())];
         let mut last_id = None;
-        for (i, segment) in path.split('/').enumerate() {
+        // Split by a byte loop: `str::split` searches each short segment with
+        // memchr, whose set-up costs more than the segment.
+        let cuts = path.bytes().enumerate().filter(|&(_, b)| b == b'/');
+        let ends = cuts.map(|(at, _)| at).chain(std::iter::once(path.len()));
+        let mut start = 0;
+        let segments = ends.map(|end| {
+            let segment = &path[start..end];
+            start = end + 1;
+            segment
+        });
+        for (i, segment) in segments.enumerate() {
             let learned = i > 0
                 && !self.learned.is_empty()
                 && !segment.is_empty()
