@@ -113,7 +113,7 @@ impl<'t> FastPath<'t> {
         names.sort_unstable();
         names.dedup();
 
-        let path = path.split(['?', '#']).next().unwrap_or_default();
+        // Templating drops the query string and fragment itself.
         self.template.clear();
         let path_object = self.templater.template_into(path, &mut self.template);
         let object = text(record.object_id).or(path_object);
