@@ -16,7 +16,9 @@ use rayon::prelude::*;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-/// The fields of an allowed request the fast path reads, borrowed.
+/// The fields of an allowed request the fast path reads, borrowed: a copy of
+/// those of `FlatRecord` in src/ingest/fast.rs, as this crate measures without
+/// grantgap's code.
 #[derive(Deserialize)]
 #[allow(dead_code)] // read, never used: parsing them is what is measured
 struct Fields<'a> {
