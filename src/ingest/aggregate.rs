@@ -362,7 +362,7 @@ impl SuccessKey {
     }
 
     /// Appends the packed form of a key to `out`: what the map is looked up by.
-    pub fn pack<F: AsRef<str>>(
+    pub(super) fn pack<F: AsRef<str>>(
         out: &mut Vec<u8>,
         principal: &str,
         method: &str,
@@ -387,7 +387,7 @@ impl SuccessKey {
     }
 
     /// The key of a packed form made by [`SuccessKey::pack`].
-    pub fn from_packed(bytes: &[u8]) -> Self {
+    pub(super) fn from_packed(bytes: &[u8]) -> Self {
         SuccessKey(bytes.into())
     }
 
