@@ -579,6 +579,9 @@ pub struct Aggregates {
     pub seen: Arc<SeenObjects>,
     /// This worker's allowed objects not yet in `seen` ([`Aggregates::flush_seen`]).
     pub seen_pending: SeenBatch,
+    /// The chance that an object never allowed looked allowed, as the filters
+    /// stood when objects were resolved ([`Aggregates::resolve_objects`]).
+    pub seen_false_positive_rate: f64,
     pub stats: TableStats,
     /// The first bad records by position.
     pub bad: Vec<BadRecord>,
@@ -610,6 +613,7 @@ impl Aggregates {
             not_found: HashMap::new(),
             seen,
             seen_pending: SeenBatch::default(),
+            seen_false_positive_rate: 0.0,
             stats: TableStats::default(),
             bad: Vec::new(),
             unit_lines: BTreeMap::new(),
@@ -829,8 +833,9 @@ impl Aggregates {
             .par_iter()
             .flat_map_iter(|(key, objects)| objects.ids().map(|id| self.facts(key, id)))
             .collect();
+        self.seen_false_positive_rate = self.seen.false_positive_rate();
         // All that is read of objects is now in `facts`: the filters (sized by
-        // the input: 2 x 128 MiB at 10 GB) and the 404 counts go.
+        // the input: 2 x 32 MiB at 10 GB) and the 404 counts go.
         self.seen = Arc::new(SeenObjects::default());
         self.not_found = HashMap::new();
 

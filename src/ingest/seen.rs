@@ -24,8 +24,13 @@ use foldhash::fast::FixedState;
 
 /// The smallest filter: 2^24 bits (2 MiB), under 1% false positives up to 1.6 million objects.
 const MIN_BITS: usize = 1 << 24;
-/// The largest: 2^30 bits (128 MiB) per filter, for about 100 million objects.
-const MAX_BITS: usize = 1 << 30;
+/// The largest: 2^28 bits (32 MiB) per filter, under 1% false positives up to
+/// about 27 million objects. A bound, so that memory stays flat as input grows:
+/// the filters were sized by the input alone up to 2^30 bits, and at 10 GB held
+/// 256 MiB for 16 million (principal, object) pairs (false positives 1e-7).
+/// Past the bound the rate rises; ingest measures it
+/// ([`SeenObjects::false_positive_rate`]) and the report warns above 1%.
+const MAX_BITS: usize = 1 << 28;
 /// Bits per expected object: with 7 bits set per object, under 1% false positives.
 const BITS_PER_OBJECT: usize = 10;
 /// Bits set per object, each chosen by 9 bits of its hash (a block has 512).
@@ -98,6 +103,19 @@ impl BlockedFilter {
                 word.fetch_or(mask, Relaxed);
             }
         }
+    }
+
+    /// The chance that an object never inserted tests present: per block, the
+    /// share of its bits set to the power of the bits an object sets, averaged
+    /// over blocks (a query lands on each alike). Blocks fill unevenly, so this
+    /// is read off the blocks, not from a count of objects.
+    fn false_positive_rate(&self) -> f64 {
+        let per_block = |block: &Block| {
+            let set: u32 = block.0.iter().map(|w| w.load(Relaxed).count_ones()).sum();
+            (f64::from(set) / Block::BITS as f64).powi(HASHES as i32)
+        };
+        let sum: f64 = self.blocks.iter().map(per_block).sum();
+        sum / self.blocks.len() as f64
     }
 
     /// Adds the bits of a filter of the same size.
@@ -234,6 +252,12 @@ impl SeenObjects {
             .contains(hash(&(principal, template, object)))
     }
 
+    /// The larger of the two filters' false-positive rates, as they stand.
+    pub fn false_positive_rate(&self) -> f64 {
+        let anyone = self.by_anyone.false_positive_rate();
+        anyone.max(self.by_principal.false_positive_rate())
+    }
+
     /// Adds what another filter of the same size saw.
     pub fn merge(&self, other: &SeenObjects) {
         self.by_anyone.union(&other.by_anyone);
@@ -280,6 +304,31 @@ mod tests {
         assert_eq!(SeenObjects::for_objects(0).bits(), MIN_BITS);
         assert_eq!(SeenObjects::for_objects(10_000_000).bits(), 1 << 27);
         assert_eq!(SeenObjects::for_objects(u64::MAX).bits(), MAX_BITS);
+    }
+
+    /// The rate read off the blocks against the rate measured on objects never
+    /// inserted, for a filter holding what it was sized for and one overfull.
+    #[test]
+    fn the_false_positive_rate_is_read_off_the_filter() {
+        for objects in [1_600_000u32, 4_000_000] {
+            let seen = SeenObjects::for_objects(1_600_000);
+            let mut batch = SeenBatch::default();
+            for i in 0..objects {
+                batch.insert(&seen, "p", "/t/{id}", &i.to_string());
+            }
+            batch.flush(&seen);
+            let measured = (10_000_000..10_100_000u32)
+                .filter(|i| seen.by_principal("p", "/t/{id}", &i.to_string()))
+                .count() as f64
+                / 100_000.0;
+            let estimated = seen.false_positive_rate();
+            assert!(
+                (measured / estimated - 1.0).abs() < 0.2,
+                "{objects}: measured {measured}, estimated {estimated}"
+            );
+            assert_eq!(estimated > 0.01, objects > 1_600_000, "{estimated}");
+        }
+        assert_eq!(SeenObjects::default().false_positive_rate(), 0.0);
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Report {
         let allowed = events.successes.values().map(|s| s.count).sum();
         let denied = events.denials.iter().map(|(_, g)| g.count).sum();
         let other = events.other_statuses.values().sum();
-        let warnings = correlation
+        let mut warnings: Vec<String> = correlation
             .graph
             .cycles()
             .into_iter()
@@ -132,6 +132,7 @@ impl Report {
                 )
             })
             .collect();
+        warnings.extend(object_filter_warning(events.seen_false_positive_rate));
         let successes = &events.successes;
         let least_privilege = least_privilege::unused_grants(
             successes,
@@ -159,6 +160,25 @@ impl Report {
             warnings,
         }
     }
+}
+
+/// Past this false-positive rate of the filters of allowed objects, the report
+/// says so: the rate ingest's filters are sized to stay under.
+const OBJECT_FILTER_WARN_RATE: f64 = 0.01;
+
+/// A warning when the filters of allowed objects held more objects than they
+/// were sized for ([`crate::ingest::seen`]): some denied objects then look
+/// allowed, which hides object-ACL and masked-404 causes, never invents them.
+fn object_filter_warning(rate: f64) -> Option<String> {
+    (rate > OBJECT_FILTER_WARN_RATE).then(|| {
+        format!(
+            "the filters of objects ever allowed are overfull: about {:.1}% of objects never \
+             allowed look allowed, so some object_acl and masked_not_found denials are \
+             reported under another cause; run the report on a shorter period (fewer \
+             distinct objects) to remove this",
+            rate * 100.0
+        )
+    })
 }
 
 /// One line on signatures, the baseline comparison and suppressions, for the
@@ -230,5 +250,18 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
         Format::Csv => csv::write(report, out),
         Format::Markdown => markdown::write(report, out),
         Format::Html => html::write(report, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overfull_object_filters_are_reported_with_their_rate() {
+        assert_eq!(object_filter_warning(0.0), None);
+        assert_eq!(object_filter_warning(0.009), None);
+        let warning = object_filter_warning(0.042).expect("over 1%");
+        assert!(warning.contains("about 4.2%"), "{warning}");
     }
 }
