@@ -82,7 +82,9 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
         text("org", key(|k| k.org.as_deref().map(str::to_string))),
         text(
             "object_id",
-            rows.iter().map(|(_, o)| o.map(|o| o.id.clone())).collect(),
+            rows.iter()
+                .map(|(_, o)| o.map(|o| o.id.to_string()))
+                .collect(),
         ),
         text(
             "token_id",
