@@ -165,14 +165,14 @@ impl<'a> PrincipalAcc<'a> {
             f.sources.extend(d.source);
             f.confidence = Some(f.confidence.map_or(d.confidence, |c| c.min(d.confidence)));
             let e = &d.evidence;
-            f.snapshots.extend(e.snapshot_at);
-            f.issued.extend(e.token_issued_at);
-            f.expires.extend(e.token_expires_at);
+            f.snapshots.extend(d.denial.snapshot_at);
+            f.issued.extend(d.denial.token_issued_at());
+            f.expires.extend(d.denial.token_expires_at());
             f.granted.extend(e.granted_at);
             f.peers = f.peers.max(e.peers);
             f.objects
                 .extend(group.objects.iter().map(|o| o.id.as_str()));
-            f.orgs.extend(e.org.as_deref().map(str::to_string));
+            f.orgs.extend(key.org.as_deref().map(str::to_string));
             f.fields.extend(e.fields.iter().cloned());
             if let Some(later) = e.later_succeeded {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);

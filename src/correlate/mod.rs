@@ -31,6 +31,19 @@ pub struct CorrelatedDenial<'a> {
     pub scopes: Option<&'a [String]>,
 }
 
+impl CorrelatedDenial<'_> {
+    /// When the requests' token was issued: as the tokens table says, else as
+    /// the log does.
+    pub fn token_issued_at(&self) -> Option<Millis> {
+        self.token.map(|t| t.issued_at).or(self.key.token_issued_at)
+    }
+
+    /// When the requests' token expires, as the tokens table says.
+    pub fn token_expires_at(&self) -> Option<Millis> {
+        self.token.and_then(|t| t.expires_at)
+    }
+}
+
 /// Correlation's output: every denial group in context, the role graph and each
 /// principal's snapshot history.
 #[derive(Debug)]

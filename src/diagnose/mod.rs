@@ -102,21 +102,19 @@ pub struct Confidence {
     pub rule: &'static str,
 }
 
-/// What a diagnosis rests on, beyond the requests themselves.
+/// What a diagnosis rests on, beyond the requests themselves and what
+/// correlation found for them (the snapshot, the token: [`CorrelatedDenial`]).
+/// There is one per denial group, so it holds only what diagnosis adds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Evidence {
-    pub snapshot_at: Option<Millis>,
-    pub token_issued_at: Option<Millis>,
-    pub token_expires_at: Option<Millis>,
     /// When the permission was granted (stale token, propagation delay).
     pub granted_at: Option<Millis>,
     /// Principals succeeding on the endpoint that the requirement was inferred from.
     pub peers: Option<usize>,
-    /// The data scope and fields where this denial differs from successes (the
-    /// objects are the group's own, [`DenialGroup::objects`]).
+    /// The fields where this denial differs from successes (the data scope is
+    /// the key's org, the objects the group's own, [`DenialGroup::objects`]).
     ///
     /// [`DenialGroup::objects`]: crate::ingest::aggregate::DenialGroup::objects
-    pub org: Option<Arc<str>>,
     pub fields: Arc<[String]>,
     /// Whether the principal succeeded on the endpoint after these denials.
     pub later_succeeded: Option<bool>,
@@ -273,13 +271,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     let key = denial.key;
     let signals = messages::signals(key);
     let snapshot = cx.correlation.snapshot(denial);
-    let mut evidence = Evidence {
-        snapshot_at: denial.snapshot_at,
-        token_issued_at: denial.token.map(|t| t.issued_at).or(key.token_issued_at),
-        token_expires_at: denial.token.and_then(|t| t.expires_at),
-        org: key.org.clone(),
-        ..Default::default()
-    };
+    let mut evidence = Evidence::default();
     let has = |s: &Signal| signals.contains(s);
     let level_of = |s: &Signal| {
         if messages::from_error_code(key, s) {
@@ -508,10 +500,7 @@ fn judge_token<'a>(
     grant_start: Option<Millis>,
     evidence: Evidence,
 ) -> Option<Diagnosis<'a>> {
-    let issued_at = denial
-        .token
-        .map(|t| t.issued_at)
-        .or(denial.key.token_issued_at);
+    let issued_at = denial.token_issued_at();
     let issued_before_grant = matches!((issued_at, grant_start), (Some(i), Some(g)) if i < g);
     match denial.scopes {
         Some(scopes) => {
