@@ -179,7 +179,7 @@ pub fn from_error_code(key: &DenialKey, wanted: &Signal) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::intern::Shared;
 
     fn key(code: Option<&str>, message: Option<&str>, headers: &[(&str, &str)]) -> DenialKey {
         DenialKey {
@@ -191,10 +191,10 @@ mod tests {
             template: "/x".into(),
             objects: Default::default(),
             org: None,
-            fields: Arc::new([]),
+            fields: Shared::default(),
             status: 403,
-            error_code: code.map(Arc::from),
-            message: message.map(Arc::from),
+            error_code: code.map(Shared::from),
+            message: message.map(Shared::from),
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))

@@ -13,9 +13,8 @@ pub mod required;
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
-use crate::intern::Interner;
+use crate::intern::{Interner, Shared};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -115,7 +114,7 @@ pub struct Evidence {
     /// the key's org, the objects the group's own, [`DenialGroup::objects`]).
     ///
     /// [`DenialGroup::objects`]: crate::ingest::aggregate::DenialGroup::objects
-    pub fields: Arc<[String]>,
+    pub fields: Shared<[String]>,
     /// Whether the principal succeeded on the endpoint after these denials.
     pub later_succeeded: Option<bool>,
     /// Missing permissions that a held role grants only outside the API, with those roles.
@@ -132,14 +131,14 @@ pub struct Diagnosis<'a> {
     ///
     /// This list, `missing` and `note` repeat across a million groups with a
     /// few thousand distinct values: they are shared ([`Interner`]).
-    pub required: Arc<[String]>,
+    pub required: Shared<[String]>,
     pub source: Option<RequirementSource>,
     /// What to grant (roles' permissions, the token's scopes, the data scope's
     /// permissions), depending on the cause; empty where no grant helps.
-    pub missing: Arc<[String]>,
+    pub missing: Shared<[String]>,
     pub evidence: Evidence,
     /// What would decide an `unknown`, or a remark on the evidence.
-    pub note: Option<Arc<str>>,
+    pub note: Option<Shared<str>>,
 }
 
 impl<'a> Diagnosis<'a> {
@@ -155,7 +154,7 @@ impl<'a> Diagnosis<'a> {
             denial,
             cause,
             confidence,
-            required: Arc::new([]),
+            required: Shared::default(),
             source: None,
             missing: missing.into(),
             evidence,

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::redact::{redact, redact_object, redact_owned};
 use super::seen::{SeenBatch, SeenObjects};
-use crate::intern::Interner;
+use crate::intern::{Interner, Shared};
 use crate::model::{Event, Millis};
 
 /// Denied requests kept as evidence per group; the earliest by time, then id.
@@ -43,20 +43,20 @@ pub struct Position {
 /// Its strings are shared ([`Interner`]): a million keys hold a few thousand
 /// distinct values.
 pub struct DenialKey {
-    pub principal: Arc<str>,
-    pub token_id: Option<Arc<str>>,
+    pub principal: Shared<str>,
+    pub token_id: Option<Shared<str>>,
     /// When the token or session was issued, as the log itself says.
     pub token_issued_at: Option<Millis>,
-    pub scopes: Option<Arc<[String]>>,
-    pub method: Arc<str>,
-    pub template: Arc<str>,
+    pub scopes: Option<Shared<[String]>>,
+    pub method: Shared<str>,
+    pub template: Shared<str>,
     pub objects: ObjectFacts,
-    pub org: Option<Arc<str>>,
-    pub fields: Arc<[String]>,
+    pub org: Option<Shared<str>>,
+    pub fields: Shared<[String]>,
     pub status: u16,
-    pub error_code: Option<Arc<str>>,
-    pub message: Option<Arc<str>>,
-    pub headers: Arc<[(String, String)]>,
+    pub error_code: Option<Shared<str>>,
+    pub message: Option<Shared<str>>,
+    pub headers: Shared<[(String, String)]>,
     /// Which interval of the principal's snapshot timeline the requests fall in
     /// (cut at each snapshot and at the end of its propagation window). Groups
     /// never straddle a cut, so one as-of lookup per group is exact.
