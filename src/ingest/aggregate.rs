@@ -1242,6 +1242,31 @@ mod tests {
     }
 
     #[test]
+    fn resolving_objects_keeps_the_filters_false_positive_rate() {
+        let mut agg = Aggregates::default();
+        for i in 0..1_000u64 {
+            let derived = Derived {
+                template: "/x/{id}".into(),
+                path_object: Some(format!("M-{i}")),
+                ..Default::default()
+            };
+            let position = Position {
+                file: 0,
+                unit: 0,
+                line: i + 1,
+            };
+            agg.add_event(event("svc-a", 200, i as Millis), derived, position);
+        }
+        assert_eq!(
+            agg.seen_false_positive_rate, 0.0,
+            "not read before resolving"
+        );
+        agg.resolve_objects();
+        let rate = agg.seen_false_positive_rate;
+        assert!(rate > 0.0 && rate < 1e-9, "{rate}");
+    }
+
+    #[test]
     fn samples_and_bad_records_are_capped_to_the_smallest() {
         let events: Vec<_> = (0..20).rev().map(|t| ("svc-a", 403, t)).collect();
         let mut agg = aggregate(&events, 0);
