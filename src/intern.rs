@@ -16,7 +16,7 @@ use hashbrown::HashSet;
 
 /// A shared, immutable value behind one thin pointer: 8 bytes where an
 /// `Arc<str>` or `Arc<[T]>` is 16 (a pointer and a length). A denial key holds
-/// eleven of them, diagnoses three, and there is one of each per denial group
+/// ten of them, diagnoses three, and there is one of each per denial group
 /// (680,000 at 10 GB); reading the length through one more pointer costs
 /// nothing measurable next to what is done with the value.
 ///
@@ -52,12 +52,6 @@ impl<T: ?Sized> Deref for Shared<T> {
 
 impl<T: ?Sized> Borrow<T> for Shared<T> {
     fn borrow(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T: ?Sized> AsRef<T> for Shared<T> {
-    fn as_ref(&self) -> &T {
         &self.0
     }
 }
