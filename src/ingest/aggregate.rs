@@ -784,16 +784,25 @@ impl Aggregates {
         debug_assert!(self.denials.is_empty() && other.denials.is_empty());
         // Merged results read nothing more: their keys are all made.
         self.interner = Interner::default();
-        merge_counts(&mut self.by_object, other.by_object, |mine, theirs| {
-            for (object, denials) in theirs.into_vec() {
-                mine.add(object, denials, limit);
-            }
-        });
-        merge_counts(&mut self.successes, other.successes, |mine, theirs| {
-            mine.count += theirs.count;
-            mine.first_ts = mine.first_ts.min(theirs.first_ts);
-            mine.last_ts = mine.last_ts.max(theirs.last_ts);
-        });
+        // The two largest maps merge side by side: the last merge of a run
+        // happens after the workers are done, with both cores free.
+        let (by_object, successes) = (&mut self.by_object, &mut self.successes);
+        rayon::join(
+            || {
+                merge_counts(by_object, other.by_object, |mine, theirs| {
+                    for (object, denials) in theirs.into_vec() {
+                        mine.add(object, denials, limit);
+                    }
+                })
+            },
+            || {
+                merge_counts(successes, other.successes, |mine, theirs| {
+                    mine.count += theirs.count;
+                    mine.first_ts = mine.first_ts.min(theirs.first_ts);
+                    mine.last_ts = mine.last_ts.max(theirs.last_ts);
+                })
+            },
+        );
         for (status, n) in other.other_statuses {
             *self.other_statuses.entry(status).or_default() += n;
         }

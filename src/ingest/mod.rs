@@ -198,14 +198,30 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         bad: Vec::new(),
         quarantine: options.quarantine.as_ref().map(|_| Vec::new()),
     };
-    let tokens = small.read(Table::Tokens, tables::token_from_record)?;
-    let bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
-    let roles = small.read(Table::Roles, tables::role_from_record)?;
-    let policies = small.read(Table::Policies, tables::policy_from_record)?;
-    let (rbac_roles, rbac_bindings) = small.read_rbac()?;
-    let (mut roles, mut bindings) = (roles, bindings);
-    roles.extend(rbac_roles);
-    bindings.extend(rbac_bindings);
+    let read_small_tables = || -> Result<_> {
+        let tokens = small.read(Table::Tokens, tables::token_from_record)?;
+        let bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
+        let roles = small.read(Table::Roles, tables::role_from_record)?;
+        let policies = small.read(Table::Policies, tables::policy_from_record)?;
+        let (rbac_roles, rbac_bindings) = small.read_rbac()?;
+        let (mut roles, mut bindings) = (roles, bindings);
+        roles.extend(rbac_roles);
+        bindings.extend(rbac_bindings);
+        Ok((tokens, bindings, roles, policies))
+    };
+    let learn_templates = || -> Result<Templater> {
+        let mut templater = Templater::with_patterns(&options.id_patterns)?;
+        if options.learn_min_values > 0 {
+            let paths = sample_paths(&files, map, options.input_format)?;
+            templater.learn(paths.iter().map(String::as_str), options.learn_min_values);
+        }
+        Ok(templater)
+    };
+    // Both read on one core each (0.1 and 0.45 s before a 2 GB corpus), and
+    // neither needs the other.
+    let (small_tables, templater) = rayon::join(read_small_tables, learn_templates);
+    let (tokens, bindings, roles, policies) = small_tables?;
+    let templater = templater?;
     let SmallTables {
         mut stats,
         mut bad,
@@ -215,11 +231,6 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
 
     let bindings = timeline::with_role_changes(bindings, &roles);
     let timeline = Timeline::new(&bindings, &tokens, options.propagation_window);
-    let mut templater = Templater::with_patterns(&options.id_patterns)?;
-    if options.learn_min_values > 0 {
-        let paths = sample_paths(&files, map, options.input_format)?;
-        templater.learn(paths.iter().map(String::as_str), options.learn_min_values);
-    }
 
     let units = event_units(
         files
