@@ -129,13 +129,13 @@ impl Ingested {
         unit_lines: &BTreeMap<(usize, usize), u64>,
         position: Position,
     ) -> String {
-        let file = files[position.file].display();
+        let file = files[position.file()].display();
         if position.line == 0 {
             // The file as a whole (it could not be opened).
             return file;
         }
         let earlier: u64 = unit_lines
-            .range((position.file, 0)..(position.file, position.unit))
+            .range((position.file(), 0)..(position.file(), position.unit()))
             .map(|(_, lines)| lines)
             .sum();
         format!("{file}:{}", earlier + position.line)
@@ -476,25 +476,12 @@ impl SmallTables<'_> {
             let mut source = match open_source(input, self.progress) {
                 Ok(source) => source,
                 Err(e) => {
-                    skip_unreadable(
-                        input,
-                        e,
-                        &mut skips,
-                        Position {
-                            file,
-                            unit: 0,
-                            line: 0,
-                        },
-                    )?;
+                    skip_unreadable(input, e, &mut skips, Position::new(file, 0, 0))?;
                     continue;
                 }
             };
             while let Some((line, record)) = source.next_record() {
-                let position = Position {
-                    file,
-                    unit: 0,
-                    line,
-                };
+                let position = Position::new(file, 0, line);
                 match record
                     .and_then(|r| parse(&r, self.map).map_err(|s| s.with_raw(r.to_string())))
                 {
@@ -814,16 +801,7 @@ impl EventReader<'_> {
             }
         };
         if let Err(e) = opened {
-            skip_unreadable(
-                input,
-                e,
-                agg,
-                Position {
-                    file: unit.file,
-                    unit: unit.index,
-                    line: 0,
-                },
-            )?;
+            skip_unreadable(input, e, agg, Position::new(unit.file, unit.index, 0))?;
         }
         Ok(())
     }
@@ -893,11 +871,7 @@ impl EventReader<'_> {
                 None => source.next_record(),
             };
             let Some((line, record)) = next else { break };
-            let position = Position {
-                file: unit.file,
-                unit: unit.index,
-                line,
-            };
+            let position = Position::new(unit.file, unit.index, line);
             let quarantining = agg.quarantine.is_some();
             let event = record.and_then(|r| {
                 formats::event_from_record(&r, self.map, self.format).map_err(|skip| {
