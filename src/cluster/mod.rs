@@ -144,7 +144,7 @@ impl<'a> PrincipalAcc<'a> {
         self.first = Some(self.first.map_or(group.first_ts, |f| f.min(group.first_ts)));
         self.last = self.last.max(group.last_ts);
         self.latest_snapshot = self.latest_snapshot.max(d.denial.snapshot_at);
-        for (perm, roles) in &d.evidence.other_plane {
+        for (perm, roles) in d.evidence.other_plane.iter().flat_map(|m| m.iter()) {
             self.other_plane
                 .entry(perm.clone())
                 .or_default()
@@ -169,7 +169,7 @@ impl<'a> PrincipalAcc<'a> {
             f.issued.extend(d.denial.token_issued_at());
             f.expires.extend(d.denial.token_expires_at());
             f.granted.extend(e.granted_at);
-            f.peers = f.peers.max(e.peers);
+            f.peers = f.peers.max(e.peers.map(|n| n as usize));
             f.objects
                 .extend(group.objects.iter().map(|o| o.id.as_str()));
             f.orgs.extend(key.org.as_deref().map(str::to_string));
@@ -210,10 +210,20 @@ pub struct Clustered {
     /// Signatures, most frequent first; suppressed ones left out.
     pub signatures: Vec<Signature>,
     pub suppressed: Suppressed,
-    /// The signature id of each diagnosis, in the order of `Diagnosed::diagnoses`.
-    pub signature_of: Vec<Arc<str>>,
+    /// The ids of the distinct signatures, suppressed ones included.
+    pub signature_ids: Vec<Arc<str>>,
+    /// Each diagnosis's signature, as an index into `signature_ids`, in the
+    /// order of `Diagnosed::diagnoses` (4 bytes each, not an id's 16).
+    pub signature_of: Vec<u32>,
     /// Whether each diagnosis was hidden by a suppression.
     pub hidden: Vec<bool>,
+}
+
+impl Clustered {
+    /// The signature id of diagnosis `i` (in the order of `Diagnosed::diagnoses`).
+    pub fn signature_id(&self, i: usize) -> &str {
+        &self.signature_ids[self.signature_of[i] as usize]
+    }
 }
 
 /// What suppressions hid, and which have expired (and so hide nothing).
@@ -391,10 +401,6 @@ pub fn cluster(
             .then_with(|| a.principal.cmp(&b.principal))
     });
     let hidden = hidden_by.iter().map(Option::is_some).collect();
-    let signature_of = signature_of_each
-        .iter()
-        .map(|&n| ids[n as usize].clone())
-        .collect();
 
     let mut signatures: Vec<Signature> = signatures
         .into_iter()
@@ -417,7 +423,8 @@ pub fn cluster(
         principals: out,
         signatures,
         suppressed,
-        signature_of,
+        signature_ids: ids,
+        signature_of: signature_of_each,
         hidden,
     }
 }

@@ -168,7 +168,7 @@ pub fn find(
         if clustered.hidden[i] {
             continue;
         }
-        let id = &*clustered.signature_of[i];
+        let id = clustered.signature_id(i);
         labels.entry(id).or_insert_with(|| {
             format!(
                 "{} {} {}",

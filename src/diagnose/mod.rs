@@ -109,7 +109,7 @@ pub struct Evidence {
     /// When the permission was granted (stale token, propagation delay).
     pub granted_at: Option<Millis>,
     /// Principals succeeding on the endpoint that the requirement was inferred from.
-    pub peers: Option<usize>,
+    pub peers: Option<u32>,
     /// The fields where this denial differs from successes (the data scope is
     /// the key's org, the objects the group's own, [`DenialGroup::objects`]).
     ///
@@ -117,8 +117,10 @@ pub struct Evidence {
     pub fields: Shared<[String]>,
     /// Whether the principal succeeded on the endpoint after these denials.
     pub later_succeeded: Option<bool>,
-    /// Missing permissions that a held role grants only outside the API, with those roles.
-    pub other_plane: BTreeMap<String, BTreeSet<String>>,
+    /// Missing permissions that a held role grants only outside the API, with
+    /// those roles. Boxed: there is an evidence per denial group, and nearly
+    /// all have none (8 bytes where an empty map takes 24).
+    pub other_plane: Option<Box<BTreeMap<String, BTreeSet<String>>>>,
 }
 
 /// The diagnosis of one denial group.
@@ -361,7 +363,8 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
             min_peers: cx.options.min_peers,
         },
     );
-    evidence.peers = (requirement.peers > 0).then_some(requirement.peers);
+    evidence.peers =
+        (requirement.peers > 0).then(|| u32::try_from(requirement.peers).unwrap_or(u32::MAX));
     let mut diagnosis = match (&requirement.source, snapshot) {
         (Some(_), Some(snapshot)) => judge_grants(denial, &requirement, snapshot, evidence, cx),
         (Some(_), None) => judge_token_only(denial, &requirement, evidence, cx),
@@ -411,7 +414,10 @@ fn judge_grants<'a>(
     if !missing.is_empty() {
         for perm in &missing {
             if let Some(roles) = snapshot.grants.other_planes.get(perm) {
-                evidence.other_plane.insert(perm.clone(), roles.clone());
+                evidence
+                    .other_plane
+                    .get_or_insert_default()
+                    .insert(perm.clone(), roles.clone());
             }
         }
         if missing.iter().all(|p| requirement.by_fields.contains(p)) {
@@ -824,7 +830,7 @@ mod tests {
         let d = &diagnosed.diagnoses[0];
         assert_eq!(d.cause, Cause::MissingPermission);
         assert_eq!(
-            d.evidence.other_plane["w.update"],
+            d.evidence.other_plane.as_ref().unwrap()["w.update"],
             BTreeSet::from(["UI Editor".to_string()])
         );
     }

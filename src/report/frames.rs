@@ -73,7 +73,7 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
         text(
             "signature",
             rows.iter()
-                .map(|(i, _)| Some(clustered.signature_of[*i].to_string()))
+                .map(|(i, _)| Some(clustered.signature_id(*i).to_string()))
                 .collect(),
         ),
         text("principal", key(|k| Some(k.principal.to_string()))),
