@@ -33,15 +33,7 @@ fuzz_target!(|data: &[u8]| {
         path_object,
         ..Derived::default()
     };
-    full.add_event(
-        event,
-        derived,
-        Position {
-            file: 0,
-            unit: 0,
-            line: 1,
-        },
-    );
+    full.add_event(event, derived, Position::new(0, 0, 1));
     full.flush_seen();
     assert_eq!(
         format!("{:?}", fast.successes),
