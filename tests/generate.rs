@@ -177,3 +177,38 @@ fn the_generated_revocation_is_the_spike_at_two_and_its_first_explanation() {
         "{first}"
     );
 }
+
+/// A log past one 32 MiB range is cut into ranges, each mapped into memory;
+/// `--no-mmap` reads the same bytes with `read`. Both give the same report.
+#[test]
+fn a_mapped_log_and_a_read_one_give_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = grantgap(&[
+        "generate",
+        "--out",
+        out,
+        "--events",
+        "200000",
+        "--principals",
+        "60",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let logs = dir.path().join("logs");
+    let events = logs.join("events.jsonl");
+    let size = std::fs::metadata(&events).unwrap().len();
+    assert!(
+        size > 32 << 20,
+        "{size} bytes: too small to be cut into ranges"
+    );
+    let logs = logs.to_str().unwrap();
+    let mapped = stdout_of(&["report", logs, "--format", "json"]);
+    let read = stdout_of(&["report", logs, "--format", "json", "--no-mmap"]);
+    assert_eq!(mapped, read);
+    let report: Value = serde_json::from_str(&mapped).unwrap();
+    assert_eq!(report["records"]["events"]["read"], 200000);
+}

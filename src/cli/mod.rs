@@ -59,6 +59,9 @@ pub struct InputArgs {
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    /// Read files with read(2), not a memory map: for logs truncated while read (logrotate copytruncate end a mapped read with SIGBUS).
+    #[arg(long)]
+    pub no_mmap: bool,
     /// How long after a grant a denial counts as permission-sync delay (e.g. 10m, 90s).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub propagation_window: std::time::Duration,
@@ -142,6 +145,7 @@ impl InputArgs {
             input_format: self.input_format,
             strict: self.strict,
             quarantine: self.quarantine.clone(),
+            mmap: !self.no_mmap,
             ..IngestOptions::default()
         })
     }

@@ -73,6 +73,9 @@ pub struct IngestOptions {
     /// Keep every used event as an [`aggregate::EventRow`] (for `grantgap query`;
     /// memory grows with the input, so only when asked).
     pub event_rows: bool,
+    /// Read plain JSON Lines files through a memory map ([`input::Mapped`]);
+    /// off (`--no-mmap`), with `read`.
+    pub mmap: bool,
 }
 
 /// Events read, from the start of the inputs, to learn path templates from.
@@ -91,6 +94,7 @@ impl Default for IngestOptions {
             fast_path: true,
             quarantine: None,
             event_rows: false,
+            mmap: true,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
@@ -251,6 +255,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         seen: &seen,
         quarantine: options.quarantine.is_some(),
         event_rows: options.event_rows,
+        mmap: options.mmap,
         // The fast path folds allowed requests into counters: no row to keep.
         fast_path: options.fast_path
             && !options.event_rows
@@ -759,6 +764,8 @@ struct EventReader<'a> {
     quarantine: bool,
     /// Keep every used event.
     event_rows: bool,
+    /// Map plain JSON Lines ranges into memory.
+    mmap: bool,
 }
 
 impl EventReader<'_> {
@@ -841,13 +848,8 @@ impl EventReader<'_> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
         let seek_to = start.saturating_sub(1);
         let file = open_at(path, seek_to)?;
-        let mut reader = BufReader::with_capacity(
-            1 << 20,
-            input::Counted {
-                inner: file,
-                progress: self.progress.clone(),
-            },
-        );
+        let mut reader =
+            input::PlainRange::new(file, seek_to, end, self.mmap, self.progress.clone());
         let mut line_start = seek_to;
         if start > 0 {
             let mut skipped = Vec::new();
@@ -1047,16 +1049,24 @@ mod tests {
         )
         .unwrap();
         for range_bytes in [1, 7, 50, 120, 400] {
-            let options = IngestOptions {
-                range_bytes,
-                ..Default::default()
-            };
-            let cut = ingest(
-                vec![events_file(dir.path(), "a.jsonl", EVENTS.as_bytes())],
-                &options,
-            )
-            .unwrap();
-            assert_eq!(essence(&cut), essence(&whole), "range_bytes {range_bytes}");
+            // Mapped into memory, or read with `read` (`--no-mmap`).
+            for mmap in [true, false] {
+                let options = IngestOptions {
+                    range_bytes,
+                    mmap,
+                    ..Default::default()
+                };
+                let cut = ingest(
+                    vec![events_file(dir.path(), "a.jsonl", EVENTS.as_bytes())],
+                    &options,
+                )
+                .unwrap();
+                assert_eq!(
+                    essence(&cut),
+                    essence(&whole),
+                    "range_bytes {range_bytes}, mmap {mmap}"
+                );
+            }
         }
         let (groups, stats, bad) = essence(&whole);
         assert_eq!(groups[0].1, 2, "{groups:?}");
