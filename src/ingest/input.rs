@@ -200,22 +200,46 @@ impl<R: Read> Read for Counted<R> {
 /// `read` where mapping is turned off (`--no-mmap`) or fails.
 pub enum PlainRange {
     Mapped(Mapped),
-    Read(BufReader<Counted<File>>),
+    Read(BufReader<Counted<io::Take<File>>>),
 }
 
 impl PlainRange {
-    /// `file` from byte `offset` (where it is positioned) to its end; the range
-    /// is meant to end near byte `end`.
-    pub fn new(file: File, offset: u64, end: u64, mmap: bool, progress: ProgressBar) -> Self {
+    /// `file` from byte `offset` (where it is positioned) to its end, for a
+    /// reader that stops at the first line starting past byte `end`.
+    pub fn lines_from(
+        file: File,
+        offset: u64,
+        end: u64,
+        mmap: bool,
+        progress: ProgressBar,
+    ) -> Self {
+        let wanted = end.saturating_sub(offset).saturating_add(LAST_LINE_SLACK);
+        Self::new(file, offset, None, wanted, mmap, progress)
+    }
+
+    /// Bytes `start..end` of `file` (positioned at `start`), and no more.
+    pub fn exactly(file: File, start: u64, end: u64, mmap: bool, progress: ProgressBar) -> Self {
+        let len = end.saturating_sub(start);
+        Self::new(file, start, Some(len), len, mmap, progress)
+    }
+
+    fn new(
+        file: File,
+        offset: u64,
+        len: Option<u64>,
+        wanted: u64,
+        mmap: bool,
+        progress: ProgressBar,
+    ) -> Self {
         if mmap {
-            if let Ok(mapped) = Mapped::new(&file, offset, end, progress.clone()) {
+            if let Ok(mapped) = Mapped::new(&file, offset, len, wanted, progress.clone()) {
                 return PlainRange::Mapped(mapped);
             }
         }
         PlainRange::Read(BufReader::with_capacity(
             1 << 20,
             Counted {
-                inner: file,
+                inner: file.take(len.unwrap_or(u64::MAX)),
                 progress,
             },
         ))
@@ -271,15 +295,25 @@ const PROGRESS_STEP: usize = 1 << 20;
 const LAST_LINE_SLACK: u64 = 1 << 16;
 
 impl Mapped {
-    /// `file` from byte `offset` to its end, with its pages up to byte `end`
-    /// (and a little past, for the last line) mapped in.
-    pub fn new(file: &File, offset: u64, end: u64, progress: ProgressBar) -> io::Result<Self> {
+    /// `len` bytes of `file` from byte `offset` (else all to its end), the
+    /// first `wanted` of them mapped in at once.
+    pub fn new(
+        file: &File,
+        offset: u64,
+        len: Option<u64>,
+        wanted: u64,
+        progress: ProgressBar,
+    ) -> io::Result<Self> {
+        let mut options = memmap2::MmapOptions::new();
+        options.offset(offset);
+        if let Some(len) = len {
+            options.len(usize::try_from(len).map_err(io::Error::other)?);
+        }
         // SAFETY: the map is only read. If another process truncates the file
         // while it is read (logrotate's `copytruncate`), touching the lost pages
         // ends the run with SIGBUS: `--no-mmap` reads with `read` instead.
         // Appending is harmless: the map ends where the file did.
-        let map = unsafe { memmap2::MmapOptions::new().offset(offset).map(file)? };
-        let wanted = end.saturating_sub(offset).saturating_add(LAST_LINE_SLACK);
+        let map = unsafe { options.map(file)? };
         let wanted = usize::try_from(wanted).map_or(map.len(), |w| w.min(map.len()));
         // A hint only: where it fails (Linux before 5.14), pages fault in as read.
         #[cfg(target_os = "linux")]
@@ -384,7 +418,8 @@ mod tests {
         let mut file = File::open(tmp.path()).unwrap();
         file.seek(SeekFrom::Start(offset)).unwrap();
         let progress = ProgressBar::hidden();
-        let mut range = PlainRange::new(file, offset, bytes.len() as u64, mmap, progress.clone());
+        let mut range =
+            PlainRange::lines_from(file, offset, bytes.len() as u64, mmap, progress.clone());
         assert_eq!(matches!(range, PlainRange::Mapped(_)), mmap);
         let mut lines = Vec::new();
         let mut line = String::new();
@@ -421,7 +456,8 @@ mod tests {
         let mut mapped = Mapped::new(
             &File::open(tmp.path()).unwrap(),
             2,
-            6,
+            None,
+            4,
             ProgressBar::hidden(),
         )
         .unwrap();
@@ -429,6 +465,21 @@ mod tests {
         assert_eq!(mapped.read(&mut buf).unwrap(), 3);
         assert_eq!(&buf, b"cde");
         assert_eq!(mapped.fill_buf().unwrap(), b"f");
+        // Exactly a range, mapped or read.
+        for mmap in [true, false] {
+            let mut file = File::open(tmp.path()).unwrap();
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(1)).unwrap();
+            let progress = ProgressBar::hidden();
+            let mut range = PlainRange::exactly(file, 1, 4, mmap, progress.clone());
+            let mut text = String::new();
+            range.read_to_string(&mut text).unwrap();
+            drop(range);
+            assert_eq!(
+                (text.as_str(), progress.position()),
+                ("bcd", 3),
+                "mmap {mmap}"
+            );
+        }
     }
 
     #[test]

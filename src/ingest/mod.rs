@@ -73,8 +73,8 @@ pub struct IngestOptions {
     /// Keep every used event as an [`aggregate::EventRow`] (for `grantgap query`;
     /// memory grows with the input, so only when asked).
     pub event_rows: bool,
-    /// Read plain JSON Lines files through a memory map ([`input::Mapped`]);
-    /// off (`--no-mmap`), with `read`.
+    /// Read ranges of plain JSON Lines and CSV files through a memory map
+    /// ([`input::Mapped`]); off (`--no-mmap`), with `read`.
     pub mmap: bool,
 }
 
@@ -764,7 +764,7 @@ struct EventReader<'a> {
     quarantine: bool,
     /// Keep every used event.
     event_rows: bool,
-    /// Map plain JSON Lines ranges into memory.
+    /// Map ranges of plain files into memory.
     mmap: bool,
 }
 
@@ -823,13 +823,7 @@ impl EventReader<'_> {
     ) -> Result<CsvSource<impl Read + Send>> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
         let file = open_at(path, start)?;
-        let range = BufReader::with_capacity(
-            1 << 20,
-            input::Counted {
-                inner: file.take(end - start),
-                progress: self.progress.clone(),
-            },
-        );
+        let range = input::PlainRange::exactly(file, start, end, self.mmap, self.progress.clone());
         if start == 0 {
             return CsvSource::new(range);
         }
@@ -849,7 +843,7 @@ impl EventReader<'_> {
         let seek_to = start.saturating_sub(1);
         let file = open_at(path, seek_to)?;
         let mut reader =
-            input::PlainRange::new(file, seek_to, end, self.mmap, self.progress.clone());
+            input::PlainRange::lines_from(file, seek_to, end, self.mmap, self.progress.clone());
         let mut line_start = seek_to;
         if start > 0 {
             let mut skipped = Vec::new();
@@ -1104,12 +1098,19 @@ yesterday,svc-b,PUT,/w/WO3,403,,
                 })
                 .sum();
             assert_eq!(lines, 9, "range_bytes {range_bytes}: {ranges:?}");
-            let options = IngestOptions {
-                range_bytes,
-                ..Default::default()
-            };
-            let cut = ingest(vec![file()], &options).unwrap();
-            assert_eq!(essence(&cut), essence(&whole), "range_bytes {range_bytes}");
+            for mmap in [true, false] {
+                let options = IngestOptions {
+                    range_bytes,
+                    mmap,
+                    ..Default::default()
+                };
+                let cut = ingest(vec![file()], &options).unwrap();
+                assert_eq!(
+                    essence(&cut),
+                    essence(&whole),
+                    "range_bytes {range_bytes}, mmap {mmap}"
+                );
+            }
         }
         let (groups, stats, bad) = essence(&whole);
         assert_eq!(groups.len(), 4, "{groups:?}");
