@@ -106,7 +106,8 @@ struct FindingAcc<'a> {
     count: u64,
     first: Option<Millis>,
     last: Millis,
-    endpoints: BTreeSet<String>,
+    /// (method, template): the finding's text is made once, at the end.
+    endpoints: BTreeSet<(&'a str, &'a str)>,
     sources: BTreeSet<RequirementSource>,
     confidence: Option<Confidence>,
     samples: Vec<(Millis, RequestRef<'a>)>,
@@ -119,10 +120,10 @@ struct FindingAcc<'a> {
     /// deduplicated once at the end (a set of owned copies of a million object
     /// ids was the largest thing this stage kept).
     objects: Vec<&'a str>,
-    orgs: BTreeSet<String>,
-    fields: BTreeSet<String>,
+    orgs: BTreeSet<&'a str>,
+    fields: BTreeSet<&'a str>,
     later_succeeded: Option<bool>,
-    notes: BTreeSet<String>,
+    notes: BTreeSet<&'a str>,
 }
 
 #[derive(Default)]
@@ -160,8 +161,7 @@ impl<'a> PrincipalAcc<'a> {
             f.count += group.count;
             f.first = Some(f.first.map_or(group.first_ts, |t| t.min(group.first_ts)));
             f.last = f.last.max(group.last_ts);
-            f.endpoints
-                .insert(format!("{} {}", key.method, key.template));
+            f.endpoints.insert((&key.method, &key.template));
             f.sources.extend(d.source);
             f.confidence = Some(f.confidence.map_or(d.confidence, |c| c.min(d.confidence)));
             let e = &d.evidence;
@@ -172,12 +172,12 @@ impl<'a> PrincipalAcc<'a> {
             f.peers = f.peers.max(e.peers.map(|n| n as usize));
             f.objects
                 .extend(group.objects.iter().map(|o| o.id.as_str()));
-            f.orgs.extend(key.org.as_deref().map(str::to_string));
-            f.fields.extend(e.fields.iter().cloned());
+            f.orgs.extend(key.org.as_deref());
+            f.fields.extend(e.fields.iter().map(String::as_str));
             if let Some(later) = e.later_succeeded {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
             }
-            f.notes.extend(d.note.as_deref().map(str::to_string));
+            f.notes.extend(d.note.as_deref());
             f.samples
                 .extend(group.samples.iter().map(|s| (s.ts, request_ref(s, locate))));
             f.samples.sort();
@@ -304,23 +304,27 @@ pub fn cluster(
     // if any: independent, so made in parallel.
     let ids: Vec<Arc<str>> = keys.par_iter().map(|k| k.id().into()).collect();
     let id_of = |i: usize| &ids[signature_of_each[i] as usize];
-    let hidden_by: Vec<Option<&Suppression>> = diagnosed
-        .diagnoses
-        .par_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let key = d.denial.key;
-            let endpoint = format!("{} {}", key.method, key.template);
-            let subject = Subject {
-                signature: id_of(i),
-                principal: &key.principal,
-                cause: d.cause,
-                missing: &d.missing,
-                endpoint: &endpoint,
-            };
-            suppressions.hiding(&subject)
-        })
-        .collect();
+    let hidden_by: Vec<Option<&Suppression>> = if suppressions.hide_nothing() {
+        vec![None; diagnosed.diagnoses.len()]
+    } else {
+        diagnosed
+            .diagnoses
+            .par_iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let key = d.denial.key;
+                let endpoint = format!("{} {}", key.method, key.template);
+                let subject = Subject {
+                    signature: id_of(i),
+                    principal: &key.principal,
+                    cause: d.cause,
+                    missing: &d.missing,
+                    endpoint: &endpoint,
+                };
+                suppressions.hiding(&subject)
+            })
+            .collect()
+    };
 
     let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
     let mut visible_by_principal: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -482,11 +486,17 @@ fn finish_principal(
                 peers: f.peers,
                 objects_total: f.objects.len(),
                 objects: capped(f.objects.iter().map(|o| o.to_string())),
-                orgs: capped(f.orgs),
-                fields: capped(f.fields),
+                orgs: capped(f.orgs.into_iter().map(str::to_string)),
+                fields: capped(f.fields.into_iter().map(str::to_string)),
                 later_succeeded: f.later_succeeded,
             };
-            let endpoints: Vec<String> = f.endpoints.into_iter().collect();
+            // "METHOD /path" sorts as (method, path) does: a space sorts before
+            // every printable character.
+            let endpoints: Vec<String> = f
+                .endpoints
+                .into_iter()
+                .map(|(method, template)| format!("{method} {template}"))
+                .collect();
             let fix = fix::advice(
                 cause,
                 permission.as_deref(),

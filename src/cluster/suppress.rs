@@ -115,6 +115,11 @@ impl Suppressions {
         Ok(out)
     }
 
+    /// Whether no suppression is active (none given, or all expired).
+    pub fn hide_nothing(&self) -> bool {
+        self.active.is_empty()
+    }
+
     /// The first active suppression that hides this subject.
     pub fn hiding(&self, subject: &Subject) -> Option<&Suppression> {
         self.active.iter().find(|s| s.matches(subject))
