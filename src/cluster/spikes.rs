@@ -158,10 +158,11 @@ pub fn find(
     options: SpikeOptions,
 ) -> SpikeReport {
     let bucket_of = |minute: i64| (minute * MINUTE).div_euclid(options.bucket);
-    // Per bucket: total, per signature (with a label), per principal.
+    // Per bucket: total, per signature (with a label), per cause. Per principal
+    // only in the spikes, below: a map of a thousand principals per bucket was
+    // most of this function's time, and only the spikes' few buckets read it.
     let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
     let mut by_signature: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
-    let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut by_cause: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     let mut labels: BTreeMap<&str, String> = BTreeMap::new();
     for (i, d) in diagnosed.diagnoses.iter().enumerate() {
@@ -187,11 +188,6 @@ pub fn find(
                 .or_default()
                 .entry(b)
                 .or_default() += n;
-            *by_principal
-                .entry(b)
-                .or_default()
-                .entry(&*d.denial.key.principal)
-                .or_default() += n;
         }
     }
     let (Some(&first), Some(&last)) = (totals.keys().next(), totals.keys().next_back()) else {
@@ -215,6 +211,15 @@ pub fn find(
         .zip(&scored)
         .map(|(&x, s)| x >= options.min_denials && s.is_some_and(|(_, z)| z >= options.threshold))
         .collect();
+    let by_principal = principals_by_bucket(
+        diagnosed,
+        clustered,
+        |minute| {
+            let b = bucket_of(minute);
+            is_spike[(b - first) as usize]
+        },
+        bucket_of,
+    );
 
     let mut spikes = Vec::new();
     let mut i = 0;
@@ -317,6 +322,32 @@ pub fn find(
             .collect(),
         spikes,
     }
+}
+
+/// Denials per bucket and principal, in the buckets of the minutes `wanted`
+/// says yes to (visible denials of known time only).
+fn principals_by_bucket<'a>(
+    diagnosed: &'a Diagnosed,
+    clustered: &Clustered,
+    wanted: impl Fn(i64) -> bool,
+    bucket_of: impl Fn(i64) -> i64,
+) -> BTreeMap<i64, BTreeMap<&'a str, u64>> {
+    let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    for (i, d) in diagnosed.diagnoses.iter().enumerate() {
+        if clustered.hidden[i] {
+            continue;
+        }
+        for (minute, n) in d.denial.group.per_minute.timed() {
+            if wanted(minute) {
+                *by_principal
+                    .entry(bucket_of(minute))
+                    .or_default()
+                    .entry(&*d.denial.key.principal)
+                    .or_default() += n;
+            }
+        }
+    }
+    by_principal
 }
 
 /// The denials over time that a report charts: the default spike rules, with
