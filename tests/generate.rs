@@ -9,13 +9,17 @@ use common::{grantgap, stdout_of};
 use serde_json::Value;
 
 fn generate(out: &Path, extra: &[&str]) {
+    generate_events(out, "40000", extra);
+}
+
+fn generate_events(out: &Path, events: &str, extra: &[&str]) {
     let out = out.to_str().unwrap();
     let mut args = vec![
         "generate",
         "--out",
         out,
         "--events",
-        "40000",
+        events,
         "--principals",
         "60",
     ];
@@ -183,21 +187,7 @@ fn the_generated_revocation_is_the_spike_at_two_and_its_first_explanation() {
 #[test]
 fn a_mapped_log_and_a_read_one_give_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let run = grantgap(&[
-        "generate",
-        "--out",
-        out,
-        "--events",
-        "200000",
-        "--principals",
-        "60",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    generate_events(dir.path(), "200000", &[]);
     let logs = dir.path().join("logs");
     let events = logs.join("events.jsonl");
     let size = std::fs::metadata(&events).unwrap().len();
