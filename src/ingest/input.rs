@@ -271,13 +271,15 @@ impl BufRead for PlainRange {
     }
 }
 
-/// A plain file from a byte offset to its end, mapped into memory and read in
-/// place: the lines a worker parses are the page cache's own pages.
+/// Bytes of a plain file from an offset (to its end, or for a given length),
+/// mapped into memory and read in place: the lines a worker parses are the
+/// page cache's own pages.
 ///
 /// Why not `read`: on this project's 2-core VM, copying pages out of the page
-/// cache runs at 0.4-0.7 GB/s (`dd bs=1M` of a cached 2 GB file: 3-6 s, where
-/// a copy between two heap buffers runs at 8.5 GB/s), and `_copy_to_iter` took
-/// 11-19% of a 2 GB run's CPU. Faulting mapped pages in one at a time costs as
+/// cache often runs at 0.35-0.7 GB/s (`dd bs=1M` of a cached 2 GB file; a copy
+/// between two heap buffers runs at 8.5 GB/s: memory left idle is slow to touch
+/// again there, see benches/README.md), and `_copy_to_iter` took 11-19% of a
+/// 2 GB run's CPU. Faulting mapped pages in one at a time costs as
 /// much (user time rose by what system time fell), so the pages are mapped in
 /// a window at a time ahead of the reader (`MADV_POPULATE_READ`: 0.1 s of
 /// system time for 2 GB); then neither a copy nor a fault follows.
