@@ -211,15 +211,9 @@ pub fn find(
         .zip(&scored)
         .map(|(&x, s)| x >= options.min_denials && s.is_some_and(|(_, z)| z >= options.threshold))
         .collect();
-    let by_principal = principals_by_bucket(
-        diagnosed,
-        clustered,
-        |minute| {
-            let b = bucket_of(minute);
-            is_spike[(b - first) as usize]
-        },
-        bucket_of,
-    );
+    let by_principal = principals_by_bucket(diagnosed, clustered, bucket_of, |b| {
+        is_spike[(b - first) as usize]
+    });
 
     let mut spikes = Vec::new();
     let mut i = 0;
@@ -324,13 +318,13 @@ pub fn find(
     }
 }
 
-/// Denials per bucket and principal, in the buckets of the minutes `wanted`
-/// says yes to (visible denials of known time only).
+/// Denials per bucket and principal, in the buckets `wanted` says yes to
+/// (visible denials of known time only).
 fn principals_by_bucket<'a>(
     diagnosed: &'a Diagnosed,
     clustered: &Clustered,
-    wanted: impl Fn(i64) -> bool,
     bucket_of: impl Fn(i64) -> i64,
+    wanted: impl Fn(i64) -> bool,
 ) -> BTreeMap<i64, BTreeMap<&'a str, u64>> {
     let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     for (i, d) in diagnosed.diagnoses.iter().enumerate() {
@@ -338,9 +332,10 @@ fn principals_by_bucket<'a>(
             continue;
         }
         for (minute, n) in d.denial.group.per_minute.timed() {
-            if wanted(minute) {
+            let b = bucket_of(minute);
+            if wanted(b) {
                 *by_principal
-                    .entry(bucket_of(minute))
+                    .entry(b)
                     .or_default()
                     .entry(&*d.denial.key.principal)
                     .or_default() += n;
