@@ -2,7 +2,7 @@
 //! each with the table it holds, and opening them with decompression.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -204,23 +204,24 @@ pub enum PlainRange {
 }
 
 impl PlainRange {
-    /// `file` from byte `offset` (where it is positioned) to its end, for a
-    /// reader that stops at the first line starting past byte `end`.
+    /// `file` from where it is positioned to its end, for a reader that stops
+    /// at the first line starting past byte `end`.
     pub fn lines_from(
-        file: File,
-        offset: u64,
+        mut file: File,
         end: u64,
         mmap: bool,
         progress: ProgressBar,
-    ) -> Self {
+    ) -> io::Result<Self> {
+        let offset = file.stream_position()?;
         let wanted = end.saturating_sub(offset).saturating_add(LAST_LINE_SLACK);
-        Self::new(file, offset, None, wanted, mmap, progress)
+        Ok(Self::new(file, offset, None, wanted, mmap, progress))
     }
 
-    /// Bytes `start..end` of `file` (positioned at `start`), and no more.
-    pub fn exactly(file: File, start: u64, end: u64, mmap: bool, progress: ProgressBar) -> Self {
-        let len = end.saturating_sub(start);
-        Self::new(file, start, Some(len), len, mmap, progress)
+    /// `file` from where it is positioned up to byte `end`, and no more.
+    pub fn up_to(mut file: File, end: u64, mmap: bool, progress: ProgressBar) -> io::Result<Self> {
+        let offset = file.stream_position()?;
+        let len = end.saturating_sub(offset);
+        Ok(Self::new(file, offset, Some(len), len, mmap, progress))
     }
 
     fn new(
@@ -450,7 +451,7 @@ mod tests {
         file.seek(SeekFrom::Start(offset)).unwrap();
         let progress = ProgressBar::hidden();
         let mut range =
-            PlainRange::lines_from(file, offset, bytes.len() as u64, mmap, progress.clone());
+            PlainRange::lines_from(file, bytes.len() as u64, mmap, progress.clone()).unwrap();
         assert_eq!(matches!(range, PlainRange::Mapped(_)), mmap);
         let mut lines = Vec::new();
         let mut line = String::new();
@@ -501,7 +502,7 @@ mod tests {
             let mut file = File::open(tmp.path()).unwrap();
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(1)).unwrap();
             let progress = ProgressBar::hidden();
-            let mut range = PlainRange::exactly(file, 1, 4, mmap, progress.clone());
+            let mut range = PlainRange::up_to(file, 4, mmap, progress.clone()).unwrap();
             let mut text = String::new();
             range.read_to_string(&mut text).unwrap();
             drop(range);

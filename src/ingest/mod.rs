@@ -823,7 +823,8 @@ impl EventReader<'_> {
     ) -> Result<CsvSource<impl Read + Send>> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
         let file = open_at(path, start)?;
-        let range = input::PlainRange::exactly(file, start, end, self.mmap, self.progress.clone());
+        let range = input::PlainRange::up_to(file, end, self.mmap, self.progress.clone())
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if start == 0 {
             return CsvSource::new(range);
         }
@@ -842,8 +843,8 @@ impl EventReader<'_> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
         let seek_to = start.saturating_sub(1);
         let file = open_at(path, seek_to)?;
-        let mut reader =
-            input::PlainRange::lines_from(file, seek_to, end, self.mmap, self.progress.clone());
+        let mut reader = input::PlainRange::lines_from(file, end, self.mmap, self.progress.clone())
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let mut line_start = seek_to;
         if start > 0 {
             let mut skipped = Vec::new();
