@@ -1,6 +1,6 @@
 //! The fix of a finding, in words a platform admin can act on.
 
-use super::FindingEvidence;
+use super::{FindingEvidence, Timestamp};
 use crate::correlate::roles::grants_permission;
 use crate::diagnose::{Cause, Diagnosed};
 
@@ -43,11 +43,10 @@ pub fn advice(
             format!("assign the API role {}", roles.join(" or "))
         }
     };
-    let first = |values: &[String]| {
+    let first = |values: &[Timestamp]| {
         values
             .first()
-            .cloned()
-            .unwrap_or_else(|| "an unknown time".into())
+            .map_or_else(|| "an unknown time".into(), Timestamp::to_string)
     };
     match cause {
         Cause::MissingPermission => format!("{} (it grants {perm})", grant_role()),

@@ -10,6 +10,7 @@ pub mod suppress;
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -72,11 +73,15 @@ pub struct FindingEvidence {
     /// The earliest denied requests: their ids, else `file:line`.
     pub requests: Vec<String>,
     /// Snapshot instants in effect at these denials.
-    pub snapshots: Vec<String>,
-    pub token_issued_at: Vec<String>,
-    pub token_expires_at: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub snapshots: Vec<Timestamp>,
+    #[schemars(with = "Vec<String>")]
+    pub token_issued_at: Vec<Timestamp>,
+    #[schemars(with = "Vec<String>")]
+    pub token_expires_at: Vec<Timestamp>,
     /// When the permission was granted (stale token, propagation delay).
-    pub granted_at: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub granted_at: Vec<Timestamp>,
     /// Succeeding principals the requirement was inferred from.
     pub peers: Option<usize>,
     pub objects: Vec<String>,
@@ -85,6 +90,25 @@ pub struct FindingEvidence {
     pub fields: Vec<String>,
     /// Whether the principal succeeded on the endpoint after the denials.
     pub later_succeeded: Option<bool>,
+}
+
+/// An instant in a finding's evidence, written as RFC 3339 text
+/// ([`format_millis`]). Held as its milliseconds: a finding lists up to eighty
+/// instants, and as text (about 56 bytes each with the string's header) they
+/// were a fifth of what the findings of a 10 GB log held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub Millis);
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_millis(self.0))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// What to change for a principal.
@@ -433,7 +457,7 @@ pub fn cluster(
     }
 }
 
-fn capped(values: impl IntoIterator<Item = String>) -> Vec<String> {
+fn capped<T>(values: impl IntoIterator<Item = T>) -> Vec<T> {
     values.into_iter().take(VALUES_PER_FINDING).collect()
 }
 
@@ -479,10 +503,10 @@ fn finish_principal(
                     .into_iter()
                     .map(|(_, id)| id.as_str().to_string())
                     .collect(),
-                snapshots: capped(f.snapshots.into_iter().map(format_millis)),
-                token_issued_at: capped(f.issued.into_iter().map(format_millis)),
-                token_expires_at: capped(f.expires.into_iter().map(format_millis)),
-                granted_at: capped(f.granted.into_iter().map(format_millis)),
+                snapshots: capped(f.snapshots.into_iter().map(Timestamp)),
+                token_issued_at: capped(f.issued.into_iter().map(Timestamp)),
+                token_expires_at: capped(f.expires.into_iter().map(Timestamp)),
+                granted_at: capped(f.granted.into_iter().map(Timestamp)),
                 peers: f.peers,
                 objects_total: f.objects.len(),
                 objects: capped(f.objects.iter().map(|o| o.to_string())),
@@ -542,5 +566,23 @@ fn finish_principal(
             no_role_grants: cover.uncoverable,
             hints,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_evidence_instant_is_written_as_the_report_writes_every_time() {
+        let ms = 1_793_750_400_123; // 2026-11-04T00:00:00.123Z
+        let t = Timestamp(ms);
+        assert_eq!(t.to_string(), format_millis(ms));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2026-11-04T00:00:00.123Z\""
+        );
+        let unknown = Timestamp(crate::model::UNKNOWN_TIME);
+        assert_eq!(serde_json::to_string(&unknown).unwrap(), "\"unknown\"");
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{level_name, Report};
+use crate::cluster::Timestamp;
 
 const HEADER: &[&str] = &[
     "principal",
@@ -64,10 +65,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 &f.fix,
                 f.note.as_deref().unwrap_or(""),
                 &e.requests.join("; "),
-                &e.snapshots.join("; "),
-                &e.token_issued_at.join("; "),
-                &e.token_expires_at.join("; "),
-                &e.granted_at.join("; "),
+                &joined(&e.snapshots),
+                &joined(&e.token_issued_at),
+                &joined(&e.token_expires_at),
+                &joined(&e.granted_at),
                 &optional(e.peers.map(|n| n.to_string())),
                 &e.objects.join("; "),
                 &e.objects_total.to_string(),
@@ -84,6 +85,12 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     w.flush()
+}
+
+/// The instants as one cell, `; ` between them.
+fn joined(instants: &[Timestamp]) -> String {
+    let text: Vec<String> = instants.iter().map(Timestamp::to_string).collect();
+    text.join("; ")
 }
 
 #[cfg(test)]
