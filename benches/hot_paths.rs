@@ -121,7 +121,9 @@ fn diagnose_groups(c: &mut Criterion) {
     let files = input::resolve(dir.path().join("logs").to_str().expect("UTF-8 path"), None)
         .expect("resolves");
     let ingested = ingest_stage::ingest(files, &IngestOptions::default()).expect("ingests");
-    let correlation = correlate::correlate(&ingested).expect("correlates");
+    let reference = correlate::Reference::new(&ingested).expect("reads the tables");
+    let groups = correlate::groups_in_order(&ingested);
+    let correlation = correlate::correlate(&reference, &groups).expect("correlates");
     let catalog = PolicyCatalog::new(ingested.policies.clone());
     let mut group = c.benchmark_group("diagnose");
     group.throughput(Throughput::Elements(correlation.denials.len() as u64));

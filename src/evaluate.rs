@@ -14,7 +14,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::diagnose::{Cause, Diagnosed};
+use crate::diagnose::Cause;
+use crate::Analysis;
 
 /// One line of the truth file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -98,17 +99,18 @@ pub struct Evaluation {
 }
 
 /// Scores the diagnoses (made with every request id kept) against the truth.
-pub fn evaluate(truth: &[TruthRow], diagnosed: &Diagnosed) -> Evaluation {
+pub fn evaluate(truth: &[TruthRow], analysis: &Analysis) -> Evaluation {
     let mut predicted: HashMap<&str, Cause> = HashMap::new();
     let mut predicted_grants: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for d in &diagnosed.diagnoses {
-        let principal = &*d.denial.key.principal;
-        for sample in &d.denial.group.samples {
+    let judged = analysis.groups.iter().zip(&analysis.causes);
+    for (((key, group), &cause), missing) in judged.zip(&analysis.missing) {
+        let principal = &*key.principal;
+        for sample in &group.samples {
             if let Some(id) = &sample.request_id {
-                predicted.insert(id.as_str(), d.cause);
+                predicted.insert(id.as_str(), cause);
             }
         }
-        for perm in d.missing.iter() {
+        for perm in missing.iter() {
             predicted_grants.insert((principal, perm.as_str()));
         }
     }

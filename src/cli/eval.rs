@@ -39,9 +39,12 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     let files = args.input.files()?;
     let mut options = args.input.pipeline(Suppressions::default())?;
     options.ingest.samples_per_group = usize::MAX;
-    let evaluation = grantgap::run_pipeline(files, &options, |_, diagnosed, _| {
-        Ok(evaluate::evaluate(&truth, diagnosed))
-    })?;
+    let evaluation = grantgap::run_pipeline(
+        files,
+        &options,
+        |_| Ok(()),
+        |_, analysis, _| Ok(evaluate::evaluate(&truth, &analysis)),
+    )?;
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &evaluation)?;

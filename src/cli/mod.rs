@@ -112,6 +112,7 @@ impl InputArgs {
             ingest: self.options()?,
             diagnose: self.diagnose_options(),
             suppressions,
+            ..grantgap::Options::default()
         })
     }
 

@@ -64,9 +64,12 @@ pub fn run(args: SpikesArgs) -> Result<Outcome> {
     };
     let files = args.input.files()?;
     let pipeline = args.input.pipeline(Default::default())?;
-    let found = grantgap::run_pipeline(files, &pipeline, |ingested, diagnosed, clustered| {
-        Ok(spikes::find(ingested, diagnosed, &clustered, options))
-    })?;
+    let found = grantgap::run_pipeline(
+        files,
+        &pipeline,
+        |_| Ok(()),
+        |ingested, analysis, _| Ok(spikes::find(ingested, &analysis, options)),
+    )?;
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &found)?;

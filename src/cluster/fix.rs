@@ -6,7 +6,7 @@ use crate::diagnose::{Cause, Diagnosed};
 
 /// The roles among `cover` that grant `permission` (any part of `a|b`).
 pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed) -> Vec<String> {
-    let graph = &diagnosed.correlation.graph;
+    let graph = diagnosed.correlation.graph;
     cover
         .iter()
         .filter(|role| grants_permission(&graph.grants([role.as_str()]).api, permission))

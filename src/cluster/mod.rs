@@ -9,6 +9,7 @@ pub mod spikes;
 pub mod suppress;
 
 use rayon::prelude::*;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use self::suppress::{Subject, Suppression, Suppressions};
 
 use crate::diagnose::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
-use crate::ingest::aggregate::{Position, Sample};
+use crate::ingest::aggregate::{DenialGroup, DenialKey, Position, Sample};
 use crate::ingest::fields::format_millis;
 use crate::model::Millis;
 
@@ -237,14 +238,15 @@ pub struct Clustered {
     /// The ids of the distinct signatures, suppressed ones included.
     pub signature_ids: Vec<Arc<str>>,
     /// Each diagnosis's signature, as an index into `signature_ids`, in the
-    /// order of `Diagnosed::diagnoses` (4 bytes each, not an id's 16).
+    /// order the partitions' diagnoses were added (the order of
+    /// [`crate::Analysis::groups`]; 4 bytes each, not an id's 16).
     pub signature_of: Vec<u32>,
     /// Whether each diagnosis was hidden by a suppression.
     pub hidden: Vec<bool>,
 }
 
 impl Clustered {
-    /// The signature id of diagnosis `i` (in the order of `Diagnosed::diagnoses`).
+    /// The signature id of diagnosis `i` (in the order of `signature_of`).
     pub fn signature_id(&self, i: usize) -> &str {
         &self.signature_ids[self.signature_of[i] as usize]
     }
@@ -268,192 +270,260 @@ pub struct SuppressionUse {
     pub signatures: Vec<String>,
 }
 
-/// The distinct signatures of the diagnoses, and each diagnosis's signature as
-/// a number into them.
-///
-/// Distinct signatures are few (one per endpoint, cause, missing permissions
-/// and message), diagnoses up to one per denial group, so each signature's key
-/// is kept once. Keys are made in parallel a slice of diagnoses at a time, so
-/// no more than one slice's keys exist before duplicates are dropped.
-fn signatures_of(
-    diagnoses: &[Diagnosis],
-    templates: &MessageTemplates,
-) -> (Vec<SignatureKey>, Vec<u32>) {
-    let mut numbers: HashMap<SignatureKey, u32> = HashMap::new();
-    let mut signature_of_each = Vec::with_capacity(diagnoses.len());
-    for slice in diagnoses.chunks(1 << 16) {
-        let keys: Vec<SignatureKey> = slice
-            .par_iter()
-            .map(|d| {
-                let key = d.denial.key;
-                let mut missing = d.missing.to_vec();
-                missing.sort();
-                SignatureKey {
-                    method: key.method.to_string(),
-                    template: key.template.to_string(),
-                    status: key.status,
-                    error_code: key.error_code.as_deref().map(str::to_string),
-                    cause: d.cause,
-                    missing,
-                    message_template: key.message.as_deref().map(|m| templates.template(m)),
-                }
-            })
-            .collect();
-        for key in keys {
-            let next = numbers.len() as u32;
-            signature_of_each.push(*numbers.entry(key).or_insert(next));
-        }
-    }
-    let mut keys: Vec<(u32, SignatureKey)> = numbers.into_iter().map(|(k, n)| (n, k)).collect();
-    keys.sort_unstable_by_key(|(n, _)| *n);
-    (
-        keys.into_iter().map(|(_, k)| k).collect(),
-        signature_of_each,
-    )
+/// The cluster stage, run a partition of principals at a time: each partition's
+/// diagnoses are folded in ([`Clusterer::add`]) and may then be dropped, as
+/// partitions hold disjoint principals and every principal's findings are
+/// finished with its partition; only the signatures and the suppressions'
+/// tallies span partitions. [`Clusterer::finish`] gives the stage's output.
+pub struct Clusterer<'a> {
+    templates: MessageTemplates<'a>,
+    suppressions: &'a Suppressions,
+    /// The distinct signatures so far, numbered in the order first met.
+    numbers: HashMap<SignatureKey, u32>,
+    /// Their ids, by number.
+    ids: Vec<Arc<str>>,
+    signatures: HashMap<u32, SignatureAcc<'a>>,
+    principals: Vec<PrincipalFindings>,
+    uses: Vec<(Suppression, u64, BTreeSet<String>)>,
+    signature_of: Vec<u32>,
+    hidden: Vec<bool>,
 }
 
-/// Folds diagnoses into signatures and findings per principal.
-pub fn cluster(
-    diagnosed: &Diagnosed,
-    locate: &(dyn Fn(Position) -> String + Sync),
-    suppressions: &Suppressions,
-) -> Clustered {
-    let messages = diagnosed
-        .diagnoses
-        .iter()
-        .filter_map(|d| d.denial.key.message.as_deref());
-    let templates = MessageTemplates::mine(messages);
-    let (keys, signature_of_each) = signatures_of(&diagnosed.diagnoses, &templates);
-    // Each signature's id (a SHA-256), and the suppression hiding each diagnosis,
-    // if any: independent, so made in parallel.
-    let ids: Vec<Arc<str>> = keys.par_iter().map(|k| k.id().into()).collect();
-    let id_of = |i: usize| &ids[signature_of_each[i] as usize];
-    let hidden_by: Vec<Option<&Suppression>> = if suppressions.hide_nothing() {
-        vec![None; diagnosed.diagnoses.len()]
-    } else {
-        diagnosed
-            .diagnoses
-            .par_iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let key = d.denial.key;
-                let endpoint = format!("{} {}", key.method, key.template);
-                let subject = Subject {
-                    signature: id_of(i),
-                    principal: &key.principal,
-                    cause: d.cause,
-                    missing: &d.missing,
-                    endpoint: &endpoint,
-                };
-                suppressions.hiding(&subject)
-            })
-            .collect()
-    };
-
-    let mut uses: Vec<(Suppression, u64, BTreeSet<String>)> = Vec::new();
-    let mut visible_by_principal: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (d, hidden_by)) in diagnosed.diagnoses.iter().zip(&hidden_by).enumerate() {
-        let id = id_of(i);
-        let Some(suppression) = hidden_by else {
-            visible_by_principal
-                .entry(&*d.denial.key.principal)
-                .or_default()
-                .push(i);
-            continue;
-        };
-        let count = d.denial.group.count;
-        match uses.iter_mut().find(|(s, _, _)| s == *suppression) {
-            Some((_, n, ids)) => {
-                *n += count;
-                ids.insert(id.to_string());
-            }
-            None => uses.push((
-                (*suppression).clone(),
-                count,
-                BTreeSet::from([id.to_string()]),
-            )),
+impl<'a> Clusterer<'a> {
+    /// A clusterer for a run whose denial groups are `groups` (all of them: a
+    /// signature's message template is mined from every message first).
+    pub fn new(
+        groups: &[(&'a DenialKey, &'a DenialGroup)],
+        suppressions: &'a Suppressions,
+    ) -> Self {
+        let messages = groups.iter().filter_map(|(k, _)| k.message.as_deref());
+        Clusterer {
+            templates: MessageTemplates::mine(messages),
+            suppressions,
+            numbers: HashMap::new(),
+            ids: Vec::new(),
+            signatures: HashMap::new(),
+            principals: Vec::new(),
+            uses: Vec::new(),
+            signature_of: Vec::new(),
+            hidden: Vec::new(),
         }
     }
 
-    // Principals are independent: each folds its own diagnoses (and its share
-    // of every signature) in parallel, and its fix is a role-cover search.
-    // Every fold is order-free (sums, minima, sets, sorted and capped lists),
-    // so the result does not depend on how the work was split.
-    let correlation = diagnosed.correlation;
-    //
-    // Each worker folds its principals' shares of every signature into one map
-    // (by signature number), and the workers' maps are merged: one entry per
-    // signature per worker, not one per principal and signature.
-    type Folded<'a> = (Vec<PrincipalFindings>, HashMap<u32, SignatureAcc<'a>>);
-    let (mut out, signatures): Folded = visible_by_principal
-        .into_par_iter()
-        .fold(
-            Folded::default,
-            |(mut out, mut signatures), (principal, indices)| {
-                let mut acc = PrincipalAcc::default();
-                for i in indices {
-                    let d = &diagnosed.diagnoses[i];
-                    let group = d.denial.group;
-                    let requests = group.samples.iter().map(|s| (s.ts, request_ref(s, locate)));
-                    signatures.entry(signature_of_each[i]).or_default().add(
-                        principal,
-                        group.count,
-                        group.first_ts,
-                        group.last_ts,
-                        requests,
-                    );
-                    acc.add(d, locate);
-                }
-                let roles_held = acc
-                    .latest_snapshot
-                    .and_then(|at| correlation.history.at(principal, at))
-                    .map(|s| s.roles.keys().cloned().collect())
-                    .unwrap_or_default();
-                out.push(finish_principal(principal, acc, roles_held, diagnosed));
-                (out, signatures)
-            },
-        )
-        .reduce(
-            Folded::default,
-            |(mut out, mut mine), (their_out, theirs)| {
-                out.extend(their_out);
-                for (n, acc) in theirs {
-                    mine.entry(n).or_default().merge(acc);
-                }
-                (out, mine)
-            },
-        );
-    out.sort_by(|a, b| {
-        b.denied
-            .cmp(&a.denied)
-            .then_with(|| a.principal.cmp(&b.principal))
-    });
-    let hidden = hidden_by.iter().map(Option::is_some).collect();
+    /// The signature id of diagnosis `i`, counted over every partition so far.
+    pub fn signature_id(&self, i: usize) -> &str {
+        &self.ids[self.signature_of[i] as usize]
+    }
 
-    let mut signatures: Vec<Signature> = signatures
-        .into_iter()
-        .map(|(n, acc)| acc.finish(&keys[n as usize], format_millis))
-        .collect();
-    signatures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-    let suppressed = Suppressed {
-        denials: uses.iter().map(|(_, n, _)| n).sum(),
-        by_suppression: uses
+    /// Whether each diagnosis so far was hidden by a suppression.
+    pub fn hidden(&self) -> &[bool] {
+        &self.hidden
+    }
+
+    /// Each diagnosis's signature as a number, the new signatures numbered (and
+    /// their ids made) as met.
+    ///
+    /// Distinct signatures are few (one per endpoint, cause, missing permissions
+    /// and message), diagnoses up to one per denial group, so each signature's
+    /// key is kept once. Keys are made in parallel a slice of diagnoses at a
+    /// time, so no more than one slice's keys exist before duplicates are dropped.
+    fn number(&mut self, diagnoses: &[Diagnosis]) -> Vec<u32> {
+        let mut numbered = Vec::with_capacity(diagnoses.len());
+        let mut new_keys = Vec::new();
+        for slice in diagnoses.chunks(1 << 16) {
+            let keys: Vec<SignatureKey> = slice
+                .par_iter()
+                .map(|d| {
+                    let key = d.denial.key;
+                    let mut missing = d.missing.to_vec();
+                    missing.sort();
+                    SignatureKey {
+                        method: key.method.to_string(),
+                        template: key.template.to_string(),
+                        status: key.status,
+                        error_code: key.error_code.as_deref().map(str::to_string),
+                        cause: d.cause,
+                        missing,
+                        message_template: key
+                            .message
+                            .as_deref()
+                            .map(|m| self.templates.template(m)),
+                    }
+                })
+                .collect();
+            for key in keys {
+                let next = self.numbers.len() as u32;
+                match self.numbers.entry(key) {
+                    Entry::Occupied(known) => numbered.push(*known.get()),
+                    Entry::Vacant(new) => {
+                        new_keys.push(new.key().clone());
+                        new.insert(next);
+                        numbered.push(next);
+                    }
+                }
+            }
+        }
+        // Each id is a SHA-256: made in parallel.
+        self.ids
+            .par_extend(new_keys.par_iter().map(|k| Arc::<str>::from(k.id())));
+        numbered
+    }
+
+    /// Folds in the diagnoses of one partition of principals. `groups` are the
+    /// diagnosed groups, in the same order: the signatures keep borrowing their
+    /// principals and request ids after the diagnoses are gone.
+    pub fn add(
+        &mut self,
+        diagnosed: &Diagnosed,
+        groups: &[(&'a DenialKey, &'a DenialGroup)],
+        locate: &(dyn Fn(Position) -> String + Sync),
+    ) {
+        debug_assert_eq!(diagnosed.diagnoses.len(), groups.len());
+        let numbered = self.number(&diagnosed.diagnoses);
+        let ids = &self.ids;
+        let id_of = |i: usize| &ids[numbered[i] as usize];
+        // The suppression hiding each diagnosis, if any: independent, so found
+        // in parallel.
+        let hidden_by: Vec<Option<&Suppression>> = if self.suppressions.hide_nothing() {
+            vec![None; diagnosed.diagnoses.len()]
+        } else {
+            diagnosed
+                .diagnoses
+                .par_iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let key = d.denial.key;
+                    let endpoint = format!("{} {}", key.method, key.template);
+                    let subject = Subject {
+                        signature: id_of(i),
+                        principal: &key.principal,
+                        cause: d.cause,
+                        missing: &d.missing,
+                        endpoint: &endpoint,
+                    };
+                    self.suppressions.hiding(&subject)
+                })
+                .collect()
+        };
+
+        let mut visible_by_principal: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, hidden_by) in hidden_by.iter().enumerate() {
+            let (key, group) = groups[i];
+            let Some(suppression) = hidden_by else {
+                visible_by_principal
+                    .entry(&*key.principal)
+                    .or_default()
+                    .push(i);
+                continue;
+            };
+            let id = id_of(i);
+            match self.uses.iter_mut().find(|(s, _, _)| s == *suppression) {
+                Some((_, n, ids)) => {
+                    *n += group.count;
+                    ids.insert(id.to_string());
+                }
+                None => self.uses.push((
+                    (*suppression).clone(),
+                    group.count,
+                    BTreeSet::from([id.to_string()]),
+                )),
+            }
+        }
+
+        // Principals are independent: each folds its own diagnoses (and its share
+        // of every signature) in parallel, and its fix is a role-cover search.
+        // Every fold is order-free (sums, minima, sets, sorted and capped lists),
+        // so the result does not depend on how the work was split.
+        let correlation = diagnosed.correlation;
+        //
+        // Each worker folds its principals' shares of every signature into one map
+        // (by signature number), and the workers' maps are merged: one entry per
+        // signature per worker, not one per principal and signature.
+        type Folded<'a> = (Vec<PrincipalFindings>, HashMap<u32, SignatureAcc<'a>>);
+        let (principals, signatures): Folded = visible_by_principal
+            .into_par_iter()
+            .fold(
+                Folded::default,
+                |(mut out, mut signatures), (principal, indices)| {
+                    let mut acc = PrincipalAcc::default();
+                    for i in indices {
+                        let (key, group) = groups[i];
+                        let requests = group.samples.iter().map(|s| (s.ts, request_ref(s, locate)));
+                        signatures.entry(numbered[i]).or_default().add(
+                            &key.principal,
+                            group.count,
+                            group.first_ts,
+                            group.last_ts,
+                            requests,
+                        );
+                        acc.add(&diagnosed.diagnoses[i], locate);
+                    }
+                    let roles_held = acc
+                        .latest_snapshot
+                        .and_then(|at| correlation.history.at(principal, at))
+                        .map(|s| s.roles.keys().cloned().collect())
+                        .unwrap_or_default();
+                    out.push(finish_principal(principal, acc, roles_held, diagnosed));
+                    (out, signatures)
+                },
+            )
+            .reduce(
+                Folded::default,
+                |(mut out, mut mine), (their_out, theirs)| {
+                    out.extend(their_out);
+                    for (n, acc) in theirs {
+                        mine.entry(n).or_default().merge(acc);
+                    }
+                    (out, mine)
+                },
+            );
+        self.principals.extend(principals);
+        for (n, acc) in signatures {
+            self.signatures.entry(n).or_default().merge(acc);
+        }
+        self.hidden.extend(hidden_by.iter().map(Option::is_some));
+        self.signature_of.extend(numbered);
+    }
+
+    /// Findings per principal, most denied first, and the signatures, most
+    /// frequent first.
+    pub fn finish(self) -> Clustered {
+        let mut principals = self.principals;
+        principals.sort_by(|a, b| {
+            b.denied
+                .cmp(&a.denied)
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+        let mut keys: Vec<(u32, SignatureKey)> =
+            self.numbers.into_iter().map(|(k, n)| (n, k)).collect();
+        keys.sort_unstable_by_key(|(n, _)| *n);
+        let mut signatures: Vec<Signature> = self
+            .signatures
             .into_iter()
-            .map(|(suppression, denials, ids)| SuppressionUse {
-                suppression,
-                denials,
-                signatures: ids.into_iter().collect(),
-            })
-            .collect(),
-        expired: suppressions.expired.clone(),
-    };
-    Clustered {
-        principals: out,
-        signatures,
-        suppressed,
-        signature_ids: ids,
-        signature_of: signature_of_each,
-        hidden,
+            .map(|(n, acc)| acc.finish(&keys[n as usize].1, format_millis))
+            .collect();
+        signatures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+        let suppressed = Suppressed {
+            denials: self.uses.iter().map(|(_, n, _)| n).sum(),
+            by_suppression: self
+                .uses
+                .into_iter()
+                .map(|(suppression, denials, ids)| SuppressionUse {
+                    suppression,
+                    denials,
+                    signatures: ids.into_iter().collect(),
+                })
+                .collect(),
+            expired: self.suppressions.expired.clone(),
+        };
+        Clustered {
+            principals,
+            signatures,
+            suppressed,
+            signature_ids: self.ids,
+            signature_of: self.signature_of,
+            hidden: self.hidden,
+        }
     }
 }
 
@@ -473,7 +543,7 @@ fn finish_principal(
         .filter(|(cause, _)| fixed_by_roles(*cause))
         .filter_map(|(_, perm)| perm.clone())
         .collect();
-    let cover = smallest_cover(&to_grant, &diagnosed.correlation.graph);
+    let cover = smallest_cover(&to_grant, diagnosed.correlation.graph);
     let hints = acc
         .other_plane
         .iter()

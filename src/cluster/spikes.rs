@@ -21,12 +21,12 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::Clustered;
-use crate::diagnose::{Cause, Diagnosed};
+use crate::diagnose::Cause;
 use crate::ingest::aggregate::MINUTE;
 use crate::ingest::fields::format_millis;
 use crate::ingest::Ingested;
 use crate::model::Millis;
+use crate::Analysis;
 
 /// How spikes are found and explained.
 #[derive(Debug, Clone, Copy)]
@@ -151,12 +151,8 @@ fn scores(series: &[u64], window: usize) -> Vec<Option<(f64, f64)>> {
 }
 
 /// Finds the spikes among the visible (unsuppressed) denials and explains them.
-pub fn find(
-    ingested: &Ingested,
-    diagnosed: &Diagnosed,
-    clustered: &Clustered,
-    options: SpikeOptions,
-) -> SpikeReport {
+pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> SpikeReport {
+    let clustered = &analysis.clustered;
     let bucket_of = |minute: i64| (minute * MINUTE).div_euclid(options.bucket);
     // Per bucket: total, per signature (with a label), per cause. Per principal
     // only in the spikes, below: a map of a thousand principals per bucket was
@@ -165,26 +161,21 @@ pub fn find(
     let mut by_signature: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut by_cause: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     let mut labels: BTreeMap<&str, String> = BTreeMap::new();
-    for (i, d) in diagnosed.diagnoses.iter().enumerate() {
+    for (i, ((key, group), cause)) in analysis.groups.iter().zip(&analysis.causes).enumerate() {
         if clustered.hidden[i] {
             continue;
         }
         let id = clustered.signature_id(i);
-        labels.entry(id).or_insert_with(|| {
-            format!(
-                "{} {} {}",
-                d.cause.name(),
-                d.denial.key.method,
-                d.denial.key.template
-            )
-        });
+        labels
+            .entry(id)
+            .or_insert_with(|| format!("{} {} {}", cause.name(), key.method, key.template));
         // Denials of unknown time have no place on the timeline.
-        for (minute, n) in d.denial.group.per_minute.timed() {
+        for (minute, n) in group.per_minute.timed() {
             let b = bucket_of(minute);
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;
             *by_cause
-                .entry(d.cause.name())
+                .entry(cause.name())
                 .or_default()
                 .entry(b)
                 .or_default() += n;
@@ -211,9 +202,8 @@ pub fn find(
         .zip(&scored)
         .map(|(&x, s)| x >= options.min_denials && s.is_some_and(|(_, z)| z >= options.threshold))
         .collect();
-    let by_principal = principals_by_bucket(diagnosed, clustered, bucket_of, |b| {
-        is_spike[(b - first) as usize]
-    });
+    let by_principal =
+        principals_by_bucket(analysis, bucket_of, |b| is_spike[(b - first) as usize]);
 
     let mut spikes = Vec::new();
     let mut i = 0;
@@ -261,7 +251,7 @@ pub fn find(
                     denials,
                 })
                 .collect(),
-            changes: changes(ingested, diagnosed, &names, from - options.lookback, to),
+            changes: changes(ingested, analysis, &names, from - options.lookback, to),
             principals: principals
                 .into_iter()
                 .map(|(name, denials)| Contribution {
@@ -321,23 +311,22 @@ pub fn find(
 /// Denials per bucket and principal, in the buckets `wanted` says yes to
 /// (visible denials of known time only).
 fn principals_by_bucket<'a>(
-    diagnosed: &'a Diagnosed,
-    clustered: &Clustered,
+    analysis: &'a Analysis,
     bucket_of: impl Fn(i64) -> i64,
     wanted: impl Fn(i64) -> bool,
 ) -> BTreeMap<i64, BTreeMap<&'a str, u64>> {
     let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
-    for (i, d) in diagnosed.diagnoses.iter().enumerate() {
-        if clustered.hidden[i] {
+    for (i, (key, group)) in analysis.groups.iter().enumerate() {
+        if analysis.clustered.hidden[i] {
             continue;
         }
-        for (minute, n) in d.denial.group.per_minute.timed() {
+        for (minute, n) in group.per_minute.timed() {
             let b = bucket_of(minute);
             if wanted(b) {
                 *by_principal
                     .entry(b)
                     .or_default()
-                    .entry(&*d.denial.key.principal)
+                    .entry(&*key.principal)
                     .or_default() += n;
             }
         }
@@ -348,14 +337,14 @@ fn principals_by_bucket<'a>(
 /// The denials over time that a report charts: the default spike rules, with
 /// the narrowest bucket (5 minutes, 15 minutes, 1 hour, 6 hours, a day) that
 /// keeps the series within [`REPORT_BUCKETS`] buckets.
-pub fn timeline(ingested: &Ingested, diagnosed: &Diagnosed, clustered: &Clustered) -> SpikeReport {
-    let minutes = diagnosed
-        .diagnoses
+pub fn timeline(ingested: &Ingested, analysis: &Analysis) -> SpikeReport {
+    let minutes = analysis
+        .groups
         .iter()
         .enumerate()
-        .filter(|(i, _)| !clustered.hidden[*i])
-        .flat_map(|(_, d)| {
-            let mut timed = d.denial.group.per_minute.timed();
+        .filter(|(i, _)| !analysis.clustered.hidden[*i])
+        .flat_map(|(_, (_, group))| {
+            let mut timed = group.per_minute.timed();
             let first = timed.next();
             first.into_iter().chain(timed.next_back())
         })
@@ -371,7 +360,7 @@ pub fn timeline(ingested: &Ingested, diagnosed: &Diagnosed, clustered: &Clustere
         bucket,
         ..SpikeOptions::default()
     };
-    find(ingested, diagnosed, clustered, options)
+    find(ingested, analysis, options)
 }
 
 /// Most buckets a report's timeline is cut into (unless a day per bucket needs more).
@@ -385,24 +374,23 @@ const METHOD: &str =
 /// spike first, then latest first.
 fn changes(
     ingested: &Ingested,
-    diagnosed: &Diagnosed,
+    analysis: &Analysis,
     principals: &BTreeMap<&str, u64>,
     from: Millis,
     to: Millis,
 ) -> Vec<Change> {
-    let history = &diagnosed.correlation.history;
+    let history = &analysis.reference.history;
     // Who sent expired tokens during the spike, and the tokens' expiries, each
     // found in one pass: asked per principal, the scans over every diagnosis
     // and every token were most of a 2 GB report's time.
-    let used_expired: std::collections::HashSet<&str> = diagnosed
-        .diagnoses
+    let used_expired: std::collections::HashSet<&str> = analysis
+        .groups
         .iter()
-        .filter(|d| {
-            d.cause == Cause::TokenExpired
-                && d.denial.group.first_ts < to
-                && d.denial.group.last_ts >= from
+        .zip(&analysis.causes)
+        .filter(|((_, group), cause)| {
+            **cause == Cause::TokenExpired && group.first_ts < to && group.last_ts >= from
         })
-        .map(|d| &*d.denial.key.principal)
+        .map(|((key, _), _)| &*key.principal)
         .collect();
     let mut expiries: BTreeMap<&str, Vec<Millis>> = BTreeMap::new();
     for t in &ingested.tokens {
@@ -438,7 +426,7 @@ fn changes(
                     ),
                 });
             }
-            let graph = &diagnosed.correlation.graph;
+            let graph = &analysis.reference.graph;
             for role in after.roles.keys().filter(|r| before.roles.contains_key(*r)) {
                 let then = graph.grants_at([role.as_str()], before.at).api;
                 let now = graph.grants_at([role.as_str()], after.at).api;

@@ -1,13 +1,19 @@
-//! Stage 2, correlate: [`Ingested`] in, [`Correlation`] out.
+//! Stage 2, correlate: denial groups in, [`Correlation`] out.
 //!
 //! Each denial group is joined, with polars, to the role snapshot in effect at its
 //! time (as-of: the principal's latest snapshot at or before the requests) and to
 //! its token; the roles held are then expanded through inheritance.
+//!
+//! The groups are taken a partition of principals at a time ([`partitions`]):
+//! what the later stages make of a group is kept only until its partition is
+//! clustered, so a run holds one partition's correlations and diagnoses, not
+//! every group's. What all partitions share is made once ([`Reference`]).
 
 pub mod history;
 pub mod roles;
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -44,13 +50,41 @@ impl CorrelatedDenial<'_> {
     }
 }
 
-/// Correlation's output: every denial group in context, the role graph and each
-/// principal's snapshot history.
+/// What every partition of denial groups is correlated against, made once per
+/// run: the role graph, each principal's snapshot history, and the right-hand
+/// sides of the two joins.
+pub struct Reference<'a> {
+    pub graph: RoleGraph,
+    pub history: GrantHistory,
+    tokens: &'a [Token],
+    /// (principal, snapshot_at), sorted by instant; none without snapshots.
+    snapshots: Option<DataFrame>,
+    /// (token_id, token_row): each token id's latest issue; none without tokens.
+    token_rows: Option<DataFrame>,
+}
+
+impl<'a> Reference<'a> {
+    /// The role graph, the histories and the join tables of the run's inputs.
+    pub fn new(ingested: &'a Ingested) -> Result<Self> {
+        let graph = RoleGraph::new(&ingested.roles);
+        let history = GrantHistory::new(&ingested.bindings, &graph);
+        Ok(Reference {
+            graph,
+            history,
+            tokens: &ingested.tokens,
+            snapshots: snapshot_instants(&ingested.bindings)?,
+            token_rows: latest_tokens(&ingested.tokens)?,
+        })
+    }
+}
+
+/// Correlation's output for one partition of principals: each of their denial
+/// groups in context, with the run's role graph and snapshot histories.
 #[derive(Debug)]
 pub struct Correlation<'a> {
     pub denials: Vec<CorrelatedDenial<'a>>,
-    pub graph: RoleGraph,
-    pub history: GrantHistory,
+    pub graph: &'a RoleGraph,
+    pub history: &'a GrantHistory,
 }
 
 impl Correlation<'_> {
@@ -60,9 +94,10 @@ impl Correlation<'_> {
     }
 }
 
-/// Joins every denial group to its snapshot and token.
-pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
-    // A stable order (the key's) makes everything downstream deterministic.
+/// Every denial group, in the key's order: a stable order makes everything
+/// downstream deterministic, and the key starts with the principal, so each
+/// principal's groups are contiguous.
+pub fn groups_in_order(ingested: &Ingested) -> Vec<(&DenialKey, &DenialGroup)> {
     let mut groups: Vec<(&DenialKey, &DenialGroup)> = ingested
         .events
         .denials
@@ -70,17 +105,43 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
         .map(|(k, g)| (k, g))
         .collect();
     groups.sort_by(|a, b| a.0.cmp(b.0));
+    groups
+}
 
-    let snapshot_of = as_of_snapshots(&groups, &ingested.bindings)?;
-    let token_of = token_rows(&groups, &ingested.tokens)?;
+/// `groups` (in [`groups_in_order`]) cut into runs of about `size` groups, each
+/// cut between two principals, never inside one's groups: every stage after
+/// correlation is per principal, so a partition is judged and clustered alone.
+/// At least one run, empty when there are no groups.
+pub fn partitions(groups: &[(&DenialKey, &DenialGroup)], size: usize) -> Vec<Range<usize>> {
+    if groups.is_empty() {
+        return vec![Range { start: 0, end: 0 }];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < groups.len() {
+        let mut end = (start + size.max(1)).min(groups.len());
+        while end < groups.len() && groups[end].0.principal == groups[end - 1].0.principal {
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
 
-    let graph = RoleGraph::new(&ingested.roles);
-    let history = GrantHistory::new(&ingested.bindings, &graph);
+/// Joins every denial group of `groups` (one partition, in
+/// [`groups_in_order`]) to its snapshot and token.
+pub fn correlate<'a>(
+    reference: &'a Reference<'a>,
+    groups: &[(&'a DenialKey, &'a DenialGroup)],
+) -> Result<Correlation<'a>> {
+    let snapshot_of = as_of_snapshots(groups, reference.snapshots.as_ref())?;
+    let token_of = token_rows(groups, reference.token_rows.as_ref())?;
     let denials = groups
         .iter()
         .enumerate()
         .map(|(i, (key, group))| {
-            let token = token_of[i].map(|row| &ingested.tokens[row]);
+            let token = token_of[i].map(|row| &reference.tokens[row]);
             CorrelatedDenial {
                 key,
                 group,
@@ -95,30 +156,17 @@ pub fn correlate(ingested: &Ingested) -> Result<Correlation<'_>> {
         .collect();
     Ok(Correlation {
         denials,
-        graph,
-        history,
+        graph: &reference.graph,
+        history: &reference.history,
     })
 }
 
-/// For each group, the instant of the principal's latest snapshot at or before
-/// the group's first request: a polars as-of join by principal.
-///
-/// Ingest never lets a group straddle a snapshot instant, so the snapshot in
-/// effect at the first request is the one in effect at every request.
-fn as_of_snapshots(
-    groups: &[(&DenialKey, &DenialGroup)],
-    bindings: &[RoleBinding],
-) -> Result<Vec<Option<Millis>>> {
-    if groups.is_empty() || bindings.is_empty() {
-        return Ok(vec![None; groups.len()]);
+/// The instants of every principal's snapshots, sorted: the right-hand side of
+/// [`as_of_snapshots`].
+fn snapshot_instants(bindings: &[RoleBinding]) -> Result<Option<DataFrame>> {
+    if bindings.is_empty() {
+        return Ok(None);
     }
-    let left = df!(
-        "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
-        "principal" => groups.iter().map(|(k, _)| &*k.principal).collect::<Vec<_>>(),
-        "ts" => groups.iter().map(|(_, g)| g.first_ts).collect::<Vec<_>>(),
-    )?
-    .sort(["ts"], SortMultipleOptions::default())?;
-
     let instants: BTreeSet<(&str, Millis)> = bindings
         .iter()
         .map(|b| (b.principal.as_str(), b.snapshot_at))
@@ -128,10 +176,30 @@ fn as_of_snapshots(
         "snapshot_at" => instants.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
     )?
     .sort(["snapshot_at"], SortMultipleOptions::default())?;
+    Ok(Some(right))
+}
 
+/// For each group, the instant of the principal's latest snapshot at or before
+/// the group's first request: a polars as-of join by principal.
+///
+/// Ingest never lets a group straddle a snapshot instant, so the snapshot in
+/// effect at the first request is the one in effect at every request.
+fn as_of_snapshots(
+    groups: &[(&DenialKey, &DenialGroup)],
+    snapshots: Option<&DataFrame>,
+) -> Result<Vec<Option<Millis>>> {
+    let Some(right) = snapshots.filter(|_| !groups.is_empty()) else {
+        return Ok(vec![None; groups.len()]);
+    };
+    let left = df!(
+        "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
+        "principal" => groups.iter().map(|(k, _)| &*k.principal).collect::<Vec<_>>(),
+        "ts" => groups.iter().map(|(_, g)| g.first_ts).collect::<Vec<_>>(),
+    )?
+    .sort(["ts"], SortMultipleOptions::default())?;
     let joined = left
         .join_asof_by(
-            &right,
+            right,
             "ts",
             "snapshot_at",
             ["principal"],
@@ -151,19 +219,12 @@ fn as_of_snapshots(
     Ok(out)
 }
 
-/// For each group, the row of its token in the tokens table: a polars left join
-/// on `token_id`. A token id issued twice resolves to its latest issue.
-fn token_rows(
-    groups: &[(&DenialKey, &DenialGroup)],
-    tokens: &[Token],
-) -> Result<Vec<Option<usize>>> {
-    if groups.is_empty() || tokens.is_empty() {
-        return Ok(vec![None; groups.len()]);
+/// Each token id's row in the tokens table, its latest issue where an id was
+/// issued twice: the right-hand side of [`token_rows`].
+fn latest_tokens(tokens: &[Token]) -> Result<Option<DataFrame>> {
+    if tokens.is_empty() {
+        return Ok(None);
     }
-    let left = df!(
-        "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
-        "token_id" => groups.iter().map(|(k, _)| k.token_id.as_deref()).collect::<Vec<_>>(),
-    )?;
     let mut latest: HashMap<&str, usize> = HashMap::new();
     for (i, t) in tokens.iter().enumerate() {
         let entry = latest.entry(t.token_id.as_str()).or_insert(i);
@@ -177,8 +238,24 @@ fn token_rows(
         "token_id" => unique.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
         "token_row" => unique.iter().map(|(_, row)| *row as u32).collect::<Vec<_>>(),
     )?;
+    Ok(Some(right))
+}
+
+/// For each group, the row of its token in the tokens table: a polars left join
+/// on `token_id`.
+fn token_rows(
+    groups: &[(&DenialKey, &DenialGroup)],
+    latest: Option<&DataFrame>,
+) -> Result<Vec<Option<usize>>> {
+    let Some(right) = latest.filter(|_| !groups.is_empty()) else {
+        return Ok(vec![None; groups.len()]);
+    };
+    let left = df!(
+        "row" => (0..groups.len() as u32).collect::<Vec<_>>(),
+        "token_id" => groups.iter().map(|(k, _)| k.token_id.as_deref()).collect::<Vec<_>>(),
+    )?;
     let joined = left
-        .left_join(&right, ["token_id"], ["token_id"])
+        .left_join(right, ["token_id"], ["token_id"])
         .map_err(|e| anyhow::anyhow!("join of denials to tokens failed: {e}"))?;
     let rows = joined.column("row")?.u32()?;
     let token_rows = joined.column("token_row")?.u32()?;
@@ -218,6 +295,29 @@ mod tests {
     }
 
     proptest! {
+        /// Partitions cover every group once, in order, and cut only between
+        /// principals, each run holding at least `size` groups but the last.
+        #[test]
+        fn partitions_cut_between_principals(
+            principals in prop::collection::vec(0..6usize, 0..80),
+            size in 1..20usize,
+        ) {
+            let mut principals = principals;
+            principals.sort();
+            let keys: Vec<DenialKey> = principals.iter().enumerate().map(|(i, p)| key(&p.to_string(), i)).collect();
+            let group = group(0);
+            let groups: Vec<(&DenialKey, &DenialGroup)> = keys.iter().map(|k| (k, &group)).collect();
+            let runs = partitions(&groups, size);
+            prop_assert_eq!(runs[0].start, 0);
+            prop_assert_eq!(runs[runs.len() - 1].end, groups.len());
+            for pair in runs.windows(2) {
+                prop_assert_eq!(pair[0].end, pair[1].start);
+                prop_assert!(pair[0].len() >= size);
+                prop_assert_ne!(&groups[pair[0].end - 1].0.principal, &groups[pair[1].start].0.principal);
+            }
+            prop_assert!(runs.iter().all(|r| !r.is_empty()) || groups.is_empty());
+        }
+
         /// The polars as-of join finds, for every group, the principal's latest
         /// snapshot at or before its first request: what a scan of all snapshots finds.
         #[test]
@@ -238,7 +338,7 @@ mod tests {
                     data_scope: None,
                 })
                 .collect();
-            let joined = as_of_snapshots(&groups, &bindings).unwrap();
+            let joined = as_of_snapshots(&groups, snapshot_instants(&bindings).unwrap().as_ref()).unwrap();
             for (i, (k, g)) in groups.iter().enumerate() {
                 let expected = bindings
                     .iter()

@@ -357,7 +357,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         &signals,
         cx.catalog,
         &cx.peers,
-        &cx.correlation.history,
+        cx.correlation.history,
         own_grants,
         PeerRule {
             min_peers: cx.options.min_peers,
@@ -445,7 +445,7 @@ fn judge_grants<'a>(
 
     // 6b. The roles grant it, but not in this data scope.
     if let (Some(org), true) = (&key.org, requirement.policy.is_some_and(|p| p.data_scoped)) {
-        let in_org = snapshot.grants_in(&cx.correlation.graph, org);
+        let in_org = snapshot.grants_in(cx.correlation.graph, org);
         let missing_here: Vec<String> = requirement
             .permissions
             .iter()
@@ -765,7 +765,9 @@ mod tests {
     /// (cause, missing) of the denial groups of `svc`, by path.
     fn diagnoses(world: &World) -> Vec<(String, Cause, Vec<String>)> {
         let ingested = run(world);
-        let correlation = crate::correlate::correlate(&ingested).unwrap();
+        let reference = crate::correlate::Reference::new(&ingested).unwrap();
+        let groups = crate::correlate::groups_in_order(&ingested);
+        let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
         let catalog = PolicyCatalog::new(ingested.policies.clone());
         let diagnosed = diagnose(
             &correlation,
@@ -819,7 +821,9 @@ mod tests {
             .push(json!({"snapshot_at": T0, "principal": "svc", "role": "UI Editor"}));
         w.events.push(denial(T0 + HOUR));
         let ingested = run(&w);
-        let correlation = crate::correlate::correlate(&ingested).unwrap();
+        let reference = crate::correlate::Reference::new(&ingested).unwrap();
+        let groups = crate::correlate::groups_in_order(&ingested);
+        let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
         let catalog = PolicyCatalog::new(ingested.policies.clone());
         let diagnosed = diagnose(
             &correlation,

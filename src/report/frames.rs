@@ -19,12 +19,12 @@ use anyhow::{Context, Result};
 use polars::prelude::{Column, DataFrame, DataType, IntoColumn, NamedFrom, Series, TimeUnit};
 
 use super::{joined_once, Report};
-use crate::cluster::Clustered;
-use crate::diagnose::{Diagnosed, Diagnosis};
+use crate::diagnose::Diagnosis;
 use crate::ingest::aggregate::{DenialGroup, DenialKey, DeniedObject, EventRow};
 use crate::ingest::fields::timestamp_text;
 use crate::ingest::Ingested;
 use crate::model::{Millis, UNKNOWN_TIME};
+use crate::Partition;
 
 /// Named tables, in the order of the module's list.
 pub struct Frames {
@@ -44,10 +44,12 @@ impl Frames {
 /// Tables written by `--export`: the findings, not the inputs.
 pub const EXPORTED: [&str; 5] = ["denials", "diagnoses", "principals", "signatures", "grants"];
 
-/// The denial groups as diagnosed, one row per group and object (a group whose
-/// requests name no object has one row, with no `object_id`); needs the
-/// clustering (signature ids, suppressions) before the report takes it.
-pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame> {
+/// One partition's denial groups as diagnosed, one row per group and object (a
+/// group whose requests name no object has one row, with no `object_id`), with
+/// each group's signature and suppression; [`stacked`] puts the partitions'
+/// rows together.
+pub fn denials(partition: &Partition) -> Result<DataFrame> {
+    let diagnosed = partition.diagnosed;
     let rows: Vec<(usize, Option<&DeniedObject>)> = diagnosed
         .diagnoses
         .iter()
@@ -73,7 +75,7 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
         text(
             "signature",
             rows.iter()
-                .map(|(i, _)| Some(clustered.signature_id(*i).to_string()))
+                .map(|(i, _)| Some(partition.signature_ids[*i].to_string()))
                 .collect(),
         ),
         text("principal", key(|k| Some(k.principal.to_string()))),
@@ -141,13 +143,24 @@ pub fn denials(diagnosed: &Diagnosed, clustered: &Clustered) -> Result<DataFrame
         )?,
         flag(
             "suppressed",
-            rows.iter().map(|(i, _)| clustered.hidden[*i]).collect(),
+            rows.iter().map(|(i, _)| partition.hidden[*i]).collect(),
         ),
         text("note", each(&|x| x.note.as_deref().map(str::to_string))),
     ];
     let mut df = frame(rows.len(), columns)?;
     with_date(&mut df, "first_seen")?;
     Ok(df)
+}
+
+/// The partitions' [`denials`] tables as one, in partition order.
+pub fn stacked(partitions: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut parts = partitions.into_iter();
+    let mut all = parts.next().context("a run has at least one partition")?;
+    for part in parts {
+        all.vstack_mut_owned(part)?;
+    }
+    all.rechunk_mut();
+    Ok(all)
 }
 
 impl Frames {

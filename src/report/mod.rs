@@ -23,11 +23,12 @@ use serde::Serialize;
 use self::baseline::BaselineDiff;
 use crate::cluster::signature::Signature;
 use crate::cluster::spikes::{self, SpikeReport};
-use crate::cluster::{Clustered, PrincipalFindings, Suppressed};
+use crate::cluster::{PrincipalFindings, Suppressed};
 use crate::diagnose::least_privilege::{self, PrincipalGrants};
 use crate::diagnose::policy::PolicyCatalog;
-use crate::diagnose::{Diagnosed, Level};
+use crate::diagnose::Level;
 use crate::ingest::Ingested;
+use crate::Analysis;
 
 /// Version of the report's JSON shape; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -92,8 +93,8 @@ pub struct RequestCounts {
 
 impl Report {
     /// Assembles the report from the pipeline's outputs.
-    pub fn new(ingested: &Ingested, diagnosed: &Diagnosed, clustered: Clustered) -> Self {
-        let correlation = diagnosed.correlation;
+    pub fn new(ingested: &Ingested, analysis: Analysis) -> Self {
+        let reference = &analysis.reference;
         let records = ingested
             .stats
             .iter()
@@ -120,7 +121,7 @@ impl Report {
         let allowed = events.successes.values().map(|s| s.count).sum();
         let denied = events.denials.iter().map(|(_, g)| g.count).sum();
         let other = events.other_statuses.values().sum();
-        let mut warnings: Vec<String> = correlation
+        let mut warnings: Vec<String> = reference
             .graph
             .cycles()
             .into_iter()
@@ -136,13 +137,15 @@ impl Report {
         let successes = &events.successes;
         let least_privilege = least_privilege::unused_grants(
             successes,
-            &correlation.history,
+            &reference.history,
             &PolicyCatalog::new(ingested.policies.clone()),
             least_privilege::period(successes),
         );
+        let timeline = spikes::timeline(ingested, &analysis);
+        let clustered = analysis.clustered;
         Report {
             schema_version: SCHEMA_VERSION,
-            timeline: spikes::timeline(ingested, diagnosed, &clustered),
+            timeline,
             least_privilege,
             records,
             bad_records,
