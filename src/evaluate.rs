@@ -12,10 +12,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnose::Cause;
-use crate::Analysis;
+use crate::diagnose::{Cause, Diagnosed};
+use crate::intern::Shared;
 
 /// One line of the truth file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -98,19 +99,43 @@ pub struct Evaluation {
     pub confusions: Vec<(String, String, u64)>,
 }
 
-/// Scores the diagnoses (made with every request id kept) against the truth.
-pub fn evaluate(truth: &[TruthRow], analysis: &Analysis) -> Evaluation {
-    let mut predicted: HashMap<&str, Cause> = HashMap::new();
-    let mut predicted_grants: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let judged = analysis.groups.iter().zip(&analysis.causes);
-    for (((key, group), &cause), missing) in judged.zip(&analysis.missing) {
-        let principal = &*key.principal;
-        for sample in &group.samples {
-            if let Some(id) = &sample.request_id {
-                predicted.insert(id.as_str(), cause);
+/// What one partition's diagnoses say of each request and principal: a request's
+/// cause by its id, and the (principal, permission) pairs to grant. Owned, as
+/// the partition's diagnoses are dropped once it is clustered.
+#[derive(Debug, Default)]
+pub struct Predictions {
+    causes: Vec<(CompactString, Cause)>,
+    grants: Vec<(Shared<str>, String)>,
+}
+
+impl Predictions {
+    /// The predictions of one partition (diagnoses made with every request id kept).
+    pub fn of(diagnosed: &Diagnosed) -> Self {
+        let mut out = Predictions::default();
+        for d in &diagnosed.diagnoses {
+            for sample in &d.denial.group.samples {
+                if let Some(id) = &sample.request_id {
+                    out.causes.push((id.clone(), d.cause));
+                }
+            }
+            for perm in d.missing.iter() {
+                out.grants
+                    .push((d.denial.key.principal.clone(), perm.clone()));
             }
         }
-        for perm in missing.iter() {
+        out
+    }
+}
+
+/// Scores every partition's predictions against the truth.
+pub fn evaluate(truth: &[TruthRow], partitions: &[Predictions]) -> Evaluation {
+    let mut predicted: HashMap<&str, Cause> = HashMap::new();
+    let mut predicted_grants: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for p in partitions {
+        for (id, cause) in &p.causes {
+            predicted.insert(id.as_str(), *cause);
+        }
+        for (principal, perm) in &p.grants {
             predicted_grants.insert((principal, perm.as_str()));
         }
     }

@@ -37,15 +37,14 @@ pub mod report;
 
 use anyhow::Result;
 
+use crate::cluster::spikes::DenialTimes;
 use crate::cluster::suppress::Suppressions;
 use crate::cluster::{Clustered, Clusterer};
 use crate::correlate::Reference;
 use crate::diagnose::policy::PolicyCatalog;
-use crate::diagnose::{Cause, DiagnoseOptions, Diagnosed};
-use crate::ingest::aggregate::{DenialGroup, DenialKey};
+use crate::diagnose::{DiagnoseOptions, Diagnosed};
 use crate::ingest::input::InputFile;
 use crate::ingest::{IngestOptions, Ingested};
-use crate::intern::Shared;
 
 /// How to run the pipeline.
 #[derive(Debug)]
@@ -80,12 +79,8 @@ impl Default for Options {
 pub struct Analysis<'a> {
     /// The role graph and snapshot histories the denials were judged against.
     pub reference: Reference<'a>,
-    /// Every denial group, in the order of [`Clustered`]'s per-diagnosis lists.
-    pub groups: Vec<(&'a DenialKey, &'a DenialGroup)>,
-    /// The cause each group was given.
-    pub causes: Vec<Cause>,
-    /// The permissions each group misses.
-    pub missing: Vec<Shared<[String]>>,
+    /// The denials over time, for the timeline and the spikes.
+    pub times: DenialTimes,
     pub clustered: Clustered,
 }
 
@@ -116,30 +111,29 @@ pub fn run_pipeline<P, T>(
     let groups = correlate::groups_in_order(&ingested);
     let catalog = PolicyCatalog::new(ingested.policies.clone());
     let locate = |position| ingested.locate(position);
-    let mut clusterer = Clusterer::new(&groups, &options.suppressions);
-    let mut causes = Vec::with_capacity(groups.len());
-    let mut missing = Vec::with_capacity(groups.len());
+    let messages = groups.iter().filter_map(|(key, _)| key.message.as_deref());
+    let mut clusterer = Clusterer::new(messages, &options.suppressions);
+    let mut times = DenialTimes::default();
     let mut made = Vec::new();
     clock.split("correlate");
     for range in correlate::partitions(&groups, options.groups_per_partition) {
-        let first = range.start;
-        let part = &groups[range];
-        let correlation = correlate::correlate(&reference, part)?;
+        let correlation = correlate::correlate(&reference, &groups[range])?;
         clock.split("correlate");
         let diagnosed =
             diagnose::diagnose(&correlation, &catalog, &ingested.events, options.diagnose);
         clock.split("diagnose");
-        clusterer.add(&diagnosed, part, &locate);
+        clusterer.add(&diagnosed, &locate);
+        let (signature_of, hidden) = clusterer.partition_signatures();
+        times.add(&diagnosed, signature_of, hidden);
         clock.split("cluster");
         made.push(each_partition(&Partition {
             diagnosed: &diagnosed,
-            signature_ids: (first..first + part.len())
-                .map(|i| clusterer.signature_id(i))
+            signature_ids: signature_of
+                .iter()
+                .map(|&n| clusterer.signature_id(n))
                 .collect(),
-            hidden: &clusterer.hidden()[first..],
+            hidden,
         })?);
-        causes.extend(diagnosed.diagnoses.iter().map(|d| d.cause));
-        missing.extend(diagnosed.diagnoses.iter().map(|d| d.missing.clone()));
         clock.split("cluster");
     }
     let clustered = clusterer.finish();
@@ -147,9 +141,7 @@ pub fn run_pipeline<P, T>(
     clock.print_splits();
     let analysis = Analysis {
         reference,
-        groups,
-        causes,
-        missing,
+        times,
         clustered,
     };
     let result = finish(&ingested, analysis, made);

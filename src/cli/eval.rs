@@ -42,8 +42,8 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     let evaluation = grantgap::run_pipeline(
         files,
         &options,
-        |_| Ok(()),
-        |_, analysis, _| Ok(evaluate::evaluate(&truth, &analysis)),
+        |partition| Ok(evaluate::Predictions::of(partition.diagnosed)),
+        |_, _, predictions| Ok(evaluate::evaluate(&truth, &predictions)),
     )?;
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {

@@ -8,6 +8,7 @@ pub mod signature;
 pub mod spikes;
 pub mod suppress;
 
+use compact_str::CompactString;
 use rayon::prelude::*;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -18,12 +19,12 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use self::messages::MessageTemplates;
-use self::signature::{RequestRef, Signature, SignatureAcc, SignatureKey};
+use self::signature::{Signature, SignatureAcc, SignatureKey};
 use self::suppress::{Subject, Suppression, Suppressions};
 
 use crate::diagnose::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
-use crate::ingest::aggregate::{DenialGroup, DenialKey, Position, Sample};
+use crate::ingest::aggregate::{Position, Sample};
 use crate::ingest::fields::format_millis;
 use crate::model::Millis;
 
@@ -135,7 +136,7 @@ struct FindingAcc<'a> {
     endpoints: BTreeSet<(&'a str, &'a str)>,
     sources: BTreeSet<RequirementSource>,
     confidence: Option<Confidence>,
-    samples: Vec<(Millis, RequestRef<'a>)>,
+    samples: Vec<(Millis, CompactString)>,
     snapshots: BTreeSet<Millis>,
     issued: BTreeSet<Millis>,
     expires: BTreeSet<Millis>,
@@ -212,13 +213,10 @@ impl<'a> PrincipalAcc<'a> {
 }
 
 /// How a finding or signature names a denied request.
-fn request_ref<'a>(
-    sample: &'a Sample,
-    locate: &(dyn Fn(Position) -> String + Sync),
-) -> RequestRef<'a> {
+fn request_ref(sample: &Sample, locate: &(dyn Fn(Position) -> String + Sync)) -> CompactString {
     match &sample.request_id {
-        Some(id) => RequestRef::Id(id),
-        None => RequestRef::Located(locate(sample.position)),
+        Some(id) => id.clone(),
+        None => locate(sample.position).into(),
     }
 }
 
@@ -235,21 +233,11 @@ pub struct Clustered {
     /// Signatures, most frequent first; suppressed ones left out.
     pub signatures: Vec<Signature>,
     pub suppressed: Suppressed,
-    /// The ids of the distinct signatures, suppressed ones included.
+    /// Every distinct signature, suppressed ones included, by number (the
+    /// numbers [`Clusterer::partition_signatures`] gives).
+    pub signature_keys: Vec<SignatureKey>,
+    /// Their ids, by number.
     pub signature_ids: Vec<Arc<str>>,
-    /// Each diagnosis's signature, as an index into `signature_ids`, in the
-    /// order the partitions' diagnoses were added (the order of
-    /// [`crate::Analysis::groups`]; 4 bytes each, not an id's 16).
-    pub signature_of: Vec<u32>,
-    /// Whether each diagnosis was hidden by a suppression.
-    pub hidden: Vec<bool>,
-}
-
-impl Clustered {
-    /// The signature id of diagnosis `i` (in the order of `signature_of`).
-    pub fn signature_id(&self, i: usize) -> &str {
-        &self.signature_ids[self.signature_of[i] as usize]
-    }
 }
 
 /// What suppressions hid, and which have expired (and so hide nothing).
@@ -274,29 +262,30 @@ pub struct SuppressionUse {
 /// diagnoses are folded in ([`Clusterer::add`]) and may then be dropped, as
 /// partitions hold disjoint principals and every principal's findings are
 /// finished with its partition; only the signatures and the suppressions'
-/// tallies span partitions. [`Clusterer::finish`] gives the stage's output.
-pub struct Clusterer<'a> {
-    templates: MessageTemplates<'a>,
-    suppressions: &'a Suppressions,
+/// tallies span partitions, and they own what they keep. [`Clusterer::finish`]
+/// gives the stage's output.
+pub struct Clusterer<'m> {
+    templates: MessageTemplates<'m>,
+    suppressions: &'m Suppressions,
     /// The distinct signatures so far, numbered in the order first met.
     numbers: HashMap<SignatureKey, u32>,
     /// Their ids, by number.
     ids: Vec<Arc<str>>,
-    signatures: HashMap<u32, SignatureAcc<'a>>,
+    signatures: HashMap<u32, SignatureAcc>,
     principals: Vec<PrincipalFindings>,
     uses: Vec<(Suppression, u64, BTreeSet<String>)>,
+    /// The last partition's signature numbers and suppressions, per diagnosis.
     signature_of: Vec<u32>,
     hidden: Vec<bool>,
 }
 
-impl<'a> Clusterer<'a> {
-    /// A clusterer for a run whose denial groups are `groups` (all of them: a
+impl<'m> Clusterer<'m> {
+    /// A clusterer for a run whose denials carry `messages` (all of them: a
     /// signature's message template is mined from every message first).
     pub fn new(
-        groups: &[(&'a DenialKey, &'a DenialGroup)],
-        suppressions: &'a Suppressions,
+        messages: impl IntoIterator<Item = &'m str>,
+        suppressions: &'m Suppressions,
     ) -> Self {
-        let messages = groups.iter().filter_map(|(k, _)| k.message.as_deref());
         Clusterer {
             templates: MessageTemplates::mine(messages),
             suppressions,
@@ -310,14 +299,16 @@ impl<'a> Clusterer<'a> {
         }
     }
 
-    /// The signature id of diagnosis `i`, counted over every partition so far.
-    pub fn signature_id(&self, i: usize) -> &str {
-        &self.ids[self.signature_of[i] as usize]
+    /// The last partition's diagnoses' signatures (numbers into
+    /// [`Clustered::signature_ids`]) and whether a suppression hid each, in
+    /// the order of its diagnoses.
+    pub fn partition_signatures(&self) -> (&[u32], &[bool]) {
+        (&self.signature_of, &self.hidden)
     }
 
-    /// Whether each diagnosis so far was hidden by a suppression.
-    pub fn hidden(&self) -> &[bool] {
-        &self.hidden
+    /// The id of signature number `n`.
+    pub fn signature_id(&self, n: u32) -> &str {
+        &self.ids[n as usize]
     }
 
     /// Each diagnosis's signature as a number, the new signatures numbered (and
@@ -369,16 +360,8 @@ impl<'a> Clusterer<'a> {
         numbered
     }
 
-    /// Folds in the diagnoses of one partition of principals. `groups` are the
-    /// diagnosed groups, in the same order: the signatures keep borrowing their
-    /// principals and request ids after the diagnoses are gone.
-    pub fn add(
-        &mut self,
-        diagnosed: &Diagnosed,
-        groups: &[(&'a DenialKey, &'a DenialGroup)],
-        locate: &(dyn Fn(Position) -> String + Sync),
-    ) {
-        debug_assert_eq!(diagnosed.diagnoses.len(), groups.len());
+    /// Folds in the diagnoses of one partition of principals.
+    pub fn add(&mut self, diagnosed: &Diagnosed, locate: &(dyn Fn(Position) -> String + Sync)) {
         let numbered = self.number(&diagnosed.diagnoses);
         let ids = &self.ids;
         let id_of = |i: usize| &ids[numbered[i] as usize];
@@ -407,24 +390,24 @@ impl<'a> Clusterer<'a> {
         };
 
         let mut visible_by_principal: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, hidden_by) in hidden_by.iter().enumerate() {
-            let (key, group) = groups[i];
+        for (i, (d, hidden_by)) in diagnosed.diagnoses.iter().zip(&hidden_by).enumerate() {
             let Some(suppression) = hidden_by else {
                 visible_by_principal
-                    .entry(&*key.principal)
+                    .entry(&*d.denial.key.principal)
                     .or_default()
                     .push(i);
                 continue;
             };
             let id = id_of(i);
+            let count = d.denial.group.count;
             match self.uses.iter_mut().find(|(s, _, _)| s == *suppression) {
                 Some((_, n, ids)) => {
-                    *n += group.count;
+                    *n += count;
                     ids.insert(id.to_string());
                 }
                 None => self.uses.push((
                     (*suppression).clone(),
-                    group.count,
+                    count,
                     BTreeSet::from([id.to_string()]),
                 )),
             }
@@ -439,7 +422,7 @@ impl<'a> Clusterer<'a> {
         // Each worker folds its principals' shares of every signature into one map
         // (by signature number), and the workers' maps are merged: one entry per
         // signature per worker, not one per principal and signature.
-        type Folded<'a> = (Vec<PrincipalFindings>, HashMap<u32, SignatureAcc<'a>>);
+        type Folded = (Vec<PrincipalFindings>, HashMap<u32, SignatureAcc>);
         let (principals, signatures): Folded = visible_by_principal
             .into_par_iter()
             .fold(
@@ -447,16 +430,17 @@ impl<'a> Clusterer<'a> {
                 |(mut out, mut signatures), (principal, indices)| {
                     let mut acc = PrincipalAcc::default();
                     for i in indices {
-                        let (key, group) = groups[i];
+                        let d = &diagnosed.diagnoses[i];
+                        let group = d.denial.group;
                         let requests = group.samples.iter().map(|s| (s.ts, request_ref(s, locate)));
                         signatures.entry(numbered[i]).or_default().add(
-                            &key.principal,
+                            &d.denial.key.principal,
                             group.count,
                             group.first_ts,
                             group.last_ts,
                             requests,
                         );
-                        acc.add(&diagnosed.diagnoses[i], locate);
+                        acc.add(d, locate);
                     }
                     let roles_held = acc
                         .latest_snapshot
@@ -481,8 +465,8 @@ impl<'a> Clusterer<'a> {
         for (n, acc) in signatures {
             self.signatures.entry(n).or_default().merge(acc);
         }
-        self.hidden.extend(hidden_by.iter().map(Option::is_some));
-        self.signature_of.extend(numbered);
+        self.hidden = hidden_by.iter().map(Option::is_some).collect();
+        self.signature_of = numbered;
     }
 
     /// Findings per principal, most denied first, and the signatures, most
@@ -497,10 +481,11 @@ impl<'a> Clusterer<'a> {
         let mut keys: Vec<(u32, SignatureKey)> =
             self.numbers.into_iter().map(|(k, n)| (n, k)).collect();
         keys.sort_unstable_by_key(|(n, _)| *n);
+        let keys: Vec<SignatureKey> = keys.into_iter().map(|(_, k)| k).collect();
         let mut signatures: Vec<Signature> = self
             .signatures
             .into_iter()
-            .map(|(n, acc)| acc.finish(&keys[n as usize].1, format_millis))
+            .map(|(n, acc)| acc.finish(&keys[n as usize], format_millis))
             .collect();
         signatures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
         let suppressed = Suppressed {
@@ -520,9 +505,8 @@ impl<'a> Clusterer<'a> {
             principals,
             signatures,
             suppressed,
+            signature_keys: keys,
             signature_ids: self.ids,
-            signature_of: self.signature_of,
-            hidden: self.hidden,
         }
     }
 }
@@ -571,7 +555,7 @@ fn finish_principal(
                 requests: f
                     .samples
                     .into_iter()
-                    .map(|(_, id)| id.as_str().to_string())
+                    .map(|(_, id)| id.to_string())
                     .collect(),
                 snapshots: capped(f.snapshots.into_iter().map(Timestamp)),
                 token_issued_at: capped(f.issued.into_iter().map(Timestamp)),

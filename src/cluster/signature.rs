@@ -1,11 +1,13 @@
 //! Failure signatures: denials clustered by what failed and why, each with an id
 //! that stays the same night after night.
 
+use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diagnose::Cause;
+use crate::intern::Shared;
 use crate::model::Millis;
 
 /// What makes two denials the same failure.
@@ -69,66 +71,36 @@ pub struct Signature {
     pub baseline: Option<&'static str>,
 }
 
-/// A denied request named as evidence: its id, borrowed from the denial group,
-/// else where it was read (`file:line`). Ordered as the text it stands for.
-///
-/// Clustering keeps the earliest few per finding and per signature and
-/// principal, over a million groups: borrowing the ids keeps that from
-/// copying every sample's id on the way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestRef<'a> {
-    Id(&'a str),
-    Located(String),
-}
-
-impl RequestRef<'_> {
-    pub fn as_str(&self) -> &str {
-        match self {
-            RequestRef::Id(id) => id,
-            RequestRef::Located(at) => at,
-        }
-    }
-}
-
-impl Ord for RequestRef<'_> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl PartialOrd for RequestRef<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Accumulates the denials of one signature.
+/// Accumulates the denials of one signature, across partitions: it owns what it
+/// keeps (shared principals, a few request ids), as each partition's groups are
+/// gone before the signatures are finished.
 #[derive(Debug, Default)]
-pub struct SignatureAcc<'a> {
+pub struct SignatureAcc {
     pub count: u64,
     /// Principals as met, repeats included; sorted and deduplicated by `finish`.
-    pub principals: Vec<&'a str>,
+    pub principals: Vec<Shared<str>>,
     pub first: Option<Millis>,
     pub last: Millis,
-    pub requests: Vec<(Millis, RequestRef<'a>)>,
+    /// The earliest requests: (time, id or `file:line`).
+    pub requests: Vec<(Millis, CompactString)>,
 }
 
 const PRINCIPALS_LISTED: usize = 20;
 const REQUESTS_LISTED: usize = 5;
 
-impl<'a> SignatureAcc<'a> {
+impl SignatureAcc {
     pub fn add(
         &mut self,
-        principal: &'a str,
+        principal: &Shared<str>,
         count: u64,
         first: Millis,
         last: Millis,
-        requests: impl IntoIterator<Item = (Millis, RequestRef<'a>)>,
+        requests: impl IntoIterator<Item = (Millis, CompactString)>,
     ) {
         self.count += count;
         // One accumulator mostly sees one principal at a time.
-        if self.principals.last() != Some(&principal) {
-            self.principals.push(principal);
+        if self.principals.last() != Some(principal) {
+            self.principals.push(principal.clone());
         }
         self.first = Some(self.first.map_or(first, |f| f.min(first)));
         self.last = self.last.max(last);
@@ -138,7 +110,7 @@ impl<'a> SignatureAcc<'a> {
     }
 
     /// Folds in what another worker accumulated for the same signature.
-    pub fn merge(&mut self, other: SignatureAcc<'a>) {
+    pub fn merge(&mut self, other: SignatureAcc) {
         self.count += other.count;
         self.principals.extend(other.principals);
         self.first = match (self.first, other.first) {
@@ -176,7 +148,7 @@ impl<'a> SignatureAcc<'a> {
             requests: self
                 .requests
                 .into_iter()
-                .map(|(_, id)| id.as_str().to_string())
+                .map(|(_, id)| id.to_string())
                 .collect(),
             baseline: None,
         }

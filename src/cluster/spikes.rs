@@ -16,15 +16,16 @@
 //! (only where the spike holds requests made with expired tokens). Changes of the
 //! principals with most denials in the spike come first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::diagnose::Cause;
-use crate::ingest::aggregate::MINUTE;
+use crate::diagnose::{Cause, Diagnosed};
+use crate::ingest::aggregate::{MinuteCounts, MINUTE};
 use crate::ingest::fields::format_millis;
 use crate::ingest::Ingested;
+use crate::intern::Shared;
 use crate::model::Millis;
 use crate::Analysis;
 
@@ -150,9 +151,67 @@ fn scores(series: &[u64], window: usize) -> Vec<Option<(f64, f64)>> {
         .collect()
 }
 
+/// Denials over time, gathered a partition of principals at a time
+/// ([`DenialTimes::add`]) for the timeline and the spikes: the visible
+/// (unsuppressed) denials per minute of each signature and of each principal,
+/// and when each principal sent expired tokens. It grows with the period, the
+/// signatures and the principals, not with the denial groups, which are gone
+/// by the time the spikes are looked for.
+#[derive(Debug, Default)]
+pub struct DenialTimes {
+    /// Per signature number.
+    by_signature: HashMap<u32, MinuteCounts>,
+    /// Per principal: a principal's groups are all in one partition.
+    by_principal: Vec<(Shared<str>, MinuteCounts)>,
+    /// (principal, first, last) of every group diagnosed `token_expired`,
+    /// suppressed or not.
+    expired_tokens_sent: Vec<(Shared<str>, Millis, Millis)>,
+}
+
+impl DenialTimes {
+    /// Adds one partition's diagnoses, with each one's signature number and
+    /// whether a suppression hid it. Denials of unknown time have no place on
+    /// the timeline.
+    pub fn add(&mut self, diagnosed: &Diagnosed, signature_of: &[u32], hidden: &[bool]) {
+        let mut by_signature: Vec<(u32, i64, u64)> = Vec::new();
+        let mut principal_minutes: Vec<(i64, u64)> = Vec::new();
+        for (i, d) in diagnosed.diagnoses.iter().enumerate() {
+            let (key, group) = (d.denial.key, d.denial.group);
+            if d.cause == Cause::TokenExpired {
+                self.expired_tokens_sent.push((
+                    key.principal.clone(),
+                    group.first_ts,
+                    group.last_ts,
+                ));
+            }
+            if !hidden[i] {
+                for (minute, n) in group.per_minute.timed() {
+                    by_signature.push((signature_of[i], minute, n));
+                    principal_minutes.push((minute, n));
+                }
+            }
+            // Diagnoses come in key order, so each principal's are together.
+            let next = diagnosed
+                .diagnoses
+                .get(i + 1)
+                .map(|d| &d.denial.key.principal);
+            if next != Some(&key.principal) && !principal_minutes.is_empty() {
+                let counts = MinuteCounts::from_pairs(std::mem::take(&mut principal_minutes));
+                self.by_principal.push((key.principal.clone(), counts));
+            }
+        }
+        by_signature.sort_unstable_by_key(|(n, _, _)| *n);
+        for run in by_signature.chunk_by(|a, b| a.0 == b.0) {
+            let counts = MinuteCounts::from_pairs(run.iter().map(|(_, m, n)| (*m, *n)).collect());
+            self.by_signature.entry(run[0].0).or_default().merge(counts);
+        }
+    }
+}
+
 /// Finds the spikes among the visible (unsuppressed) denials and explains them.
 pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> SpikeReport {
     let clustered = &analysis.clustered;
+    let times = &analysis.times;
     let bucket_of = |minute: i64| (minute * MINUTE).div_euclid(options.bucket);
     // Per bucket: total, per signature (with a label), per cause. Per principal
     // only in the spikes, below: a map of a thousand principals per bucket was
@@ -161,21 +220,18 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
     let mut by_signature: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut by_cause: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     let mut labels: BTreeMap<&str, String> = BTreeMap::new();
-    for (i, ((key, group), cause)) in analysis.groups.iter().zip(&analysis.causes).enumerate() {
-        if clustered.hidden[i] {
-            continue;
-        }
-        let id = clustered.signature_id(i);
+    for (&number, counts) in &times.by_signature {
+        let id = &*clustered.signature_ids[number as usize];
+        let key = &clustered.signature_keys[number as usize];
         labels
             .entry(id)
-            .or_insert_with(|| format!("{} {} {}", cause.name(), key.method, key.template));
-        // Denials of unknown time have no place on the timeline.
-        for (minute, n) in group.per_minute.timed() {
+            .or_insert_with(|| format!("{} {} {}", key.cause.name(), key.method, key.template));
+        for (minute, n) in counts.iter() {
             let b = bucket_of(minute);
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;
             *by_cause
-                .entry(cause.name())
+                .entry(key.cause.name())
                 .or_default()
                 .entry(b)
                 .or_default() += n;
@@ -202,8 +258,7 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
         .zip(&scored)
         .map(|(&x, s)| x >= options.min_denials && s.is_some_and(|(_, z)| z >= options.threshold))
         .collect();
-    let by_principal =
-        principals_by_bucket(analysis, bucket_of, |b| is_spike[(b - first) as usize]);
+    let by_principal = principals_by_bucket(times, bucket_of, |b| is_spike[(b - first) as usize]);
 
     let mut spikes = Vec::new();
     let mut i = 0;
@@ -310,23 +365,20 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
 
 /// Denials per bucket and principal, in the buckets `wanted` says yes to
 /// (visible denials of known time only).
-fn principals_by_bucket<'a>(
-    analysis: &'a Analysis,
+fn principals_by_bucket(
+    times: &DenialTimes,
     bucket_of: impl Fn(i64) -> i64,
     wanted: impl Fn(i64) -> bool,
-) -> BTreeMap<i64, BTreeMap<&'a str, u64>> {
+) -> BTreeMap<i64, BTreeMap<&str, u64>> {
     let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
-    for (i, (key, group)) in analysis.groups.iter().enumerate() {
-        if analysis.clustered.hidden[i] {
-            continue;
-        }
-        for (minute, n) in group.per_minute.timed() {
+    for (principal, counts) in &times.by_principal {
+        for (minute, n) in counts.iter() {
             let b = bucket_of(minute);
             if wanted(b) {
                 *by_principal
                     .entry(b)
                     .or_default()
-                    .entry(&*key.principal)
+                    .entry(&**principal)
                     .or_default() += n;
             }
         }
@@ -338,18 +390,12 @@ fn principals_by_bucket<'a>(
 /// the narrowest bucket (5 minutes, 15 minutes, 1 hour, 6 hours, a day) that
 /// keeps the series within [`REPORT_BUCKETS`] buckets.
 pub fn timeline(ingested: &Ingested, analysis: &Analysis) -> SpikeReport {
-    let minutes = analysis
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !analysis.clustered.hidden[*i])
-        .flat_map(|(_, (_, group))| {
-            let mut timed = group.per_minute.timed();
-            let first = timed.next();
-            first.into_iter().chain(timed.next_back())
-        })
-        .map(|(m, _)| m);
-    let (first, last) = minutes.fold((i64::MAX, i64::MIN), |(a, b), m| (a.min(m), b.max(m)));
+    let minutes = analysis.times.by_signature.values().flat_map(|counts| {
+        let mut timed = counts.iter();
+        let first = timed.next();
+        first.into_iter().chain(timed.next_back())
+    });
+    let (first, last) = minutes.fold((i64::MAX, i64::MIN), |(a, b), (m, _)| (a.min(m), b.max(m)));
     let span = (last.saturating_sub(first)).max(0) * MINUTE;
     let bucket = [5, 15, 60, 360, 1440]
         .into_iter()
@@ -384,13 +430,11 @@ fn changes(
     // found in one pass: asked per principal, the scans over every diagnosis
     // and every token were most of a 2 GB report's time.
     let used_expired: std::collections::HashSet<&str> = analysis
-        .groups
+        .times
+        .expired_tokens_sent
         .iter()
-        .zip(&analysis.causes)
-        .filter(|((_, group), cause)| {
-            **cause == Cause::TokenExpired && group.first_ts < to && group.last_ts >= from
-        })
-        .map(|((key, _), _)| &*key.principal)
+        .filter(|(_, first, last)| *first < to && *last >= from)
+        .map(|(principal, _, _)| &**principal)
         .collect();
     let mut expiries: BTreeMap<&str, Vec<Millis>> = BTreeMap::new();
     for t in &ingested.tokens {

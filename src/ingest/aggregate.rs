@@ -340,8 +340,22 @@ impl MinuteCounts {
         self.iter().filter(move |(m, _)| *m != unknown)
     }
 
-    /// Folds in another worker's counts: one pass over both sorted lists.
-    fn merge(&mut self, other: MinuteCounts) {
+    /// The counts of `pairs` (minute, count), in any order, repeats summed.
+    pub fn from_pairs(mut pairs: Vec<(i64, u64)>) -> Self {
+        pairs.sort_unstable_by_key(|(minute, _)| *minute);
+        let mut counts: Vec<(i64, u64)> = Vec::with_capacity(pairs.len());
+        for (minute, n) in pairs {
+            match counts.last_mut() {
+                Some(last) if last.0 == minute => last.1 += n,
+                _ => counts.push((minute, n)),
+            }
+        }
+        counts.shrink_to_fit();
+        MinuteCounts(counts)
+    }
+
+    /// Folds in another's counts: one pass over both sorted lists.
+    pub fn merge(&mut self, other: MinuteCounts) {
         let (mine, theirs) = (std::mem::take(&mut self.0), other.0);
         let mut merged = Vec::with_capacity(mine.len() + theirs.len());
         let (mut a, mut b) = (mine.into_iter().peekable(), theirs.into_iter().peekable());
