@@ -120,9 +120,10 @@ fn diagnose_groups(c: &mut Criterion) {
     generate::generate(&options, |_| {}).expect("generates");
     let files = input::resolve(dir.path().join("logs").to_str().expect("UTF-8 path"), None)
         .expect("resolves");
-    let ingested = ingest_stage::ingest(files, &IngestOptions::default()).expect("ingests");
+    let mut ingested = ingest_stage::ingest(files, &IngestOptions::default()).expect("ingests");
+    let denials = ingested.events.denial_groups().expect("reads the groups");
+    let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
     let reference = correlate::Reference::new(&ingested).expect("reads the tables");
-    let groups = correlate::groups_in_order(&ingested);
     let correlation = correlate::correlate(&reference, &groups).expect("correlates");
     let catalog = PolicyCatalog::new(ingested.policies.clone());
     let mut group = c.benchmark_group("diagnose");

@@ -43,6 +43,7 @@ use crate::cluster::{Clustered, Clusterer};
 use crate::correlate::Reference;
 use crate::diagnose::policy::PolicyCatalog;
 use crate::diagnose::{DiagnoseOptions, Diagnosed};
+use crate::ingest::aggregate::{DenialGroup, DenialKey};
 use crate::ingest::input::InputFile;
 use crate::ingest::{IngestOptions, Ingested};
 
@@ -105,19 +106,32 @@ pub fn run_pipeline<P, T>(
     finish: impl FnOnce(&Ingested, Analysis, Vec<P>) -> Result<T>,
 ) -> Result<T> {
     let mut clock = StageClock::start();
-    let ingested = ingest::ingest(files, &options.ingest)?;
+    let mut ingested = ingest::ingest(files, &options.ingest)?;
+    let denials = ingested.events.take_denials()?;
     clock.lap("ingest");
+    let (runs, bytes) = denials.written();
+    clock.note(&format!(
+        "denial groups written to disk: {runs} runs, {} MB",
+        bytes >> 20
+    ));
     let reference = Reference::new(&ingested)?;
-    let groups = correlate::groups_in_order(&ingested);
     let catalog = PolicyCatalog::new(ingested.policies.clone());
     let locate = |position| ingested.locate(position);
-    let messages = groups.iter().filter_map(|(key, _)| key.message.as_deref());
+    let messages = ingested.events.messages.iter().map(|m| &**m);
     let mut clusterer = Clusterer::new(messages, &options.suppressions);
     let mut times = DenialTimes::default();
     let mut made = Vec::new();
+    let mut partitions = denials.partitions(&ingested.events, options.groups_per_partition);
     clock.split("correlate");
-    for range in correlate::partitions(&groups, options.groups_per_partition) {
-        let correlation = correlate::correlate(&reference, &groups[range])?;
+    // At least one partition, empty when nothing was denied, so what each
+    // partition makes (an exported table) always has one part.
+    while let Some(groups) = match partitions.next_partition()? {
+        None if made.is_empty() => Some(Vec::new()),
+        next => next,
+    } {
+        clock.split("resolve objects");
+        let groups: Vec<(&DenialKey, &DenialGroup)> = groups.iter().map(|(k, g)| (k, g)).collect();
+        let correlation = correlate::correlate(&reference, &groups)?;
         clock.split("correlate");
         let diagnosed =
             diagnose::diagnose(&correlation, &catalog, &ingested.events, options.diagnose);
@@ -174,6 +188,13 @@ impl StageClock {
                 memory_in_use()
             );
             self.last = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Prints a remark on the run.
+    pub(crate) fn note(&self, remark: &str) {
+        if self.last.is_some() {
+            eprintln!("grantgap: {remark}");
         }
     }
 
@@ -254,8 +275,13 @@ mod tests {
     use crate::generate::{self, GenerateOptions};
 
     /// The report (as JSON) and the exported denials table of the log in `dir`,
-    /// with `groups_per_partition`.
-    fn outputs(dir: &std::path::Path, groups_per_partition: usize) -> (String, DataFrame) {
+    /// with `groups_per_partition`, workers writing out their groups once they
+    /// hold `spill_after` (and reading 64 KiB at a time, so they do it often).
+    fn outputs(
+        dir: &std::path::Path,
+        groups_per_partition: usize,
+        spill_after: usize,
+    ) -> (String, DataFrame) {
         // A suppression, so suppressed denials and their tallies cross partitions too.
         let hide = Suppression {
             signature: None,
@@ -270,6 +296,11 @@ mod tests {
         let options = Options {
             suppressions: Suppressions::new(vec![hide], today).unwrap(),
             groups_per_partition,
+            ingest: IngestOptions {
+                spill_after,
+                range_bytes: 1 << 16,
+                ..IngestOptions::default()
+            },
             ..Options::default()
         };
         let files = ingest::input::resolve(dir.join("logs").to_str().unwrap(), None).unwrap();
@@ -283,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn the_report_is_the_same_whatever_the_partitions() {
+    fn the_report_is_the_same_whatever_the_partitions_and_spills() {
         let dir = tempfile::tempdir().unwrap();
         let log = GenerateOptions {
             principals: 40,
@@ -291,18 +322,16 @@ mod tests {
             ..GenerateOptions::new(dir.path().to_path_buf(), 30_000)
         };
         generate::generate(&log, |_| {}).unwrap();
-        let (whole, whole_denials) = outputs(dir.path(), usize::MAX);
+        let (whole, whole_denials) = outputs(dir.path(), usize::MAX, usize::MAX);
         let report: serde_json::Value = serde_json::from_str(&whole).unwrap();
         assert!(report["principals"].as_array().unwrap().len() > 20);
         assert!(report["suppressed"]["denials"].as_u64().unwrap() > 0);
         assert!(whole_denials.height() > 1000);
-        for size in [1, 37, 1000] {
-            let (partitioned, denials) = outputs(dir.path(), size);
-            assert!(partitioned == whole, "{size} groups per partition");
-            assert!(
-                denials.equals_missing(&whole_denials),
-                "{size} groups per partition"
-            );
+        for (size, spill_after) in [(1, usize::MAX), (37, 1), (1000, 50), (usize::MAX, 400)] {
+            let (partitioned, denials) = outputs(dir.path(), size, spill_after);
+            let case = format!("{size} groups per partition, spilled after {spill_after}");
+            assert!(partitioned == whole, "{case}");
+            assert!(denials.equals_missing(&whole_denials), "{case}");
         }
     }
 }

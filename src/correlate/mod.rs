@@ -4,16 +4,16 @@
 //! time (as-of: the principal's latest snapshot at or before the requests) and to
 //! its token; the roles held are then expanded through inheritance.
 //!
-//! The groups are taken a partition of principals at a time ([`partitions`]):
-//! what the later stages make of a group is kept only until its partition is
-//! clustered, so a run holds one partition's correlations and diagnoses, not
-//! every group's. What all partitions share is made once ([`Reference`]).
+//! The groups come a partition of principals at a time
+//! ([`crate::ingest::spill::DenialPartitions`]): what the later stages make of
+//! a group is kept only until its partition is clustered, so a run holds one
+//! partition's groups, correlations and diagnoses, not every group's. What all
+//! partitions share is made once ([`Reference`]).
 
 pub mod history;
 pub mod roles;
 
 use std::collections::{BTreeSet, HashMap};
-use std::ops::Range;
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -94,43 +94,8 @@ impl Correlation<'_> {
     }
 }
 
-/// Every denial group, in the key's order: a stable order makes everything
-/// downstream deterministic, and the key starts with the principal, so each
-/// principal's groups are contiguous.
-pub fn groups_in_order(ingested: &Ingested) -> Vec<(&DenialKey, &DenialGroup)> {
-    let mut groups: Vec<(&DenialKey, &DenialGroup)> = ingested
-        .events
-        .denials
-        .iter()
-        .map(|(k, g)| (k, g))
-        .collect();
-    groups.sort_by(|a, b| a.0.cmp(b.0));
-    groups
-}
-
-/// `groups` (in [`groups_in_order`]) cut into runs of about `size` groups, each
-/// cut between two principals, never inside one's groups: every stage after
-/// correlation is per principal, so a partition is judged and clustered alone.
-/// At least one run, empty when there are no groups.
-pub fn partitions(groups: &[(&DenialKey, &DenialGroup)], size: usize) -> Vec<Range<usize>> {
-    if groups.is_empty() {
-        return vec![Range { start: 0, end: 0 }];
-    }
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < groups.len() {
-        let mut end = (start + size.max(1)).min(groups.len());
-        while end < groups.len() && groups[end].0.principal == groups[end - 1].0.principal {
-            end += 1;
-        }
-        out.push(start..end);
-        start = end;
-    }
-    out
-}
-
-/// Joins every denial group of `groups` (one partition, in
-/// [`groups_in_order`]) to its snapshot and token.
+/// Joins every denial group of `groups` (one partition of principals, in key
+/// order) to its snapshot and token.
 pub fn correlate<'a>(
     reference: &'a Reference<'a>,
     groups: &[(&'a DenialKey, &'a DenialGroup)],
@@ -295,29 +260,6 @@ mod tests {
     }
 
     proptest! {
-        /// Partitions cover every group once, in order, and cut only between
-        /// principals, each run holding at least `size` groups but the last.
-        #[test]
-        fn partitions_cut_between_principals(
-            principals in prop::collection::vec(0..6usize, 0..80),
-            size in 1..20usize,
-        ) {
-            let mut principals = principals;
-            principals.sort();
-            let keys: Vec<DenialKey> = principals.iter().enumerate().map(|(i, p)| key(&p.to_string(), i)).collect();
-            let group = group(0);
-            let groups: Vec<(&DenialKey, &DenialGroup)> = keys.iter().map(|k| (k, &group)).collect();
-            let runs = partitions(&groups, size);
-            prop_assert_eq!(runs[0].start, 0);
-            prop_assert_eq!(runs[runs.len() - 1].end, groups.len());
-            for pair in runs.windows(2) {
-                prop_assert_eq!(pair[0].end, pair[1].start);
-                prop_assert!(pair[0].len() >= size);
-                prop_assert_ne!(&groups[pair[0].end - 1].0.principal, &groups[pair[1].start].0.principal);
-            }
-            prop_assert!(runs.iter().all(|r| !r.is_empty()) || groups.is_empty());
-        }
-
         /// The polars as-of join finds, for every group, the principal's latest
         /// snapshot at or before its first request: what a scan of all snapshots finds.
         #[test]

@@ -764,9 +764,10 @@ mod tests {
 
     /// (cause, missing) of the denial groups of `svc`, by path.
     fn diagnoses(world: &World) -> Vec<(String, Cause, Vec<String>)> {
-        let ingested = run(world);
+        let mut ingested = run(world);
+        let denials = ingested.events.denial_groups().unwrap();
+        let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
         let reference = crate::correlate::Reference::new(&ingested).unwrap();
-        let groups = crate::correlate::groups_in_order(&ingested);
         let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
         let catalog = PolicyCatalog::new(ingested.policies.clone());
         let diagnosed = diagnose(
@@ -820,9 +821,10 @@ mod tests {
         w.snapshots
             .push(json!({"snapshot_at": T0, "principal": "svc", "role": "UI Editor"}));
         w.events.push(denial(T0 + HOUR));
-        let ingested = run(&w);
+        let mut ingested = run(&w);
+        let denials = ingested.events.denial_groups().unwrap();
+        let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
         let reference = crate::correlate::Reference::new(&ingested).unwrap();
-        let groups = crate::correlate::groups_in_order(&ingested);
         let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
         let catalog = PolicyCatalog::new(ingested.policies.clone());
         let diagnosed = diagnose(

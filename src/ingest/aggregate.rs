@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 // hashbrown with foldhash: several times faster than SipHash on these short
 // string keys. Nothing depends on the maps' iteration order.
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::redact::{redact, redact_object, redact_owned};
 use super::seen::{SeenBatch, SeenObjects};
+use super::spill::{self, MergedDenials, ReadGroup, Run};
 use crate::intern::{Interner, Shared};
 use crate::model::{Event, Millis};
 
@@ -91,7 +92,7 @@ pub struct DenialKey {
 
 /// What the whole input says of a denial group's objects: the same for every
 /// object of the group. Known only once every event is read, so ingest sets it
-/// last ([`Aggregates::resolve_objects`]); until then it is the default.
+/// last ([`Aggregates::resolve`]); until then it is the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectFacts {
     /// The requests name an object (in the log, or as the path's last id).
@@ -106,11 +107,21 @@ pub struct ObjectFacts {
 
 impl ObjectFacts {
     /// The four facts as the low four bits of a number.
-    fn bits(self) -> u8 {
+    pub(super) fn bits(self) -> u8 {
         u8::from(self.named)
             | u8::from(self.allowed_for_anyone) << 1
             | u8::from(self.answered_not_found) << 2
             | u8::from(self.allowed_for_principal) << 3
+    }
+
+    /// The facts [`ObjectFacts::bits`] gave `bits`.
+    pub(super) fn from_bits(bits: u8) -> Self {
+        ObjectFacts {
+            named: bits & 1 != 0,
+            allowed_for_anyone: bits & 2 != 0,
+            answered_not_found: bits & 4 != 0,
+            allowed_for_principal: bits & 8 != 0,
+        }
     }
 }
 
@@ -251,12 +262,17 @@ impl ByObject {
     /// Past this many objects a group's list becomes a hash map.
     const FEW: usize = 16;
 
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         ByObject::Few(Vec::with_capacity(1))
     }
 
     /// Folds in the denials of `object`.
-    fn add(&mut self, object: Option<CompactString>, denials: ObjectDenials, limit: usize) {
+    pub(super) fn add(
+        &mut self,
+        object: Option<CompactString>,
+        denials: ObjectDenials,
+        limit: usize,
+    ) {
         match self {
             ByObject::Few(list) => {
                 if let Some((_, mine)) = list.iter_mut().find(|(o, _)| *o == object) {
@@ -281,11 +297,21 @@ impl ByObject {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match self {
             ByObject::Few(list) => list.len(),
             ByObject::Many(map) => map.len(),
         }
+    }
+
+    /// The objects and their denials, in the order of [`ByObject::into_vec`].
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Option<&CompactString>, &ObjectDenials)> {
+        let (few, many) = match self {
+            ByObject::Few(list) => (Some(list.iter().map(|(id, d)| (id, d))), None),
+            ByObject::Many(map) => (None, Some(map.iter())),
+        };
+        let all = few.into_iter().flatten().chain(many.into_iter().flatten());
+        all.map(|(id, d)| (id.as_ref(), d))
     }
 
     /// The objects, in the order of [`ByObject::into_vec`].
@@ -298,7 +324,7 @@ impl ByObject {
         ids.map(|id| id.as_deref())
     }
 
-    fn into_vec(self) -> Vec<(Option<CompactString>, ObjectDenials)> {
+    pub(super) fn into_vec(self) -> Vec<(Option<CompactString>, ObjectDenials)> {
         match self {
             ByObject::Few(list) => list,
             ByObject::Many(map) => map.into_iter().collect(),
@@ -596,19 +622,21 @@ pub struct BadRecord {
 }
 
 /// Everything ingest keeps of the events.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Aggregates {
     /// Denied requests kept per group: [`SAMPLES_PER_GROUP`], or all of them
     /// where every request id must be accounted for (`grantgap eval`).
     pub sample_limit: usize,
-    /// The denial groups, in no particular order, once
-    /// [`Aggregates::resolve_objects`] has run. A list, not a map: nothing looks
-    /// a group up by key afterwards, and a hash table of a million large keys
-    /// is mostly empty slots.
-    pub denials: Vec<(DenialKey, DenialGroup)>,
     /// The denials while ingest reads: per group without its object facts, per
     /// object. Keys are boxed so the table's slots stay small.
     pub(super) by_object: HashMap<Box<DenialKey>, ByObject>,
+    /// Groups written out to disk while reading ([`Aggregates::spill_if_full`]).
+    pub(super) runs: Vec<Run>,
+    /// The distinct messages of the denials: signatures are made from templates
+    /// mined from all of them before any group is clustered.
+    pub messages: HashSet<Shared<str>>,
+    /// Denied requests (403) read.
+    pub denied: u64,
     /// The shared strings of the keys this worker made; emptied by a merge,
     /// after which no key is made.
     pub(super) interner: Interner,
@@ -616,7 +644,6 @@ pub struct Aggregates {
     /// Requests neither allowed nor denied with 403, by status.
     pub other_statuses: BTreeMap<u16, u64>,
     /// 404 answers per object: a 403 on an object that exists nowhere is a masked 404.
-    /// Emptied by [`Aggregates::resolve_objects`], like `seen`.
     pub not_found: HashMap<ObjectKey, u64>,
     /// Objects that were ever answered successfully.
     /// Shared by every worker of one run (see [`SeenObjects`]).
@@ -624,7 +651,7 @@ pub struct Aggregates {
     /// This worker's allowed objects not yet in `seen` ([`Aggregates::flush_seen`]).
     pub seen_pending: SeenBatch,
     /// The chance that an object never allowed looked allowed, as the filters
-    /// stood when objects were resolved ([`Aggregates::resolve_objects`]).
+    /// stood when reading ended ([`Aggregates::take_denials`]).
     pub seen_false_positive_rate: f64,
     pub stats: TableStats,
     /// The first bad records by position.
@@ -649,8 +676,10 @@ impl Aggregates {
     pub fn new(sample_limit: usize, seen: Arc<SeenObjects>) -> Self {
         Aggregates {
             sample_limit,
-            denials: Vec::new(),
             by_object: HashMap::new(),
+            runs: Vec::new(),
+            messages: HashSet::new(),
+            denied: 0,
             interner: Interner::default(),
             successes: HashMap::new(),
             other_statuses: BTreeMap::new(),
@@ -732,9 +761,14 @@ impl Aggregates {
             let limit = self.sample_limit;
             let object = object_id.as_deref().map(CompactString::new);
             let denial = ObjectDenials::Once(sample);
+            self.denied += 1;
             if let Some(objects) = self.by_object.get_mut(&key) {
                 objects.add(object, denial, limit);
             } else {
+                if let Some(message) = &key.message {
+                    self.messages
+                        .get_or_insert_with(&**message, |_| message.clone());
+                }
                 let mut objects = ByObject::new();
                 objects.add(object, denial, limit);
                 self.by_object.insert(Box::new(key), objects);
@@ -806,7 +840,7 @@ impl Aggregates {
         self.seen_pending.flush(&self.seen);
     }
 
-    /// Combines two partial results, before [`Aggregates::resolve_objects`].
+    /// Combines two partial results, before [`Aggregates::take_denials`].
     /// Commutative and associative.
     pub fn merge(mut self, mut other: Aggregates) -> Aggregates {
         self.flush_seen();
@@ -818,8 +852,9 @@ impl Aggregates {
         }
         self.sample_limit = self.sample_limit.max(other.sample_limit);
         let limit = self.sample_limit;
-        // Partial results are merged while reading, before objects are resolved.
-        debug_assert!(self.denials.is_empty() && other.denials.is_empty());
+        self.runs.extend(other.runs);
+        self.messages.extend(other.messages);
+        self.denied += other.denied;
         // Merged results read nothing more: their keys are all made.
         self.interner = Interner::default();
         // The two largest maps merge side by side: the last merge of a run
@@ -866,38 +901,69 @@ impl Aggregates {
         self
     }
 
-    /// Turns the denials read per object into [`Aggregates::denials`]: each
-    /// group's objects split by what the whole input says of them, one group per
-    /// kind of object. Runs once, after the last merge, when every allowed
-    /// request and every 404 is counted.
+    /// Writes the denial groups out as a run ([`super::spill`]) once there are
+    /// `limit` or more, and starts again with none: call between units of input.
+    pub fn spill_if_full(&mut self, limit: usize) -> anyhow::Result<()> {
+        if self.by_object.len() >= limit {
+            let groups = std::mem::take(&mut self.by_object).into_iter().collect();
+            self.runs.push(spill::write_run(groups)?);
+        }
+        Ok(())
+    }
+
+    /// The denial groups read, in memory and written out, merged in key order;
+    /// call once reading is done. Their objects are resolved as they are taken
+    /// ([`MergedDenials::partitions`]).
     ///
-    /// This is where ingest's memory peaks, so it goes in two passes: first the
-    /// facts of every object (in parallel: each filter lookup is a cache miss),
-    /// after which the filters and 404 counts are freed; then the groups are
-    /// rebuilt a slice at a time, each freed as its parts are made, into a list
-    /// sized beforehand (doubling a list of a million groups would copy it).
-    /// The filters are freed here only where the caller holds no other handle
-    /// on [`Aggregates::seen`] (`ingest` drops its own first).
-    pub fn resolve_objects(&mut self) {
+    /// Once some groups are on disk, those still in memory follow them: the
+    /// stages after ingest then hold no more than a partition of them at once.
+    /// A small input's groups stay in memory.
+    pub fn take_denials(&mut self) -> anyhow::Result<MergedDenials> {
         self.flush_seen();
+        self.seen_false_positive_rate = self.seen.false_positive_rate();
+        let mut memory: Vec<ReadGroup> = std::mem::take(&mut self.by_object).into_iter().collect();
+        let mut runs = std::mem::take(&mut self.runs);
+        if !runs.is_empty() && !memory.is_empty() {
+            runs.push(spill::write_run(std::mem::take(&mut memory))?);
+        }
+        MergedDenials::new(memory, runs, self.sample_limit)
+    }
+
+    /// Every denial group at once, resolved and in key order: for tests and
+    /// benchmarks of one stage (a run takes them a partition at a time).
+    pub fn denial_groups(&mut self) -> anyhow::Result<Vec<(DenialKey, DenialGroup)>> {
+        let merged = self.take_denials()?;
+        let mut partitions = merged.partitions(self, usize::MAX);
+        Ok(partitions.next_partition()?.unwrap_or_default())
+    }
+
+    /// A copy of every denial group, resolved and in key order, leaving the
+    /// aggregates as they are: for tests of ingest, which never spill.
+    #[cfg(test)]
+    pub(crate) fn denial_groups_copy(&self) -> Vec<(DenialKey, DenialGroup)> {
+        assert!(self.runs.is_empty(), "a test of ingest spilled groups");
+        let read = self.by_object.iter().map(|(k, o)| (k.clone(), o.clone()));
+        let mut groups = self.resolve(read.collect());
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups
+    }
+
+    /// Groups as read made into denial groups: each group's objects split by
+    /// what the whole input says of them, one group per kind of object
+    /// ([`ObjectFacts`]). The facts are found in parallel first; then the groups
+    /// are rebuilt in parallel a slice at a time, each freed as its parts are
+    /// made, into a list sized beforehand.
+    pub(super) fn resolve(&self, read: Vec<ReadGroup>) -> Vec<(DenialKey, DenialGroup)> {
         let limit = self.sample_limit;
-        let groups: Vec<(Box<DenialKey>, ByObject)> =
-            std::mem::take(&mut self.by_object).into_iter().collect();
-        let facts: Vec<ObjectFacts> = groups
+        let facts: Vec<ObjectFacts> = read
             .par_iter()
             .flat_map_iter(|(key, objects)| objects.ids().map(|id| self.facts(key, id)))
             .collect();
-        self.seen_false_positive_rate = self.seen.false_positive_rate();
-        // All that is read of objects is now in `facts`: the filters (sized by
-        // the input: 2 x 32 MiB at 10 GB) and the 404 counts go.
-        self.seen = Arc::new(SeenObjects::default());
-        self.not_found = HashMap::new();
-
         // Where each group's facts start, and how many groups it becomes.
-        let mut starts = Vec::with_capacity(groups.len());
+        let mut starts = Vec::with_capacity(read.len());
         let mut parts_total = 0;
         let mut start = 0;
-        for (_, objects) in &groups {
+        for (_, objects) in &read {
             let mine = &facts[start..start + objects.len()];
             // The four facts are four bits: a group has at most 16 kinds of object.
             let kinds = mine.iter().fold(0u16, |seen, f| seen | 1 << f.bits());
@@ -905,11 +971,9 @@ impl Aggregates {
             starts.push(start);
             start += objects.len();
         }
-        // Rebuilt in parallel, a slice at a time (at 10 GB 1.8 s on one thread,
-        // 1.2 s on two). Order is of no matter: correlation sorts the groups.
+        // Order is of no matter: the caller sorts the groups.
         let resolved = std::sync::Mutex::new(Vec::with_capacity(parts_total));
-        groups
-            .into_par_iter()
+        read.into_par_iter()
             .zip(starts)
             .chunks(1 << 12)
             .for_each(|slice| {
@@ -920,10 +984,7 @@ impl Aggregates {
                 }
                 resolved.lock().expect("no worker panics").append(&mut made);
             });
-        let resolved = resolved.into_inner().expect("no worker panics");
-        // Runs once: the list is taken as it is, not copied.
-        debug_assert!(self.denials.is_empty());
-        self.denials = resolved;
+        resolved.into_inner().expect("no worker panics")
     }
 
     /// What the allowed requests and 404s say of one object of a group.
@@ -1130,11 +1191,10 @@ mod tests {
         agg
     }
 
-    fn summary(agg: &Aggregates) -> Vec<(String, u64, Millis, Millis, Vec<Sample>)> {
-        let mut agg = agg.clone();
-        agg.resolve_objects();
+    fn summary(mut agg: Aggregates) -> Vec<(String, u64, Millis, Millis, Vec<Sample>)> {
         let mut rows: Vec<_> = agg
-            .denials
+            .denial_groups()
+            .unwrap()
             .iter()
             .map(|(k, g)| {
                 (
@@ -1158,18 +1218,17 @@ mod tests {
         let ab = aggregate(&a, 0).merge(aggregate(&b, 0));
         let ba = aggregate(&b, 0).merge(aggregate(&a, 0));
         let whole = aggregate(&all, 0);
-        assert_eq!(summary(&ab), summary(&ba));
         assert_eq!(ab.stats, ba.stats);
         assert_eq!(ab.successes, ba.successes);
         assert_eq!(ab.other_statuses, whole.other_statuses);
-        let counts: Vec<_> = summary(&whole)
+        assert_eq!((ab.denied, whole.denied), (4, 4));
+        let ab = summary(ab);
+        assert_eq!(ab, summary(ba));
+        let counts: Vec<_> = summary(whole)
             .into_iter()
             .map(|r| (r.0, r.1, r.2, r.3))
             .collect();
-        let merged: Vec<_> = summary(&ab)
-            .into_iter()
-            .map(|r| (r.0, r.1, r.2, r.3))
-            .collect();
+        let merged: Vec<_> = ab.into_iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
         assert_eq!(counts, merged);
         assert_eq!(merged[0], ("svc-a".to_string(), 3, 1, 10));
     }
@@ -1203,8 +1262,8 @@ mod tests {
         for (ts, object) in [(10, "o1"), (11, "o2"), (12, "o2"), (13, "o3"), (14, "o4")] {
             add(&mut agg, "svc-a", 403, ts, object);
         }
-        agg.resolve_objects();
-        let mut groups: Vec<_> = agg.denials.iter().map(|(k, g)| (k, g)).collect();
+        let denials = agg.denial_groups().unwrap();
+        let mut groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
         groups.sort_by_key(|(k, _)| k.objects);
         type Seen<'a> = (ObjectFacts, u64, Vec<(&'a str, u64)>);
         let seen: Vec<Seen> = groups
@@ -1240,9 +1299,9 @@ mod tests {
         for (ts, object) in ["o2", "o1", "o3", "o1"].into_iter().enumerate() {
             add_on_object(&mut agg, ("svc-a", 403, ts as Millis), object);
         }
-        agg.resolve_objects();
-        assert_eq!(agg.denials.len(), 1);
-        let group = &agg.denials[0].1;
+        let denials = agg.denial_groups().unwrap();
+        assert_eq!(denials.len(), 1);
+        let group = &denials[0].1;
         let objects: Vec<_> = group
             .objects
             .iter()
@@ -1265,15 +1324,14 @@ mod tests {
             }
         }
         let mut agg = agg.merge(aggregate(&[("svc-a", 403, 1_000)], 1));
-        agg.resolve_objects();
-        let objects: Vec<(CompactString, u64)> = agg
-            .denials
+        let denials = agg.denial_groups().unwrap();
+        let objects: Vec<(CompactString, u64)> = denials
             .iter()
             .flat_map(|(_, g)| g.objects.iter().map(|o| (o.id.clone(), o.count)))
             .collect();
         assert_eq!(objects.len(), 40);
         assert!(objects.iter().all(|(_, n)| *n == 3), "{objects:?}");
-        let total: u64 = agg.denials.iter().map(|(_, g)| g.count).sum();
+        let total: u64 = denials.iter().map(|(_, g)| g.count).sum();
         assert_eq!(
             total, 121,
             "40 objects three times, and one request naming none"
@@ -1281,7 +1339,7 @@ mod tests {
     }
 
     #[test]
-    fn resolving_objects_keeps_the_filters_false_positive_rate() {
+    fn the_end_of_reading_keeps_the_filters_false_positive_rate() {
         let mut agg = Aggregates::default();
         for i in 0..1_000u64 {
             let derived = Derived {
@@ -1294,9 +1352,9 @@ mod tests {
         }
         assert_eq!(
             agg.seen_false_positive_rate, 0.0,
-            "not read before resolving"
+            "not read before reading ends"
         );
-        agg.resolve_objects();
+        agg.denial_groups().unwrap();
         let rate = agg.seen_false_positive_rate;
         assert!(rate > 0.0 && rate < 1e-9, "{rate}");
     }
@@ -1305,8 +1363,8 @@ mod tests {
     fn samples_and_bad_records_are_capped_to_the_smallest() {
         let events: Vec<_> = (0..20).rev().map(|t| ("svc-a", 403, t)).collect();
         let mut agg = aggregate(&events, 0);
-        agg.resolve_objects();
-        let samples = &agg.denials[0].1.samples;
+        let denials = agg.denial_groups().unwrap();
+        let samples = &denials[0].1.samples;
         let times: Vec<_> = samples.iter().map(|s| s.ts).collect();
         assert_eq!(times, vec![0, 1, 2, 3, 4]);
 

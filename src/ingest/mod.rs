@@ -16,6 +16,7 @@ pub mod quarantine;
 pub mod rbac;
 pub mod redact;
 pub mod seen;
+pub mod spill;
 pub mod tables;
 pub mod template;
 pub mod timeline;
@@ -76,7 +77,14 @@ pub struct IngestOptions {
     /// Read ranges of plain JSON Lines and CSV files through a memory map
     /// ([`input::Mapped`]); off (`--no-mmap`), with `read`.
     pub mmap: bool,
+    /// Denial groups a worker holds before it writes them to a temporary file
+    /// ([`spill`]): what bounds ingest's memory, whatever the input's size.
+    pub spill_after: usize,
 }
+
+/// About 30 MB of denial groups per worker, as read (with their objects and
+/// samples).
+pub const SPILL_AFTER_GROUPS: usize = 1 << 16;
 
 /// Events read, from the start of the inputs, to learn path templates from.
 const TEMPLATE_SAMPLE_EVENTS: usize = 200_000;
@@ -95,6 +103,7 @@ impl Default for IngestOptions {
             quarantine: None,
             event_rows: false,
             mmap: true,
+            spill_after: SPILL_AFTER_GROUPS,
             propagation_window: DEFAULT_PROPAGATION_WINDOW,
             id_patterns: Vec::new(),
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
@@ -281,7 +290,8 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             let Some(unit) = queue.lock().expect("no worker panics").next() else {
                 break;
             };
-            if let Err(e) = reader.read(&mut agg, unit) {
+            let read = reader.read(&mut agg, unit);
+            if let Err(e) = read.and_then(|()| agg.spill_if_full(options.spill_after)) {
                 failed.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Err(e);
             }
@@ -294,11 +304,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     }
     progress.finish_and_clear();
     clock.lap("ingest: read events");
-    // The filters are freed as soon as objects are resolved: no handle but the
-    // aggregates' may remain.
     drop(seen);
-    events.resolve_objects();
-    clock.lap("ingest: resolve objects");
     if let Some(rows) = &mut events.rows {
         rows.sort_unstable_by_key(|r| r.position);
     }
@@ -945,7 +951,7 @@ mod tests {
     fn essence(ingested: &Ingested) -> Essence {
         let mut groups: Vec<_> = ingested
             .events
-            .denials
+            .denial_groups_copy()
             .iter()
             .map(|(k, g)| {
                 let ids = g
@@ -1227,7 +1233,7 @@ mod fast_path_tests {
     /// Everything ingest keeps of the events, in a comparable form.
     fn everything(ingested: &Ingested) -> String {
         let events = &ingested.events;
-        let denials: BTreeMap<_, _> = events.denials.iter().map(|(k, g)| (k, g)).collect();
+        let denials = events.denial_groups_copy();
         let successes: BTreeMap<_, _> = events.successes.iter().collect();
         // What was read of objects (allowed, answered 404) is in the denials'
         // object facts: the filters and 404 counts end with ingest.

@@ -119,7 +119,7 @@ impl Report {
             .collect();
         let events = &ingested.events;
         let allowed = events.successes.values().map(|s| s.count).sum();
-        let denied = events.denials.iter().map(|(_, g)| g.count).sum();
+        let denied = events.denied;
         let other = events.other_statuses.values().sum();
         let mut warnings: Vec<String> = reference
             .graph

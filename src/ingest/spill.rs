@@ -1,0 +1,579 @@
+//! Denial groups written to disk while ingest reads, and merged back in key order.
+//!
+//! What grows with the input is the denial groups: about 450 bytes each while
+//! read, with their objects and samples, 680,000 of them at 10 GB. So a worker
+//! whose table holds [`IngestOptions::spill_after`] groups writes them out as a
+//! *run*: sorted by key and encoded (below) into an unnamed temporary file, which
+//! the system deletes when it is closed. The table then starts again empty.
+//!
+//! When reading ends, the runs and the groups still in memory are merged in key
+//! order, a key met in several runs folded into one group ([`MergedDenials`]),
+//! and handed on a few whole principals at a time ([`DenialPartitions`]),
+//! their objects resolved: the later stages see each principal's groups
+//! together and in order, as if all had stayed in memory, and hold one
+//! partition at a time.
+//!
+//! [`IngestOptions::spill_after`]: super::IngestOptions::spill_after
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+
+use anyhow::{Context, Result};
+use compact_str::CompactString;
+use rayon::prelude::*;
+
+use super::aggregate::{
+    Aggregates, ByObject, DenialGroup, DenialKey, DeniedObject, MinuteCounts, ObjectDenials,
+    ObjectFacts, Position, Sample,
+};
+use crate::intern::{Interner, Shared};
+
+/// A denial group as read: its key (object facts not yet known) and its
+/// requests per object.
+pub(super) type ReadGroup = (Box<DenialKey>, ByObject);
+
+/// Denial groups written out, in key order, and the bytes they took.
+#[derive(Debug)]
+pub struct Run(File, u64);
+
+/// Sorts `groups` by key and writes them into a new temporary file.
+pub(super) fn write_run(groups: Vec<ReadGroup>) -> Result<Run> {
+    let mut groups = groups;
+    groups.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let dir = std::env::temp_dir();
+    let failed = |e: io::Error| {
+        anyhow::anyhow!(
+            "cannot write denial groups to a temporary file in {}: {e}; set TMPDIR to a \
+             directory with free space",
+            dir.display()
+        )
+    };
+    let file = tempfile::tempfile().map_err(failed)?;
+    let mut out = Encoder(BufWriter::with_capacity(1 << 20, file));
+    for (key, objects) in &groups {
+        out.group(key, objects).map_err(failed)?;
+    }
+    let mut file = out.0.into_inner().map_err(|e| failed(e.into_error()))?;
+    let bytes = file.stream_position().map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    Ok(Run(file, bytes))
+}
+
+/// Writes the parts of a group, little-endian, lengths as `u32`, an absent value
+/// as a 0 byte and a present one as a 1 byte before it.
+struct Encoder<W: Write>(W);
+
+impl<W: Write> Encoder<W> {
+    fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
+        self.0.write_all(b)
+    }
+
+    fn len(&mut self, n: usize) -> io::Result<()> {
+        let n = u32::try_from(n).map_err(|_| io::Error::other("a list of 2^32 items"))?;
+        self.bytes(&n.to_le_bytes())
+    }
+
+    fn str(&mut self, s: &str) -> io::Result<()> {
+        self.len(s.len())?;
+        self.bytes(s.as_bytes())
+    }
+
+    fn present(&mut self, present: bool) -> io::Result<()> {
+        self.bytes(&[u8::from(present)])
+    }
+
+    fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
+        self.present(s.is_some())?;
+        s.map_or(Ok(()), |s| self.str(s))
+    }
+
+    fn list(&mut self, items: &[String]) -> io::Result<()> {
+        self.len(items.len())?;
+        items.iter().try_for_each(|s| self.str(s))
+    }
+
+    fn sample(&mut self, s: &Sample) -> io::Result<()> {
+        self.bytes(&s.ts.to_le_bytes())?;
+        self.opt_str(s.request_id.as_deref())?;
+        self.bytes(&(s.position.file() as u32).to_le_bytes())?;
+        self.bytes(&(s.position.unit() as u32).to_le_bytes())?;
+        self.bytes(&s.position.line.to_le_bytes())
+    }
+
+    fn denials(&mut self, g: &DenialGroup) -> io::Result<()> {
+        self.bytes(&g.count.to_le_bytes())?;
+        self.bytes(&g.first_ts.to_le_bytes())?;
+        self.bytes(&g.last_ts.to_le_bytes())?;
+        let minutes: Vec<(i64, u64)> = g.per_minute.iter().collect();
+        self.len(minutes.len())?;
+        for (minute, n) in minutes {
+            self.bytes(&minute.to_le_bytes())?;
+            self.bytes(&n.to_le_bytes())?;
+        }
+        self.len(g.samples.len())?;
+        g.samples.iter().try_for_each(|s| self.sample(s))?;
+        self.len(g.objects.len())?;
+        for o in &g.objects {
+            self.str(&o.id)?;
+            self.bytes(&o.count.to_le_bytes())?;
+            self.bytes(&o.first_ts.to_le_bytes())?;
+            self.bytes(&o.last_ts.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn group(&mut self, k: &DenialKey, objects: &ByObject) -> io::Result<()> {
+        self.str(&k.principal)?;
+        self.opt_str(k.token_id.as_deref())?;
+        self.present(k.token_issued_at.is_some())?;
+        if let Some(at) = k.token_issued_at {
+            self.bytes(&at.to_le_bytes())?;
+        }
+        self.present(k.scopes.is_some())?;
+        if let Some(scopes) = &k.scopes {
+            self.list(scopes)?;
+        }
+        self.str(&k.method)?;
+        self.str(&k.template)?;
+        self.bytes(&[k.objects.bits()])?;
+        self.opt_str(k.org.as_deref())?;
+        self.list(&k.fields)?;
+        self.bytes(&k.status.to_le_bytes())?;
+        self.opt_str(k.error_code.as_deref())?;
+        self.opt_str(k.message.as_deref())?;
+        self.len(k.headers.len())?;
+        for (name, value) in k.headers.iter() {
+            self.str(name)?;
+            self.str(value)?;
+        }
+        self.bytes(&k.segment.to_le_bytes())?;
+        self.present(k.after_token_expiry)?;
+        self.len(objects.len())?;
+        for (object, denials) in objects.iter() {
+            self.opt_str(object.map(CompactString::as_str))?;
+            match denials {
+                ObjectDenials::Once(sample) => {
+                    self.bytes(&[0])?;
+                    self.sample(sample)?;
+                }
+                ObjectDenials::More(group) => {
+                    self.bytes(&[1])?;
+                    self.denials(group)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads back what [`Encoder`] wrote, sharing repeated strings again.
+struct Decoder<R: Read> {
+    input: R,
+    interner: Interner,
+    sample_limit: usize,
+}
+
+impl<R: Read> Decoder<R> {
+    fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        let mut b = [0; N];
+        self.input.read_exact(&mut b)?;
+        Ok(b)
+    }
+
+    fn u8(&mut self) -> io::Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> io::Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> io::Result<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn i64(&mut self) -> io::Result<i64> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    fn present(&mut self) -> io::Result<bool> {
+        Ok(self.u8()? != 0)
+    }
+
+    fn string(&mut self) -> io::Result<String> {
+        let mut b = vec![0; self.u32()? as usize];
+        self.input.read_exact(&mut b)?;
+        String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    fn shared(&mut self) -> io::Result<Shared<str>> {
+        let s = self.string()?;
+        Ok(self.interner.string(s))
+    }
+
+    fn opt_shared(&mut self) -> io::Result<Option<Shared<str>>> {
+        self.present()?.then(|| self.shared()).transpose()
+    }
+
+    fn opt_compact(&mut self) -> io::Result<Option<CompactString>> {
+        self.present()?
+            .then(|| self.string().map(CompactString::from))
+            .transpose()
+    }
+
+    fn list(&mut self) -> io::Result<Vec<String>> {
+        (0..self.u32()?).map(|_| self.string()).collect()
+    }
+
+    fn sample(&mut self) -> io::Result<Sample> {
+        let ts = self.i64()?;
+        let request_id = self.opt_compact()?;
+        let (file, unit) = (self.u32()?, self.u32()?);
+        let line = self.u64()?;
+        Ok(Sample {
+            ts,
+            request_id,
+            position: Position::new(file as usize, unit as usize, line),
+        })
+    }
+
+    fn denials(&mut self) -> io::Result<DenialGroup> {
+        let (count, first_ts, last_ts) = (self.u64()?, self.i64()?, self.i64()?);
+        let minutes = (0..self.u32()?)
+            .map(|_| Ok((self.i64()?, self.u64()?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let samples = (0..self.u32()?)
+            .map(|_| self.sample())
+            .collect::<io::Result<Vec<_>>>()?;
+        let objects = (0..self.u32()?)
+            .map(|_| {
+                Ok(DeniedObject {
+                    id: self.string()?.into(),
+                    count: self.u64()?,
+                    first_ts: self.i64()?,
+                    last_ts: self.i64()?,
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(DenialGroup {
+            count,
+            first_ts,
+            last_ts,
+            per_minute: MinuteCounts::from_pairs(minutes),
+            samples,
+            objects,
+        })
+    }
+
+    /// The next group, or `None` at the end of the run.
+    fn group(&mut self) -> io::Result<Option<ReadGroup>> {
+        let principal = match self.shared() {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            principal => principal?,
+        };
+        let token_id = self.opt_shared()?;
+        let token_issued_at = self.present()?.then(|| self.i64()).transpose()?;
+        let scopes = match self.present()? {
+            true => Some(self.list()?),
+            false => None,
+        };
+        let scopes = scopes.map(|s| self.interner.list(s));
+        let method = self.shared()?;
+        let template = self.shared()?;
+        let objects = ObjectFacts::from_bits(self.u8()?);
+        let org = self.opt_shared()?;
+        let fields = self.list()?;
+        let fields = self.interner.list(fields);
+        let status = u16::from_le_bytes(self.array()?);
+        let error_code = self.opt_shared()?;
+        let message = self.opt_shared()?;
+        let headers = (0..self.u32()?)
+            .map(|_| Ok((self.string()?, self.string()?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let headers = self.interner.pairs(headers);
+        let segment = self.u32()?;
+        let after_token_expiry = self.present()?;
+        let key = DenialKey {
+            principal,
+            token_id,
+            token_issued_at,
+            scopes,
+            method,
+            template,
+            objects,
+            org,
+            fields,
+            status,
+            error_code,
+            message,
+            headers,
+            segment,
+            after_token_expiry,
+        };
+        let mut by_object = ByObject::new();
+        for _ in 0..self.u32()? {
+            let object = self.opt_compact()?;
+            let denials = match self.u8()? {
+                0 => ObjectDenials::Once(self.sample()?),
+                _ => ObjectDenials::More(Box::new(self.denials()?)),
+            };
+            by_object.add(object, denials, self.sample_limit);
+        }
+        Ok(Some((Box::new(key), by_object)))
+    }
+}
+
+/// Where merged groups come from: the groups left in memory, or a run.
+enum Source {
+    Memory(std::vec::IntoIter<ReadGroup>),
+    Run(Decoder<BufReader<File>>),
+}
+
+impl Source {
+    fn next(&mut self) -> Result<Option<ReadGroup>> {
+        match self {
+            Source::Memory(groups) => Ok(groups.next()),
+            Source::Run(decoder) => decoder
+                .group()
+                .context("cannot read back denial groups written to a temporary file"),
+        }
+    }
+}
+
+/// The groups of every run and those in memory, in key order, each key once.
+pub struct MergedDenials {
+    sources: Vec<Source>,
+    /// The next group of each source, smallest key first.
+    heads: BinaryHeap<Reverse<(Box<DenialKey>, usize)>>,
+    /// The objects of each head, by source.
+    objects: Vec<Option<ByObject>>,
+    sample_limit: usize,
+    /// Runs merged, and the bytes they took on disk.
+    written: (usize, u64),
+}
+
+impl MergedDenials {
+    /// Merges `runs` and the groups still in `memory`.
+    pub(super) fn new(memory: Vec<ReadGroup>, runs: Vec<Run>, sample_limit: usize) -> Result<Self> {
+        let mut memory = memory;
+        memory.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let written = (runs.len(), runs.iter().map(|run| run.1).sum());
+        let mut sources = vec![Source::Memory(memory.into_iter())];
+        sources.extend(runs.into_iter().map(|Run(file, _)| {
+            Source::Run(Decoder {
+                input: BufReader::with_capacity(1 << 20, file),
+                interner: Interner::default(),
+                sample_limit,
+            })
+        }));
+        let mut merged = MergedDenials {
+            written,
+            objects: (0..sources.len()).map(|_| None).collect(),
+            sources,
+            heads: BinaryHeap::new(),
+            sample_limit,
+        };
+        for i in 0..merged.sources.len() {
+            merged.advance(i)?;
+        }
+        Ok(merged)
+    }
+
+    /// How many runs were written to disk, and their bytes.
+    pub fn written(&self) -> (usize, u64) {
+        self.written
+    }
+
+    /// Reads source `i`'s next group into the heads.
+    fn advance(&mut self, i: usize) -> Result<()> {
+        if let Some((key, objects)) = self.sources[i].next()? {
+            self.objects[i] = Some(objects);
+            self.heads.push(Reverse((key, i)));
+        }
+        Ok(())
+    }
+
+    /// The group of the smallest key left, folded from every source that has it.
+    fn next_group(&mut self) -> Result<Option<ReadGroup>> {
+        let Some(Reverse((key, i))) = self.heads.pop() else {
+            return Ok(None);
+        };
+        let mut objects = self.objects[i].take().expect("a head has its objects");
+        self.advance(i)?;
+        while self
+            .heads
+            .peek()
+            .is_some_and(|Reverse((next, _))| *next == key)
+        {
+            let Reverse((_, j)) = self.heads.pop().expect("peeked");
+            let theirs = self.objects[j].take().expect("a head has its objects");
+            for (object, denials) in theirs.into_vec() {
+                objects.add(object, denials, self.sample_limit);
+            }
+            self.advance(j)?;
+        }
+        Ok(Some((key, objects)))
+    }
+
+    /// The groups a few whole principals at a time, about `size` groups as read
+    /// (more where one principal has more), their objects resolved by `events`.
+    pub fn partitions(self, events: &Aggregates, size: usize) -> DenialPartitions<'_> {
+        DenialPartitions {
+            merged: self,
+            events,
+            size: size.max(1),
+            pending: None,
+        }
+    }
+}
+
+/// Resolved denial groups, a few whole principals at a time, in key order.
+pub struct DenialPartitions<'a> {
+    merged: MergedDenials,
+    events: &'a Aggregates,
+    size: usize,
+    /// The first group of the next partition, read to see its principal.
+    pending: Option<ReadGroup>,
+}
+
+impl DenialPartitions<'_> {
+    /// The next partition's groups, sorted by key; `None` once all are given.
+    pub fn next_partition(&mut self) -> Result<Option<Vec<(DenialKey, DenialGroup)>>> {
+        let mut read = Vec::new();
+        if let Some(first) = self.pending.take() {
+            read.push(first);
+        }
+        while let Some(group) = self.merged.next_group()? {
+            let full = read.len() >= self.size;
+            if full
+                && read
+                    .last()
+                    .is_some_and(|(k, _): &ReadGroup| k.principal != group.0.principal)
+            {
+                self.pending = Some(group);
+                break;
+            }
+            read.push(group);
+        }
+        if read.is_empty() {
+            return Ok(None);
+        }
+        let mut groups = self.events.resolve(read);
+        groups.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(groups))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Event;
+
+    fn denial(principal: &str, token: &str, object: &str, ts: i64) -> Event {
+        Event {
+            ts,
+            principal: principal.into(),
+            token_id: Some(token.into()),
+            method: "GET".into(),
+            path: format!("/w/{object}"),
+            status: 403,
+            object_id: Some(object.into()),
+            request_id: Some(format!("req-{principal}-{ts}")),
+            message: Some("Forbidden for w".into()),
+            headers: [("x-reason".to_string(), "policy".to_string())].into(),
+            fields: vec!["name".into()],
+            scopes: Some(vec!["w.read".into()]),
+            ..Event::default()
+        }
+    }
+
+    /// Every group of `agg`'s partitions, with the partitions' principals.
+    fn partitions(agg: &mut Aggregates, size: usize) -> Vec<Vec<(DenialKey, DenialGroup)>> {
+        let merged = agg.take_denials().unwrap();
+        let mut parts = merged.partitions(agg, size);
+        let mut out = Vec::new();
+        while let Some(p) = parts.next_partition().unwrap() {
+            out.push(p);
+        }
+        out
+    }
+
+    fn events() -> Vec<Event> {
+        let mut events = Vec::new();
+        for i in 0..400i64 {
+            let principal = format!("svc-{}", i % 7);
+            let token = format!("tok-{}", i % 13);
+            let object = format!("{}", i % 11);
+            events.push(denial(
+                &principal,
+                &token,
+                &object,
+                1_000 + i * 7_919 % 100_000,
+            ));
+        }
+        // One group with more objects than a short list holds, denied again and
+        // again; requests naming no object and carrying no id.
+        for i in 0..120i64 {
+            events.push(denial(
+                "svc-many",
+                "tok-m",
+                &format!("{}", i % 37),
+                5_000 + i,
+            ));
+        }
+        for i in 0..9i64 {
+            let mut e = denial("svc-anon", "tok-a", "", 7_000 + i);
+            (e.object_id, e.request_id, e.scopes) = (None, None, None);
+            events.push(e);
+        }
+        events
+    }
+
+    fn aggregates(events: &[Event], spill_after: usize) -> Aggregates {
+        let mut agg = Aggregates::default();
+        for (i, event) in events.iter().enumerate() {
+            let derived = super::super::aggregate::Derived {
+                template: "/w/{id}".into(),
+                ..Default::default()
+            };
+            agg.add_event(event.clone(), derived, Position::new(0, 0, i as u64 + 1));
+            agg.spill_if_full(spill_after).unwrap();
+        }
+        agg
+    }
+
+    #[test]
+    fn spilled_groups_come_back_as_if_never_written() {
+        let events = events();
+        let mut kept = aggregates(&events, usize::MAX);
+        assert!(kept.runs.is_empty());
+        let whole: Vec<_> = partitions(&mut kept, usize::MAX).concat();
+        assert!(whole.len() > 50, "{}", whole.len());
+        for spill_after in [1, 5, 40] {
+            let mut spilled = aggregates(&events, spill_after);
+            assert!(!spilled.runs.is_empty());
+            let again: Vec<_> = partitions(&mut spilled, usize::MAX).concat();
+            assert_eq!(again, whole, "spilled after {spill_after} groups");
+        }
+    }
+
+    #[test]
+    fn partitions_hold_whole_principals_in_key_order() {
+        let events = events();
+        let whole: Vec<_> = partitions(&mut aggregates(&events, 13), usize::MAX).concat();
+        for size in [1, 4, 30] {
+            let parts = partitions(&mut aggregates(&events, 13), size);
+            assert!(parts.len() > 1);
+            for pair in parts.windows(2) {
+                let last = &pair[0].last().unwrap().0.principal;
+                assert_ne!(
+                    last, &pair[1][0].0.principal,
+                    "a principal split at size {size}"
+                );
+            }
+            assert_eq!(parts.concat(), whole, "size {size}");
+        }
+    }
+}
