@@ -6,16 +6,18 @@
 //!
 //! | stage | in | out |
 //! | --- | --- | --- |
-//! | [`ingest`] | input files | [`ingest::Ingested`]: event aggregates and the small tables |
+//! | [`ingest`] | input files | [`ingest::Ingested`]: event aggregates (the denial groups partly on disk) and the small tables |
 //! | [`correlate`] | a partition of `Ingested`'s denial groups | [`correlate::Correlation`]: each denial group with its snapshot and token |
 //! | [`diagnose`] | `Correlation` | [`diagnose::Diagnosed`]: one cause, missing permissions and evidence per group |
 //! | [`cluster`] | `Diagnosed`, a partition at a time | [`cluster::Clustered`]: findings per principal with the fix, signatures |
-//! | [`report`] | [`Analysis`]: `Clustered` and each group's cause | [`report::Report`], written as table, JSON, CSV, Markdown or HTML; its tables ([`report::frames`]) for `--export` and `grantgap query` |
+//! | [`report`] | [`Analysis`]: `Clustered` and the denials over time | [`report::Report`], written as table, JSON, CSV, Markdown or HTML; its tables ([`report::frames`]) for `--export` and `grantgap query` |
 //!
 //! Correlate, diagnose and cluster take the denial groups a partition of
-//! principals at a time ([`run_pipeline`]): every finding is about one
-//! principal, so a partition's correlations and diagnoses are dropped once it
-//! is clustered, and only the signatures span partitions.
+//! principals at a time ([`run_pipeline`]), as ingest hands them back from
+//! disk ([`ingest::spill`]): every finding is about one principal, so a
+//! partition's groups, correlations and diagnoses are dropped once it is
+//! clustered, and only the signatures span partitions. Memory does not grow
+//! with the denial groups.
 //!
 //! Spike detection ([`cluster::spikes`]) reads the same outputs over time.
 //!
@@ -58,10 +60,10 @@ pub struct Options {
     pub groups_per_partition: usize,
 }
 
-/// A group's correlation and diagnosis take about 200 bytes and live only until
-/// its partition is clustered: with 65,536 groups at a time a run holds about
-/// 13 MB of them, not 140 MB at 10 GB (680,000 groups). Fewer at a time would
-/// save little and add the joins' fixed cost per partition.
+/// A denial group with its correlation and diagnosis takes about 600 bytes and
+/// lives only until its partition is clustered: with 65,536 groups at a time a
+/// run holds about 40 MB of them, not 400 MB at 10 GB (680,000 groups). Fewer
+/// at a time would save little and add the joins' fixed cost per partition.
 const GROUPS_PER_PARTITION: usize = 1 << 16;
 
 impl Default for Options {

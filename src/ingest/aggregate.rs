@@ -92,7 +92,8 @@ pub struct DenialKey {
 
 /// What the whole input says of a denial group's objects: the same for every
 /// object of the group. Known only once every event is read, so ingest sets it
-/// last ([`Aggregates::resolve`]); until then it is the default.
+/// last, as the groups are taken back ([`Aggregates::take_denials`]); until then
+/// it is the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectFacts {
     /// The requests name an object (in the log, or as the path's last id).
@@ -646,7 +647,9 @@ pub struct Aggregates {
     /// 404 answers per object: a 403 on an object that exists nowhere is a masked 404.
     pub not_found: HashMap<ObjectKey, u64>,
     /// Objects that were ever answered successfully.
-    /// Shared by every worker of one run (see [`SeenObjects`]).
+    /// Shared by every worker of one run (see [`SeenObjects`]). Read until the
+    /// last partition of denial groups is resolved: bounded filters, 2 x 32 MiB
+    /// at most.
     pub seen: Arc<SeenObjects>,
     /// This worker's allowed objects not yet in `seen` ([`Aggregates::flush_seen`]).
     pub seen_pending: SeenBatch,
@@ -835,7 +838,8 @@ impl Aggregates {
     }
 
     /// Puts the allowed objects still pending into [`Aggregates::seen`]: call
-    /// when a worker has read its lines (merging and resolving call it too).
+    /// when a worker has read its lines (merging and taking the denials call it
+    /// too).
     pub fn flush_seen(&mut self) {
         self.seen_pending.flush(&self.seen);
     }

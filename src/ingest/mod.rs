@@ -1236,7 +1236,7 @@ mod fast_path_tests {
         let denials = events.denial_groups_copy();
         let successes: BTreeMap<_, _> = events.successes.iter().collect();
         // What was read of objects (allowed, answered 404) is in the denials'
-        // object facts: the filters and 404 counts end with ingest.
+        // object facts.
         format!(
             "{denials:?}\n{successes:?}\n{:?}\n{:?}\n{:?}",
             events.other_statuses, events.stats, ingested.bad_records
