@@ -45,7 +45,7 @@ pub(super) fn write_run(groups: Vec<ReadGroup>) -> Result<Run> {
     let dir = std::env::temp_dir();
     let failed = |e: io::Error| {
         anyhow::anyhow!(
-            "cannot write denial groups to a temporary file in {}: {e}; set TMPDIR to a \
+            "cannot write denial groups to a temporary file in {}: {e}; set TMPDIR to a writable \
              directory with free space",
             dir.display()
         )
