@@ -18,7 +18,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 
 use anyhow::{Context, Result};
 use compact_str::CompactString;
@@ -169,13 +169,13 @@ impl<W: Write> Encoder<W> {
 }
 
 /// Reads back what [`Encoder`] wrote, sharing repeated strings again.
-struct Decoder<R: Read> {
+struct Decoder<R: BufRead> {
     input: R,
     interner: Interner,
     sample_limit: usize,
 }
 
-impl<R: Read> Decoder<R> {
+impl<R: BufRead> Decoder<R> {
     fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
         let mut b = [0; N];
         self.input.read_exact(&mut b)?;
@@ -267,12 +267,13 @@ impl<R: Read> Decoder<R> {
         })
     }
 
-    /// The next group, or `None` at the end of the run.
+    /// The next group, or `None` at the end of the run. A run cut short
+    /// within a group is an error, not an end.
     fn group(&mut self) -> io::Result<Option<ReadGroup>> {
-        let principal = match self.shared() {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            principal => principal?,
-        };
+        if self.input.fill_buf()?.is_empty() {
+            return Ok(None);
+        }
+        let principal = self.shared()?;
         let token_id = self.opt_shared()?;
         let token_issued_at = self.present()?.then(|| self.i64()).transpose()?;
         let scopes = match self.present()? {
@@ -556,6 +557,29 @@ mod tests {
             assert!(!spilled.runs.is_empty());
             let again: Vec<_> = partitions(&mut spilled, usize::MAX).concat();
             assert_eq!(again, whole, "spilled after {spill_after} groups");
+        }
+    }
+
+    #[test]
+    fn a_run_cut_short_is_an_error_not_an_end() {
+        let mut agg = aggregates(&events(), usize::MAX);
+        let mut groups: Vec<ReadGroup> = std::mem::take(&mut agg.by_object).into_iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        // Where the last group starts: the size of a run of all the others.
+        let Run(_, start) = write_run(groups[..groups.len() - 1].to_vec()).unwrap();
+        let Run(_, bytes) = write_run(groups.clone()).unwrap();
+        // Cut within the last group's first length, and within its last field.
+        for cut in [start + 2, bytes - 3] {
+            let Run(file, _) = write_run(groups.clone()).unwrap();
+            file.set_len(cut).unwrap();
+            let mut merged = MergedDenials::new(Vec::new(), vec![Run(file, cut)], 5).unwrap();
+            let error = std::iter::from_fn(|| merged.next_group().transpose())
+                .find_map(Result::err)
+                .unwrap_or_else(|| panic!("a run cut at {cut} of {bytes} bytes read as whole"));
+            assert!(
+                format!("{error:#}").contains("cannot read back denial groups"),
+                "{error:#}"
+            );
         }
     }
 
