@@ -317,12 +317,7 @@ impl ByObject {
 
     /// The objects, in the order of [`ByObject::into_vec`].
     fn ids(&self) -> impl Iterator<Item = Option<&str>> {
-        let (few, many) = match self {
-            ByObject::Few(list) => (Some(list.iter().map(|(id, _)| id)), None),
-            ByObject::Many(map) => (None, Some(map.keys())),
-        };
-        let ids = few.into_iter().flatten().chain(many.into_iter().flatten());
-        ids.map(|id| id.as_deref())
+        self.iter().map(|(id, _)| id.map(CompactString::as_str))
     }
 
     pub(super) fn into_vec(self) -> Vec<(Option<CompactString>, ObjectDenials)> {

@@ -39,8 +39,7 @@ pub(super) type ReadGroup = (Box<DenialKey>, ByObject);
 pub struct Run(File, u64);
 
 /// Sorts `groups` by key and writes them into a new temporary file.
-pub(super) fn write_run(groups: Vec<ReadGroup>) -> Result<Run> {
-    let mut groups = groups;
+pub(super) fn write_run(mut groups: Vec<ReadGroup>) -> Result<Run> {
     groups.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let dir = std::env::temp_dir();
     let failed = |e: io::Error| {
@@ -357,8 +356,11 @@ pub struct MergedDenials {
 
 impl MergedDenials {
     /// Merges `runs` and the groups still in `memory`.
-    pub(super) fn new(memory: Vec<ReadGroup>, runs: Vec<Run>, sample_limit: usize) -> Result<Self> {
-        let mut memory = memory;
+    pub(super) fn new(
+        mut memory: Vec<ReadGroup>,
+        runs: Vec<Run>,
+        sample_limit: usize,
+    ) -> Result<Self> {
         memory.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let written = (runs.len(), runs.iter().map(|run| run.1).sum());
         let mut sources = vec![Source::Memory(memory.into_iter())];
