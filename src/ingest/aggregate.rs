@@ -817,17 +817,27 @@ impl Aggregates {
         self.add_bad(position, skip.kind, skip.detail);
     }
 
-    /// Counts one record that could not be used.
+    /// Counts one record that could not be used. The detail of a kept record is
+    /// redacted here, so no output that lists bad records (stderr, JSON, HTML,
+    /// `--strict`) shows a secret the record held.
     pub fn add_bad(&mut self, position: Position, kind: &str, detail: String) {
         self.stats.read += 1;
         *self.stats.skipped.entry(kind.to_string()).or_default() += 1;
+        // Folded audit stages are never listed: counting them is all they cost.
         if kind == super::fields::FOLDED {
+            return;
+        }
+        // `bad` is sorted: a record after the last one kept would be dropped, so
+        // it is dropped before its detail is scanned (a file of bad lines costs
+        // one comparison a line).
+        let after_kept = |last: &BadRecord| (position, kind) > (last.position, last.kind.as_str());
+        if self.bad.len() >= BAD_RECORDS_KEPT && self.bad.last().is_some_and(after_kept) {
             return;
         }
         let bad = BadRecord {
             position,
             kind: kind.to_string(),
-            detail,
+            detail: redact_owned(detail),
         };
         keep_smallest(&mut self.bad, vec![bad], BAD_RECORDS_KEPT);
     }
