@@ -1,9 +1,11 @@
 //! The CSV report: one row per finding with every field the JSON report gives
 //! it (evidence included) and its principal's fix; lists joined with `; `.
+//! Every cell passes [`csv_cell`], so none is a formula to a spreadsheet.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use super::text::csv_cell;
 use super::{level_name, Report};
 use crate::cluster::Timestamp;
 
@@ -51,7 +53,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         for f in &p.findings {
             let e = &f.evidence;
             let optional = |v: Option<String>| v.unwrap_or_default();
-            w.write_record([
+            let row = [
                 p.principal.as_str(),
                 f.cause.name(),
                 f.permission.as_deref().unwrap_or(""),
@@ -81,7 +83,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 &p.fix.no_role_grants.join("; "),
                 &p.fix.hints.join("; "),
                 unused.get(p.principal.as_str()).map_or("", String::as_str),
-            ])?;
+            ];
+            w.write_record(row.map(csv_cell).iter().map(|cell| cell.as_bytes()))?;
         }
     }
     w.flush()

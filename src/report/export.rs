@@ -5,6 +5,8 @@
 //! signatures: the UTC day first seen) are cut Hive-style into
 //! `DIR/<table>/date=YYYY-MM-DD/part-0.parquet`, so a nightly run adds its days
 //! and a re-run replaces them. Every file is written whole or not at all.
+//! Parquet keeps the text as it was logged; CSV, which people open in
+//! spreadsheets, has its text cells made inert with [`text::csv_cell`].
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use anyhow::{Context, Result};
 use polars::prelude::{ChunkCompareEq, CsvWriter, DataFrame, DataType, ParquetWriter, SerWriter};
 
 use super::frames::{Frames, EXPORTED};
+use super::text;
 
 /// File format of the exported tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,7 +95,8 @@ fn write_table(df: &mut DataFrame, path: &Path, format: ExportFormat) -> Result<
     crate::output::write_atomically(path, |out| {
         match format {
             ExportFormat::Parquet => ParquetWriter::new(out).finish(df).map(|_| ()),
-            ExportFormat::Csv => CsvWriter::new(out).finish(df),
+            ExportFormat::Csv => text::frame(df, text::csv_cell)
+                .and_then(|mut cells| CsvWriter::new(out).finish(&mut cells)),
         }
         .map_err(io::Error::other)
     })

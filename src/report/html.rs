@@ -7,6 +7,7 @@
 //! page prints without the controls.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -65,7 +66,7 @@ fn page(report: &Report) -> Markup {
                         tbody {
                             @for p in &report.principals {
                                 tr {
-                                    td { a href={ "#p-" (anchor(&p.principal)) } { (p.principal) } }
+                                    td { a href={ "#" (section_id(&p.principal)) } { (p.principal) } }
                                     td.num { (p.denied) }
                                     td { (joined_once(p.findings.iter().map(|f| f.cause.name()))) }
                                     td.wrap { (joined_once(p.findings.iter().filter_map(|f| f.permission.as_deref()))) }
@@ -140,7 +141,7 @@ fn account_section(
     grants: Option<&PrincipalGrants>,
 ) -> Markup {
     html! {
-        article.account id={ "p-" (anchor(&p.principal)) } {
+        article.account id=(section_id(&p.principal)) {
             h3 { (p.principal) }
             p {
                 (p.denied) " denied, " (p.first_seen) " to " (p.last_seen) "."
@@ -510,18 +511,22 @@ fn num(v: f64) -> String {
     format!("{v:.1}")
 }
 
-/// A fragment id from a principal name.
-fn anchor(principal: &str) -> String {
-    principal
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
+/// The id of a principal's section: `p-` and the name, with letters, digits
+/// and `-` kept, `_` doubled and any other character as `_` and its code point
+/// in hex and `_` (`svc.a` is `p-svc_2e_a`, `svc_a` is `p-svc__a`). Reversible,
+/// so two principals never share an id, and the same from one night to the next.
+fn section_id(principal: &str) -> String {
+    let mut id = String::from("p-");
+    for c in principal.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() || c == '-' => id.push(c),
+            '_' => id.push_str("__"),
+            c => {
+                let _ = write!(id, "_{:x}_", u32::from(c));
             }
-        })
-        .collect()
+        }
+    }
+    id
 }
 
 const STYLE: &str = r#"
@@ -583,11 +588,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_escaped_and_anchors_are_safe() {
+    fn names_are_escaped_and_section_ids_are_distinct() {
         assert_eq!(
-            anchor("system:serviceaccount:ci/<x>"),
-            "system_serviceaccount_ci__x_"
+            section_id("system:serviceaccount:ci/<x>"),
+            "p-system_3a_serviceaccount_3a_ci_2f__3c_x_3e_"
         );
+        let ids: std::collections::BTreeSet<String> = [
+            "svc.a", "svc_a", "svc__a", "svc_2e_a", "svc-a", "svc a", "Svc.a", "svc.é",
+        ]
+        .into_iter()
+        .map(section_id)
+        .collect();
+        assert_eq!(ids.len(), 8, "{ids:?}");
         let markup = html! { td { ("<script>alert(1)</script>") } }.into_string();
         assert_eq!(markup, "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>");
         assert_eq!(bucket_text(300), "5 minutes");

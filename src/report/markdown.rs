@@ -1,14 +1,11 @@
 //! The Markdown report: a summary, then a section per principal with a table of
-//! findings and the fix.
+//! findings and the fix. Every text is written through [`markdown`] (escaped), so
+//! a name from the logs shows as itself, never as HTML, a link or a table cell.
 
 use std::io::{self, Write};
 
+use super::text::markdown;
 use super::{level_name, Report};
-
-/// Keeps a cell on one line and its pipes from ending the cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let r = &report.requests;
@@ -24,17 +21,17 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         report.principals.len()
     )?;
     for warning in &report.warnings {
-        writeln!(out, "\n> warning: {}", cell(warning))?;
+        writeln!(out, "\n> warning: {}", markdown(warning))?;
     }
     for p in &report.principals {
-        writeln!(out, "\n## {}\n", cell(&p.principal))?;
+        writeln!(out, "\n## {}\n", markdown(&p.principal))?;
         writeln!(
             out,
             "{} denied, {} to {}.",
             p.denied, p.first_seen, p.last_seen
         )?;
         if !p.roles_held.is_empty() {
-            writeln!(out, "Roles held: {}.", cell(&p.roles_held.join(", ")))?;
+            writeln!(out, "Roles held: {}.", markdown(&p.roles_held.join(", ")))?;
         }
         writeln!(
             out,
@@ -46,35 +43,35 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 f.cause.name(),
-                cell(f.permission.as_deref().unwrap_or("-")),
+                markdown(f.permission.as_deref().unwrap_or("-")),
                 f.count,
                 level_name(f.confidence.level),
                 f.first_seen,
                 f.last_seen,
-                cell(&f.endpoints.join(", ")),
-                cell(&f.fix)
+                markdown(&f.endpoints.join(", ")),
+                markdown(&f.fix)
             )?;
         }
         writeln!(out)?;
         for f in p.findings.iter().filter_map(|f| f.note.as_deref()) {
-            writeln!(out, "- Note: {}", cell(f))?;
+            writeln!(out, "- Note: {}", markdown(f))?;
         }
         if !p.fix.grant_roles.is_empty() {
             writeln!(
                 out,
                 "- **Fix:** grant role {}.",
-                cell(&p.fix.grant_roles.join(" + "))
+                markdown(&p.fix.grant_roles.join(" + "))
             )?;
         }
         if !p.fix.no_role_grants.is_empty() {
             writeln!(
                 out,
                 "- **Fix:** no existing role grants {}: create one.",
-                cell(&p.fix.no_role_grants.join(", "))
+                markdown(&p.fix.no_role_grants.join(", "))
             )?;
         }
         for hint in &p.fix.hints {
-            writeln!(out, "- Hint: {}", cell(hint))?;
+            writeln!(out, "- Hint: {}", markdown(hint))?;
         }
         let grants = report
             .least_privilege
@@ -85,12 +82,12 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "- Granted but unused{}: {}.",
                 if g.complete { "" } else { " (not proven)" },
-                cell(&g.unused.join(", "))
+                markdown(&g.unused.join(", "))
             )?;
         }
     }
     writeln!(out, "\n## Failure signatures\n")?;
-    writeln!(out, "{}.\n", cell(&super::summary_line(report)))?;
+    writeln!(out, "{}.\n", markdown(&super::summary_line(report)))?;
     writeln!(
         out,
         "| id | denials | cause | endpoint | missing | message | baseline |"
@@ -103,10 +100,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             s.id,
             s.count,
             s.cause.name(),
-            s.method,
-            cell(&s.endpoint),
-            cell(&s.missing.join(", ")),
-            cell(s.message_template.as_deref().unwrap_or("-")),
+            markdown(&s.method),
+            markdown(&s.endpoint),
+            markdown(&s.missing.join(", ")),
+            markdown(s.message_template.as_deref().unwrap_or("-")),
             s.baseline.unwrap_or("-")
         )?;
     }
@@ -123,7 +120,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             spike.end,
             spike.denials,
             spike.baseline,
-            cell(&changes.join("; "))
+            markdown(&changes.join("; "))
         )?;
     }
     writeln!(out, "\n## Least privilege: granted but unused\n")?;
@@ -141,9 +138,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            cell(&g.principal),
+            markdown(&g.principal),
             g.granted.len(),
-            cell(&g.unused.join(", ")),
+            markdown(&g.unused.join(", ")),
             g.requests_without_rule,
             if g.complete { "yes" } else { "no" }
         )?;

@@ -13,6 +13,7 @@ mod html;
 mod json;
 mod markdown;
 mod table;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

@@ -1,8 +1,10 @@
 //! The terminal report: a summary line, then per principal its findings in
-//! aligned columns and the fix.
+//! aligned columns and the fix. Every text is shown through [`terminal`], so a
+//! name from the logs can neither add a line nor send a terminal escape.
 
 use std::io::{self, Write};
 
+use super::text::terminal;
 use super::{level_name, Report};
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -17,17 +19,20 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         report.principals.len()
     )?;
     for warning in &report.warnings {
-        writeln!(out, "warning: {warning}")?;
+        writeln!(out, "warning: {}", terminal(warning))?;
     }
     for p in &report.principals {
         writeln!(out)?;
         writeln!(
             out,
             "{}  {} denied  {} .. {}",
-            p.principal, p.denied, p.first_seen, p.last_seen
+            terminal(&p.principal),
+            p.denied,
+            p.first_seen,
+            p.last_seen
         )?;
         if !p.roles_held.is_empty() {
-            writeln!(out, "  roles held: {}", p.roles_held.join(", "))?;
+            writeln!(out, "  roles held: {}", terminal(&p.roles_held.join(", ")))?;
         }
         let rows: Vec<[String; 5]> = p
             .findings
@@ -35,10 +40,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|f| {
                 [
                     f.cause.name().to_string(),
-                    f.permission.clone().unwrap_or_else(|| "-".into()),
+                    terminal(f.permission.as_deref().unwrap_or("-")).into_owned(),
                     f.count.to_string(),
                     level_name(f.confidence.level).to_string(),
-                    f.endpoints.join(", "),
+                    terminal(&f.endpoints.join(", ")).into_owned(),
                 ]
             })
             .collect();
@@ -71,24 +76,28 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let what = f
                 .permission
                 .as_deref()
-                .map_or(String::new(), |perm| format!(" {perm}"));
-            writeln!(out, "  - {}{what}: {}", f.cause.name(), f.fix)?;
+                .map_or(String::new(), |perm| format!(" {}", terminal(perm)));
+            writeln!(out, "  - {}{what}: {}", f.cause.name(), terminal(&f.fix))?;
             if let Some(note) = &f.note {
-                writeln!(out, "    note: {note}")?;
+                writeln!(out, "    note: {}", terminal(note))?;
             }
         }
         if !p.fix.grant_roles.is_empty() {
-            writeln!(out, "  fix: grant role {}", p.fix.grant_roles.join(" + "))?;
+            writeln!(
+                out,
+                "  fix: grant role {}",
+                terminal(&p.fix.grant_roles.join(" + "))
+            )?;
         }
         if !p.fix.no_role_grants.is_empty() {
             writeln!(
                 out,
                 "  fix: no existing role grants {}: create one",
-                p.fix.no_role_grants.join(", ")
+                terminal(&p.fix.no_role_grants.join(", "))
             )?;
         }
         for hint in &p.fix.hints {
-            writeln!(out, "  hint: {hint}")?;
+            writeln!(out, "  hint: {}", terminal(hint))?;
         }
     }
     writeln!(out)?;
