@@ -1,13 +1,22 @@
 //! Native fixes: the grants a report proposes, written in the platform's own
 //! language. Only findings a grant fixes (`missing_permission`, `field_level`)
 //! are emitted, each with exactly the permissions found missing.
+//!
+//! Principals, permissions, namespaces and object ids come from logs an
+//! attacker can write to, and the output is applied by someone who can grant
+//! anything. So every object is built as data and serialised (no log text is
+//! spliced into YAML or JSON), every name is checked against what the platform
+//! accepts, object names are injective, and grants that reach anonymous or
+//! system principals or let a principal escalate are refused unless
+//! `--allow-risky`. Whatever is left out is a warning, never silence.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use super::Report;
+use super::{text, Report};
 use crate::diagnose::Cause;
 
 /// The fix formats.
@@ -19,33 +28,262 @@ pub enum Emit {
     IamPolicy,
 }
 
-/// Writes the fixes of a report.
-pub fn write(report: &Report, emit: Emit, out: &mut dyn Write) -> io::Result<()> {
-    match emit {
-        Emit::K8sRbac => k8s_rbac(report, out),
-        Emit::IamPolicy => iam_policy(report, out),
+/// What to emit besides the format.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only these principals (exact names); every principal when empty.
+    pub principals: Vec<String>,
+    /// Also emit grants to anonymous or system principals and grants that
+    /// escalate, each annotated as risky.
+    pub allow_risky: bool,
+}
+
+impl Options {
+    /// Whether fixes for this principal are emitted.
+    fn chooses(&self, principal: &str) -> bool {
+        self.principals.is_empty() || self.principals.iter().any(|p| p == principal)
     }
 }
 
-/// (principal, permission, orgs, objects) of every finding a grant fixes.
-fn grantable(report: &Report) -> impl Iterator<Item = (&str, &str, &[String], &[String])> {
+/// One finding a grant fixes: who is missing which permission, in which
+/// namespaces (orgs) and on which objects.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub principal: &'a str,
+    pub permission: &'a str,
+    pub orgs: &'a [String],
+    pub objects: &'a [String],
+}
+
+/// The fix as written, and what was left out of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Emitted {
+    /// The YAML stream or the JSON document.
+    pub text: String,
+    /// What was skipped or refused and why, one line each with every value
+    /// JSON-escaped, sorted.
+    pub warnings: Vec<String>,
+}
+
+/// Writes the fixes of a report; returns what was left out, for stderr.
+pub fn write(
+    report: &Report,
+    emit: Emit,
+    options: &Options,
+    out: &mut dyn Write,
+) -> io::Result<Vec<String>> {
+    let grants: Vec<Grant<'_>> = grantable(report).collect();
+    let emitted = render(&grants, emit, options);
+    out.write_all(emitted.text.as_bytes())?;
+    Ok(emitted.warnings)
+}
+
+/// Every finding of a report that a grant fixes.
+fn grantable(report: &Report) -> impl Iterator<Item = Grant<'_>> {
     report.principals.iter().flat_map(|p| {
         p.findings
             .iter()
             .filter(|f| matches!(f.cause, Cause::MissingPermission | Cause::FieldLevel))
             .filter_map(move |f| {
-                let permission = f.permission.as_deref()?;
-                Some((
-                    p.principal.as_str(),
-                    permission,
-                    f.evidence.orgs.as_slice(),
-                    f.evidence.objects.as_slice(),
-                ))
+                Some(Grant {
+                    principal: p.principal.as_str(),
+                    permission: f.permission.as_deref()?,
+                    orgs: f.evidence.orgs.as_slice(),
+                    objects: f.evidence.objects.as_slice(),
+                })
             })
     })
 }
 
+/// The fix for these grants, and what was left out: the whole of `write` but
+/// the report, so it can be checked (see [`check_round_trip`]) on any input.
+pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
+    let mut warnings = BTreeSet::new();
+    for wanted in &options.principals {
+        if !grants.iter().any(|g| g.principal == wanted) {
+            warnings.insert(format!(
+                "no fix for --principal {}: it has no missing_permission or field_level finding; check the name against the report",
+                shown(wanted)
+            ));
+        }
+    }
+    let chosen: Vec<Grant<'_>> = grants
+        .iter()
+        .filter(|g| options.chooses(g.principal))
+        .copied()
+        .collect();
+    let text = match emit {
+        Emit::K8sRbac => k8s_rbac(&chosen, options.allow_risky, &mut warnings),
+        Emit::IamPolicy => iam_policy(&chosen, options.allow_risky, &mut warnings),
+    };
+    Emitted {
+        text,
+        warnings: warnings.into_iter().collect(),
+    }
+}
+
+/// A value as warnings and comments show it: JSON-quoted, with what JSON
+/// leaves raw but a terminal or a YAML 1.1 reader would act on (DEL, C1
+/// controls, line separators, bidi controls) escaped too, so it is one inert
+/// line. Cut after 200 characters: a warning names the value, it does not
+/// have to hold all of it.
+fn shown(value: &str) -> String {
+    const SHOWN_CHARS: usize = 200;
+    let cut: String = value.chars().take(SHOWN_CHARS).collect();
+    let quoted = serde_json::to_string(&cut).expect("a string serialises");
+    let quoted = text::terminal(&quoted).into_owned();
+    if cut.len() < value.len() {
+        format!("{quoted}... ({} bytes)", value.len())
+    } else {
+        quoted
+    }
+}
+
+/// The comment a risky grant carries when --allow-risky lets it through, and
+/// the warning that refuses it otherwise; `None` when the grant is not risky.
+fn risk_notes(
+    grant: &Grant<'_>,
+    principal_risk: Option<&str>,
+    escalation: Option<&str>,
+) -> Option<(String, String)> {
+    let (value, subject, why) = match (principal_risk, escalation) {
+        (Some(why), _) => (grant.principal, "the principal", why),
+        (None, Some(why)) => (grant.permission, "it", why),
+        (None, None) => return None,
+    };
+    Some((
+        format!("{} {why}", shown(value)),
+        format!(
+            "refused {} for {}: {subject} {why}; if that is intended, review it and pass --allow-risky",
+            shown(grant.permission),
+            shown(grant.principal)
+        ),
+    ))
+}
+
+/// Redaction replaces secrets with this; a grant built on one would name the mark, not the value.
+const REDACTED: &str = "<redacted:";
+
+const REDACTED_WHY: &str =
+    "it was redacted at ingest as a likely secret; if it is not one, grant it by hand";
+
+/// Whether a name is shown as it is: no controls, bidi controls, line
+/// separators or invisible characters (what [`text::terminal`] escapes).
+fn printable(name: &str) -> bool {
+    matches!(text::terminal(name), std::borrow::Cow::Borrowed(_))
+}
+
+/// Whether a YAML 1.1 reader (kubectl's go-yaml) takes this scalar for a
+/// boolean or a number where serde_yaml_ng, which follows the YAML 1.2 core
+/// rules, writes it unquoted: `yes`, `on`, `n`, and numbers with `_` in them.
+fn misread_by_yaml_1_1(value: &str) -> bool {
+    const BOOLEANS: [&str; 16] = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+        "OFF",
+    ];
+    BOOLEANS.contains(&value)
+        || (value.contains('_')
+            && matches!(
+                serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&value.replace('_', "")),
+                Ok(serde_yaml_ng::Value::Number(_))
+            ))
+}
+
+const YAML_1_1_WHY: &str =
+    "kubectl's YAML 1.1 reader would take it for a boolean or a number; grant it by hand";
+
+/// A DNS-1123 label: what Kubernetes accepts as a namespace or a service
+/// account name (at most 63 of `a-z`, `0-9` and `-`, a letter or digit at each end).
+fn is_dns_label(s: &str) -> bool {
+    s.len() <= 63 && is_label_text(s)
+}
+
+/// A DNS-1123 subdomain: what Kubernetes accepts as an object name (at most
+/// 253 characters, dot-separated labels).
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_label_text)
+}
+
+fn is_label_text(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+const DNS_LABEL_RULE: &str =
+    "not a DNS-1123 label (at most 63 of a-z, 0-9 and '-', a letter or digit at each end)";
+
+// --- Kubernetes RBAC ---------------------------------------------------------
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+const RBAC_VERSION: &str = "rbac.authorization.k8s.io/v1";
+const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+const OBJECT_PREFIX: &str = "grantgap-";
+/// Hex digits of the principal's SHA-256 that set apart names cleaning made alike.
+const HASH_DIGITS: usize = 12;
+
+/// A Role, ClusterRole, RoleBinding or ClusterRoleBinding, as `kubectl apply` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RbacObject {
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rules: Option<Vec<PolicyRule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role_ref: Option<RoleRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subjects: Option<Vec<Subject>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Metadata {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyRule {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    api_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<String>,
+    #[serde(
+        rename = "nonResourceURLs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    non_resource_urls: Vec<String>,
+    verbs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RoleRef {
+    api_group: String,
+    kind: String,
+    name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Subject {
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_group: Option<String>,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+}
+
 /// `group/resource[/sub]:verb` or `nonresource:URL:verb`, as (group, resource, verb) or a URL rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum K8sPermission<'a> {
     Resource {
         group: &'a str,
@@ -58,6 +296,7 @@ enum K8sPermission<'a> {
     },
 }
 
+/// The permission, if it has the shape of a Kubernetes one (it may still be invalid).
 fn parse_k8s(permission: &str) -> Option<K8sPermission<'_>> {
     if let Some(rest) = permission.strip_prefix("nonresource:") {
         let (url, verb) = rest.rsplit_once(':')?;
@@ -72,153 +311,821 @@ fn parse_k8s(permission: &str) -> Option<K8sPermission<'_>> {
     })
 }
 
-/// A name Kubernetes accepts, derived from the principal.
-fn object_name(principal: &str) -> String {
-    let cleaned: String = principal
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
+/// Why RBAC cannot hold this permission as it is, if it cannot.
+fn k8s_permission_problem(permission: K8sPermission<'_>) -> Option<&'static str> {
+    let verb_ok = |verb: &str| {
+        verb == "*" || (!verb.is_empty() && verb.bytes().all(|b| b.is_ascii_lowercase()))
+    };
+    let (verb, mut scalars) = match permission {
+        K8sPermission::Resource {
+            group,
+            resource,
+            verb,
+        } => {
+            if !(group.is_empty() || group == "*" || is_dns_subdomain(group)) {
+                return Some("its API group is not a DNS-1123 subdomain");
             }
-        })
-        .collect();
-    format!("grantgap-{}", cleaned.trim_matches('-'))
+            let parts: Vec<&str> = resource.split('/').collect();
+            if parts.len() > 2 || !parts.iter().all(|p| *p == "*" || is_dns_label(p)) {
+                return Some(
+                    "its resource is not RESOURCE or RESOURCE/SUBRESOURCE, each a DNS-1123 label",
+                );
+            }
+            (verb, [vec![group, verb], parts].concat())
+        }
+        K8sPermission::NonResource { url, verb } => {
+            let wildcard_at_end = url.find('*').is_none_or(|at| at == url.len() - 1);
+            let url_ok = url == "*"
+                || (url.starts_with('/')
+                    && url.bytes().all(|b| b.is_ascii_graphic())
+                    && wildcard_at_end);
+            if !url_ok {
+                return Some("its URL is not a path of visible ASCII (with '*' only at the end)");
+            }
+            (verb, vec![verb])
+        }
+    };
+    if !verb_ok(verb) {
+        return Some("its verb is not lowercase letters or '*'");
+    }
+    scalars.retain(|s| misread_by_yaml_1_1(s));
+    (!scalars.is_empty()).then_some(YAML_1_1_WHY)
 }
 
-fn subject(principal: &str) -> String {
-    match principal
-        .strip_prefix("system:serviceaccount:")
-        .and_then(|rest| rest.split_once(':'))
-    {
-        Some((ns, name)) => {
-            format!("  - kind: ServiceAccount\n    name: {name}\n    namespace: {ns}\n")
+/// How a grant of this permission reaches past what it names, if it does:
+/// the escalation paths the Kubernetes RBAC good practices list.
+fn k8s_escalation(permission: K8sPermission<'_>) -> Option<&'static str> {
+    let verb_risk = |verb: &str| match verb {
+        "*" => Some("is every verb, bind, escalate and impersonate included"),
+        "bind" => Some("binds any role, including roles with more than the holder has"),
+        "escalate" => Some("adds to roles more than the holder has"),
+        "impersonate" => Some("acts as any other user, group or service account"),
+        _ => None,
+    };
+    match permission {
+        K8sPermission::NonResource { url, verb } => {
+            if url.contains('*') {
+                Some("matches every non-resource URL under it")
+            } else {
+                verb_risk(verb)
+            }
         }
-        None => format!(
-            "  - kind: User\n    apiGroup: rbac.authorization.k8s.io\n    name: \"{principal}\"\n"
-        ),
+        K8sPermission::Resource {
+            group,
+            resource,
+            verb,
+        } => {
+            let resource_risk = match resource {
+                _ if group == "*" => Some("is every API group"),
+                _ if group == RBAC_GROUP => Some("changes RBAC itself"),
+                _ if resource.split('/').any(|part| part == "*") => Some("is every resource"),
+                "secrets" => Some("reads every Secret in scope, service account tokens included"),
+                "pods/exec" | "pods/attach" => Some("runs commands in every pod in scope"),
+                "serviceaccounts/token" => Some("mints tokens for every service account in scope"),
+                "nodes/proxy" => Some("reaches every kubelet's API, exec into pods included"),
+                "certificatesigningrequests/approval" => Some("approves certificates for any user"),
+                _ => None,
+            };
+            resource_risk.or_else(|| verb_risk(verb))
+        }
     }
 }
 
-fn k8s_rbac(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    // (principal, namespace or cluster-wide) -> (group, resource) -> verbs; and URL rules.
-    type Rules = (
-        BTreeMap<(String, String), BTreeSet<String>>,
-        BTreeMap<String, BTreeSet<String>>,
-    );
-    let mut wanted: BTreeMap<(String, Option<String>), Rules> = BTreeMap::new();
-    for (principal, permission, orgs, _) in grantable(report) {
+/// The groups Kubernetes itself puts principals in.
+fn is_k8s_group(principal: &str) -> bool {
+    let in_family = |family: &str| {
+        principal == family
+            || principal
+                .strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with(':'))
+    };
+    matches!(
+        principal,
+        "system:authenticated"
+            | "system:unauthenticated"
+            | "system:masters"
+            | "system:nodes"
+            | "system:monitoring"
+    ) || in_family("system:serviceaccounts")
+        || in_family("system:bootstrappers")
+}
+
+/// Why a grant to this principal reaches more than one workload or person, if it does.
+fn k8s_principal_risk(principal: &str) -> Option<&'static str> {
+    match principal {
+        "system:anonymous" => Some("is the user of every unauthenticated request"),
+        "system:unauthenticated" => Some("is the group of every unauthenticated request"),
+        "system:authenticated" => Some("is the group of every authenticated user"),
+        "system:serviceaccounts" => Some("is the group of every service account"),
+        p if p.starts_with("system:serviceaccounts:") => {
+            Some("is the group of every service account in a namespace")
+        }
+        p if p.starts_with(SERVICE_ACCOUNT_PREFIX) => None,
+        p if p.starts_with("system:") => {
+            Some("is a Kubernetes system identity, which Kubernetes grants to itself")
+        }
+        _ => None,
+    }
+}
+
+/// The subject a binding names for a principal, or why it cannot name it.
+fn k8s_subject(principal: &str) -> Result<Subject, &'static str> {
+    if let Some(rest) = principal.strip_prefix(SERVICE_ACCOUNT_PREFIX) {
+        return match rest.split_once(':') {
+            Some((namespace, name))
+                if is_dns_label(namespace)
+                    && is_dns_label(name)
+                    && !misread_by_yaml_1_1(namespace)
+                    && !misread_by_yaml_1_1(name) =>
+            {
+                Ok(Subject {
+                    kind: "ServiceAccount".into(),
+                    api_group: None,
+                    name: name.into(),
+                    namespace: Some(namespace.into()),
+                })
+            }
+            _ => Err("a service account is system:serviceaccount:NAMESPACE:NAME, both DNS-1123 labels; grant it by hand"),
+        };
+    }
+    if principal.is_empty() {
+        return Err("it is empty");
+    }
+    if !printable(principal) {
+        return Err("it holds control, bidi, line-separator or invisible characters, which no real user name has; grant it by hand if it is real");
+    }
+    if principal.trim() != principal {
+        return Err("it starts or ends with white space; grant it by hand if it is real");
+    }
+    if misread_by_yaml_1_1(principal) {
+        return Err(YAML_1_1_WHY);
+    }
+    Ok(Subject {
+        kind: if is_k8s_group(principal) {
+            "Group"
+        } else {
+            "User"
+        }
+        .into(),
+        api_group: Some(RBAC_GROUP.into()),
+        name: principal.into(),
+        namespace: None,
+    })
+}
+
+/// The principal a subject names (the inverse of [`k8s_subject`]).
+fn subject_principal(subject: &Subject) -> String {
+    match (&subject.kind[..], &subject.namespace) {
+        ("ServiceAccount", Some(namespace)) => {
+            format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{}", subject.name)
+        }
+        _ => subject.name.clone(),
+    }
+}
+
+/// The name of the objects emitted for a principal: `grantgap-` and the
+/// principal when that is a name Kubernetes accepts; otherwise the principal
+/// cleaned (lower case, `a-z0-9.-`, cut to fit 253 characters) and the first
+/// 12 hex digits of its SHA-256, so `ci-deployer` and `ci_deployer` get two
+/// objects instead of one overwriting the other. A verbatim name never ends in
+/// `-` and 12 hex digits (a principal that does is hashed too), so the two
+/// forms never meet.
+pub fn object_name(principal: &str) -> String {
+    let verbatim = format!("{OBJECT_PREFIX}{principal}");
+    if is_dns_subdomain(&verbatim) && !ends_with_hash(&verbatim) {
+        return verbatim;
+    }
+    let lowered: String = principal
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '.') => c,
+            _ => '-',
+        })
+        .collect();
+    let mut cleaned = lowered
+        .split('.')
+        .map(|label| label.trim_matches('-'))
+        .filter(|label| !label.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    cleaned.truncate(253 - OBJECT_PREFIX.len() - 1 - HASH_DIGITS);
+    let cleaned = cleaned.trim_end_matches(['-', '.']);
+    let hash: String = Sha256::digest(principal.as_bytes())
+        .iter()
+        .take(HASH_DIGITS / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if cleaned.is_empty() {
+        format!("{OBJECT_PREFIX}{hash}")
+    } else {
+        format!("{OBJECT_PREFIX}{cleaned}-{hash}")
+    }
+}
+
+fn ends_with_hash(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() > HASH_DIGITS
+        && bytes[bytes.len() - HASH_DIGITS - 1] == b'-'
+        && bytes[bytes.len() - HASH_DIGITS..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+}
+
+/// The rules one principal gets in one namespace (or cluster-wide).
+#[derive(Default)]
+struct K8sRules {
+    /// (API group, resource) -> verbs.
+    resources: BTreeMap<(String, String), BTreeSet<String>>,
+    /// URL -> verbs.
+    urls: BTreeMap<String, BTreeSet<String>>,
+    /// Why the grants allowed by --allow-risky are risky, for the comment above them.
+    risky: BTreeSet<String>,
+}
+
+fn k8s_rbac(grants: &[Grant<'_>], allow_risky: bool, warnings: &mut BTreeSet<String>) -> String {
+    // (principal, namespace or cluster-wide) -> rules
+    let mut wanted: BTreeMap<(&str, Option<&str>), K8sRules> = BTreeMap::new();
+    for grant in grants {
+        let (principal, permission) = (grant.principal, grant.permission);
+        let what = format!("{} for {}", shown(permission), shown(principal));
+        if permission.contains(REDACTED) {
+            warnings.insert(format!("skipped {what}: {REDACTED_WHY}"));
+            continue;
+        }
+        // Not Kubernetes: another emitter's, not a problem.
         let Some(parsed) = parse_k8s(permission) else {
             continue;
         };
-        let scopes: Vec<Option<String>> = match (&parsed, orgs.is_empty()) {
-            (K8sPermission::NonResource { .. }, _) | (_, true) => vec![None],
-            _ => orgs.iter().cloned().map(Some).collect(),
-        };
+        if principal.contains(REDACTED) {
+            warnings.insert(format!(
+                "skipped principal {}: {REDACTED_WHY}",
+                shown(principal)
+            ));
+            continue;
+        }
+        if let Err(why) = k8s_subject(principal) {
+            warnings.insert(format!("skipped principal {}: {why}", shown(principal)));
+            continue;
+        }
+        if let Some(why) = k8s_permission_problem(parsed) {
+            warnings.insert(format!("skipped {what}: {why}"));
+            continue;
+        }
+        let risk = risk_notes(grant, k8s_principal_risk(principal), k8s_escalation(parsed));
+        if let (Some((_, refusal)), false) = (&risk, allow_risky) {
+            warnings.insert(refusal.clone());
+            continue;
+        }
+        let mut scopes = Vec::new();
+        match parsed {
+            // URL rules exist only cluster-wide; no namespace means every namespace.
+            K8sPermission::NonResource { .. } => scopes.push(None),
+            _ if grant.orgs.is_empty() => scopes.push(None),
+            _ => {
+                for namespace in grant.orgs {
+                    let problem = if namespace.contains(REDACTED) {
+                        Some(REDACTED_WHY)
+                    } else if !is_dns_label(namespace) {
+                        Some(DNS_LABEL_RULE)
+                    } else if misread_by_yaml_1_1(namespace) {
+                        Some(YAML_1_1_WHY)
+                    } else {
+                        None
+                    };
+                    match problem {
+                        Some(why) => {
+                            warnings.insert(format!(
+                                "skipped {what} in namespace {}: {why}",
+                                shown(namespace)
+                            ));
+                        }
+                        None => scopes.push(Some(namespace.as_str())),
+                    }
+                }
+            }
+        }
         for scope in scopes {
-            let rules = wanted.entry((principal.to_string(), scope)).or_default();
+            let rules = wanted.entry((principal, scope)).or_default();
+            rules
+                .risky
+                .extend(risk.as_ref().map(|(note, _)| note.clone()));
             match parsed {
                 K8sPermission::Resource {
                     group,
                     resource,
                     verb,
-                } => {
-                    rules
-                        .0
-                        .entry((group.to_string(), resource.to_string()))
-                        .or_default()
-                        .insert(verb.to_string());
-                }
-                K8sPermission::NonResource { url, verb } => {
-                    rules
-                        .1
-                        .entry(url.to_string())
-                        .or_default()
-                        .insert(verb.to_string());
-                }
-            }
+                } => rules
+                    .resources
+                    .entry((group.into(), resource.into()))
+                    .or_default()
+                    .insert(verb.into()),
+                K8sPermission::NonResource { url, verb } => rules
+                    .urls
+                    .entry(url.into())
+                    .or_default()
+                    .insert(verb.into()),
+            };
         }
     }
-    writeln!(
-        out,
-        "# Generated by grantgap: grants exactly the permissions found missing."
-    )?;
-    for ((principal, namespace), (resources, urls)) in wanted {
-        let name = object_name(&principal);
-        let (kind, binding_kind, ns_line) = match &namespace {
-            Some(ns) => ("Role", "RoleBinding", format!("  namespace: {ns}\n")),
-            None => ("ClusterRole", "ClusterRoleBinding", String::new()),
+
+    let mut out =
+        String::from("# Generated by grantgap: grants exactly the permissions found missing.\n");
+    for ((principal, namespace), rules) in wanted {
+        let subject = k8s_subject(principal).expect("only bindable principals are wanted");
+        let name = object_name(principal);
+        let (kind, binding_kind) = match namespace {
+            Some(_) => ("Role", "RoleBinding"),
+            None => ("ClusterRole", "ClusterRoleBinding"),
         };
-        writeln!(out, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: {name}\n{ns_line}rules:")?;
-        for ((group, resource), verbs) in &resources {
-            let verbs: Vec<String> = verbs.iter().map(|v| format!("\"{v}\"")).collect();
-            writeln!(
-                out,
-                "  - apiGroups: [\"{group}\"]\n    resources: [\"{resource}\"]\n    verbs: [{}]",
-                verbs.join(", ")
-            )?;
+        let metadata = Metadata {
+            name: name.clone(),
+            namespace: namespace.map(String::from),
+        };
+        let resource_rules = rules
+            .resources
+            .into_iter()
+            .map(|((group, resource), verbs)| PolicyRule {
+                api_groups: vec![group],
+                resources: vec![resource],
+                non_resource_urls: Vec::new(),
+                verbs: verbs.into_iter().collect(),
+            });
+        let url_rules = rules.urls.into_iter().map(|(url, verbs)| PolicyRule {
+            api_groups: Vec::new(),
+            resources: Vec::new(),
+            non_resource_urls: vec![url],
+            verbs: verbs.into_iter().collect(),
+        });
+        let role = RbacObject {
+            api_version: RBAC_VERSION.into(),
+            kind: kind.into(),
+            metadata: metadata.clone(),
+            rules: Some(resource_rules.chain(url_rules).collect()),
+            role_ref: None,
+            subjects: None,
+        };
+        let binding = RbacObject {
+            api_version: RBAC_VERSION.into(),
+            kind: binding_kind.into(),
+            metadata,
+            rules: None,
+            role_ref: Some(RoleRef {
+                api_group: RBAC_GROUP.into(),
+                kind: kind.into(),
+                name,
+            }),
+            subjects: Some(vec![subject]),
+        };
+        for object in [role, binding] {
+            out.push_str("---\n");
+            for risk in &rules.risky {
+                out.push_str(&format!(
+                    "# risky, emitted because of --allow-risky: {risk}\n"
+                ));
+            }
+            out.push_str(&serde_yaml_ng::to_string(&object).expect("RBAC objects serialise"));
         }
-        for (url, verbs) in &urls {
-            let verbs: Vec<String> = verbs.iter().map(|v| format!("\"{v}\"")).collect();
-            writeln!(
-                out,
-                "  - nonResourceURLs: [\"{url}\"]\n    verbs: [{}]",
-                verbs.join(", ")
-            )?;
-        }
-        write!(
-            out,
-            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {binding_kind}\nmetadata:\n  name: {name}\n{ns_line}roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: {kind}\n  name: {name}\nsubjects:\n{}",
-            subject(&principal)
-        )?;
     }
-    Ok(())
+    if !warnings.is_empty() {
+        out.push_str("# Not emitted (each also on stderr):\n");
+        for warning in warnings.iter() {
+            out.push_str(&format!("# {warning}\n"));
+        }
+    }
+    out
 }
 
-fn iam_policy(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    // principal -> resource set -> actions
-    let mut wanted: BTreeMap<&str, BTreeMap<Vec<String>, BTreeSet<&str>>> = BTreeMap::new();
-    for (principal, permission, _, objects) in grantable(report) {
-        if !permission.contains(':')
-            || permission.starts_with("nonresource:")
-            || permission.contains('/')
-        {
+// --- AWS IAM -------------------------------------------------------------------
+
+/// An identity-based policy document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct PolicyDocument {
+    version: String,
+    statement: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct Statement {
+    /// Set only on statements that --allow-risky let through: JSON has no comments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    effect: String,
+    action: Vec<String>,
+    resource: Vec<String>,
+}
+
+/// The Sid of a risky statement, numbered (a Sid is unique within a policy and alphanumeric).
+const RISKY_SID: &str = "RiskyGrantAllowedByFlag";
+
+/// Whether the permission has the shape of an IAM action (it may still be invalid).
+fn iam_shaped(permission: &str) -> bool {
+    (permission == "*" || permission.contains(':'))
+        && !permission.starts_with("nonresource:")
+        && !permission.contains('/')
+}
+
+/// `*`, or `service:Action` with IAM's characters (`*` and `?` are its wildcards).
+fn is_iam_action(action: &str) -> bool {
+    action == "*"
+        || action.split_once(':').is_some_and(|(service, name)| {
+            !service.is_empty()
+                && (service == "*"
+                    || service
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+                && !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
+        })
+}
+
+/// Why a resource ARN cannot be granted on as it is, if it cannot.
+fn arn_problem(arn: &str) -> Option<&'static str> {
+    if arn.contains(REDACTED) {
+        Some(REDACTED_WHY)
+    } else if arn.splitn(6, ':').count() < 6 || !arn.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("it is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, visible ASCII)")
+    } else if arn.contains(['*', '?']) {
+        Some("it is a wildcard pattern, not an object a request named")
+    } else {
+        None
+    }
+}
+
+/// Why a grant to this principal is a grant to everyone, if it is.
+fn iam_principal_risk(principal: &str) -> Option<&'static str> {
+    (principal.eq_ignore_ascii_case("anonymous") || principal.contains('*'))
+        .then_some("is anonymous or a wildcard: a grant to it is a grant to everyone")
+}
+
+/// How allowing this action on these resources reaches past a missing
+/// permission, if it does. IAM action names are case-insensitive.
+fn iam_escalation(action: &str, resources: &[String]) -> Option<&'static str> {
+    let on_everything = resources.iter().any(|r| r == "*");
+    let is = |name: &str| action.eq_ignore_ascii_case(name);
+    if is("*") || is("*:*") {
+        Some("is every action of every service")
+    } else if is("iam:*") {
+        Some("is all of IAM, so every permission")
+    } else if is("iam:PassRole") {
+        Some("hands any role to a service the holder runs")
+    } else if on_everything && is("sts:AssumeRole") {
+        Some("assumes every role that trusts the holder")
+    } else if on_everything && action.contains(['*', '?']) {
+        Some("matches every action it names, on every resource")
+    } else {
+        None
+    }
+}
+
+fn iam_policy(grants: &[Grant<'_>], allow_risky: bool, warnings: &mut BTreeSet<String>) -> String {
+    // principal -> (risky, resources) -> actions
+    type Statements<'a> = BTreeMap<(bool, Vec<String>), BTreeSet<&'a str>>;
+    let mut wanted: BTreeMap<&str, Statements<'_>> = BTreeMap::new();
+    for grant in grants {
+        let (principal, permission) = (grant.principal, grant.permission);
+        let what = format!("{} for {}", shown(permission), shown(principal));
+        if permission.contains(REDACTED) {
+            warnings.insert(format!("skipped {what}: {REDACTED_WHY}"));
             continue;
         }
-        let mut resources: Vec<String> = objects
+        // Not IAM: another emitter's, not a problem.
+        if !iam_shaped(permission) {
+            continue;
+        }
+        let principal_problem = if principal.contains(REDACTED) {
+            Some(REDACTED_WHY)
+        } else if principal.is_empty() || !printable(principal) || principal.trim() != principal {
+            Some("it is empty, holds control, bidi or invisible characters, or white space at an end; grant it by hand if it is real")
+        } else {
+            None
+        };
+        if let Some(why) = principal_problem {
+            warnings.insert(format!("skipped principal {}: {why}", shown(principal)));
+            continue;
+        }
+        if !is_iam_action(permission) {
+            warnings.insert(format!(
+                "skipped {what}: it is not an IAM action (service:Action, service in a-z0-9-)"
+            ));
+            continue;
+        }
+        let arns: Vec<&String> = grant
+            .objects
             .iter()
             .filter(|o| o.starts_with("arn:"))
-            .cloned()
             .collect();
+        let mut resources: Vec<String> = Vec::new();
+        for arn in &arns {
+            match arn_problem(arn) {
+                Some(why) => {
+                    warnings.insert(format!("skipped object {} of {what}: {why}", shown(arn)));
+                }
+                None => resources.push(arn.to_string()),
+            }
+        }
         if resources.is_empty() {
+            if !arns.is_empty() {
+                // The objects named the grant; "*" in their place would grant far more.
+                warnings.insert(format!(
+                    "skipped {what}: none of its objects can be named, and \"*\" would grant more than was denied"
+                ));
+                continue;
+            }
             resources.push("*".into());
+        }
+        let risk = risk_notes(
+            grant,
+            iam_principal_risk(principal),
+            iam_escalation(permission, &resources),
+        );
+        if let (Some((_, refusal)), false) = (&risk, allow_risky) {
+            warnings.insert(refusal.clone());
+            continue;
         }
         wanted
             .entry(principal)
             .or_default()
-            .entry(resources)
+            .entry((risk.is_some(), resources))
             .or_default()
             .insert(permission);
     }
-    let documents: BTreeMap<&str, serde_json::Value> = wanted
+    let documents: BTreeMap<&str, PolicyDocument> = wanted
         .into_iter()
         .map(|(principal, statements)| {
-            let statements: Vec<serde_json::Value> = statements
+            let mut risky_count = 0;
+            let statement = statements
                 .into_iter()
-                .map(|(resources, actions)| json!({"Effect": "Allow", "Action": actions, "Resource": resources}))
+                .map(|((risky, resource), actions)| Statement {
+                    sid: risky.then(|| {
+                        risky_count += 1;
+                        format!("{RISKY_SID}{risky_count}")
+                    }),
+                    effect: "Allow".into(),
+                    action: actions.into_iter().map(String::from).collect(),
+                    resource,
+                })
                 .collect();
-            (principal, json!({"Version": "2012-10-17", "Statement": statements}))
+            let document = PolicyDocument {
+                version: "2012-10-17".into(),
+                statement,
+            };
+            (principal, document)
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &documents)?;
-    writeln!(out)
+    let mut out = serde_json::to_string_pretty(&documents).expect("policy documents serialise");
+    out.push('\n');
+    out
+}
+
+// --- The property ----------------------------------------------------------------
+
+/// Checks what [`render`] promises, for the fuzz target and the tests: the text
+/// parses back into exactly the objects the grants call for and nothing else.
+/// RBAC: only the four RBAC kinds, names Kubernetes accepts and never two
+/// objects of one kind and name; each binding has one subject that is a chosen
+/// principal's exact parts (a Group only for a group) and refers to a role
+/// emitted beside it, whose rules are that principal's permissions in that
+/// namespace. IAM: a policy per chosen principal whose actions and resources
+/// are its own. Risky grants only with `allow_risky`, and every warning is one
+/// line of visible text. Returns what broke.
+pub fn check_round_trip(
+    grants: &[Grant<'_>],
+    emit: Emit,
+    options: &Options,
+    emitted: &Emitted,
+) -> Result<(), String> {
+    if let Some(bad) = emitted.warnings.iter().find(|w| !printable(w)) {
+        return Err(format!("warning with hidden characters: {bad:?}"));
+    }
+    let chosen: Vec<&Grant<'_>> = grants
+        .iter()
+        .filter(|g| options.chooses(g.principal))
+        .collect();
+    match emit {
+        Emit::K8sRbac => check_k8s(&chosen, options.allow_risky, &emitted.text),
+        Emit::IamPolicy => check_iam(&chosen, options.allow_risky, &emitted.text),
+    }
+}
+
+fn check_k8s(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Result<(), String> {
+    let mut objects = Vec::new();
+    for document in serde_yaml_ng::Deserializer::from_str(yaml) {
+        let value =
+            serde_yaml_ng::Value::deserialize(document).map_err(|e| format!("not YAML: {e}"))?;
+        // A stream of comments only (nothing to emit) reads as one empty document; kubectl skips it.
+        if value.is_null() {
+            continue;
+        }
+        let object: RbacObject =
+            serde_yaml_ng::from_value(value).map_err(|e| format!("not an RBAC object: {e}"))?;
+        objects.push(object);
+    }
+    let key = |kind: &str, metadata: &Metadata| {
+        (
+            kind.to_string(),
+            metadata.namespace.clone(),
+            metadata.name.clone(),
+        )
+    };
+    let mut seen = BTreeSet::new();
+    for object in &objects {
+        let namespaced = match &object.kind[..] {
+            "Role" | "RoleBinding" => true,
+            "ClusterRole" | "ClusterRoleBinding" => false,
+            other => return Err(format!("kind {other:?}")),
+        };
+        if object.api_version != RBAC_VERSION {
+            return Err(format!("apiVersion {:?}", object.api_version));
+        }
+        if !is_dns_subdomain(&object.metadata.name)
+            || namespaced != object.metadata.namespace.is_some()
+            || !object
+                .metadata
+                .namespace
+                .as_deref()
+                .is_none_or(is_dns_label)
+        {
+            return Err(format!(
+                "metadata {:?} of a {}",
+                object.metadata, object.kind
+            ));
+        }
+        if !seen.insert(key(&object.kind, &object.metadata)) {
+            return Err(format!("two objects {} {:?}", object.kind, object.metadata));
+        }
+    }
+    let roles: BTreeMap<_, &Vec<PolicyRule>> = objects
+        .iter()
+        .filter_map(|o| Some((key(&o.kind, &o.metadata), o.rules.as_ref()?)))
+        .collect();
+    let mut bound = BTreeSet::new();
+    for binding in objects.iter().filter(|o| o.kind.ends_with("Binding")) {
+        let (Some(role_ref), Some(subjects), None) =
+            (&binding.role_ref, &binding.subjects, &binding.rules)
+        else {
+            return Err(format!(
+                "binding {:?} without one roleRef and subjects",
+                binding.metadata
+            ));
+        };
+        let [subject] = &subjects[..] else {
+            return Err(format!(
+                "binding {:?} with {} subjects",
+                binding.metadata,
+                subjects.len()
+            ));
+        };
+        let principal = subject_principal(subject);
+        if !grants.iter().any(|g| g.principal == principal) {
+            return Err(format!("subject {subject:?} is no chosen principal"));
+        }
+        if k8s_subject(&principal).as_ref() != Ok(subject) {
+            return Err(format!(
+                "subject {subject:?} is not how {principal:?} is bound"
+            ));
+        }
+        if !allow_risky && k8s_principal_risk(&principal).is_some() {
+            return Err(format!("risky principal {principal:?} bound"));
+        }
+        let role_kind = binding.kind.trim_end_matches("Binding");
+        let role_key = (
+            role_kind.to_string(),
+            binding.metadata.namespace.clone(),
+            role_ref.name.clone(),
+        );
+        if role_ref.api_group != RBAC_GROUP
+            || role_ref.kind != role_kind
+            || role_ref.name != binding.metadata.name
+        {
+            return Err(format!("roleRef {role_ref:?} of {:?}", binding.metadata));
+        }
+        if binding.metadata.name != object_name(&principal) {
+            return Err(format!(
+                "{:?} named otherwise than {principal:?}'s objects",
+                binding.metadata
+            ));
+        }
+        let Some(rules) = roles.get(&role_key) else {
+            return Err(format!("roleRef {role_ref:?} names no role emitted"));
+        };
+        let namespace = binding.metadata.namespace.as_deref();
+        // Compared parsed: `core/pods:list` and `/pods:list` are one permission.
+        let granted = |permission: K8sPermission<'_>| {
+            grants.iter().any(|g| {
+                g.principal == principal
+                    && parse_k8s(g.permission) == Some(permission)
+                    && match (namespace, permission) {
+                        (Some(ns), _) => g.orgs.iter().any(|o| o == ns),
+                        (None, K8sPermission::NonResource { .. }) => true,
+                        (None, K8sPermission::Resource { .. }) => g.orgs.is_empty(),
+                    }
+            })
+        };
+        for rule in rules.iter() {
+            let verbs = rule.verbs.iter().map(String::as_str);
+            let wanted: Vec<K8sPermission<'_>> = match (
+                &rule.api_groups[..],
+                &rule.resources[..],
+                &rule.non_resource_urls[..],
+            ) {
+                ([group], [resource], []) => verbs
+                    .map(|verb| K8sPermission::Resource {
+                        group,
+                        resource,
+                        verb,
+                    })
+                    .collect(),
+                ([], [], [url]) if namespace.is_none() => verbs
+                    .map(|verb| K8sPermission::NonResource { url, verb })
+                    .collect(),
+                _ => return Err(format!("rule {rule:?}")),
+            };
+            for permission in wanted {
+                if !granted(permission) {
+                    return Err(format!(
+                        "{permission:?} is no grant of {principal:?} in {namespace:?}"
+                    ));
+                }
+                if !allow_risky && k8s_escalation(permission).is_some() {
+                    return Err(format!("risky {permission:?} emitted"));
+                }
+            }
+        }
+        bound.insert(role_key);
+    }
+    match roles.keys().find(|role| !bound.contains(*role)) {
+        Some(unbound) => Err(format!("role {unbound:?} without its binding")),
+        None => Ok(()),
+    }
+}
+
+fn check_iam(grants: &[&Grant<'_>], allow_risky: bool, json: &str) -> Result<(), String> {
+    let documents: BTreeMap<String, PolicyDocument> =
+        serde_json::from_str(json).map_err(|e| format!("not policy documents: {e}"))?;
+    for (principal, document) in &documents {
+        if document.version != "2012-10-17" {
+            return Err(format!("version {:?}", document.version));
+        }
+        let own: Vec<&&Grant<'_>> = grants.iter().filter(|g| g.principal == principal).collect();
+        if own.is_empty() {
+            return Err(format!("policy for {principal:?}, no chosen principal"));
+        }
+        for statement in &document.statement {
+            if statement.effect != "Allow" {
+                return Err(format!("effect {:?}", statement.effect));
+            }
+            let risky = statement
+                .action
+                .iter()
+                .any(|a| iam_escalation(a, &statement.resource).is_some())
+                || iam_principal_risk(principal).is_some();
+            let marked = statement
+                .sid
+                .as_deref()
+                .is_some_and(|sid| sid.starts_with(RISKY_SID));
+            if (risky && !allow_risky) || risky != marked {
+                return Err(format!(
+                    "statement {statement:?} of {principal:?}: risky {risky}, marked {marked}"
+                ));
+            }
+            for action in &statement.action {
+                let resources_ok = |g: &&&Grant<'_>| {
+                    statement.resource.iter().all(|r| {
+                        g.objects.iter().any(|o| o == r)
+                            || (r == "*" && !g.objects.iter().any(|o| o.starts_with("arn:")))
+                    })
+                };
+                if !own
+                    .iter()
+                    .any(|g| g.permission == action && resources_ok(g))
+                {
+                    return Err(format!(
+                        "{action:?} on {:?} is no grant of {principal:?}",
+                        statement.resource
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn grant<'a>(principal: &'a str, permission: &'a str, orgs: &'a [String]) -> Grant<'a> {
+        Grant {
+            principal,
+            permission,
+            orgs,
+            objects: &[],
+        }
+    }
 
     #[test]
     fn kubernetes_permissions_parse() {
@@ -242,9 +1149,363 @@ mod tests {
             })
         ));
         assert!(parse_k8s("s3GetObject").is_none());
-        assert_eq!(
-            object_name("system:serviceaccount:ci:deployer"),
-            "grantgap-system-serviceaccount-ci-deployer"
+    }
+
+    #[test]
+    fn object_names_are_valid_and_injective() {
+        assert_eq!(object_name("deployer"), "grantgap-deployer");
+        let sa = object_name("system:serviceaccount:ci:deployer");
+        assert!(
+            sa.starts_with("grantgap-system-serviceaccount-ci-deployer-"),
+            "{sa}"
         );
+        let names: BTreeSet<String> = [
+            "ci-deployer",
+            "ci_deployer",
+            "CI-Deployer",
+            "ci.deployer",
+            "ci..deployer",
+            "",
+            "@@@",
+            "0123456789ab",
+            // The hashed name of `ci_deployer`, as a principal of its own.
+            &object_name("ci_deployer")["grantgap-".len()..],
+            &"a".repeat(300),
+            &format!("{}b", "a".repeat(300)),
+        ]
+        .iter()
+        .map(|p| object_name(p))
+        .collect();
+        assert_eq!(names.len(), 11, "{names:?}");
+        assert!(names.iter().all(|n| is_dns_subdomain(n)), "{names:?}");
+    }
+
+    #[test]
+    fn principals_are_bound_as_what_they_are() {
+        let kind = |p: &str| k8s_subject(p).map(|s| s.kind);
+        assert_eq!(
+            kind("system:serviceaccount:ci:deployer").as_deref(),
+            Ok("ServiceAccount")
+        );
+        assert_eq!(kind("system:serviceaccounts:ci").as_deref(), Ok("Group"));
+        assert_eq!(kind("system:authenticated").as_deref(), Ok("Group"));
+        assert_eq!(kind("system:anonymous").as_deref(), Ok("User"));
+        assert_eq!(kind("alice@example.com").as_deref(), Ok("User"));
+        for bad in [
+            "system:serviceaccount:ci",
+            "system:serviceaccount:Ci:deployer",
+            "system:serviceaccount:ci:deployer:x",
+            "bob\n  - kind: Group",
+            "bob\u{2028}",
+            " bob",
+            "yes",
+            "1_000",
+            "",
+        ] {
+            assert!(k8s_subject(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn risky_grants_are_refused_and_allowed_only_when_asked() {
+        let prod = ["prod".to_string()];
+        let grants = [
+            grant("system:serviceaccount:ci:deployer", "core/pods:list", &prod),
+            grant(
+                "system:serviceaccount:ci:deployer",
+                "core/secrets:get",
+                &prod,
+            ),
+            grant(
+                "system:serviceaccount:ci:deployer",
+                "core/pods/exec:create",
+                &prod,
+            ),
+            grant(
+                "system:serviceaccount:ci:deployer",
+                "apps/deployments:*",
+                &prod,
+            ),
+            grant(
+                "system:serviceaccount:ci:deployer",
+                "rbac.authorization.k8s.io/roles:get",
+                &prod,
+            ),
+            grant("system:authenticated", "core/pods:list", &prod),
+            grant("system:node:n1", "core/pods:list", &[]),
+        ];
+        let refused = render(&grants, Emit::K8sRbac, &Options::default());
+        assert_eq!(refused.warnings.len(), 6, "{:#?}", refused.warnings);
+        assert!(refused
+            .warnings
+            .iter()
+            .all(|w| w.starts_with("refused ") && w.contains("--allow-risky")));
+        let objects: Vec<RbacObject> = serde_yaml_ng::Deserializer::from_str(&refused.text)
+            .map(|d| RbacObject::deserialize(d).unwrap())
+            .collect();
+        assert_eq!(objects.len(), 2, "{}", refused.text);
+        assert_eq!(
+            objects[0].rules.as_ref().unwrap()[0].resources,
+            ["pods"],
+            "{}",
+            refused.text
+        );
+        let options = Options {
+            allow_risky: true,
+            ..Options::default()
+        };
+        let allowed = render(&grants, Emit::K8sRbac, &options);
+        assert!(allowed.warnings.is_empty(), "{:?}", allowed.warnings);
+        assert!(allowed.text.contains(
+            "# risky, emitted because of --allow-risky: \"core/secrets:get\" reads every Secret"
+        ));
+        assert!(
+            allowed.text.contains(
+                "kind: Group\n  apiGroup: rbac.authorization.k8s.io\n  name: system:authenticated"
+            ),
+            "{}",
+            allowed.text
+        );
+        for (emitted, options) in [(&refused, &Options::default()), (&allowed, &options)] {
+            check_round_trip(&grants, Emit::K8sRbac, options, emitted).unwrap();
+        }
+    }
+
+    #[test]
+    fn risky_iam_actions_are_refused_and_marked_when_allowed() {
+        let bucket = ["arn:aws:s3:::exports/1.csv".to_string()];
+        let grants = [
+            grant("svc", "*:*", &[]),
+            grant("svc", "iam:PassRole", &[]),
+            grant("svc", "s3:*", &[]),
+            grant("svc", "sts:AssumeRole", &[]),
+            Grant {
+                objects: &bucket,
+                ..grant("svc", "s3:Get*", &[])
+            },
+            grant("svc", "s3:ListBucket", &[]),
+            grant("anonymous", "s3:ListBucket", &[]),
+        ];
+        let refused = render(&grants, Emit::IamPolicy, &Options::default());
+        assert_eq!(refused.warnings.len(), 5, "{:#?}", refused.warnings);
+        let documents: BTreeMap<String, PolicyDocument> =
+            serde_json::from_str(&refused.text).unwrap();
+        let actions: Vec<&String> = documents
+            .values()
+            .flat_map(|d| &d.statement)
+            .flat_map(|s| &s.action)
+            .collect();
+        assert_eq!(actions, ["s3:ListBucket", "s3:Get*"]);
+        let options = Options {
+            allow_risky: true,
+            ..Options::default()
+        };
+        let allowed = render(&grants, Emit::IamPolicy, &options);
+        assert!(
+            allowed
+                .text
+                .contains("\"Sid\": \"RiskyGrantAllowedByFlag1\""),
+            "{}",
+            allowed.text
+        );
+        for (emitted, options) in [(&refused, &Options::default()), (&allowed, &options)] {
+            check_round_trip(&grants, Emit::IamPolicy, options, emitted).unwrap();
+        }
+    }
+
+    #[test]
+    fn one_principal_only() {
+        let grants = [
+            grant("a", "core/pods:list", &[]),
+            grant("b", "core/pods:list", &[]),
+        ];
+        let options = Options {
+            principals: vec!["b".into(), "c".into()],
+            ..Options::default()
+        };
+        let emitted = render(&grants, Emit::K8sRbac, &options);
+        assert!(
+            emitted.text.contains("name: grantgap-b\n") && !emitted.text.contains("grantgap-a")
+        );
+        assert_eq!(emitted.warnings.len(), 1);
+        assert!(emitted.warnings[0].starts_with("no fix for --principal \"c\""));
+        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
+    }
+
+    /// Text that ends a scalar, a line or a document, or means something to a YAML reader.
+    const NASTY: &[&str] = &[
+        "bob\"\n  - kind: Group\n    apiGroup: rbac.authorization.k8s.io\n    name: \"system:authenticated",
+        "prod\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding",
+        "eve\" # not a comment",
+        "'single'",
+        "---",
+        "...",
+        "&anchor x",
+        "*alias",
+        "!!python/object:os.system",
+        "!tag",
+        "{a: b}",
+        "[a, b]",
+        "# comment",
+        "key: value",
+        "- item",
+        "? complex",
+        "|",
+        ">",
+        "%YAML 1.1",
+        "@at",
+        "`tick`",
+        "line\u{2028}separator",
+        "para\u{2029}graph",
+        "next\u{85}line",
+        "nul\0byte",
+        "esc\u{1b}[31mred",
+        "bidi\u{202e}txt",
+        "zero\u{200b}width",
+        "tab\there",
+        "cr\rlf",
+        " padded ",
+        "",
+        "~",
+        "null",
+        "true",
+        "yes",
+        "on",
+        "n",
+        "0x1f",
+        "0o17",
+        "017",
+        "1e3",
+        "1_000",
+        ".inf",
+        "<<",
+        "=",
+        "<redacted:abcd1234>",
+        "prod",
+        "system:serviceaccount:ci:deployer",
+        "system:serviceaccount:ci:de\nployer",
+        "system:serviceaccount:ci\n---:deployer",
+        "system:serviceaccounts:ci",
+        "system:unauthenticated",
+        "arn:aws:iam::111122223333:role/etl-reader",
+        "arn:aws:s3:::bucket/*",
+        "arn:aws:s3:::bucket/\nkey",
+        "*",
+        "*:*",
+        "s3:GetObject",
+        "s3:GetObject\n",
+        "core/pods:list",
+        "core/pods\n:list",
+        "core/po\"ds:list",
+        "apps/deployments/scale:update",
+        "nonresource:/healthz:get",
+        "nonresource:/a b:get",
+        "nonresource:*:get",
+        "core/secrets:get",
+        "yes/pods:list",
+        "core/pods:yes",
+    ];
+
+    #[test]
+    fn nasty_text_parses_back_into_exactly_the_intended_objects() {
+        let long = "x".repeat(5000);
+        let mut nasty: Vec<&str> = NASTY.to_vec();
+        nasty.push(&long);
+        let lists: Vec<Vec<String>> = nasty
+            .iter()
+            .map(|n| vec![n.to_string(), "prod".into()])
+            .chain([Vec::new()])
+            .collect();
+        let mut grants = Vec::new();
+        for (i, principal) in nasty.iter().enumerate() {
+            for (j, permission) in nasty.iter().enumerate() {
+                let list = &lists[(i + j) % lists.len()];
+                grants.push(Grant {
+                    principal,
+                    permission,
+                    orgs: list,
+                    objects: list,
+                });
+            }
+        }
+        for emit in [Emit::K8sRbac, Emit::IamPolicy] {
+            for allow_risky in [false, true] {
+                let options = Options {
+                    allow_risky,
+                    ..Options::default()
+                };
+                let emitted = render(&grants, emit, &options);
+                if let Err(broke) = check_round_trip(&grants, emit, &options, &emitted) {
+                    panic!(
+                        "{emit:?} allow_risky={allow_risky}: {broke}\n{}",
+                        emitted.text
+                    );
+                }
+                assert!(!emitted.warnings.is_empty());
+            }
+        }
+        // The injection attempts are left out with a warning, not bound as written.
+        let emitted = render(&grants, Emit::K8sRbac, &Options::default());
+        let subjects: Vec<Subject> = serde_yaml_ng::Deserializer::from_str(&emitted.text)
+            .flat_map(|d| {
+                RbacObject::deserialize(d)
+                    .unwrap()
+                    .subjects
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert!(subjects.iter().all(|s| s.kind != "Group"), "{subjects:?}");
+        assert!(
+            emitted
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("skipped principal \"bob\\\"\\n  - kind: Group")),
+            "{:#?}",
+            emitted.warnings
+        );
+        assert!(
+            emitted.text.contains("name: eve\" # not a comment")
+                || emitted.text.contains("name: 'eve\" # not a comment'"),
+            "{}",
+            emitted.text
+        );
+    }
+
+    #[test]
+    fn the_check_catches_what_an_injection_would_do() {
+        let prod = ["prod".to_string()];
+        let grants = [grant("bob", "core/pods:list", &prod)];
+        let options = Options::default();
+        let emitted = render(&grants, Emit::K8sRbac, &options);
+        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
+        let tampered = [
+            emitted.text.replace("kind: User", "kind: Group"),
+            emitted.text.replace("name: bob", "name: bob\n- kind: Group\n  name: system:authenticated"),
+            emitted.text.replace("- list", "- list\n  - watch"),
+            format!("{}---\nkind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata:\n  name: x\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects: []\n", emitted.text),
+            emitted.text.replace("namespace: prod", "namespace: kube-system"),
+        ];
+        for text in tampered {
+            assert_ne!(text, emitted.text);
+            let tampered = Emitted {
+                text,
+                warnings: Vec::new(),
+            };
+            assert!(
+                check_round_trip(&grants, Emit::K8sRbac, &options, &tampered).is_err(),
+                "{}",
+                tampered.text
+            );
+        }
+        // Nothing to emit is a stream of comments only.
+        let empty = render(&[], Emit::K8sRbac, &options);
+        check_round_trip(&[], Emit::K8sRbac, &options, &empty).unwrap();
+    }
+
+    #[test]
+    fn warnings_are_one_inert_line() {
+        let warning = shown("a\"\n\u{2028}\u{85}\u{202e}\u{7f}");
+        assert_eq!(warning, "\"a\\\"\\n\\u{2028}\\u{85}\\u{202e}\\x7f\"");
+        assert!(shown(&"x".repeat(500)).ends_with("... (500 bytes)"));
     }
 }

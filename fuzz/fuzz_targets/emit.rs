@@ -1,0 +1,74 @@
+//! Native fixes: whatever the principals, permissions, namespaces and object
+//! ids, the emitted RBAC YAML and IAM JSON parse back into exactly the objects
+//! the grants call for (`report::emit::check_round_trip` says what that means).
+#![no_main]
+
+use grantgap::report::emit::{self, Emit, Emitted, Grant, Options};
+use libfuzzer_sys::fuzz_target;
+
+/// Separators that keep every other byte, newlines and NULs included, inside a value.
+const GRANT: char = '\u{1e}';
+const FIELD: char = '\u{1f}';
+const ITEM: char = '\u{1d}';
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    // principal FIELD permission FIELD orgs FIELD objects, lists split by ITEM.
+    let rows: Vec<(&str, &str, Vec<String>, Vec<String>)> = text
+        .split(GRANT)
+        .map(|row| {
+            let mut fields = row.splitn(4, FIELD);
+            let mut next = || fields.next().unwrap_or_default();
+            let (principal, permission) = (next(), next());
+            let list = |field: &str| -> Vec<String> {
+                field
+                    .split(ITEM)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            };
+            (principal, permission, list(next()), list(next()))
+        })
+        .collect();
+    let grants: Vec<Grant<'_>> = rows
+        .iter()
+        .map(|(principal, permission, orgs, objects)| Grant {
+            principal,
+            permission,
+            orgs,
+            objects,
+        })
+        .collect();
+    let emit = if flags & 1 == 0 {
+        Emit::K8sRbac
+    } else {
+        Emit::IamPolicy
+    };
+    let options = Options {
+        allow_risky: flags & 2 != 0,
+        // Narrowed to the first principal, and to one no grant has.
+        principals: match flags & 12 {
+            4 => grants
+                .iter()
+                .take(1)
+                .map(|g| g.principal.to_string())
+                .collect(),
+            8 => vec!["nobody at all".to_string()],
+            _ => Vec::new(),
+        },
+    };
+    let emitted: Emitted = emit::render(&grants, emit, &options);
+    if let Err(broke) = emit::check_round_trip(&grants, emit, &options, &emitted) {
+        panic!("{broke}\n--- emitted:\n{}", emitted.text);
+    }
+    assert_eq!(
+        emitted,
+        emit::render(&grants, emit, &options),
+        "deterministic"
+    );
+});
