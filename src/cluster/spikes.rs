@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::diagnose::{Cause, Diagnosed};
 use crate::ingest::aggregate::{MinuteCounts, MINUTE};
-use crate::ingest::fields::format_millis;
+use crate::ingest::fields::{format_millis, EVENT_TIME_RANGE};
 use crate::ingest::Ingested;
 use crate::intern::Shared;
 use crate::model::Millis;
@@ -208,8 +208,23 @@ impl DenialTimes {
     }
 }
 
-/// Finds the spikes among the visible (unsuppressed) denials and explains them.
-pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> SpikeReport {
+/// Most buckets a series is cut into. Events span at most 130 years
+/// ([`EVENT_TIME_RANGE`]): at 5 minutes a bucket that is 14 million buckets,
+/// and each is counted, scored and written; one denial dated 9999 beside one
+/// of today once asked for 8.4 GB.
+pub const MAX_BUCKETS: i64 = 1_000_000;
+
+// A report's timeline, at a day per bucket, always fits.
+const _: () =
+    assert!((EVENT_TIME_RANGE.end - EVENT_TIME_RANGE.start) / (1440 * MINUTE) < MAX_BUCKETS);
+
+/// Finds the spikes among the visible (unsuppressed) denials and explains
+/// them; fails if the denials span more than [`MAX_BUCKETS`] buckets.
+pub fn find(
+    ingested: &Ingested,
+    analysis: &Analysis,
+    options: SpikeOptions,
+) -> anyhow::Result<SpikeReport> {
     let clustered = &analysis.clustered;
     let times = &analysis.times;
     let bucket_of = |minute: i64| (minute * MINUTE).div_euclid(options.bucket);
@@ -226,7 +241,8 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
         labels
             .entry(id)
             .or_insert_with(|| format!("{} {} {}", key.cause.name(), key.method, key.template));
-        for (minute, n) in counts.iter() {
+        // Denials of unknown time have no place on a timeline.
+        for (minute, n) in counts.timed() {
             let b = bucket_of(minute);
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;
@@ -238,15 +254,24 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
         }
     }
     let (Some(&first), Some(&last)) = (totals.keys().next(), totals.keys().next_back()) else {
-        return SpikeReport {
+        return Ok(SpikeReport {
             bucket_seconds: options.bucket / 1000,
             method: METHOD.into(),
             series: vec![],
             by_cause: BTreeMap::new(),
             top_signatures: vec![],
             spikes: vec![],
-        };
+        });
     };
+    if last - first >= MAX_BUCKETS {
+        anyhow::bail!(
+            "the denials span {} to {}: {} buckets of {} s, more than {MAX_BUCKETS}; give a wider --bucket",
+            format_millis(first * options.bucket),
+            format_millis((last + 1) * options.bucket),
+            last - first + 1,
+            options.bucket / 1000
+        );
+    }
     let buckets: Vec<i64> = (first..=last).collect();
     let series: Vec<u64> = buckets
         .iter()
@@ -343,7 +368,7 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
             denials: aligned(&per_signature[id]),
         })
         .collect();
-    SpikeReport {
+    Ok(SpikeReport {
         bucket_seconds: options.bucket / 1000,
         method: METHOD.into(),
         by_cause: by_cause
@@ -360,7 +385,7 @@ pub fn find(ingested: &Ingested, analysis: &Analysis, options: SpikeOptions) -> 
             })
             .collect(),
         spikes,
-    }
+    })
 }
 
 /// Denials per bucket and principal, in the buckets `wanted` says yes to
@@ -372,7 +397,7 @@ fn principals_by_bucket(
 ) -> BTreeMap<i64, BTreeMap<&str, u64>> {
     let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     for (principal, counts) in &times.by_principal {
-        for (minute, n) in counts.iter() {
+        for (minute, n) in counts.timed() {
             let b = bucket_of(minute);
             if wanted(b) {
                 *by_principal
@@ -391,7 +416,7 @@ fn principals_by_bucket(
 /// keeps the series within [`REPORT_BUCKETS`] buckets.
 pub fn timeline(ingested: &Ingested, analysis: &Analysis) -> SpikeReport {
     let minutes = analysis.times.by_signature.values().flat_map(|counts| {
-        let mut timed = counts.iter();
+        let mut timed = counts.timed();
         let first = timed.next();
         first.into_iter().chain(timed.next_back())
     });
@@ -407,6 +432,7 @@ pub fn timeline(ingested: &Ingested, analysis: &Analysis) -> SpikeReport {
         ..SpikeOptions::default()
     };
     find(ingested, analysis, options)
+        .expect("the event time range holds fewer day buckets than MAX_BUCKETS")
 }
 
 /// Most buckets a report's timeline is cut into (unless a day per bucket needs more).

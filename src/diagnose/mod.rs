@@ -746,6 +746,7 @@ mod tests {
                 path: Some(path),
                 table,
                 explicit: true,
+                stream: false,
             }
         };
         let files = vec![

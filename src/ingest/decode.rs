@@ -17,6 +17,108 @@ use super::fields::Skip;
 /// One decoded record, or the reason its line could not be decoded.
 pub type Decoded = (u64, Result<Value, Skip>);
 
+/// The largest record and document a source holds in memory. A log is
+/// attacker-shaped text: one 10 GB line (313 KB as zstd) once asked for 4 GB at
+/// a time and ended the run. Past a limit the record is skipped as too long
+/// (and quarantined by its first bytes), read through without being held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeLimits {
+    /// One line of JSON Lines, one CSV row.
+    pub record: usize,
+    /// A file read whole: a JSON array or envelope, a YAML stream, a Parquet
+    /// stream copied to a temporary file to be read.
+    pub document: u64,
+}
+
+impl Default for SizeLimits {
+    /// A Kubernetes audit event with its request and response bodies is at
+    /// most a few MB (etcd keeps objects under 1.5 MB), a CloudTrail event
+    /// 256 KB; a CloudTrail file or an RBAC dump of a large cluster, tens of MB.
+    fn default() -> Self {
+        SizeLimits {
+            record: 16 << 20,
+            document: 512 << 20,
+        }
+    }
+}
+
+/// The skip reason of a record or document over its [`SizeLimits`].
+pub const TOO_LONG: &str = "too long";
+
+/// Bytes of a too-long record kept for the quarantine.
+const TOO_LONG_KEPT: usize = 1024;
+
+fn too_long(what: &str, limit: u64, head: &[u8]) -> Skip {
+    // A secret cut in two by the end of what is kept might no longer look like
+    // one to the redactor: the kept bytes end before the word the cut falls in.
+    let mut head = &head[..head.len().min(TOO_LONG_KEPT)];
+    if head.len() == TOO_LONG_KEPT {
+        let word = head
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"._~+/=%-".contains(b)))
+            .map_or(0, |at| at + 1);
+        head = &head[..word];
+    }
+    Skip::new(
+        TOO_LONG,
+        format!(
+            "{what} is longer than {limit} bytes: raise --max-{}-size if it is genuine",
+            if what == "the document" {
+                "document"
+            } else {
+                "record"
+            }
+        ),
+    )
+    .with_raw(format!("{}…", String::from_utf8_lossy(head)))
+}
+
+/// Reads up to and including the next `\n` into `buf`, keeping at most `max`
+/// bytes: the rest of a longer line is read through and dropped. Returns the
+/// bytes read and whether the line was cut.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<(usize, bool)> {
+    let (mut read, mut cut) = (0, false);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((read, cut));
+        }
+        let (line_end, found) = match memchr_newline(available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        if line_end > room {
+            cut = true;
+        }
+        buf.extend_from_slice(&available[..line_end.min(room)]);
+        reader.consume(line_end);
+        read += line_end;
+        if found {
+            return Ok((read, cut));
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+/// Reads all of `reader` if it holds at most `limit` bytes; `None` (having
+/// read `limit + 1`, the first bytes kept in `text`) if it holds more.
+fn read_document(reader: impl Read, limit: u64, text: &mut Vec<u8>) -> std::io::Result<bool> {
+    reader.take(limit.saturating_add(1)).read_to_end(text)?;
+    Ok(text.len() as u64 <= limit)
+}
+
 /// A stream of records from one input. The `u64` is the 1-based line (JSON Lines,
 /// CSV) or record number (JSON array, Parquet) within what the source reads.
 pub trait RecordSource: Send {
@@ -40,13 +142,14 @@ pub struct JsonSource<R> {
     line: u64,
     buf: Vec<u8>,
     /// Records waiting to be handed out, all from line `line`.
-    queued: std::collections::VecDeque<Value>,
+    queued: std::collections::VecDeque<Result<Value, Skip>>,
     /// The whole input was one document, now queued: nothing follows it.
     whole_document: bool,
     /// Stop before a line that starts this many bytes in (for reading one range of a file).
     byte_limit: Option<u64>,
     consumed: u64,
     failed: bool,
+    limits: SizeLimits,
 }
 
 /// Whether the text starts with a whole JSON value on its first line; `false`
@@ -86,7 +189,12 @@ fn unwrap_envelope(value: Value) -> Vec<Value> {
 }
 
 impl<R: BufRead + Send> JsonSource<R> {
-    pub fn new(mut reader: R) -> Result<Self> {
+    /// A source with the default [`SizeLimits`].
+    pub fn new(reader: R) -> Result<Self> {
+        Self::with_limits(reader, SizeLimits::default())
+    }
+
+    pub fn with_limits(mut reader: R, limits: SizeLimits) -> Result<Self> {
         // Whitespace before the first record is left in place so line numbers stay true.
         let head = reader.fill_buf().context("cannot read input")?;
         let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
@@ -100,20 +208,27 @@ impl<R: BufRead + Send> JsonSource<R> {
             byte_limit: None,
             consumed: 0,
             failed: false,
+            limits,
         };
         if whole_document {
             let mut text = Vec::new();
-            source
-                .reader
-                .read_to_end(&mut text)
+            let whole = read_document(&mut source.reader, limits.document, &mut text)
                 .context("cannot read input")?;
+            if !whole {
+                // One record stands for the document: counted, quarantined by
+                // its first bytes, and the rest of the file is not read.
+                source
+                    .queued
+                    .push_back(Err(too_long("the document", limits.document, &text)));
+                return Ok(source);
+            }
             let document: Value = serde_json::from_slice(&text)
                 .context("the input is one JSON document (an array, or an object over several lines) but not valid JSON")?;
             let records = match document {
                 Value::Array(items) => items,
                 other => unwrap_envelope(other),
             };
-            source.queued = records.into();
+            source.queued = records.into_iter().map(Ok).collect();
         }
         Ok(source)
     }
@@ -141,7 +256,7 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             if self.whole_document {
                 self.line += 1;
             }
-            return Some((self.line, object(item)));
+            return Some((self.line, item.and_then(object)));
         }
         if self.whole_document {
             return None;
@@ -151,11 +266,12 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                 return None;
             }
             self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(n) => {
+            let cut = match read_line_bounded(&mut self.reader, &mut self.buf, self.limits.record) {
+                Ok((0, _)) => return None,
+                Ok((n, cut)) => {
                     self.consumed += n as u64;
                     self.line += 1;
+                    cut
                 }
                 Err(e) => {
                     // A broken stream (truncated gzip, I/O error) cannot be resumed.
@@ -163,6 +279,10 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                     self.line += 1;
                     return Some((self.line, Err(Skip::new("unreadable input", e.to_string()))));
                 }
+            };
+            if cut {
+                let skip = too_long("the line", self.limits.record as u64, &self.buf);
+                return Some((self.line, Err(skip)));
             }
             let line = self.buf.trim_ascii();
             if line.is_empty() || take(line) {
@@ -174,7 +294,7 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                     let Some(first) = records.next() else {
                         continue;
                     };
-                    self.queued.extend(records);
+                    self.queued.extend(records.map(Ok));
                     object(first)
                 }
                 Err(e) => Err(Skip::new("malformed JSON", e.to_string())
@@ -203,12 +323,24 @@ pub struct YamlSource {
 }
 
 impl YamlSource {
-    pub fn new(mut reader: impl Read) -> Result<Self> {
+    /// A source with the default [`SizeLimits`].
+    pub fn new(reader: impl Read) -> Result<Self> {
+        Self::with_limits(reader, SizeLimits::default())
+    }
+
+    pub fn with_limits(reader: impl Read, limits: SizeLimits) -> Result<Self> {
         use serde::Deserialize;
-        let mut text = String::new();
-        reader
-            .read_to_string(&mut text)
-            .context("cannot read the YAML input (is it UTF-8?)")?;
+        let mut bytes = Vec::new();
+        if !read_document(reader, limits.document, &mut bytes)
+            .context("cannot read the YAML input")?
+        {
+            let skip = too_long("the document", limits.document, &bytes);
+            return Ok(YamlSource {
+                records: vec![(1, Err(skip))].into_iter(),
+            });
+        }
+        let text =
+            String::from_utf8(bytes).context("cannot read the YAML input: it is not UTF-8")?;
         let mut records = Vec::new();
         for (i, document) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
             let number = i as u64 + 1;
@@ -241,15 +373,52 @@ impl RecordSource for YamlSource {
 /// CSV with a header row. Empty cells are absent fields; a row with more or fewer
 /// cells than the header is skipped rather than guessed at.
 pub struct CsvSource<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Budgeted<R>>,
     headers: Vec<String>,
     record: csv::ByteRecord,
     failed: bool,
+    /// Bytes read since the last record ended, shared with the reader.
+    budget: std::sync::Arc<Budget>,
+}
+
+/// The bytes a CSV record may take, counted as the csv reader pulls them: the
+/// reader grows its record buffer without a bound, so the bound is on what it
+/// is handed.
+#[derive(Debug)]
+struct Budget {
+    since_record: std::sync::atomic::AtomicU64,
+    limit: u64,
+    spent: std::sync::atomic::AtomicBool,
+}
+
+/// A reader that fails once one record has taken more than its [`Budget`].
+struct Budgeted<R> {
+    inner: R,
+    budget: std::sync::Arc<Budget>,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.inner.read(buf)?;
+        if self.budget.since_record.fetch_add(n as u64, Relaxed) + n as u64 > self.budget.limit {
+            self.budget.spent.store(true, Relaxed);
+            return Err(std::io::Error::other(TOO_LONG));
+        }
+        Ok(n)
+    }
 }
 
 impl<R: Read + Send> CsvSource<R> {
-    /// Records of a CSV stream that starts with its header row.
+    /// Records of a CSV stream that starts with its header row, with the
+    /// default [`SizeLimits`].
     pub fn new(reader: R) -> Result<Self> {
+        Self::with_limits(reader, SizeLimits::default())
+    }
+
+    /// Records of a CSV stream that starts with its header row.
+    pub fn with_limits(reader: R, limits: SizeLimits) -> Result<Self> {
+        let (reader, budget) = Budgeted::new(reader, limits);
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
         let headers = reader
             .headers()
@@ -257,25 +426,31 @@ impl<R: Read + Send> CsvSource<R> {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        Ok(Self::with_reader(reader, headers))
+        Ok(Self::with_reader(reader, headers, budget))
     }
 
     /// Records of a part of a CSV file after its header row, named by `headers`
     /// (the file's, from [`CsvSource::new`] over its start).
-    pub fn with_headers(reader: R, headers: Vec<String>) -> Self {
+    pub fn with_headers(reader: R, headers: Vec<String>, limits: SizeLimits) -> Self {
+        let (reader, budget) = Budgeted::new(reader, limits);
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
             .from_reader(reader);
-        Self::with_reader(reader, headers)
+        Self::with_reader(reader, headers, budget)
     }
 
-    fn with_reader(reader: csv::Reader<R>, headers: Vec<String>) -> Self {
+    fn with_reader(
+        reader: csv::Reader<Budgeted<R>>,
+        headers: Vec<String>,
+        budget: std::sync::Arc<Budget>,
+    ) -> Self {
         CsvSource {
             reader,
             headers,
             record: csv::ByteRecord::new(),
             failed: false,
+            budget,
         }
     }
 
@@ -285,11 +460,32 @@ impl<R: Read + Send> CsvSource<R> {
     }
 }
 
+impl<R: Read> Budgeted<R> {
+    fn new(inner: R, limits: SizeLimits) -> (Self, std::sync::Arc<Budget>) {
+        let budget = std::sync::Arc::new(Budget {
+            since_record: 0.into(),
+            // The reader pulls its buffer's worth ahead of the record it is on.
+            limit: (limits.record as u64).saturating_add(CSV_READ_AHEAD),
+            spent: false.into(),
+        });
+        let reader = Budgeted {
+            inner,
+            budget: budget.clone(),
+        };
+        (reader, budget)
+    }
+}
+
+/// What the csv reader reads ahead of the record it returns: its buffer.
+const CSV_READ_AHEAD: u64 = 64 << 10;
+
 impl<R: Read + Send> RecordSource for CsvSource<R> {
     fn next_record(&mut self) -> Option<Decoded> {
+        use std::sync::atomic::Ordering::Relaxed;
         if self.failed {
             return None;
         }
+        self.budget.since_record.store(0, Relaxed);
         let result = self.reader.read_byte_record(&mut self.record);
         let line = self.record.position().map_or(0, |p| p.line());
         match result {
@@ -297,6 +493,17 @@ impl<R: Read + Send> RecordSource for CsvSource<R> {
             Err(e) => {
                 let line = e.position().map_or(line, |p| p.line());
                 // The csv reader cannot resynchronise after an I/O error; stop here.
+                if self.budget.spent.load(Relaxed) {
+                    self.failed = true;
+                    let skip = Skip::new(
+                        TOO_LONG,
+                        format!(
+                            "a CSV row is longer than {} bytes: raise --max-record-size if it is genuine; the rest of the file is not read",
+                            self.budget.limit - CSV_READ_AHEAD
+                        ),
+                    );
+                    return Some((line, Err(skip)));
+                }
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     self.failed = true;
                     return Some((line, Err(Skip::new("unreadable input", e.to_string()))));
@@ -360,12 +567,23 @@ impl ParquetSource {
         Self::open_spilled(path, None)
     }
 
-    /// Copies a stream (stdin, or a compressed file) to a temporary file and reads that.
-    pub fn from_stream(mut stream: impl Read) -> Result<Self> {
+    /// Copies a stream (stdin, or a compressed file) to a temporary file and
+    /// reads that; a stream over [`SizeLimits::document`] is refused once that
+    /// much is copied, not after filling the disk.
+    pub fn from_stream(stream: impl Read, limits: SizeLimits) -> Result<Self> {
         let mut spill = tempfile::NamedTempFile::new()
             .context("cannot create a temporary file for a Parquet stream")?;
-        std::io::copy(&mut stream, &mut spill)
-            .context("cannot copy the Parquet stream to a temporary file")?;
+        let copied = std::io::copy(
+            &mut stream.take(limits.document.saturating_add(1)),
+            &mut spill,
+        )
+        .context("cannot copy the Parquet stream to a temporary file")?;
+        if copied > limits.document {
+            anyhow::bail!(
+                "the Parquet stream is larger than {} bytes: decompress it to a file (read in place, with no limit) or raise --max-document-size",
+                limits.document
+            );
+        }
         let path = spill.path().to_path_buf();
         Self::open_spilled(path, Some(spill))
     }
@@ -504,7 +722,7 @@ mod tests {
     fn a_damaged_parquet_file_is_an_error_not_a_panic() {
         // Found by fuzzing: polars' decoder panics on this file's metadata.
         let damaged = include_bytes!("../../tests/fixtures/damaged.parquet");
-        match ParquetSource::from_stream(&damaged[..]) {
+        match ParquetSource::from_stream(&damaged[..], SizeLimits::default()) {
             Err(e) => assert!(format!("{e:#}").contains("Parquet"), "{e:#}"),
             Ok(mut source) => while source.next_record().is_some() {},
         }

@@ -99,9 +99,13 @@ impl<'t> FastPath<'t> {
         if method.bytes().any(|b| b.is_ascii_lowercase()) {
             return false;
         }
+        // Out of range: the full path skips it, with the reason.
         let Ok(ts) = fields::timestamp_text(ts) else {
             return false;
         };
+        if !fields::EVENT_TIME_RANGE.contains(&ts) {
+            return false;
+        }
         // Field names, trimmed, sorted and de-duplicated as `fields::list` does.
         let mut names: Vec<&str> = record
             .fields

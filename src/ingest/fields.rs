@@ -239,6 +239,30 @@ pub fn timestamp_text(text: &str) -> Result<Millis, Skip> {
 /// beyond it cannot be printed as RFC 3339.
 const LATEST_MILLIS: f64 = 253_402_300_799_999.0;
 
+/// The events grantgap reads: from 1970-01-01 up to (not including)
+/// 2100-01-01, UTC. Nothing older or newer is a real API request; a log that
+/// claims otherwise has a broken clock or a mis-mapped field, and one such
+/// denial once stretched the timeline over 10,000 years (8.4 GB of buckets).
+/// Tokens and snapshots may lie outside it (a token that never expires).
+pub const EVENT_TIME_RANGE: std::ops::Range<Millis> = 0..4_102_444_800_000;
+
+/// The skip reason of an event outside [`EVENT_TIME_RANGE`].
+pub const TIME_OUT_OF_RANGE: &str = "timestamp out of range";
+
+/// Refuses an event time outside [`EVENT_TIME_RANGE`] (an unknown time passes).
+pub fn event_time_in_range(ts: Millis) -> Result<(), Skip> {
+    if ts == crate::model::UNKNOWN_TIME || EVENT_TIME_RANGE.contains(&ts) {
+        return Ok(());
+    }
+    Err(Skip::new(
+        TIME_OUT_OF_RANGE,
+        format!(
+            "{} is outside 1970-01-01 .. 2099-12-31 (UTC), the events grantgap reads: check the clock that wrote it or the field mapped to ts",
+            format_millis(ts)
+        ),
+    ))
+}
+
 /// Epoch seconds or milliseconds (see [`EPOCH_MILLIS_THRESHOLD`]) in milliseconds.
 fn from_epoch(x: f64) -> Option<Millis> {
     if !x.is_finite() || !(0.0..=LATEST_MILLIS).contains(&x) {

@@ -19,6 +19,9 @@ pub struct InputFile {
     /// Named by the user, rather than found in a folder or by a glob: if it cannot
     /// be read the run stops; a found file that cannot be read is counted and skipped.
     pub explicit: bool,
+    /// Not a regular file (stdin, a pipe, `<(…)`, a named FIFO): read once, front
+    /// to back: never sampled first, cut into ranges or reopened.
+    pub stream: bool,
 }
 
 impl InputFile {
@@ -30,12 +33,17 @@ impl InputFile {
         }
     }
 
-    /// Size on disk, for progress; 0 for stdin.
+    /// Size on disk, for progress; 0 for stdin and other streams.
     pub fn size(&self) -> u64 {
-        self.path
-            .as_ref()
+        self.seekable_path()
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len())
+    }
+
+    /// The path of a regular file, which can be reopened and read in parts;
+    /// `None` for stdin and other streams.
+    pub fn seekable_path(&self) -> Option<&Path> {
+        self.path.as_deref().filter(|_| !self.stream)
     }
 
     /// The encoding, from the name first (ignoring a compression suffix), else `None`
@@ -127,32 +135,48 @@ fn is_log_file(path: &Path) -> bool {
 /// Expands one argument into input files. `forced` sets the table for every file
 /// (the `--tokens F` style flags); otherwise the table comes from each file's name.
 ///
-/// A folder is read as a bundle: every log file in it, recursively, in path order.
+/// A folder is read as a bundle: every log file in it, recursively, in path order,
+/// each file once however many links lead to it. A pipe or FIFO is read once, as
+/// a stream; a device or socket is refused (`/dev/zero` never ends).
 pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
     if arg == "-" {
         return Ok(vec![InputFile {
             path: None,
             table: forced.unwrap_or(Table::Events),
             explicit: true,
+            stream: true,
         }]);
     }
-    let classify = |p: PathBuf, explicit: bool| InputFile {
+    let classify = |p: PathBuf, explicit: bool, stream: bool| InputFile {
         table: forced.unwrap_or_else(|| table_from_name(&p)),
         path: Some(p),
         explicit,
+        stream,
     };
     let path = Path::new(arg);
-    if path.is_dir() {
-        let mut files = Vec::new();
-        walk(path, &mut files).with_context(|| format!("cannot list folder {arg}"))?;
-        files.sort();
-        if files.is_empty() {
-            bail!("folder {arg} holds no log files (.jsonl, .json, .csv, .parquet, optionally .gz or .zst)");
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if meta.is_dir() {
+            let mut found = Found::default();
+            walk(path, &mut found).with_context(|| format!("cannot list folder {arg}"))?;
+            let mut files = found.files;
+            files.sort();
+            if files.is_empty() {
+                bail!("folder {arg} holds no log files (.jsonl, .json, .csv, .parquet, optionally .gz or .zst)");
+            }
+            return Ok(files
+                .into_iter()
+                .map(|p| classify(p, false, false))
+                .collect());
         }
-        return Ok(files.into_iter().map(|p| classify(p, false)).collect());
-    }
-    if path.exists() {
-        return Ok(vec![classify(path.to_path_buf(), true)]);
+        if kind.is_fifo() {
+            return Ok(vec![classify(path.to_path_buf(), true, true)]);
+        }
+        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+            bail!("input {arg} is a device or socket, not a log: give a file, a folder, a glob, or - for stdin");
+        }
+        return Ok(vec![classify(path.to_path_buf(), true, false)]);
     }
     if arg.contains(['*', '?', '[']) {
         let mut files: Vec<PathBuf> = glob::glob(arg)
@@ -164,18 +188,59 @@ pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
         if files.is_empty() {
             bail!("no file matches {arg}: check the pattern and quote it so the shell does not expand it");
         }
-        return Ok(files.into_iter().map(|p| classify(p, false)).collect());
+        return Ok(files
+            .into_iter()
+            .map(|p| classify(p, false, false))
+            .collect());
+    }
+    if std::fs::symlink_metadata(path).is_ok() {
+        bail!("input {arg} is a link that leads nowhere or round in a loop: give the file it should name");
     }
     bail!("input {arg} does not exist: give a file, a folder, a glob or - for stdin")
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_log_file(&path) {
-            out.push(path);
+/// What a walk of a folder found: its log files, and the folders and files
+/// already seen (by device and inode), so that a link back up the tree
+/// (`ln -s . again`) is not followed round and round, and a file reached by two
+/// paths is read once.
+#[derive(Default)]
+struct Found {
+    files: Vec<PathBuf>,
+    seen: std::collections::HashSet<(u64, u64)>,
+}
+
+fn walk(dir: &Path, found: &mut Found) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)?;
+    if !found.seen.insert((meta.dev(), meta.ino())) {
+        return Ok(());
+    }
+    // In path order, so which of two links to one file is kept does not depend
+    // on the order the folder lists them in.
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                // A folder inside that cannot be listed is counted and skipped
+                // like an unreadable file (ingest cannot open it), named in the
+                // report, rather than ending the run.
+                if walk(&path, found).is_err() {
+                    found.files.push(path);
+                }
+            }
+            Ok(meta) if meta.is_file() && is_log_file(&path) => {
+                if found.seen.insert((meta.dev(), meta.ino())) {
+                    found.files.push(path);
+                }
+            }
+            // Devices, pipes and sockets found in a folder are not logs.
+            Ok(_) => {}
+            // A link that leads nowhere, or in a loop: unreadable, so counted.
+            Err(_) if is_log_file(&path) => found.files.push(path),
+            Err(_) => {}
         }
     }
     Ok(())
@@ -563,6 +628,7 @@ mod tests {
             path: Some(path),
             table: Table::Events,
             explicit: true,
+            stream: false,
         };
         let (mut stream, compression) = open(&input, &ProgressBar::hidden()).unwrap();
         let mut text = String::new();

@@ -32,7 +32,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use self::aggregate::{Aggregates, BadRecord, Derived, Position, TableStats};
-use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource, YamlSource};
+use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource, SizeLimits, YamlSource};
 use self::fast::FastPath;
 use self::fields::{FieldMap, Skip};
 use self::formats::InputFormat;
@@ -80,6 +80,8 @@ pub struct IngestOptions {
     /// Denial groups a worker holds before it writes them to a temporary file
     /// ([`spill`]): what bounds ingest's memory, whatever the input's size.
     pub spill_after: usize,
+    /// The largest record and document read; longer ones are skipped.
+    pub limits: SizeLimits,
 }
 
 /// About 30 MB of denial groups per worker, as read (with their objects and
@@ -109,6 +111,7 @@ impl Default for IngestOptions {
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
             input_format: InputFormat::Auto,
             strict: false,
+            limits: SizeLimits::default(),
         }
     }
 }
@@ -210,6 +213,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         stats: BTreeMap::new(),
         bad: Vec::new(),
         quarantine: options.quarantine.as_ref().map(|_| Vec::new()),
+        limits: options.limits,
     };
     let read_small_tables = || -> Result<_> {
         let tokens = small.read(Table::Tokens, tables::token_from_record)?;
@@ -225,7 +229,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     let learn_templates = || -> Result<Templater> {
         let mut templater = Templater::with_patterns(&options.id_patterns)?;
         if options.learn_min_values > 0 {
-            let paths = sample_paths(&files, map, options.input_format)?;
+            let paths = sample_paths(&files, map, options.input_format, options.limits)?;
             templater.learn(paths.iter().map(String::as_str), options.learn_min_values);
         }
         Ok(templater)
@@ -265,6 +269,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         quarantine: options.quarantine.is_some(),
         event_rows: options.event_rows,
         mmap: options.mmap,
+        limits: options.limits,
         // The fast path folds allowed requests into counters: no row to keep.
         fast_path: options.fast_path
             && !options.event_rows
@@ -309,16 +314,6 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         rows.sort_unstable_by_key(|r| r.position);
     }
 
-    if let Some(path) = &options.quarantine {
-        let mut records = small_quarantine.unwrap_or_default();
-        records.extend(events.quarantine.take().unwrap_or_default());
-        records.sort();
-        let located = records.into_iter().map(|q| {
-            let at = Ingested::locate_in(&files, &events.unit_lines, q.position);
-            (at, q)
-        });
-        quarantine::write(path, located)?;
-    }
     stats.insert(Table::Events, events.stats.clone());
     bad.extend(events.bad.iter().cloned());
     bad.sort();
@@ -338,6 +333,17 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             let first = bad.iter().take(3).map(locate).collect();
             return Err(StrictFailure { skipped, first }.into());
         }
+    }
+    // After the strict check: a --strict run that fails writes nothing.
+    if let Some(path) = &options.quarantine {
+        let mut records = small_quarantine.unwrap_or_default();
+        records.extend(events.quarantine.take().unwrap_or_default());
+        records.sort();
+        let located = records.into_iter().map(|q| {
+            let at = Ingested::locate_in(&files, &events.unit_lines, q.position);
+            (at, q)
+        });
+        quarantine::write(path, located)?;
     }
     let learned_templates = templater
         .learned()
@@ -372,7 +378,11 @@ fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
 }
 
 /// Opens one input as a record source, whatever its encoding and compression.
-fn open_source(input: &InputFile, progress: &ProgressBar) -> Result<Box<dyn RecordSource>> {
+fn open_source(
+    input: &InputFile,
+    progress: &ProgressBar,
+    limits: SizeLimits,
+) -> Result<Box<dyn RecordSource>> {
     let (mut stream, compression) = input::open(input, progress)?;
     let encoding = match input.encoding_from_name() {
         Some(encoding) => encoding,
@@ -381,12 +391,12 @@ fn open_source(input: &InputFile, progress: &ProgressBar) -> Result<Box<dyn Reco
     };
     let context = || format!("cannot read {}", input.display());
     Ok(match encoding {
-        Encoding::Json => Box::new(JsonSource::new(stream).with_context(context)?),
-        Encoding::Yaml => Box::new(YamlSource::new(stream).with_context(context)?),
-        Encoding::Csv => Box::new(CsvSource::new(stream).with_context(context)?),
-        Encoding::Parquet => match (&input.path, compression) {
-            (Some(path), Compression::None) => Box::new(ParquetSource::new(path.clone())?),
-            _ => Box::new(ParquetSource::from_stream(stream).with_context(context)?),
+        Encoding::Json => Box::new(JsonSource::with_limits(stream, limits).with_context(context)?),
+        Encoding::Yaml => Box::new(YamlSource::with_limits(stream, limits).with_context(context)?),
+        Encoding::Csv => Box::new(CsvSource::with_limits(stream, limits).with_context(context)?),
+        Encoding::Parquet => match (input.seekable_path(), compression) {
+            (Some(path), Compression::None) => Box::new(ParquetSource::new(path.to_path_buf())?),
+            _ => Box::new(ParquetSource::from_stream(stream, limits).with_context(context)?),
         },
     })
 }
@@ -416,16 +426,21 @@ fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
 
 /// The paths of the first events of the inputs, to learn templates from. Reading
 /// them again later costs little: they are at most a few tens of MB.
-fn sample_paths(files: &[InputFile], map: &FieldMap, format: InputFormat) -> Result<Vec<String>> {
+fn sample_paths(
+    files: &[InputFile],
+    map: &FieldMap,
+    format: InputFormat,
+    limits: SizeLimits,
+) -> Result<Vec<String>> {
     let mut paths = Vec::new();
     // Not counted as progress: the main pass reads these bytes again.
     let quiet = ProgressBar::hidden();
     for input in files
         .iter()
-        .filter(|f| f.table == Table::Events && f.path.is_some())
+        .filter(|f| f.table == Table::Events && !f.stream)
     {
         // Unreadable files are counted by the main pass.
-        let Ok(mut source) = open_source(input, &quiet) else {
+        let Ok(mut source) = open_source(input, &quiet, limits) else {
             continue;
         };
         while let Some((_, record)) = source.next_record() {
@@ -454,6 +469,7 @@ struct SmallTables<'a> {
     bad: Vec<BadRecord>,
     /// Skipped rows, when `--quarantine` asks for them.
     quarantine: Option<Vec<aggregate::Quarantined>>,
+    limits: SizeLimits,
 }
 
 impl SmallTables<'_> {
@@ -484,7 +500,7 @@ impl SmallTables<'_> {
             .enumerate()
             .filter(|(_, f)| f.table == table)
         {
-            let mut source = match open_source(input, self.progress) {
+            let mut source = match open_source(input, self.progress, self.limits) {
                 Ok(source) => source,
                 Err(e) => {
                     skip_unreadable(input, e, &mut skips, Position::new(file, 0, 0))?;
@@ -610,7 +626,7 @@ fn event_units<'a>(
 /// whole. Costs one pass over the file; where it holds no quote, a search for
 /// one newline per range and a count of the rest.
 fn plain_csv_ranges(input: &InputFile, range_bytes: u64) -> Result<Option<Vec<Part>>> {
-    let Some(path) = &input.path else {
+    let Some(path) = input.seekable_path() else {
         return Ok(None);
     };
     if input.encoding_from_name() != Some(Encoding::Csv) {
@@ -717,19 +733,19 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 /// by row ranges; `None` for anything else, or a file whose footer cannot be
 /// read (it is read whole, where the failure is reported).
 fn plain_parquet_rows(input: &InputFile) -> Option<usize> {
-    let path = input.path.as_ref()?;
+    let path = input.seekable_path()?;
     let mut head = [0u8; 4];
     File::open(path).ok()?.read_exact(&mut head).ok()?;
     if &head != b"PAR1" {
         return None;
     }
-    ParquetSource::new(path.clone())
+    ParquetSource::new(path.to_path_buf())
         .ok()
         .map(|source| source.rows())
 }
 
 fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
-    let Some(path) = &input.path else {
+    let Some(path) = input.seekable_path() else {
         return Ok(false);
     };
     if matches!(
@@ -772,6 +788,7 @@ struct EventReader<'a> {
     event_rows: bool,
     /// Map ranges of plain files into memory.
     mmap: bool,
+    limits: SizeLimits,
 }
 
 impl EventReader<'_> {
@@ -787,7 +804,7 @@ impl EventReader<'_> {
     fn read(&self, agg: &mut Aggregates, unit: Unit) -> Result<()> {
         let input = &self.files[unit.file];
         let opened = match unit.part {
-            Part::Whole => open_source(input, self.progress)
+            Part::Whole => open_source(input, self.progress, self.limits)
                 .map(|mut source| self.fold(agg, &mut *source, unit)),
             Part::Bytes(start, end) => self.open_range(input, start, end).map(|mut source| {
                 self.fold(agg, &mut source, unit);
@@ -832,10 +849,14 @@ impl EventReader<'_> {
         let range = input::PlainRange::up_to(file, end, self.mmap, self.progress.clone())
             .with_context(|| format!("cannot read {}", path.display()))?;
         if start == 0 {
-            return CsvSource::new(range);
+            return CsvSource::with_limits(range, self.limits);
         }
-        let header = CsvSource::new(BufReader::new(open_at(path, 0)?))?;
-        Ok(CsvSource::with_headers(range, header.headers().to_vec()))
+        let header = CsvSource::with_limits(BufReader::new(open_at(path, 0)?), self.limits)?;
+        Ok(CsvSource::with_headers(
+            range,
+            header.headers().to_vec(),
+            self.limits,
+        ))
     }
 
     /// A source over the lines that start in `[start, end)`: the line cut by
@@ -860,7 +881,7 @@ impl EventReader<'_> {
                 as u64;
         }
         let limit = end.saturating_sub(line_start);
-        Ok(JsonSource::new(reader)?.with_byte_limit(limit))
+        Ok(JsonSource::with_limits(reader, self.limits)?.with_byte_limit(limit))
     }
 
     fn fold(&self, agg: &mut Aggregates, source: &mut dyn RecordSource, unit: Unit) {
@@ -937,6 +958,7 @@ mod tests {
             path: Some(path),
             table: Table::Events,
             explicit: true,
+            stream: false,
         }
     }
 
@@ -1016,6 +1038,7 @@ mod tests {
             path: Some(path.clone()),
             table: Table::Events,
             explicit: true,
+            stream: false,
         };
         let whole = ingest(vec![file()], &IngestOptions::default()).unwrap();
         let size = std::fs::metadata(&path).unwrap().len();
@@ -1294,6 +1317,7 @@ mod fast_path_tests {
                 path: Some(path.clone()),
                 table: Table::Events,
                 explicit: true,
+                stream: false,
             }]
         };
         let (fast, full) = both_ways(files);

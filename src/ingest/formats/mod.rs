@@ -68,10 +68,12 @@ pub fn event_from_record(
         InputFormat::Auto => FORMATS.iter().copied().find(|f| f.detect(record)),
         forced => forced.format(),
     };
-    match chosen {
+    let event = match chosen {
         Some(f) => f.event(record, map),
         None => generic::event_from_record(record, map),
-    }
+    }?;
+    fields::event_time_in_range(event.ts)?;
+    Ok(event)
 }
 
 /// The path of a record read by the generic format, for learning templates. The
