@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -55,9 +56,11 @@ enum Command {
     Eval(cli::eval::EvalArgs),
 }
 
-/// Exit code of a run that failed: unreadable inputs, unwritable output. (Bad
-/// arguments exit with 2, from clap.)
+/// Exit code of a run that failed: unreadable inputs, unwritable output.
 const EXIT_ERROR: u8 = 1;
+/// Exit code of bad arguments (clap's own), and of an output that would destroy
+/// an input.
+const EXIT_USAGE: u8 = 2;
 /// Exit code of a run that compared against `--baseline` and found new denials.
 const EXIT_NEW_DENIALS: u8 = 3;
 /// Exit code of a `--strict` run that met input it could not use.
@@ -86,6 +89,11 @@ fn main() -> ExitCode {
                 .is_some()
             {
                 ExitCode::from(EXIT_BAD_INPUT)
+            } else if e
+                .downcast_ref::<grantgap::output::RefusedOutput>()
+                .is_some()
+            {
+                ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::from(EXIT_ERROR)
             }
@@ -103,7 +111,13 @@ fn exit_cleanly_on_interrupt() {
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             grantgap::output::remove_partial_outputs();
-            eprintln!("grantgap: interrupted; no output file was left half-written");
+            // Not eprintln!: it panics when stderr is a closed pipe, and this
+            // thread's panic would leave the run going with no way to stop it
+            // but SIGKILL.
+            let _ = writeln!(
+                std::io::stderr(),
+                "grantgap: interrupted; no output file was left half-written"
+            );
             std::process::exit(128 + signal);
         }
     });

@@ -160,20 +160,58 @@ fn kubernetes_rbac_dump_gives_roles_bindings_and_the_fix() {
 
 #[test]
 fn fixes_are_emitted_natively() {
-    let yaml = run(&[
+    use serde::Deserialize;
+    let documents = |yaml: &str| -> Vec<Value> {
+        serde_yaml_ng::Deserializer::from_str(yaml)
+            .map(|d| Value::deserialize(d).unwrap())
+            .filter(|d| !d.is_null())
+            .collect()
+    };
+    let args = [
         "report",
         "--emit",
         "k8s-rbac",
         "tests/fixtures/k8s_audit.jsonl",
-    ]);
-    assert!(yaml.contains("kind: Role\nmetadata:\n  name: grantgap-system-serviceaccount-ci-deployer\n  namespace: prod\n"), "{yaml}");
+    ];
+    let yaml = run(&args);
+    let emitted = documents(&yaml);
+    let kinds: Vec<&str> = emitted
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Role", "RoleBinding"], "{yaml}");
+    let (role, binding) = (&emitted[0], &emitted[1]);
+    assert_eq!(role["metadata"]["namespace"], "prod");
+    let name = role["metadata"]["name"].as_str().unwrap();
     assert!(
-        yaml.contains("resources: [\"secrets\"]\n    verbs: [\"list\"]"),
-        "{yaml}"
+        name.starts_with("grantgap-system-serviceaccount-ci-deployer-"),
+        "{name}"
+    );
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["update"]}])
+    );
+    assert_eq!(binding["roleRef"]["name"], name);
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}])
+    );
+    // Reading every Secret is an escalation: refused and said, unless allowed.
+    assert!(yaml.contains("# refused \"core/secrets:list\""), "{yaml}");
+    let allowed = run(&[&args[..], &["--allow-risky"]].concat());
+    let rules = &documents(&allowed)[0]["rules"];
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"] == serde_json::json!(["secrets"])
+                && r["verbs"] == serde_json::json!(["list"])),
+        "{allowed}"
     );
     assert!(
-        yaml.contains("- kind: ServiceAccount\n    name: deployer\n    namespace: ci"),
-        "{yaml}"
+        allowed.contains("# risky, emitted because of --allow-risky"),
+        "{allowed}"
     );
     let iam: Value = serde_json::from_str(&run(&[
         "report",

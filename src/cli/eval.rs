@@ -37,6 +37,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<Outcome> {
     let truth = evaluate::read_truth(&args.truth)?;
     let files = args.input.files()?;
+    super::check_output(args.output.as_deref())?;
     let mut options = args.input.pipeline(Suppressions::default())?;
     options.ingest.samples_per_group = usize::MAX;
     let evaluation = grantgap::run_pipeline(

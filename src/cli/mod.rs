@@ -15,6 +15,7 @@ use clap::Args;
 
 use grantgap::cluster::suppress::Suppressions;
 use grantgap::diagnose::DiagnoseOptions;
+use grantgap::ingest::decode::SizeLimits;
 use grantgap::ingest::fields::FieldMap;
 use grantgap::ingest::input::{self, InputFile};
 use grantgap::ingest::IngestOptions;
@@ -42,8 +43,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "F")]
     pub policies: Vec<String>,
     /// Field mapping, canonical=source pairs: `status=status_code,principal=user,status=response.status`.
-    #[arg(long, value_name = "PAIRS")]
-    pub map: Option<String>,
+    #[arg(long, value_name = "PAIRS", value_parser = FieldMap::parse_pairs)]
+    pub map: Option<FieldMap>,
     /// The events' log format; auto recognises Kubernetes audit, CloudTrail and GCP audit per record.
     #[arg(long, value_enum, default_value = "auto")]
     pub input_format: grantgap::ingest::formats::InputFormat,
@@ -66,7 +67,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub propagation_window: std::time::Duration,
     /// A regular expression for path segments that are ids, beyond the built-in ones (repeatable).
-    #[arg(long, value_name = "REGEX")]
+    #[arg(long, value_name = "REGEX", value_parser = id_pattern)]
     pub id_pattern: Vec<String>,
     /// Distinct segments after one path prefix from which that position is learned as {id} (0: never).
     #[arg(long, value_name = "N", default_value_t = grantgap::ingest::template::DEFAULT_LEARN_MIN_VALUES)]
@@ -74,6 +75,29 @@ pub struct InputArgs {
     /// Fewest succeeding peers from which a required permission is inferred.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub min_peers: usize,
+    /// Longest record (a JSON line, a CSV row) read; longer ones are skipped as "too long" (e.g. 16MiB).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = byte_size)]
+    pub max_record_size: u64,
+    /// Largest file read whole (a JSON array, a YAML stream, a compressed Parquet file); larger ones are skipped.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = byte_size)]
+    pub max_document_size: u64,
+}
+
+/// `--id-pattern`: a regular expression, refused at once if it does not compile.
+fn id_pattern(pattern: &str) -> Result<String> {
+    grantgap::ingest::template::Templater::with_patterns(&[pattern.to_string()])?;
+    Ok(pattern.to_string())
+}
+
+/// A size such as `16MiB`, `500MB` or `1048576` (bytes).
+fn byte_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text
+        .parse()
+        .map_err(|e| format!("{e}: write a size such as 16MiB, 500MB or 1048576"))?;
+    if size.as_u64() == 0 {
+        return Err("a size of 0 would skip every record: give a positive size".into());
+    }
+    Ok(size.as_u64())
 }
 
 impl InputArgs {
@@ -95,6 +119,8 @@ impl InputArgs {
                 files.extend(input::resolve(arg, Some(table))?);
             }
         }
+        grantgap::output::protect_inputs(files.iter().filter_map(|f| f.path.as_deref()));
+        check_output(self.quarantine.as_deref())?;
         // The same inputs in any order are the same run: file order decides
         // nothing, and a file named twice is read once.
         files.sort();
@@ -135,7 +161,7 @@ impl InputArgs {
             field_map.extend(FieldMap::from_json_file(path)?);
         }
         if let Some(pairs) = &self.map {
-            field_map.extend(FieldMap::parse_pairs(pairs)?);
+            field_map.extend(pairs.clone());
         }
         Ok(IngestOptions {
             field_map,
@@ -147,6 +173,10 @@ impl InputArgs {
             strict: self.strict,
             quarantine: self.quarantine.clone(),
             mmap: !self.no_mmap,
+            limits: SizeLimits {
+                record: usize::try_from(self.max_record_size).unwrap_or(usize::MAX),
+                document: self.max_document_size,
+            },
             ..IngestOptions::default()
         })
     }
@@ -163,8 +193,14 @@ pub enum Outcome {
 
 /// Prints the first bad records and the counts per reason to stderr.
 pub fn print_skipped(report: &grantgap::report::Report) {
+    use grantgap::report::text::terminal;
     for bad in report.bad_records.iter().take(BAD_RECORDS_SHOWN) {
-        eprintln!("{}: {}: {}", bad.at, bad.reason, bad.detail);
+        eprintln!(
+            "{}: {}: {}",
+            terminal(&bad.at),
+            bad.reason,
+            terminal(&bad.detail)
+        );
     }
     for (table, counts) in &report.records {
         for (reason, n) in &counts.skipped_by_reason {
@@ -175,6 +211,12 @@ pub fn print_skipped(report: &grantgap::report::Report) {
 
 /// Bad records shown on stderr before the counts per reason.
 const BAD_RECORDS_SHOWN: usize = 20;
+
+/// Refuses an output file that would destroy an input (checked before the run
+/// reads anything, and again when written).
+pub fn check_output(path: Option<&Path>) -> Result<()> {
+    path.map_or(Ok(()), grantgap::output::check_file)
+}
 
 /// Writes output to a file whole or not at all (see [`grantgap::output`]), or
 /// to stdout when no file is named.

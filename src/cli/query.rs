@@ -6,6 +6,8 @@
 //! Tables: events, denials, diagnoses, principals, signatures, grants, tokens,
 //! role_snapshots, roles (columns in queries/README.md). The SQL is polars SQL.
 //! `events` holds every used event, so it is built only when the query names it.
+//! Text in a table or CSV result is made inert for its reader (escaped for a
+//! terminal, no formulas for a spreadsheet); Parquet keeps it as logged.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use polars::prelude::{CsvWriter, IntoLazy, ParquetWriter, SerWriter};
 use polars::sql::{extract_table_identifiers, SQLContext};
+
+use grantgap::report::text;
 
 use super::{InputArgs, Outcome};
 
@@ -44,6 +48,7 @@ pub fn run(args: QueryArgs) -> Result<Outcome> {
     let named = extract_table_identifiers(&sql, false, true)
         .map_err(|e| anyhow::anyhow!("cannot parse the SQL: {e}"))?;
     let files = args.input.files()?;
+    super::check_output(args.output.as_deref())?;
     let mut options = args.input.pipeline(Default::default())?;
     options.ingest.event_rows = named.iter().any(|t| t == "events");
     let (report, frames) = grantgap::analyse_with_frames(files, &options)?;
@@ -53,13 +58,18 @@ pub fn run(args: QueryArgs) -> Result<Outcome> {
     for (name, df) in &frames.tables {
         context.register(name, df.clone().lazy());
     }
-    let mut result = context
+    let result = context
         .execute(&sql)
         .and_then(|plan| plan.collect())
         .map_err(|e| {
             let known: Vec<&str> = frames.tables.iter().map(|(n, _)| *n).collect();
             anyhow::anyhow!("the query failed: {e} (tables: {})", known.join(", "))
         })?;
+    let mut result = match args.format {
+        QueryFormat::Table => text::frame(&result, text::terminal)?,
+        QueryFormat::Csv => text::frame(&result, text::csv_cell)?,
+        QueryFormat::Parquet => result,
+    };
     if args.format == QueryFormat::Table {
         show_whole_tables();
     }

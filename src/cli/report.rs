@@ -3,7 +3,8 @@
 //! Usage: grantgap report <INPUT>... [--tokens F] [--role-snapshots F] [--roles F]
 //!        [--policies F] [--map PAIRS] [--propagation-window 10m] [--min-peers 3]
 //!        [--baseline PREVIOUS.json] [--suppressions F] [--today YYYY-MM-DD]
-//!        [--format table|json|csv|markdown|html | --emit k8s-rbac|iam-policy] [-o FILE]
+//!        [--format table|json|csv|markdown|html | --emit k8s-rbac|iam-policy
+//!        [--principal NAME]... [--allow-risky]] [-o FILE]
 //!        [--export DIR [--export-format parquet|csv] [--partition-by-date]]
 //!
 //! A folder is read as a bundle: `tokens.*`, `role_snapshots.*`, `roles.*` and
@@ -41,6 +42,13 @@ pub struct ReportArgs {
     /// Instead of the report, write the fixes natively: Kubernetes RBAC YAML or IAM policy JSON.
     #[arg(long, value_enum)]
     pub emit: Option<report::emit::Emit>,
+    /// Emit fixes only for this principal (its exact name; repeat for more).
+    #[arg(long, value_name = "NAME", requires = "emit")]
+    pub principal: Vec<String>,
+    /// Also emit what --emit refuses, each marked risky: grants to anonymous or system principals,
+    /// and grants that escalate (secrets, pods/exec, bind, escalate, impersonate, wildcards, iam:PassRole, ...).
+    #[arg(long, requires = "emit")]
+    pub allow_risky: bool,
     /// The day suppression expiry is judged on (default: today, UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<NaiveDate>,
@@ -68,6 +76,17 @@ pub fn suppressions(
 
 pub fn run(args: ReportArgs) -> Result<Outcome> {
     let files = args.input.files()?;
+    super::check_output(args.output.as_deref())?;
+    if let Some(dir) = &args.export {
+        grantgap::output::check_dir(dir)?;
+    }
+    // Everything that can be wrong with the arguments is found before the run
+    // reads a log, so a failed run has written nothing.
+    let previous = args
+        .baseline
+        .as_deref()
+        .map(report::baseline::Previous::load)
+        .transpose()?;
     let options = args
         .input
         .pipeline(suppressions(args.suppressions.as_deref(), args.today)?)?;
@@ -75,18 +94,33 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         None => grantgap::analyse(files, &options)?,
         Some(dir) => {
             let (report, frames) = grantgap::analyse_with_frames(files, &options)?;
-            report::export::write(&frames, dir, args.export_format, args.partition_by_date)?;
+            grantgap::output::replace_dir_atomically(dir, |staging| {
+                report::export::write(&frames, staging, args.export_format, args.partition_by_date)
+                    .map(|_| ())
+            })?;
             report
         }
     };
-    if let Some(previous) = &args.baseline {
+    if let Some(previous) = &previous {
         report::baseline::apply(&mut report, previous)?;
     }
     super::print_skipped(&report);
+    let emit_options = report::emit::Options {
+        principals: args.principal,
+        allow_risky: args.allow_risky,
+    };
+    let mut left_out = Vec::new();
     super::write_output(args.output.as_deref(), |out| match args.emit {
-        Some(emit) => report::emit::write(&report, emit, out),
+        Some(emit) => {
+            left_out = report::emit::write(&report, emit, &emit_options, out)?;
+            Ok(())
+        }
         None => report::write(&report, args.format, out),
     })?;
+    // Refused and skipped grants change what the fix does: said on stderr, not only in a YAML comment.
+    for warning in &left_out {
+        eprintln!("grantgap: --emit: {warning}");
+    }
     let new = report.baseline.as_ref().is_some_and(|b| b.has_new());
     Ok(if new {
         Outcome::NewDenials

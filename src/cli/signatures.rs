@@ -13,6 +13,8 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 
+use grantgap::report::text::terminal;
+
 use super::{InputArgs, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,6 +39,7 @@ pub struct SignaturesArgs {
 
 pub fn run(args: SignaturesArgs) -> Result<Outcome> {
     let files = args.input.files()?;
+    super::check_output(args.output.as_deref())?;
     let suppressions = super::report::suppressions(args.suppressions.as_deref(), args.today)?;
     let report = grantgap::analyse(files, &args.input.pipeline(suppressions)?)?;
     super::print_skipped(&report);
@@ -59,9 +62,9 @@ pub fn run(args: SignaturesArgs) -> Result<Outcome> {
                     s.count,
                     s.principals_total,
                     s.cause.name(),
-                    s.method,
-                    s.endpoint,
-                    s.missing.join(" ")
+                    terminal(&s.method),
+                    terminal(&s.endpoint),
+                    terminal(&s.missing.join(" "))
                 )?;
                 writeln!(
                     out,
@@ -69,8 +72,8 @@ pub fn run(args: SignaturesArgs) -> Result<Outcome> {
                     "",
                     s.first_seen,
                     s.last_seen,
-                    s.message_template.as_deref().unwrap_or("-"),
-                    s.requests.join(", ")
+                    terminal(s.message_template.as_deref().unwrap_or("-")),
+                    terminal(&s.requests.join(", "))
                 )?;
             }
             Ok(())

@@ -13,10 +13,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
 use grantgap::cluster::spikes::{self, SpikeOptions};
+use grantgap::report::text::terminal;
 
 use super::signatures::ListFormat;
 use super::{InputArgs, Outcome};
@@ -26,13 +27,13 @@ pub struct SpikesArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Bucket width, a whole number of minutes.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = whole_minutes)]
     pub bucket: Duration,
     /// Buckets before each bucket that make its baseline.
     #[arg(long, default_value_t = 12)]
     pub window: usize,
     /// Scaled MADs above the baseline that make a spike.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = non_negative)]
     pub threshold: f64,
     /// Fewest denials in a spike bucket.
     #[arg(long, default_value_t = 10)]
@@ -50,11 +51,25 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// `--bucket`: a duration of whole minutes, at least one.
+fn whole_minutes(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d.as_secs() < 60 || d.as_secs() % 60 != 0 || d.subsec_nanos() != 0 {
+        return Err("give a whole number of minutes (for example 1m, 5m, 1h)".into());
+    }
+    Ok(d)
+}
+
+/// `--threshold`: a finite number, zero or more.
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err("give a number of scaled MADs, zero or more (for example 5)".into()),
+    }
+}
+
 pub fn run(args: SpikesArgs) -> Result<Outcome> {
     let bucket = millis(args.bucket);
-    if bucket < 60_000 || bucket % 60_000 != 0 {
-        bail!("--bucket must be a whole number of minutes (for example 1m, 5m, 1h)");
-    }
     let options = SpikeOptions {
         bucket,
         window: args.window,
@@ -63,12 +78,13 @@ pub fn run(args: SpikesArgs) -> Result<Outcome> {
         lookback: millis(args.lookback),
     };
     let files = args.input.files()?;
+    super::check_output(args.output.as_deref())?;
     let pipeline = args.input.pipeline(Default::default())?;
     let found = grantgap::run_pipeline(
         files,
         &pipeline,
         |_| Ok(()),
-        |ingested, analysis, _| Ok(spikes::find(ingested, &analysis, options)),
+        |ingested, analysis, _| spikes::find(ingested, &analysis, options),
     )?;
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {
@@ -99,16 +115,21 @@ pub fn run(args: SpikesArgs) -> Result<Outcome> {
                     writeln!(
                         out,
                         "  signature {} {:>6}  {}",
-                        c.name,
+                        terminal(&c.name),
                         c.denials,
-                        c.detail.as_deref().unwrap_or("")
+                        terminal(c.detail.as_deref().unwrap_or(""))
                     )?;
                 }
                 for c in s.principals.iter().take(5) {
-                    writeln!(out, "  principal {:<30} {:>6}", c.name, c.denials)?;
+                    writeln!(
+                        out,
+                        "  principal {:<30} {:>6}",
+                        terminal(&c.name),
+                        c.denials
+                    )?;
                 }
                 for c in &s.changes {
-                    writeln!(out, "  changed {}: {}", c.at, c.detail)?;
+                    writeln!(out, "  changed {}: {}", c.at, terminal(&c.detail))?;
                 }
             }
             Ok(())

@@ -81,22 +81,34 @@ fn pairs_of(principals: &[Value]) -> BTreeSet<PrincipalPermission> {
         .collect()
 }
 
-/// Reads a previous JSON report, compares, and marks each current signature.
-pub fn apply(report: &mut Report, previous: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(previous)
-        .with_context(|| format!("cannot read the baseline {}", previous.display()))?;
-    let before: Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "the baseline {} is not JSON: give a report written with --format json",
-            previous.display()
-        )
-    })?;
-    if before["schema_version"].as_u64() != Some(u64::from(SCHEMA_VERSION)) {
-        bail!(
-            "the baseline {} is not a grantgap JSON report of schema_version {SCHEMA_VERSION}: give a report written with --format json",
-            previous.display()
-        );
+/// A previous JSON report, read and checked before the run, so a bad
+/// `--baseline` stops it before anything is written.
+pub struct Previous(Value);
+
+impl Previous {
+    /// Reads a previous JSON report.
+    pub fn load(previous: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(previous)
+            .with_context(|| format!("cannot read the baseline {}", previous.display()))?;
+        let before: Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "the baseline {} is not JSON: give a report written with --format json",
+                previous.display()
+            )
+        })?;
+        if before["schema_version"].as_u64() != Some(u64::from(SCHEMA_VERSION)) {
+            bail!(
+                "the baseline {} is not a grantgap JSON report of schema_version {SCHEMA_VERSION}: give a report written with --format json",
+                previous.display()
+            );
+        }
+        Ok(Previous(before))
     }
+}
+
+/// Compares with a previous report and marks each current signature.
+pub fn apply(report: &mut Report, previous: &Previous) -> Result<()> {
+    let before = &previous.0;
     let before_signatures: BTreeMap<String, &Value> = before["signatures"]
         .as_array()
         .into_iter()
