@@ -1,8 +1,11 @@
 //! Criterion benchmarks of the hot paths, on generated events:
 //! line splitting, decoding JSON, field extraction, path templating, the fast
-//! path for allowed requests, and diagnosing the denial groups of a corpus.
+//! path for allowed requests, and diagnosing the denial groups of a corpus;
+//! and on the inputs that once took minutes: many peers on one endpoint,
+//! policy patterns that backtrack, and many policy rules.
 //!
 //! Run: cargo bench --bench hot_paths   (a release build; see benches/README.md)
+//! One group: cargo bench --bench hot_paths -- peers   (or ingest, diagnose, policy)
 
 use std::io::{BufRead, Cursor};
 
@@ -22,6 +25,7 @@ use grantgap::ingest::formats::{self, InputFormat};
 use grantgap::ingest::input;
 use grantgap::ingest::template::Templater;
 use grantgap::ingest::{self as ingest_stage, IngestOptions};
+use grantgap::model::Policy;
 
 const START: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z
 const EVENTS: u64 = 20_000;
@@ -148,5 +152,152 @@ fn diagnose_groups(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest_paths, diagnose_groups);
+/// 25,000 denied principals and 25,000 that succeed, on one endpoint, one
+/// request each: every denial's requirement is inferred from all the others
+/// (67 s when each denial walked every peer).
+fn peers_of_one_endpoint(c: &mut Criterion) {
+    const EACH: usize = 25_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines = |name: &str, rows: Vec<String>| {
+        std::fs::write(dir.path().join(name), rows.concat()).expect("writes")
+    };
+    lines(
+        "roles.jsonl",
+        vec![
+            r#"{"role":"Reader","permissions":["m.read"]}"#.to_string() + "\n",
+            r#"{"role":"Calibrator","permissions":["m.read","m.calibrate"]}"#.to_string() + "\n",
+        ],
+    );
+    let role_of = |i: usize| {
+        if i < EACH {
+            ("d", "Reader")
+        } else {
+            ("a", "Calibrator")
+        }
+    };
+    lines(
+        "role_snapshots.jsonl",
+        (0..2 * EACH)
+            .map(|i| {
+                let (prefix, role) = role_of(i);
+                format!(r#"{{"snapshot_at":{START},"principal":"{prefix}{i}","role":"{role}"}}"#)
+                    + "\n"
+            })
+            .collect(),
+    );
+    lines(
+        "events.jsonl",
+        (0..2 * EACH)
+            .map(|i| {
+                let (prefix, _) = role_of(i);
+                let status = if i < EACH { 403 } else { 200 };
+                let ts = START + 1_000 + i as i64;
+                format!(r#"{{"ts":{ts},"principal":"{prefix}{i}","method":"POST","path":"/api/v1/machines/calibrate","status":{status}}}"#) + "\n"
+            })
+            .collect(),
+    );
+    let files = input::resolve(dir.path().to_str().expect("UTF-8 path"), None).expect("resolves");
+    let mut ingested = ingest_stage::ingest(files, &IngestOptions::default()).expect("ingests");
+    let denials = ingested.events.denial_groups().expect("reads the groups");
+    let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
+    let reference = correlate::Reference::new(&ingested).expect("reads the tables");
+    let correlation = correlate::correlate(&reference, &groups).expect("correlates");
+    let catalog = PolicyCatalog::new(vec![]);
+    let mut group = c.benchmark_group("peers");
+    group.throughput(Throughput::Elements(correlation.denials.len() as u64));
+    group.sample_size(10);
+    group.bench_function("25k denied, 25k peers on one endpoint", |b| {
+        b.iter(|| {
+            diagnose::diagnose(
+                &correlation,
+                &catalog,
+                &ingested.events,
+                DiagnoseOptions::default(),
+            )
+            .diagnoses
+            .len()
+        })
+    });
+    group.finish();
+}
+
+fn rule(method: &str, path: String, permission: String) -> Policy {
+    Policy {
+        method: method.into(),
+        path,
+        all_of: vec![permission],
+        any_of: vec![],
+        fields: Default::default(),
+        data_scoped: false,
+    }
+}
+
+/// `n` in the letters a-z: a path segment without digits, so no id.
+fn letters(mut n: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'a' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            out.reverse();
+            return String::from_utf8(out).expect("ASCII");
+        }
+    }
+}
+
+/// One pattern of eight `**` against a path of 100 segments (over 100 s when
+/// every split of every `**` was tried); 100,000 `**` rules for 2,000
+/// endpoints (64 s when every search tried every rule).
+fn policy_rules(c: &mut Criterion) {
+    let mut group = c.benchmark_group("policy");
+    let stars = rule("*", "/**/**/**/**/**/**/**/**/zzz".into(), "z.read".into());
+    let long = "/s".repeat(100);
+    // A new catalog each time: a catalog remembers what it found.
+    group.bench_function("8 double stars against 100 segments", |b| {
+        b.iter(|| {
+            PolicyCatalog::new(vec![stars.clone()])
+                .find("GET", &long)
+                .is_some()
+        })
+    });
+
+    let rules: Vec<Policy> = (0..100_000)
+        .map(|i| {
+            rule(
+                "GET",
+                format!("/api/r{}/**", letters(i)),
+                format!("r{i}.read"),
+            )
+        })
+        .collect();
+    let endpoints: Vec<String> = (0..2_000)
+        .map(|j| format!("/api/r{}/items", letters(j * 50)))
+        .collect();
+    group.sample_size(10);
+    group.bench_function("index 100k rules", |b| {
+        b.iter_batched(|| rules.clone(), PolicyCatalog::new, BatchSize::LargeInput)
+    });
+    group.throughput(Throughput::Elements(endpoints.len() as u64));
+    group.bench_function("find 2,000 endpoints among 100k rules", |b| {
+        b.iter_batched_ref(
+            || PolicyCatalog::new(rules.clone()),
+            |catalog| {
+                endpoints
+                    .iter()
+                    .filter(|e| catalog.find("GET", e).is_some())
+                    .count()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    ingest_paths,
+    diagnose_groups,
+    peers_of_one_endpoint,
+    policy_rules
+);
 criterion_main!(benches);
