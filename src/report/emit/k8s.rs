@@ -1,177 +1,11 @@
-//! Native fixes: the grants a report proposes, written in the platform's own
-//! language. Only findings a grant fixes (`missing_permission`, `field_level`)
-//! are emitted, each with exactly the permissions found missing.
-//!
-//! Principals, permissions, namespaces and object ids come from logs an
-//! attacker can write to, and the output is applied by someone who can grant
-//! anything. So every object is built as data and serialised (no log text is
-//! spliced into YAML or JSON), every name is checked against what the platform
-//! accepts, object names are injective, and grants that reach anonymous or
-//! system principals or let a principal escalate are refused unless
-//! `--allow-risky`. Whatever is left out is a warning, never silence.
+//! `--emit k8s-rbac`: Roles and ClusterRoles with their bindings, as YAML.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{text, Report};
-use crate::diagnose::Cause;
-
-/// The fix formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Emit {
-    /// Kubernetes Role/ClusterRole and binding YAML, per principal and namespace.
-    K8sRbac,
-    /// AWS IAM policy JSON per principal: the missing actions on the resources seen.
-    IamPolicy,
-}
-
-/// What to emit besides the format.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Only these principals (exact names); every principal when empty.
-    pub principals: Vec<String>,
-    /// Also emit grants to anonymous or system principals and grants that
-    /// escalate, each annotated as risky.
-    pub allow_risky: bool,
-}
-
-impl Options {
-    /// Whether fixes for this principal are emitted.
-    fn chooses(&self, principal: &str) -> bool {
-        self.principals.is_empty() || self.principals.iter().any(|p| p == principal)
-    }
-}
-
-/// One finding a grant fixes: who is missing which permission, in which
-/// namespaces (orgs) and on which objects.
-#[derive(Debug, Clone, Copy)]
-pub struct Grant<'a> {
-    pub principal: &'a str,
-    pub permission: &'a str,
-    pub orgs: &'a [String],
-    pub objects: &'a [String],
-}
-
-/// The fix as written, and what was left out of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Emitted {
-    /// The YAML stream or the JSON document.
-    pub text: String,
-    /// What was skipped or refused and why, one line each with every value
-    /// JSON-escaped, sorted.
-    pub warnings: Vec<String>,
-}
-
-/// Writes the fixes of a report; returns what was left out, for stderr.
-pub fn write(
-    report: &Report,
-    emit: Emit,
-    options: &Options,
-    out: &mut dyn Write,
-) -> io::Result<Vec<String>> {
-    let grants: Vec<Grant<'_>> = grantable(report).collect();
-    let emitted = render(&grants, emit, options);
-    out.write_all(emitted.text.as_bytes())?;
-    Ok(emitted.warnings)
-}
-
-/// Every finding of a report that a grant fixes.
-fn grantable(report: &Report) -> impl Iterator<Item = Grant<'_>> {
-    report.principals.iter().flat_map(|p| {
-        p.findings
-            .iter()
-            .filter(|f| matches!(f.cause, Cause::MissingPermission | Cause::FieldLevel))
-            .filter_map(move |f| {
-                Some(Grant {
-                    principal: p.principal.as_str(),
-                    permission: f.permission.as_deref()?,
-                    orgs: f.evidence.orgs.as_slice(),
-                    objects: f.evidence.objects.as_slice(),
-                })
-            })
-    })
-}
-
-/// The fix for these grants, and what was left out: the whole of `write` but
-/// the report, so it can be checked (see [`check_round_trip`]) on any input.
-pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
-    let mut warnings = BTreeSet::new();
-    for wanted in &options.principals {
-        if !grants.iter().any(|g| g.principal == wanted) {
-            warnings.insert(format!(
-                "no fix for --principal {}: it has no missing_permission or field_level finding; check the name against the report",
-                shown(wanted)
-            ));
-        }
-    }
-    let chosen: Vec<Grant<'_>> = grants
-        .iter()
-        .filter(|g| options.chooses(g.principal))
-        .copied()
-        .collect();
-    let text = match emit {
-        Emit::K8sRbac => k8s_rbac(&chosen, options.allow_risky, &mut warnings),
-        Emit::IamPolicy => iam_policy(&chosen, options.allow_risky, &mut warnings),
-    };
-    Emitted {
-        text,
-        warnings: warnings.into_iter().collect(),
-    }
-}
-
-/// A value as warnings and comments show it: JSON-quoted, with what JSON
-/// leaves raw but a terminal or a YAML 1.1 reader would act on (DEL, C1
-/// controls, line separators, bidi controls) escaped too, so it is one inert
-/// line. Cut after 200 characters: a warning names the value, it does not
-/// have to hold all of it.
-fn shown(value: &str) -> String {
-    const SHOWN_CHARS: usize = 200;
-    let cut: String = value.chars().take(SHOWN_CHARS).collect();
-    let quoted = serde_json::to_string(&cut).expect("a string serialises");
-    let quoted = text::terminal(&quoted).into_owned();
-    if cut.len() < value.len() {
-        format!("{quoted}... ({} bytes)", value.len())
-    } else {
-        quoted
-    }
-}
-
-/// The comment a risky grant carries when --allow-risky lets it through, and
-/// the warning that refuses it otherwise; `None` when the grant is not risky.
-fn risk_notes(
-    grant: &Grant<'_>,
-    principal_risk: Option<&str>,
-    escalation: Option<&str>,
-) -> Option<(String, String)> {
-    let (value, subject, why) = match (principal_risk, escalation) {
-        (Some(why), _) => (grant.principal, "the principal", why),
-        (None, Some(why)) => (grant.permission, "it", why),
-        (None, None) => return None,
-    };
-    Some((
-        format!("{} {why}", shown(value)),
-        format!(
-            "refused {} for {}: {subject} {why}; if that is intended, review it and pass --allow-risky",
-            shown(grant.permission),
-            shown(grant.principal)
-        ),
-    ))
-}
-
-/// Redaction replaces secrets with this; a grant built on one would name the mark, not the value.
-const REDACTED: &str = "<redacted:";
-
-const REDACTED_WHY: &str =
-    "it was redacted at ingest as a likely secret; if it is not one, grant it by hand";
-
-/// Whether a name is shown as it is: no controls, bidi controls, line
-/// separators or invisible characters (what [`text::terminal`] escapes).
-fn printable(name: &str) -> bool {
-    matches!(text::terminal(name), std::borrow::Cow::Borrowed(_))
-}
+use super::{printable, risk_notes, shown, Grant, REDACTED, REDACTED_WHY};
 
 /// Whether a YAML 1.1 reader (kubectl's go-yaml) takes this scalar for a
 /// boolean or a number where serde_yaml_ng, which follows the YAML 1.2 core
@@ -215,8 +49,6 @@ fn is_label_text(s: &str) -> bool {
 const DNS_LABEL_RULE: &str =
     "not a DNS-1123 label (at most 63 of a-z, 0-9 and '-', a letter or digit at each end)";
 
-// --- Kubernetes RBAC ---------------------------------------------------------
-
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 const RBAC_VERSION: &str = "rbac.authorization.k8s.io/v1";
 const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
@@ -227,7 +59,7 @@ const HASH_DIGITS: usize = 12;
 /// A Role, ClusterRole, RoleBinding or ClusterRoleBinding, as `kubectl apply` reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RbacObject {
+pub(super) struct RbacObject {
     api_version: String,
     kind: String,
     metadata: Metadata,
@@ -236,7 +68,7 @@ struct RbacObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     role_ref: Option<RoleRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    subjects: Option<Vec<Subject>>,
+    pub(super) subjects: Option<Vec<Subject>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,13 +105,13 @@ struct RoleRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Subject {
-    kind: String,
+pub(super) struct Subject {
+    pub(super) kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    api_group: Option<String>,
-    name: String,
+    pub(super) api_group: Option<String>,
+    pub(super) name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    namespace: Option<String>,
+    pub(super) namespace: Option<String>,
 }
 
 /// `group/resource[/sub]:verb` or `nonresource:URL:verb`, as (group, resource, verb) or a URL rule.
@@ -542,7 +374,11 @@ struct K8sRules {
     risky: BTreeSet<String>,
 }
 
-fn k8s_rbac(grants: &[Grant<'_>], allow_risky: bool, warnings: &mut BTreeSet<String>) -> String {
+pub(super) fn render(
+    grants: &[Grant<'_>],
+    allow_risky: bool,
+    warnings: &mut BTreeSet<String>,
+) -> String {
     // (principal, namespace or cluster-wide) -> rules
     let mut wanted: BTreeMap<(&str, Option<&str>), K8sRules> = BTreeMap::new();
     for grant in grants {
@@ -695,223 +531,7 @@ fn k8s_rbac(grants: &[Grant<'_>], allow_risky: bool, warnings: &mut BTreeSet<Str
     out
 }
 
-// --- AWS IAM -------------------------------------------------------------------
-
-/// An identity-based policy document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct PolicyDocument {
-    version: String,
-    statement: Vec<Statement>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Statement {
-    /// Set only on statements that --allow-risky let through: JSON has no comments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sid: Option<String>,
-    effect: String,
-    action: Vec<String>,
-    resource: Vec<String>,
-}
-
-/// The Sid of a risky statement, numbered (a Sid is unique within a policy and alphanumeric).
-const RISKY_SID: &str = "RiskyGrantAllowedByFlag";
-
-/// Whether the permission has the shape of an IAM action (it may still be invalid).
-fn iam_shaped(permission: &str) -> bool {
-    (permission == "*" || permission.contains(':'))
-        && !permission.starts_with("nonresource:")
-        && !permission.contains('/')
-}
-
-/// `*`, or `service:Action` with IAM's characters (`*` and `?` are its wildcards).
-fn is_iam_action(action: &str) -> bool {
-    action == "*"
-        || action.split_once(':').is_some_and(|(service, name)| {
-            !service.is_empty()
-                && (service == "*"
-                    || service
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-                && !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
-        })
-}
-
-/// Why a resource ARN cannot be granted on as it is, if it cannot.
-fn arn_problem(arn: &str) -> Option<&'static str> {
-    if arn.contains(REDACTED) {
-        Some(REDACTED_WHY)
-    } else if arn.splitn(6, ':').count() < 6 || !arn.bytes().all(|b| b.is_ascii_graphic()) {
-        Some("it is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, visible ASCII)")
-    } else if arn.contains(['*', '?']) {
-        Some("it is a wildcard pattern, not an object a request named")
-    } else {
-        None
-    }
-}
-
-/// Why a grant to this principal is a grant to everyone, if it is.
-fn iam_principal_risk(principal: &str) -> Option<&'static str> {
-    (principal.eq_ignore_ascii_case("anonymous") || principal.contains('*'))
-        .then_some("is anonymous or a wildcard: a grant to it is a grant to everyone")
-}
-
-/// How allowing this action on these resources reaches past a missing
-/// permission, if it does. IAM action names are case-insensitive.
-fn iam_escalation(action: &str, resources: &[String]) -> Option<&'static str> {
-    let on_everything = resources.iter().any(|r| r == "*");
-    let is = |name: &str| action.eq_ignore_ascii_case(name);
-    if is("*") || is("*:*") {
-        Some("is every action of every service")
-    } else if is("iam:*") {
-        Some("is all of IAM, so every permission")
-    } else if is("iam:PassRole") {
-        Some("hands any role to a service the holder runs")
-    } else if on_everything && is("sts:AssumeRole") {
-        Some("assumes every role that trusts the holder")
-    } else if on_everything && action.contains(['*', '?']) {
-        Some("matches every action it names, on every resource")
-    } else {
-        None
-    }
-}
-
-fn iam_policy(grants: &[Grant<'_>], allow_risky: bool, warnings: &mut BTreeSet<String>) -> String {
-    // principal -> (risky, resources) -> actions
-    type Statements<'a> = BTreeMap<(bool, Vec<String>), BTreeSet<&'a str>>;
-    let mut wanted: BTreeMap<&str, Statements<'_>> = BTreeMap::new();
-    for grant in grants {
-        let (principal, permission) = (grant.principal, grant.permission);
-        let what = format!("{} for {}", shown(permission), shown(principal));
-        if permission.contains(REDACTED) {
-            warnings.insert(format!("skipped {what}: {REDACTED_WHY}"));
-            continue;
-        }
-        // Not IAM: another emitter's, not a problem.
-        if !iam_shaped(permission) {
-            continue;
-        }
-        let principal_problem = if principal.contains(REDACTED) {
-            Some(REDACTED_WHY)
-        } else if principal.is_empty() || !printable(principal) || principal.trim() != principal {
-            Some("it is empty, holds control, bidi or invisible characters, or white space at an end; grant it by hand if it is real")
-        } else {
-            None
-        };
-        if let Some(why) = principal_problem {
-            warnings.insert(format!("skipped principal {}: {why}", shown(principal)));
-            continue;
-        }
-        if !is_iam_action(permission) {
-            warnings.insert(format!(
-                "skipped {what}: it is not an IAM action (service:Action, service in a-z0-9-)"
-            ));
-            continue;
-        }
-        let arns: Vec<&String> = grant
-            .objects
-            .iter()
-            .filter(|o| o.starts_with("arn:"))
-            .collect();
-        let mut resources: Vec<String> = Vec::new();
-        for arn in &arns {
-            match arn_problem(arn) {
-                Some(why) => {
-                    warnings.insert(format!("skipped object {} of {what}: {why}", shown(arn)));
-                }
-                None => resources.push(arn.to_string()),
-            }
-        }
-        if resources.is_empty() {
-            if !arns.is_empty() {
-                // The objects named the grant; "*" in their place would grant far more.
-                warnings.insert(format!(
-                    "skipped {what}: none of its objects can be named, and \"*\" would grant more than was denied"
-                ));
-                continue;
-            }
-            resources.push("*".into());
-        }
-        let risk = risk_notes(
-            grant,
-            iam_principal_risk(principal),
-            iam_escalation(permission, &resources),
-        );
-        if let (Some((_, refusal)), false) = (&risk, allow_risky) {
-            warnings.insert(refusal.clone());
-            continue;
-        }
-        wanted
-            .entry(principal)
-            .or_default()
-            .entry((risk.is_some(), resources))
-            .or_default()
-            .insert(permission);
-    }
-    let documents: BTreeMap<&str, PolicyDocument> = wanted
-        .into_iter()
-        .map(|(principal, statements)| {
-            let mut risky_count = 0;
-            let statement = statements
-                .into_iter()
-                .map(|((risky, resource), actions)| Statement {
-                    sid: risky.then(|| {
-                        risky_count += 1;
-                        format!("{RISKY_SID}{risky_count}")
-                    }),
-                    effect: "Allow".into(),
-                    action: actions.into_iter().map(String::from).collect(),
-                    resource,
-                })
-                .collect();
-            let document = PolicyDocument {
-                version: "2012-10-17".into(),
-                statement,
-            };
-            (principal, document)
-        })
-        .collect();
-    let mut out = serde_json::to_string_pretty(&documents).expect("policy documents serialise");
-    out.push('\n');
-    out
-}
-
-// --- The property ----------------------------------------------------------------
-
-/// Checks what [`render`] promises, for the fuzz target and the tests: the text
-/// parses back into exactly the objects the grants call for and nothing else.
-/// RBAC: only the four RBAC kinds, names Kubernetes accepts and never two
-/// objects of one kind and name; each binding has one subject that is a chosen
-/// principal's exact parts (a Group only for a group) and refers to a role
-/// emitted beside it, whose rules are that principal's permissions in that
-/// namespace. IAM: a policy per chosen principal whose actions and resources
-/// are its own. Risky grants only with `allow_risky`, and every warning is one
-/// line of visible text. Returns what broke.
-pub fn check_round_trip(
-    grants: &[Grant<'_>],
-    emit: Emit,
-    options: &Options,
-    emitted: &Emitted,
-) -> Result<(), String> {
-    if let Some(bad) = emitted.warnings.iter().find(|w| !printable(w)) {
-        return Err(format!("warning with hidden characters: {bad:?}"));
-    }
-    let chosen: Vec<&Grant<'_>> = grants
-        .iter()
-        .filter(|g| options.chooses(g.principal))
-        .collect();
-    match emit {
-        Emit::K8sRbac => check_k8s(&chosen, options.allow_risky, &emitted.text),
-        Emit::IamPolicy => check_iam(&chosen, options.allow_risky, &emitted.text),
-    }
-}
-
-fn check_k8s(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Result<(), String> {
+pub(super) fn check(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Result<(), String> {
     let mut objects = Vec::new();
     for document in serde_yaml_ng::Deserializer::from_str(yaml) {
         let value =
@@ -1063,69 +683,10 @@ fn check_k8s(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Result<(),
     }
 }
 
-fn check_iam(grants: &[&Grant<'_>], allow_risky: bool, json: &str) -> Result<(), String> {
-    let documents: BTreeMap<String, PolicyDocument> =
-        serde_json::from_str(json).map_err(|e| format!("not policy documents: {e}"))?;
-    for (principal, document) in &documents {
-        if document.version != "2012-10-17" {
-            return Err(format!("version {:?}", document.version));
-        }
-        let own: Vec<&&Grant<'_>> = grants.iter().filter(|g| g.principal == principal).collect();
-        if own.is_empty() {
-            return Err(format!("policy for {principal:?}, no chosen principal"));
-        }
-        for statement in &document.statement {
-            if statement.effect != "Allow" {
-                return Err(format!("effect {:?}", statement.effect));
-            }
-            let risky = statement
-                .action
-                .iter()
-                .any(|a| iam_escalation(a, &statement.resource).is_some())
-                || iam_principal_risk(principal).is_some();
-            let marked = statement
-                .sid
-                .as_deref()
-                .is_some_and(|sid| sid.starts_with(RISKY_SID));
-            if (risky && !allow_risky) || risky != marked {
-                return Err(format!(
-                    "statement {statement:?} of {principal:?}: risky {risky}, marked {marked}"
-                ));
-            }
-            for action in &statement.action {
-                let resources_ok = |g: &&&Grant<'_>| {
-                    statement.resource.iter().all(|r| {
-                        g.objects.iter().any(|o| o == r)
-                            || (r == "*" && !g.objects.iter().any(|o| o.starts_with("arn:")))
-                    })
-                };
-                if !own
-                    .iter()
-                    .any(|g| g.permission == action && resources_ok(g))
-                {
-                    return Err(format!(
-                        "{action:?} on {:?} is no grant of {principal:?}",
-                        statement.resource
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn grant<'a>(principal: &'a str, permission: &'a str, orgs: &'a [String]) -> Grant<'a> {
-        Grant {
-            principal,
-            permission,
-            orgs,
-            objects: &[],
-        }
-    }
+    use crate::report::emit::{check_round_trip, grant, render, Emit, Options};
 
     #[test]
     fn kubernetes_permissions_parse() {
@@ -1269,243 +830,5 @@ mod tests {
         for (emitted, options) in [(&refused, &Options::default()), (&allowed, &options)] {
             check_round_trip(&grants, Emit::K8sRbac, options, emitted).unwrap();
         }
-    }
-
-    #[test]
-    fn risky_iam_actions_are_refused_and_marked_when_allowed() {
-        let bucket = ["arn:aws:s3:::exports/1.csv".to_string()];
-        let grants = [
-            grant("svc", "*:*", &[]),
-            grant("svc", "iam:PassRole", &[]),
-            grant("svc", "s3:*", &[]),
-            grant("svc", "sts:AssumeRole", &[]),
-            Grant {
-                objects: &bucket,
-                ..grant("svc", "s3:Get*", &[])
-            },
-            grant("svc", "s3:ListBucket", &[]),
-            grant("anonymous", "s3:ListBucket", &[]),
-        ];
-        let refused = render(&grants, Emit::IamPolicy, &Options::default());
-        assert_eq!(refused.warnings.len(), 5, "{:#?}", refused.warnings);
-        let documents: BTreeMap<String, PolicyDocument> =
-            serde_json::from_str(&refused.text).unwrap();
-        let actions: Vec<&String> = documents
-            .values()
-            .flat_map(|d| &d.statement)
-            .flat_map(|s| &s.action)
-            .collect();
-        assert_eq!(actions, ["s3:ListBucket", "s3:Get*"]);
-        let options = Options {
-            allow_risky: true,
-            ..Options::default()
-        };
-        let allowed = render(&grants, Emit::IamPolicy, &options);
-        assert!(
-            allowed
-                .text
-                .contains("\"Sid\": \"RiskyGrantAllowedByFlag1\""),
-            "{}",
-            allowed.text
-        );
-        for (emitted, options) in [(&refused, &Options::default()), (&allowed, &options)] {
-            check_round_trip(&grants, Emit::IamPolicy, options, emitted).unwrap();
-        }
-    }
-
-    #[test]
-    fn one_principal_only() {
-        let grants = [
-            grant("a", "core/pods:list", &[]),
-            grant("b", "core/pods:list", &[]),
-        ];
-        let options = Options {
-            principals: vec!["b".into(), "c".into()],
-            ..Options::default()
-        };
-        let emitted = render(&grants, Emit::K8sRbac, &options);
-        assert!(
-            emitted.text.contains("name: grantgap-b\n") && !emitted.text.contains("grantgap-a")
-        );
-        assert_eq!(emitted.warnings.len(), 1);
-        assert!(emitted.warnings[0].starts_with("no fix for --principal \"c\""));
-        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
-    }
-
-    /// Text that ends a scalar, a line or a document, or means something to a YAML reader.
-    const NASTY: &[&str] = &[
-        "bob\"\n  - kind: Group\n    apiGroup: rbac.authorization.k8s.io\n    name: \"system:authenticated",
-        "prod\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding",
-        "eve\" # not a comment",
-        "'single'",
-        "---",
-        "...",
-        "&anchor x",
-        "*alias",
-        "!!python/object:os.system",
-        "!tag",
-        "{a: b}",
-        "[a, b]",
-        "# comment",
-        "key: value",
-        "- item",
-        "? complex",
-        "|",
-        ">",
-        "%YAML 1.1",
-        "@at",
-        "`tick`",
-        "line\u{2028}separator",
-        "para\u{2029}graph",
-        "next\u{85}line",
-        "nul\0byte",
-        "esc\u{1b}[31mred",
-        "bidi\u{202e}txt",
-        "zero\u{200b}width",
-        "tab\there",
-        "cr\rlf",
-        " padded ",
-        "",
-        "~",
-        "null",
-        "true",
-        "yes",
-        "on",
-        "n",
-        "0x1f",
-        "0o17",
-        "017",
-        "1e3",
-        "1_000",
-        ".inf",
-        "<<",
-        "=",
-        "<redacted:abcd1234>",
-        "prod",
-        "system:serviceaccount:ci:deployer",
-        "system:serviceaccount:ci:de\nployer",
-        "system:serviceaccount:ci\n---:deployer",
-        "system:serviceaccounts:ci",
-        "system:unauthenticated",
-        "arn:aws:iam::111122223333:role/etl-reader",
-        "arn:aws:s3:::bucket/*",
-        "arn:aws:s3:::bucket/\nkey",
-        "*",
-        "*:*",
-        "s3:GetObject",
-        "s3:GetObject\n",
-        "core/pods:list",
-        "core/pods\n:list",
-        "core/po\"ds:list",
-        "apps/deployments/scale:update",
-        "nonresource:/healthz:get",
-        "nonresource:/a b:get",
-        "nonresource:*:get",
-        "core/secrets:get",
-        "yes/pods:list",
-        "core/pods:yes",
-    ];
-
-    #[test]
-    fn nasty_text_parses_back_into_exactly_the_intended_objects() {
-        let long = "x".repeat(5000);
-        let mut nasty: Vec<&str> = NASTY.to_vec();
-        nasty.push(&long);
-        let lists: Vec<Vec<String>> = nasty
-            .iter()
-            .map(|n| vec![n.to_string(), "prod".into()])
-            .chain([Vec::new()])
-            .collect();
-        let mut grants = Vec::new();
-        for (i, principal) in nasty.iter().enumerate() {
-            for (j, permission) in nasty.iter().enumerate() {
-                let list = &lists[(i + j) % lists.len()];
-                grants.push(Grant {
-                    principal,
-                    permission,
-                    orgs: list,
-                    objects: list,
-                });
-            }
-        }
-        for emit in [Emit::K8sRbac, Emit::IamPolicy] {
-            for allow_risky in [false, true] {
-                let options = Options {
-                    allow_risky,
-                    ..Options::default()
-                };
-                let emitted = render(&grants, emit, &options);
-                if let Err(broke) = check_round_trip(&grants, emit, &options, &emitted) {
-                    panic!(
-                        "{emit:?} allow_risky={allow_risky}: {broke}\n{}",
-                        emitted.text
-                    );
-                }
-                assert!(!emitted.warnings.is_empty());
-            }
-        }
-        // The injection attempts are left out with a warning, not bound as written.
-        let emitted = render(&grants, Emit::K8sRbac, &Options::default());
-        let subjects: Vec<Subject> = serde_yaml_ng::Deserializer::from_str(&emitted.text)
-            .flat_map(|d| {
-                RbacObject::deserialize(d)
-                    .unwrap()
-                    .subjects
-                    .unwrap_or_default()
-            })
-            .collect();
-        assert!(subjects.iter().all(|s| s.kind != "Group"), "{subjects:?}");
-        assert!(
-            emitted
-                .warnings
-                .iter()
-                .any(|w| w.starts_with("skipped principal \"bob\\\"\\n  - kind: Group")),
-            "{:#?}",
-            emitted.warnings
-        );
-        assert!(
-            emitted.text.contains("name: eve\" # not a comment")
-                || emitted.text.contains("name: 'eve\" # not a comment'"),
-            "{}",
-            emitted.text
-        );
-    }
-
-    #[test]
-    fn the_check_catches_what_an_injection_would_do() {
-        let prod = ["prod".to_string()];
-        let grants = [grant("bob", "core/pods:list", &prod)];
-        let options = Options::default();
-        let emitted = render(&grants, Emit::K8sRbac, &options);
-        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
-        let tampered = [
-            emitted.text.replace("kind: User", "kind: Group"),
-            emitted.text.replace("name: bob", "name: bob\n- kind: Group\n  name: system:authenticated"),
-            emitted.text.replace("- list", "- list\n  - watch"),
-            format!("{}---\nkind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata:\n  name: x\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects: []\n", emitted.text),
-            emitted.text.replace("namespace: prod", "namespace: kube-system"),
-        ];
-        for text in tampered {
-            assert_ne!(text, emitted.text);
-            let tampered = Emitted {
-                text,
-                warnings: Vec::new(),
-            };
-            assert!(
-                check_round_trip(&grants, Emit::K8sRbac, &options, &tampered).is_err(),
-                "{}",
-                tampered.text
-            );
-        }
-        // Nothing to emit is a stream of comments only.
-        let empty = render(&[], Emit::K8sRbac, &options);
-        check_round_trip(&[], Emit::K8sRbac, &options, &empty).unwrap();
-    }
-
-    #[test]
-    fn warnings_are_one_inert_line() {
-        let warning = shown("a\"\n\u{2028}\u{85}\u{202e}\u{7f}");
-        assert_eq!(warning, "\"a\\\"\\n\\u{2028}\\u{85}\\u{202e}\\x7f\"");
-        assert!(shown(&"x".repeat(500)).ends_with("... (500 bytes)"));
     }
 }

@@ -1,0 +1,422 @@
+//! Native fixes: the grants a report proposes, written in the platform's own
+//! language. Only findings a grant fixes (`missing_permission`, `field_level`)
+//! are emitted, each with exactly the permissions found missing.
+//!
+//! Principals, permissions, namespaces and object ids come from logs an
+//! attacker can write to, and the output is applied by someone who can grant
+//! anything. So every object is built as data and serialised (no log text is
+//! spliced into YAML or JSON), every name is checked against what the platform
+//! accepts, object names are injective, and grants that reach anonymous or
+//! system principals or let a principal escalate are refused unless
+//! `--allow-risky`. Whatever is left out is a warning, never silence.
+//!
+//! Each platform is one file with its writer and its round-trip check
+//! ([`check_round_trip`], for the tests and the fuzz target): `k8s.rs`,
+//! `iam.rs`; this file chooses the grants and holds what both share.
+
+mod iam;
+mod k8s;
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+
+use super::{text, Report};
+use crate::diagnose::Cause;
+
+pub use k8s::object_name;
+
+/// The fix formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    /// Kubernetes Role/ClusterRole and binding YAML, per principal and namespace.
+    K8sRbac,
+    /// AWS IAM policy JSON per principal: the missing actions on the resources seen.
+    IamPolicy,
+}
+
+/// What to emit besides the format.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only these principals (exact names); every principal when empty.
+    pub principals: Vec<String>,
+    /// Also emit grants to anonymous or system principals and grants that
+    /// escalate, each annotated as risky.
+    pub allow_risky: bool,
+}
+
+impl Options {
+    /// Whether fixes for this principal are emitted.
+    fn chooses(&self, principal: &str) -> bool {
+        self.principals.is_empty() || self.principals.iter().any(|p| p == principal)
+    }
+}
+
+/// One finding a grant fixes: who is missing which permission, in which
+/// namespaces (orgs) and on which objects.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub principal: &'a str,
+    pub permission: &'a str,
+    pub orgs: &'a [String],
+    pub objects: &'a [String],
+}
+
+/// The fix as written, and what was left out of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Emitted {
+    /// The YAML stream or the JSON document.
+    pub text: String,
+    /// What was skipped or refused and why, one line each with every value
+    /// JSON-escaped, sorted.
+    pub warnings: Vec<String>,
+}
+
+/// Writes the fixes of a report; returns what was left out, for stderr.
+pub fn write(
+    report: &Report,
+    emit: Emit,
+    options: &Options,
+    out: &mut dyn Write,
+) -> io::Result<Vec<String>> {
+    let grants: Vec<Grant<'_>> = grantable(report).collect();
+    let emitted = render(&grants, emit, options);
+    out.write_all(emitted.text.as_bytes())?;
+    Ok(emitted.warnings)
+}
+
+/// Every finding of a report that a grant fixes.
+fn grantable(report: &Report) -> impl Iterator<Item = Grant<'_>> {
+    report.principals.iter().flat_map(|p| {
+        p.findings
+            .iter()
+            .filter(|f| matches!(f.cause, Cause::MissingPermission | Cause::FieldLevel))
+            .filter_map(move |f| {
+                Some(Grant {
+                    principal: p.principal.as_str(),
+                    permission: f.permission.as_deref()?,
+                    orgs: f.evidence.orgs.as_slice(),
+                    objects: f.evidence.objects.as_slice(),
+                })
+            })
+    })
+}
+
+/// The fix for these grants, and what was left out: the whole of `write` but
+/// the report, so it can be checked (see [`check_round_trip`]) on any input.
+pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
+    let mut warnings = BTreeSet::new();
+    for wanted in &options.principals {
+        if !grants.iter().any(|g| g.principal == wanted) {
+            warnings.insert(format!(
+                "no fix for --principal {}: it has no missing_permission or field_level finding; check the name against the report",
+                shown(wanted)
+            ));
+        }
+    }
+    let chosen: Vec<Grant<'_>> = grants
+        .iter()
+        .filter(|g| options.chooses(g.principal))
+        .copied()
+        .collect();
+    let text = match emit {
+        Emit::K8sRbac => k8s::render(&chosen, options.allow_risky, &mut warnings),
+        Emit::IamPolicy => iam::render(&chosen, options.allow_risky, &mut warnings),
+    };
+    Emitted {
+        text,
+        warnings: warnings.into_iter().collect(),
+    }
+}
+
+/// A value as warnings and comments show it: JSON-quoted, with what JSON
+/// leaves raw but a terminal or a YAML 1.1 reader would act on (DEL, C1
+/// controls, line separators, bidi controls) escaped too, so it is one inert
+/// line. Cut after 200 characters: a warning names the value, it does not
+/// have to hold all of it.
+fn shown(value: &str) -> String {
+    const SHOWN_CHARS: usize = 200;
+    let cut: String = value.chars().take(SHOWN_CHARS).collect();
+    let quoted = serde_json::to_string(&cut).expect("a string serialises");
+    let quoted = text::terminal(&quoted).into_owned();
+    if cut.len() < value.len() {
+        format!("{quoted}... ({} bytes)", value.len())
+    } else {
+        quoted
+    }
+}
+
+/// The comment a risky grant carries when --allow-risky lets it through, and
+/// the warning that refuses it otherwise; `None` when the grant is not risky.
+fn risk_notes(
+    grant: &Grant<'_>,
+    principal_risk: Option<&str>,
+    escalation: Option<&str>,
+) -> Option<(String, String)> {
+    let (value, subject, why) = match (principal_risk, escalation) {
+        (Some(why), _) => (grant.principal, "the principal", why),
+        (None, Some(why)) => (grant.permission, "it", why),
+        (None, None) => return None,
+    };
+    Some((
+        format!("{} {why}", shown(value)),
+        format!(
+            "refused {} for {}: {subject} {why}; if that is intended, review it and pass --allow-risky",
+            shown(grant.permission),
+            shown(grant.principal)
+        ),
+    ))
+}
+
+/// Redaction replaces secrets with this; a grant built on one would name the mark, not the value.
+const REDACTED: &str = "<redacted:";
+
+const REDACTED_WHY: &str =
+    "it was redacted at ingest as a likely secret; if it is not one, grant it by hand";
+
+/// Whether a name is shown as it is: no controls, bidi controls, line
+/// separators or invisible characters (what [`text::terminal`] escapes).
+fn printable(name: &str) -> bool {
+    matches!(text::terminal(name), std::borrow::Cow::Borrowed(_))
+}
+
+/// Checks what [`render`] promises, for the fuzz target and the tests: the text
+/// parses back into exactly the objects the grants call for and nothing else.
+/// RBAC: only the four RBAC kinds, names Kubernetes accepts and never two
+/// objects of one kind and name; each binding has one subject that is a chosen
+/// principal's exact parts (a Group only for a group) and refers to a role
+/// emitted beside it, whose rules are that principal's permissions in that
+/// namespace. IAM: a policy per chosen principal whose actions and resources
+/// are its own. Risky grants only with `allow_risky`, and every warning is one
+/// line of visible text. Returns what broke.
+pub fn check_round_trip(
+    grants: &[Grant<'_>],
+    emit: Emit,
+    options: &Options,
+    emitted: &Emitted,
+) -> Result<(), String> {
+    if let Some(bad) = emitted.warnings.iter().find(|w| !printable(w)) {
+        return Err(format!("warning with hidden characters: {bad:?}"));
+    }
+    let chosen: Vec<&Grant<'_>> = grants
+        .iter()
+        .filter(|g| options.chooses(g.principal))
+        .collect();
+    match emit {
+        Emit::K8sRbac => k8s::check(&chosen, options.allow_risky, &emitted.text),
+        Emit::IamPolicy => iam::check(&chosen, options.allow_risky, &emitted.text),
+    }
+}
+
+/// A grant of `permission` to `principal` in `orgs`, on no objects.
+#[cfg(test)]
+fn grant<'a>(principal: &'a str, permission: &'a str, orgs: &'a [String]) -> Grant<'a> {
+    Grant {
+        principal,
+        permission,
+        orgs,
+        objects: &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::k8s::{RbacObject, Subject};
+    use super::*;
+    use serde::Deserialize;
+
+    #[test]
+    fn one_principal_only() {
+        let grants = [
+            grant("a", "core/pods:list", &[]),
+            grant("b", "core/pods:list", &[]),
+        ];
+        let options = Options {
+            principals: vec!["b".into(), "c".into()],
+            ..Options::default()
+        };
+        let emitted = render(&grants, Emit::K8sRbac, &options);
+        assert!(
+            emitted.text.contains("name: grantgap-b\n") && !emitted.text.contains("grantgap-a")
+        );
+        assert_eq!(emitted.warnings.len(), 1);
+        assert!(emitted.warnings[0].starts_with("no fix for --principal \"c\""));
+        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
+    }
+
+    /// Text that ends a scalar, a line or a document, or means something to a YAML reader.
+    const NASTY: &[&str] = &[
+        "bob\"\n  - kind: Group\n    apiGroup: rbac.authorization.k8s.io\n    name: \"system:authenticated",
+        "prod\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding",
+        "eve\" # not a comment",
+        "'single'",
+        "---",
+        "...",
+        "&anchor x",
+        "*alias",
+        "!!python/object:os.system",
+        "!tag",
+        "{a: b}",
+        "[a, b]",
+        "# comment",
+        "key: value",
+        "- item",
+        "? complex",
+        "|",
+        ">",
+        "%YAML 1.1",
+        "@at",
+        "`tick`",
+        "line\u{2028}separator",
+        "para\u{2029}graph",
+        "next\u{85}line",
+        "nul\0byte",
+        "esc\u{1b}[31mred",
+        "bidi\u{202e}txt",
+        "zero\u{200b}width",
+        "tab\there",
+        "cr\rlf",
+        " padded ",
+        "",
+        "~",
+        "null",
+        "true",
+        "yes",
+        "on",
+        "n",
+        "0x1f",
+        "0o17",
+        "017",
+        "1e3",
+        "1_000",
+        ".inf",
+        "<<",
+        "=",
+        "<redacted:abcd1234>",
+        "prod",
+        "system:serviceaccount:ci:deployer",
+        "system:serviceaccount:ci:de\nployer",
+        "system:serviceaccount:ci\n---:deployer",
+        "system:serviceaccounts:ci",
+        "system:unauthenticated",
+        "arn:aws:iam::111122223333:role/etl-reader",
+        "arn:aws:s3:::bucket/*",
+        "arn:aws:s3:::bucket/\nkey",
+        "*",
+        "*:*",
+        "s3:GetObject",
+        "s3:GetObject\n",
+        "core/pods:list",
+        "core/pods\n:list",
+        "core/po\"ds:list",
+        "apps/deployments/scale:update",
+        "nonresource:/healthz:get",
+        "nonresource:/a b:get",
+        "nonresource:*:get",
+        "core/secrets:get",
+        "yes/pods:list",
+        "core/pods:yes",
+    ];
+
+    #[test]
+    fn nasty_text_parses_back_into_exactly_the_intended_objects() {
+        let long = "x".repeat(5000);
+        let mut nasty: Vec<&str> = NASTY.to_vec();
+        nasty.push(&long);
+        let lists: Vec<Vec<String>> = nasty
+            .iter()
+            .map(|n| vec![n.to_string(), "prod".into()])
+            .chain([Vec::new()])
+            .collect();
+        let mut grants = Vec::new();
+        for (i, principal) in nasty.iter().enumerate() {
+            for (j, permission) in nasty.iter().enumerate() {
+                let list = &lists[(i + j) % lists.len()];
+                grants.push(Grant {
+                    principal,
+                    permission,
+                    orgs: list,
+                    objects: list,
+                });
+            }
+        }
+        for emit in [Emit::K8sRbac, Emit::IamPolicy] {
+            for allow_risky in [false, true] {
+                let options = Options {
+                    allow_risky,
+                    ..Options::default()
+                };
+                let emitted = render(&grants, emit, &options);
+                if let Err(broke) = check_round_trip(&grants, emit, &options, &emitted) {
+                    panic!(
+                        "{emit:?} allow_risky={allow_risky}: {broke}\n{}",
+                        emitted.text
+                    );
+                }
+                assert!(!emitted.warnings.is_empty());
+            }
+        }
+        // The injection attempts are left out with a warning, not bound as written.
+        let emitted = render(&grants, Emit::K8sRbac, &Options::default());
+        let subjects: Vec<Subject> = serde_yaml_ng::Deserializer::from_str(&emitted.text)
+            .flat_map(|d| {
+                RbacObject::deserialize(d)
+                    .unwrap()
+                    .subjects
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert!(subjects.iter().all(|s| s.kind != "Group"), "{subjects:?}");
+        assert!(
+            emitted
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("skipped principal \"bob\\\"\\n  - kind: Group")),
+            "{:#?}",
+            emitted.warnings
+        );
+        assert!(
+            emitted.text.contains("name: eve\" # not a comment")
+                || emitted.text.contains("name: 'eve\" # not a comment'"),
+            "{}",
+            emitted.text
+        );
+    }
+
+    #[test]
+    fn the_check_catches_what_an_injection_would_do() {
+        let prod = ["prod".to_string()];
+        let grants = [grant("bob", "core/pods:list", &prod)];
+        let options = Options::default();
+        let emitted = render(&grants, Emit::K8sRbac, &options);
+        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
+        let tampered = [
+            emitted.text.replace("kind: User", "kind: Group"),
+            emitted.text.replace("name: bob", "name: bob\n- kind: Group\n  name: system:authenticated"),
+            emitted.text.replace("- list", "- list\n  - watch"),
+            format!("{}---\nkind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nmetadata:\n  name: x\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects: []\n", emitted.text),
+            emitted.text.replace("namespace: prod", "namespace: kube-system"),
+        ];
+        for text in tampered {
+            assert_ne!(text, emitted.text);
+            let tampered = Emitted {
+                text,
+                warnings: Vec::new(),
+            };
+            assert!(
+                check_round_trip(&grants, Emit::K8sRbac, &options, &tampered).is_err(),
+                "{}",
+                tampered.text
+            );
+        }
+        // Nothing to emit is a stream of comments only.
+        let empty = render(&[], Emit::K8sRbac, &options);
+        check_round_trip(&[], Emit::K8sRbac, &options, &empty).unwrap();
+    }
+
+    #[test]
+    fn warnings_are_one_inert_line() {
+        let warning = shown("a\"\n\u{2028}\u{85}\u{202e}\u{7f}");
+        assert_eq!(warning, "\"a\\\"\\n\\u{2028}\\u{85}\\u{202e}\\x7f\"");
+        assert!(shown(&"x".repeat(500)).ends_with("... (500 bytes)"));
+    }
+}
