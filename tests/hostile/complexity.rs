@@ -15,6 +15,22 @@ use crate::common::stdout_of;
 const T0: i64 = 1_794_787_200_000;
 
 /// Writes one JSON document a line.
+/// A role `Reader` (m.read) held by `svc` from `T0`.
+fn one_reader(dir: &Path) {
+    write_lines(
+        dir,
+        "roles.jsonl",
+        [r#"{"role": "Reader", "permissions": ["m.read"]}"#.into()],
+    );
+    write_lines(
+        dir,
+        "role_snapshots.jsonl",
+        [format!(
+            r#"{{"snapshot_at": {T0}, "principal": "svc", "role": "Reader"}}"#
+        )],
+    );
+}
+
 fn write_lines(dir: &Path, name: &str, lines: impl IntoIterator<Item = String>) {
     let text: String = lines.into_iter().map(|line| line + "\n").collect();
     std::fs::write(dir.join(name), text).unwrap();
@@ -151,18 +167,7 @@ fn eight_double_stars_against_a_hundred_segments() {
                 .into(),
         ],
     );
-    write_lines(
-        dir.path(),
-        "roles.jsonl",
-        [r#"{"role": "Reader", "permissions": ["m.read"]}"#.into()],
-    );
-    write_lines(
-        dir.path(),
-        "role_snapshots.jsonl",
-        [format!(
-            r#"{{"snapshot_at": {T0}, "principal": "svc", "role": "Reader"}}"#
-        )],
-    );
+    one_reader(dir.path());
     let long = "/s".repeat(100);
     let ends_in_zzz = format!("{}/zzz", "/s".repeat(99));
     write_lines(
@@ -226,18 +231,7 @@ fn a_hundred_thousand_rules_for_two_thousand_endpoints() {
     ));
     policies.push(rule("*", "/**/items/{id}", "items.read"));
     write_lines(dir.path(), "policies.jsonl", policies);
-    write_lines(
-        dir.path(),
-        "roles.jsonl",
-        [r#"{"role": "Reader", "permissions": ["m.read"]}"#.into()],
-    );
-    write_lines(
-        dir.path(),
-        "role_snapshots.jsonl",
-        [format!(
-            r#"{{"snapshot_at": {T0}, "principal": "svc", "role": "Reader"}}"#
-        )],
-    );
+    one_reader(dir.path());
     let mut expected: BTreeMap<String, String> = (0..ENDPOINTS)
         .map(|j| {
             let i = j * (RULES / ENDPOINTS);
