@@ -34,15 +34,25 @@ fn purge_freed_memory_at_once() {
 
 /// Why do service accounts get 403 Forbidden, and what must be granted, refreshed or fixed?
 #[derive(Debug, Parser)]
-#[command(name = "grantgap", version, about)]
+#[command(name = "grantgap", version, about, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The exit codes, as `--help` shows them (the constants below).
+const EXIT_CODES: &str = "Exit codes:
+  0         done; with --baseline, nothing new
+  1         error: an input that cannot be read, an unwritable output (the message says what to do)
+  2         bad arguments, or an output that would replace an input
+  3         --baseline found a new signature or (principal, missing permission)
+  4         --strict met an input record it could not use; nothing was written
+  130, 143  interrupted (Ctrl-C, SIGTERM); half-written outputs removed";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Per principal: the missing permissions, counts, endpoints, causes and the fix.
+    #[command(after_help = EXIT_CODES)]
     Report(cli::report::ReportArgs),
     /// The failure signatures, each with an id that is the same every night.
     Signatures(cli::signatures::SignaturesArgs),

@@ -175,6 +175,9 @@ pub fn write_atomically(
     let registered = tmp.path().to_path_buf();
     lock().push(registered.clone());
     let written = (|| {
+        tmp.as_file()
+            .set_permissions(mode_of(&target))
+            .with_context(|| format!("cannot write {}", path.display()))?;
         let mut out = BufWriter::new(tmp.as_file_mut());
         write(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
         out.flush()
@@ -189,6 +192,29 @@ pub fn write_atomically(
     })();
     lock().retain(|p| p != &registered);
     written.map(|_| ())
+}
+
+/// The mode a written file gets: the one it replaces keeps its own; a new one
+/// gets what any program's would (0666 less the umask), not the temporary
+/// file's 0600.
+fn mode_of(target: &Path) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(target) {
+        return meta.permissions();
+    }
+    fs::Permissions::from_mode(0o666 & !umask())
+}
+
+/// The process's umask, as Linux reports it (since 4.7). Reading it with
+/// umask(2) means setting it, which races with threads creating files.
+fn umask() -> u32 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+            u32::from_str_radix(line.trim(), 8).ok()
+        })
+        .unwrap_or(0o022)
 }
 
 /// Replaces the folder `dir` as a whole with what `write` puts into a new one:

@@ -702,3 +702,104 @@ fn file_order_and_thread_count_do_not_change_the_report() {
     assert_eq!(forward, run(&reversed, "2"));
     assert_eq!(forward, run(&files, "2"));
 }
+
+#[test]
+fn dash_o_is_standard_output_and_conflicting_flags_are_refused() {
+    let out = grantgap(&[
+        "report",
+        "sample_logs/maintenance",
+        "--format",
+        "json",
+        "-o",
+        "-",
+    ]);
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(report["requests"]["denied"].as_u64().unwrap() > 0);
+    assert!(
+        !Path::new(env!("CARGO_MANIFEST_DIR")).join("-").exists(),
+        "no file named -"
+    );
+    let out = grantgap(&[
+        "report",
+        "sample_logs/maintenance",
+        "--format",
+        "json",
+        "--emit",
+        "k8s-rbac",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    for args in [&["--help"][..], &["report", "--help"]] {
+        let out = grantgap(args);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Exit codes:") && help.contains("--strict met") && help.contains("143"),
+            "{args:?}: {help}"
+        );
+    }
+}
+
+#[test]
+fn query_tables_hold_rows_not_polars_metadata() {
+    let out = grantgap(&[
+        "query",
+        "SELECT principal FROM principals ORDER BY principal",
+        "sample_logs/maintenance",
+    ]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("svc-"), "{table}");
+    assert!(
+        !table.contains("shape:") && !table.contains(" str "),
+        "{table}"
+    );
+}
+
+#[test]
+fn output_files_honour_the_umask_and_keep_their_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (new, existing) = (dir.path().join("new.json"), dir.path().join("kept.json"));
+    std::fs::write(&existing, "old").unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o604)).unwrap();
+    for target in [&new, &existing] {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 027 && exec \"$0\" report sample_logs/maintenance --format json -o {}",
+                target.display()
+            ))
+            .arg(env!("CARGO_BIN_EXE_grantgap"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&new), 0o640, "0666 less the umask");
+    assert_eq!(mode(&existing), 0o604, "a replaced file keeps its mode");
+}
+
+#[test]
+fn the_summary_counts_one_principal_in_the_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.jsonl");
+    std::fs::write(
+        &log,
+        r#"{"ts":"2026-11-20T00:00:01Z","principal":"svc-a","method":"GET","path":"/w/1","status":403}"#,
+    )
+    .unwrap();
+    for format in ["table", "markdown", "html"] {
+        let out = grantgap(&["report", log.to_str().unwrap(), "--format", format]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("1 principal with denials") && !text.contains("1 principals"),
+            "{format}: {text}"
+        );
+    }
+}

@@ -215,7 +215,12 @@ const BAD_RECORDS_SHOWN: usize = 20;
 /// Refuses an output file that would destroy an input (checked before the run
 /// reads anything, and again when written).
 pub fn check_output(path: Option<&Path>) -> Result<()> {
-    path.map_or(Ok(()), grantgap::output::check_file)
+    stdout_or(path).map_or(Ok(()), grantgap::output::check_file)
+}
+
+/// The output file named, `None` for standard output (no file, or `-o -`).
+fn stdout_or(path: Option<&Path>) -> Option<&Path> {
+    path.filter(|p| p.as_os_str() != "-")
 }
 
 /// Writes output to a file whole or not at all (see [`grantgap::output`]), or
@@ -224,7 +229,7 @@ pub fn write_output(
     path: Option<&Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
-    let Some(path) = path else {
+    let Some(path) = stdout_or(path) else {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         write(&mut out).context("cannot write to standard output")?;

@@ -105,6 +105,9 @@ fn show_whole_tables() {
         ("POLARS_FMT_MAX_COLS", "-1"),
         ("POLARS_FMT_STR_LEN", "120"),
         ("POLARS_TABLE_WIDTH", "400"),
+        // The rows are the answer: polars' `shape:` line and type row are not.
+        ("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1"),
+        ("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1"),
     ] {
         if std::env::var_os(name).is_none() {
             // Set while no other thread reads the environment: the pipeline is done.

@@ -40,7 +40,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "F")]
     pub suppressions: Option<PathBuf>,
     /// Instead of the report, write the fixes natively: Kubernetes RBAC YAML or IAM policy JSON.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "format")]
     pub emit: Option<report::emit::Emit>,
     /// Emit fixes only for this principal (its exact name; repeat for more).
     #[arg(long, value_name = "NAME", requires = "emit")]

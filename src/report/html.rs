@@ -12,7 +12,7 @@ use std::io::{self, Write};
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{joined_once, level_name, summary_line, Report};
+use super::{joined_once, level_name, principals_with_denials, summary_line, Report};
 use crate::cluster::spikes::{Spike, SpikeReport};
 use crate::diagnose::least_privilege::PrincipalGrants;
 use crate::diagnose::Cause;
@@ -44,7 +44,7 @@ fn page(report: &Report) -> Markup {
                     h2 { "Summary" }
                     p {
                         (r.total) " requests: " (r.allowed) " allowed, " strong { (r.denied) " denied (403)" }
-                        ", " (r.other) " other. " (report.principals.len()) " principals with denials. "
+                        ", " (r.other) " other. " (principals_with_denials(report)) ". "
                         (summary_line(report)) "."
                     }
                     @for warning in &report.warnings { p.warning { "Warning: " (warning) } }

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::text::markdown;
-use super::{level_name, Report};
+use super::{level_name, principals_with_denials, Report};
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let r = &report.requests;
@@ -13,12 +13,12 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{} requests: {} allowed, {} denied (403), {} other. {} principals with denials.",
+        "{} requests: {} allowed, {} denied (403), {} other. {}.",
         r.total,
         r.allowed,
         r.denied,
         r.other,
-        report.principals.len()
+        principals_with_denials(report)
     )?;
     for warning in &report.warnings {
         writeln!(out, "\n> warning: {}", markdown(warning))?;

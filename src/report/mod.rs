@@ -222,6 +222,14 @@ pub(crate) fn joined_once<T: AsRef<str>>(items: impl Iterator<Item = T>) -> Stri
     seen.join(", ")
 }
 
+/// "1 principal with denials", "2 principals with denials": the summary's count.
+fn principals_with_denials(report: &Report) -> String {
+    match report.principals.len() {
+        1 => "1 principal with denials".to_string(),
+        n => format!("{n} principals with denials"),
+    }
+}
+
 /// `high`, `medium` or `low`.
 pub fn level_name(level: Level) -> &'static str {
     match level {

@@ -5,18 +5,18 @@
 use std::io::{self, Write};
 
 use super::text::terminal;
-use super::{level_name, Report};
+use super::{level_name, principals_with_denials, Report};
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let r = &report.requests;
     writeln!(
         out,
-        "{} requests: {} allowed, {} denied (403), {} other; {} principals with denials",
+        "{} requests: {} allowed, {} denied (403), {} other; {}",
         r.total,
         r.allowed,
         r.denied,
         r.other,
-        report.principals.len()
+        principals_with_denials(report)
     )?;
     for warning in &report.warnings {
         writeln!(out, "warning: {}", terminal(warning))?;
