@@ -257,6 +257,10 @@ fn audit_records_without_a_timestamp_are_still_diagnosed() {
             Some("unknown")
         )
     );
+    // Unknown stays unknown: never the epoch.
+    assert_eq!(f["last_seen"], "unknown");
+    assert_eq!(r["principals"][0]["last_seen"], "unknown");
+    assert!(!r.to_string().contains("1970-01-01"), "{r}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use crate::diagnose::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
 use crate::ingest::aggregate::{Position, Sample};
 use crate::ingest::fields::format_millis;
-use crate::model::Millis;
+use crate::model::{Millis, UNKNOWN_TIME};
 
 /// Request ids (or `file:line`) kept per finding as evidence.
 const REQUESTS_PER_FINDING: usize = 5;
@@ -131,7 +131,9 @@ pub struct Fix {
 struct FindingAcc<'a> {
     count: u64,
     first: Option<Millis>,
-    last: Millis,
+    /// `None` until a group is folded in: never the epoch, which a denial of
+    /// unknown time (`UNKNOWN_TIME`, the smallest instant) would leave.
+    last: Option<Millis>,
     /// (method, template): the finding's text is made once, at the end.
     endpoints: BTreeSet<(&'a str, &'a str)>,
     sources: BTreeSet<RequirementSource>,
@@ -156,7 +158,8 @@ struct FindingAcc<'a> {
 struct PrincipalAcc<'a> {
     denied: u64,
     first: Option<Millis>,
-    last: Millis,
+    /// As [`FindingAcc::last`].
+    last: Option<Millis>,
     latest_snapshot: Option<Millis>,
     findings: BTreeMap<(Cause, Option<String>), FindingAcc<'a>>,
     other_plane: BTreeMap<String, BTreeSet<String>>,
@@ -169,7 +172,7 @@ impl<'a> PrincipalAcc<'a> {
         let group = d.denial.group;
         self.denied += group.count;
         self.first = Some(self.first.map_or(group.first_ts, |f| f.min(group.first_ts)));
-        self.last = self.last.max(group.last_ts);
+        self.last = Some(self.last.map_or(group.last_ts, |l| l.max(group.last_ts)));
         self.latest_snapshot = self.latest_snapshot.max(d.denial.snapshot_at);
         for (perm, roles) in d.evidence.other_plane.iter().flat_map(|m| m.iter()) {
             self.other_plane
@@ -186,7 +189,7 @@ impl<'a> PrincipalAcc<'a> {
             let f = self.findings.entry((d.cause, permission)).or_default();
             f.count += group.count;
             f.first = Some(f.first.map_or(group.first_ts, |t| t.min(group.first_ts)));
-            f.last = f.last.max(group.last_ts);
+            f.last = Some(f.last.map_or(group.last_ts, |l| l.max(group.last_ts)));
             f.endpoints.insert((&key.method, &key.template));
             f.sources.extend(d.source);
             f.confidence = Some(f.confidence.map_or(d.confidence, |c| c.min(d.confidence)));
@@ -587,8 +590,8 @@ fn finish_principal(
                 cause,
                 permission,
                 count: f.count,
-                first_seen: format_millis(f.first.unwrap_or_default()),
-                last_seen: format_millis(f.last),
+                first_seen: format_millis(f.first.unwrap_or(UNKNOWN_TIME)),
+                last_seen: format_millis(f.last.unwrap_or(UNKNOWN_TIME)),
                 endpoints,
                 required_by: f.sources.into_iter().next(),
                 confidence: f
@@ -610,8 +613,8 @@ fn finish_principal(
     PrincipalFindings {
         principal: principal.to_string(),
         denied: acc.denied,
-        first_seen: format_millis(acc.first.unwrap_or_default()),
-        last_seen: format_millis(acc.last),
+        first_seen: format_millis(acc.first.unwrap_or(UNKNOWN_TIME)),
+        last_seen: format_millis(acc.last.unwrap_or(UNKNOWN_TIME)),
         roles_held,
         findings,
         fix: Fix {

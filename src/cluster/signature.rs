@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diagnose::Cause;
 use crate::intern::Shared;
-use crate::model::Millis;
+use crate::model::{Millis, UNKNOWN_TIME};
 
 /// What makes two denials the same failure.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -80,7 +80,8 @@ pub struct SignatureAcc {
     /// Principals as met, repeats included; sorted and deduplicated by `finish`.
     pub principals: Vec<Shared<str>>,
     pub first: Option<Millis>,
-    pub last: Millis,
+    /// `None` until something is added: never the epoch.
+    pub last: Option<Millis>,
     /// The earliest requests: (time, id or `file:line`).
     pub requests: Vec<(Millis, CompactString)>,
 }
@@ -103,7 +104,7 @@ impl SignatureAcc {
             self.principals.push(principal.clone());
         }
         self.first = Some(self.first.map_or(first, |f| f.min(first)));
-        self.last = self.last.max(last);
+        self.last = Some(self.last.map_or(last, |l| l.max(last)));
         self.requests.extend(requests);
         self.requests.sort();
         self.requests.truncate(REQUESTS_LISTED);
@@ -117,7 +118,7 @@ impl SignatureAcc {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.last = self.last.max(other.last);
+        self.last = self.last.max(other.last); // `None` is the least.
         self.requests.extend(other.requests);
         self.requests.sort();
         self.requests.truncate(REQUESTS_LISTED);
@@ -143,8 +144,8 @@ impl SignatureAcc {
                 .take(PRINCIPALS_LISTED)
                 .map(|p| p.to_string())
                 .collect(),
-            first_seen: format(self.first.unwrap_or_default()),
-            last_seen: format(self.last),
+            first_seen: format(self.first.unwrap_or(UNKNOWN_TIME)),
+            last_seen: format(self.last.unwrap_or(UNKNOWN_TIME)),
             requests: self
                 .requests
                 .into_iter()
