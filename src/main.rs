@@ -47,6 +47,7 @@ const EXIT_CODES: &str = "Exit codes:
   2         bad arguments, or an output that would replace an input
   3         --baseline found a new signature or (principal, missing permission)
   4         --strict met an input record it could not use; nothing was written
+  5         no event could be used, or more than --max-skipped were skipped; no report was written
   130, 143  interrupted (Ctrl-C, SIGTERM); half-written outputs removed";
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +76,8 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_NEW_DENIALS: u8 = 3;
 /// Exit code of a `--strict` run that met input it could not use.
 const EXIT_BAD_INPUT: u8 = 4;
+/// Exit code of a run whose events were none usable, or too many skipped.
+const EXIT_UNUSABLE_INPUT: u8 = 5;
 
 fn main() -> ExitCode {
     purge_freed_memory_at_once();
@@ -99,6 +102,11 @@ fn main() -> ExitCode {
                 .is_some()
             {
                 ExitCode::from(EXIT_BAD_INPUT)
+            } else if e
+                .downcast_ref::<grantgap::ingest::UnusableInput>()
+                .is_some()
+            {
+                ExitCode::from(EXIT_UNUSABLE_INPUT)
             } else if e
                 .downcast_ref::<grantgap::output::RefusedOutput>()
                 .is_some()

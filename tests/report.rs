@@ -584,6 +584,8 @@ fn secrets_in_the_log_never_reach_any_output() {
     let out = grantgap(&[
         "report",
         events.to_str().unwrap(),
+        "--max-skipped",
+        "0",
         "--quarantine",
         quarantine.to_str().unwrap(),
     ]);
@@ -597,7 +599,14 @@ fn secrets_in_the_log_never_reach_any_output() {
         );
     }
     for format in ["table", "json", "csv", "markdown"] {
-        let out = grantgap(&["report", "--format", format, events.to_str().unwrap()]);
+        let out = grantgap(&[
+            "report",
+            "--format",
+            format,
+            "--max-skipped",
+            "0",
+            events.to_str().unwrap(),
+        ]);
         assert!(out.status.success());
         let text = format!(
             "{}{}",
@@ -802,4 +811,54 @@ fn the_summary_counts_one_principal_in_the_singular() {
             "{format}: {text}"
         );
     }
+}
+
+#[test]
+fn a_feed_that_yields_nothing_usable_exits_5_not_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (empty, foreign, mostly_bad) = (
+        dir.path().join("empty.jsonl"),
+        dir.path().join("activity.jsonl"),
+        dir.path().join("mostly_bad.jsonl"),
+    );
+    std::fs::write(&empty, "").unwrap();
+    // An Azure-like record: JSON, but no field grantgap reads as an event.
+    std::fs::write(
+        &foreign,
+        r#"{"time":"2026-11-20T00:00:01Z","operationName":"MICROSOFT.STORAGE/READ","resultType":"Failure"}"#
+            .to_string()
+            + "\n",
+    )
+    .unwrap();
+    let good = r#"{"ts":"2026-11-20T00:00:01Z","principal":"svc-a","method":"GET","path":"/w/1","status":403}"#;
+    std::fs::write(&mostly_bad, format!("{good}\n{{broken\n{{broken\n")).unwrap();
+    let report = dir.path().join("report.json");
+    for (input, says) in [
+        (&empty, "hold no events"),
+        (&foreign, "no event could be used"),
+        (&mostly_bad, "2 of 3 events skipped"),
+    ] {
+        let out = grantgap(&[
+            "report",
+            input.to_str().unwrap(),
+            "-o",
+            report.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{input:?}: {stderr}");
+        assert!(stderr.contains(says), "{input:?}: {stderr}");
+        assert!(!report.exists(), "no report is written");
+    }
+    // A few bad lines in a real log pass; --max-skipped 0 allows any share.
+    let out = grantgap(&["report", mostly_bad.to_str().unwrap(), "--max-skipped", "0"]);
+    assert!(out.status.success());
+    let out = grantgap(&[
+        "report",
+        mostly_bad.to_str().unwrap(),
+        "--max-skipped",
+        "70%",
+    ]);
+    assert!(out.status.success());
+    let out = grantgap(&["report", empty.to_str().unwrap(), "--max-skipped", "0"]);
+    assert_eq!(out.status.code(), Some(5), "no event at all always fails");
 }

@@ -64,6 +64,10 @@ pub struct IngestOptions {
     pub input_format: InputFormat,
     /// Any record that cannot be used stops the run (a [`StrictFailure`]).
     pub strict: bool,
+    /// Fail as an [`UnusableInput`] when no event is used or more than this
+    /// share of them is skipped; `None` never fails (the library's default:
+    /// the command line sets it).
+    pub max_skipped: Option<f64>,
     /// Denied requests kept per group as evidence; `usize::MAX` keeps every one.
     pub samples_per_group: usize,
     /// Count allowed requests of flat JSON Lines through [`fast::FastPath`]
@@ -111,6 +115,7 @@ impl Default for IngestOptions {
             learn_min_values: template::DEFAULT_LEARN_MIN_VALUES,
             input_format: InputFormat::Auto,
             strict: false,
+            max_skipped: None,
             limits: SizeLimits::default(),
         }
     }
@@ -195,6 +200,80 @@ impl std::fmt::Display for StrictFailure {
 }
 
 impl std::error::Error for StrictFailure {}
+
+/// Events that cannot make a report a nightly job should trust: none at all
+/// (empty input, or a log in a shape grantgap does not read), or more skipped
+/// than `--max-skipped` allows. A broken feed must not look like a night
+/// without 403s.
+#[derive(Debug)]
+pub struct UnusableInput {
+    used: u64,
+    skipped: u64,
+    max_share: f64,
+    /// The most frequent skip reasons, most first.
+    reasons: Vec<(String, u64)>,
+}
+
+impl UnusableInput {
+    /// Fails when no event was used, or when skipped events (stage folds, which
+    /// are repeats, aside) pass `max_share` of those read.
+    fn check(events: &TableStats, max_share: f64) -> Result<(), Self> {
+        let mut reasons: Vec<(String, u64)> = events
+            .skipped
+            .iter()
+            .filter(|(kind, _)| kind.as_str() != fields::FOLDED)
+            .map(|(kind, n)| (kind.clone(), *n))
+            .collect();
+        let skipped: u64 = reasons.iter().map(|(_, n)| n).sum();
+        let share = skipped as f64 / (events.used + skipped).max(1) as f64;
+        if events.used > 0 && share <= max_share {
+            return Ok(());
+        }
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        reasons.truncate(3);
+        Err(UnusableInput {
+            used: events.used,
+            skipped,
+            max_share,
+            reasons,
+        })
+    }
+}
+
+impl std::fmt::Display for UnusableInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reasons: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        if self.used == 0 && self.skipped == 0 {
+            return write!(
+                f,
+                "the inputs hold no events: check that the feed wrote its files (no report was written)"
+            );
+        }
+        if self.used == 0 {
+            return write!(
+                f,
+                "no event could be used: {} skipped ({}); check the log's format (--input-format, --map) (no report was written)",
+                self.skipped,
+                reasons.join(", ")
+            );
+        }
+        write!(
+            f,
+            "{} of {} events skipped ({:.1}%, more than --max-skipped {}): {}; see the first bad records above, or raise --max-skipped (0 allows any share) (no report was written)",
+            self.skipped,
+            self.used + self.skipped,
+            100.0 * self.skipped as f64 / (self.used + self.skipped) as f64,
+            self.max_share,
+            reasons.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnusableInput {}
 
 /// Reads every input. Fails only when an input cannot be opened at all; bad
 /// records are counted, kept as samples and skipped.
@@ -344,6 +423,10 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             (at, q)
         });
         quarantine::write(path, located)?;
+    }
+    // After the quarantine: it holds what a failed feed's records were.
+    if let Some(max_share) = options.max_skipped {
+        UnusableInput::check(&stats[&Table::Events], max_share)?;
     }
     let learned_templates = templater
         .learned()
