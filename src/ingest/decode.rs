@@ -91,7 +91,7 @@ fn read_line_bounded(
         if available.is_empty() {
             return Ok((read, cut));
         }
-        let (line_end, found) = match memchr_newline(available) {
+        let (line_end, found) = match memchr::memchr(b'\n', available) {
             Some(at) => (at + 1, true),
             None => (available.len(), false),
         };
@@ -106,10 +106,6 @@ fn read_line_bounded(
             return Ok((read, cut));
         }
     }
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
 }
 
 /// Reads all of `reader` if it holds at most `limit` bytes; `None` (having
@@ -377,32 +373,25 @@ pub struct CsvSource<R: Read> {
     headers: Vec<String>,
     record: csv::ByteRecord,
     failed: bool,
-    /// Bytes read since the last record ended, shared with the reader.
-    budget: std::sync::Arc<Budget>,
 }
 
-/// The bytes a CSV record may take, counted as the csv reader pulls them: the
-/// reader grows its record buffer without a bound, so the bound is on what it
-/// is handed.
-#[derive(Debug)]
-struct Budget {
-    since_record: std::sync::atomic::AtomicU64,
-    limit: u64,
-    spent: std::sync::atomic::AtomicBool,
-}
-
-/// A reader that fails once one record has taken more than its [`Budget`].
+/// A reader that fails once one record has taken more than `limit` bytes:
+/// the csv reader grows its record buffer without a bound, so the bound is on
+/// what it is handed. [`CsvSource`] resets the count at each record, through
+/// the csv reader's `get_mut`.
 struct Budgeted<R> {
     inner: R,
-    budget: std::sync::Arc<Budget>,
+    since_record: u64,
+    limit: u64,
+    spent: bool,
 }
 
 impl<R: Read> Read for Budgeted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::sync::atomic::Ordering::Relaxed;
         let n = self.inner.read(buf)?;
-        if self.budget.since_record.fetch_add(n as u64, Relaxed) + n as u64 > self.budget.limit {
-            self.budget.spent.store(true, Relaxed);
+        self.since_record += n as u64;
+        if self.since_record > self.limit {
+            self.spent = true;
             return Err(std::io::Error::other(TOO_LONG));
         }
         Ok(n)
@@ -418,7 +407,7 @@ impl<R: Read + Send> CsvSource<R> {
 
     /// Records of a CSV stream that starts with its header row.
     pub fn with_limits(reader: R, limits: SizeLimits) -> Result<Self> {
-        let (reader, budget) = Budgeted::new(reader, limits);
+        let reader = Budgeted::new(reader, limits);
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
         let headers = reader
             .headers()
@@ -426,31 +415,25 @@ impl<R: Read + Send> CsvSource<R> {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        Ok(Self::with_reader(reader, headers, budget))
+        Ok(Self::with_reader(reader, headers))
     }
 
     /// Records of a part of a CSV file after its header row, named by `headers`
     /// (the file's, from [`CsvSource::new`] over its start).
     pub fn with_headers(reader: R, headers: Vec<String>, limits: SizeLimits) -> Self {
-        let (reader, budget) = Budgeted::new(reader, limits);
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
-            .from_reader(reader);
-        Self::with_reader(reader, headers, budget)
+            .from_reader(Budgeted::new(reader, limits));
+        Self::with_reader(reader, headers)
     }
 
-    fn with_reader(
-        reader: csv::Reader<Budgeted<R>>,
-        headers: Vec<String>,
-        budget: std::sync::Arc<Budget>,
-    ) -> Self {
+    fn with_reader(reader: csv::Reader<Budgeted<R>>, headers: Vec<String>) -> Self {
         CsvSource {
             reader,
             headers,
             record: csv::ByteRecord::new(),
             failed: false,
-            budget,
         }
     }
 
@@ -461,18 +444,14 @@ impl<R: Read + Send> CsvSource<R> {
 }
 
 impl<R: Read> Budgeted<R> {
-    fn new(inner: R, limits: SizeLimits) -> (Self, std::sync::Arc<Budget>) {
-        let budget = std::sync::Arc::new(Budget {
-            since_record: 0.into(),
+    fn new(inner: R, limits: SizeLimits) -> Self {
+        Budgeted {
+            inner,
+            since_record: 0,
             // The reader pulls its buffer's worth ahead of the record it is on.
             limit: (limits.record as u64).saturating_add(CSV_READ_AHEAD),
-            spent: false.into(),
-        });
-        let reader = Budgeted {
-            inner,
-            budget: budget.clone(),
-        };
-        (reader, budget)
+            spent: false,
+        }
     }
 }
 
@@ -481,11 +460,10 @@ const CSV_READ_AHEAD: u64 = 64 << 10;
 
 impl<R: Read + Send> RecordSource for CsvSource<R> {
     fn next_record(&mut self) -> Option<Decoded> {
-        use std::sync::atomic::Ordering::Relaxed;
         if self.failed {
             return None;
         }
-        self.budget.since_record.store(0, Relaxed);
+        self.reader.get_mut().since_record = 0;
         let result = self.reader.read_byte_record(&mut self.record);
         let line = self.record.position().map_or(0, |p| p.line());
         match result {
@@ -493,13 +471,14 @@ impl<R: Read + Send> RecordSource for CsvSource<R> {
             Err(e) => {
                 let line = e.position().map_or(line, |p| p.line());
                 // The csv reader cannot resynchronise after an I/O error; stop here.
-                if self.budget.spent.load(Relaxed) {
+                let budget = self.reader.get_ref();
+                if budget.spent {
                     self.failed = true;
                     let skip = Skip::new(
                         TOO_LONG,
                         format!(
                             "a CSV row is longer than {} bytes: raise --max-record-size if it is genuine; the rest of the file is not read",
-                            self.budget.limit - CSV_READ_AHEAD
+                            budget.limit - CSV_READ_AHEAD
                         ),
                     );
                     return Some((line, Err(skip)));
