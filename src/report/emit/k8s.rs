@@ -384,10 +384,6 @@ pub(super) fn render(
     for grant in grants {
         let (principal, permission) = (grant.principal, grant.permission);
         let what = format!("{} for {}", shown(permission), shown(principal));
-        if permission.contains(REDACTED) {
-            warnings.insert(format!("skipped {what}: {REDACTED_WHY}"));
-            continue;
-        }
         // Not Kubernetes: another emitter's, not a problem.
         let Some(parsed) = parse_k8s(permission) else {
             continue;

@@ -113,11 +113,24 @@ pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
             ));
         }
     }
-    let chosen: Vec<Grant<'_>> = grants
+    let mut chosen: Vec<Grant<'_>> = grants
         .iter()
         .filter(|g| options.chooses(g.principal))
         .copied()
         .collect();
+    // A permission redacted at ingest names the mark, not the permission: no
+    // platform can grant it.
+    chosen.retain(|g| {
+        let redacted = g.permission.contains(REDACTED);
+        if redacted {
+            warnings.insert(format!(
+                "skipped {} for {}: {REDACTED_WHY}",
+                shown(g.permission),
+                shown(g.principal)
+            ));
+        }
+        !redacted
+    });
     let text = match emit {
         Emit::K8sRbac => k8s::render(&chosen, options.allow_risky, &mut warnings),
         Emit::IamPolicy => iam::render(&chosen, options.allow_risky, &mut warnings),
