@@ -11,21 +11,21 @@ use std::io::{BufRead, Cursor};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use grantgap::correlate;
-use grantgap::diagnose::policy::PolicyCatalog;
-use grantgap::diagnose::{self, DiagnoseOptions};
-use grantgap::generate::traffic::{Mix, Traffic};
-use grantgap::generate::world::World;
-use grantgap::generate::{self, GenerateOptions};
-use grantgap::ingest::aggregate::Aggregates;
-use grantgap::ingest::decode::{JsonSource, RecordSource};
-use grantgap::ingest::fast::FastPath;
-use grantgap::ingest::fields::FieldMap;
-use grantgap::ingest::formats::{self, InputFormat};
-use grantgap::ingest::input;
-use grantgap::ingest::template::Templater;
-use grantgap::ingest::{self as ingest_stage, IngestOptions};
-use grantgap::model::Policy;
+use grantgap::internals::correlate;
+use grantgap::internals::diagnose::policy::PolicyCatalog;
+use grantgap::internals::diagnose::{self, DiagnoseOptions};
+use grantgap::internals::generate::traffic::{Mix, Traffic};
+use grantgap::internals::generate::world::World;
+use grantgap::internals::generate::{self, GenerateOptions};
+use grantgap::internals::ingest::aggregate::Aggregates;
+use grantgap::internals::ingest::decode::{JsonSource, RecordSource};
+use grantgap::internals::ingest::fast::FastPath;
+use grantgap::internals::ingest::fields::FieldMap;
+use grantgap::internals::ingest::formats::{self, InputFormat};
+use grantgap::internals::ingest::input;
+use grantgap::internals::ingest::template::Templater;
+use grantgap::internals::ingest::{self as ingest_stage, IngestOptions};
+use grantgap::internals::model::Policy;
 
 const START: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z
 const EVENTS: u64 = 20_000;
@@ -140,7 +140,7 @@ fn diagnose_groups(c: &mut Criterion) {
                 diagnose::diagnose(
                     &correlation,
                     &catalog,
-                    &ingested.events,
+                    &ingested.events.successes,
                     DiagnoseOptions::default(),
                 )
                 .diagnoses
@@ -211,7 +211,7 @@ fn peers_of_one_endpoint(c: &mut Criterion) {
             diagnose::diagnose(
                 &correlation,
                 &catalog,
-                &ingested.events,
+                &ingested.events.successes,
                 DiagnoseOptions::default(),
             )
             .diagnoses

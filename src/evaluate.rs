@@ -16,7 +16,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnose::{Cause, Diagnosed};
-use crate::intern::Shared;
+use crate::model::intern::Shared;
 
 /// One line of the truth file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -2,338 +2,70 @@
 //! were denied with 403 and what to grant, refresh or fix.
 //!
 //! The pipeline is the architecture; each stage is a module with one input and
-//! one output:
+//! one output (`docs/architecture.md` follows a record from bytes to a finding):
 //!
 //! | stage | in | out |
 //! | --- | --- | --- |
-//! | [`ingest`] | input files | [`ingest::Ingested`]: event aggregates (the denial groups partly on disk) and the small tables |
-//! | [`correlate`] | a partition of `Ingested`'s denial groups | [`correlate::Correlation`]: each denial group with its snapshot and token |
-//! | [`diagnose`] | `Correlation` | [`diagnose::Diagnosed`]: one cause, missing permissions and evidence per group |
-//! | [`cluster`] | `Diagnosed`, a partition at a time | [`cluster::Clustered`]: findings per principal with the fix, signatures |
-//! | [`report`] | [`Analysis`]: `Clustered` and the denials over time | [`report::Report`], written as table, JSON, CSV, Markdown or HTML; its tables ([`report::frames`]) for `--export` and `grantgap query` |
+//! | `ingest` | input files | `Ingested`: event aggregates (the denial groups partly on disk) and the small tables |
+//! | `correlate` | a partition of the denial groups | `Correlation`: each denial group with its snapshot and token |
+//! | `diagnose` | `Correlation` | `Diagnosed`: one cause, missing permissions and evidence per group |
+//! | `cluster` | `Diagnosed`, a partition at a time | `Clustered`: findings per principal with the fix, signatures |
+//! | `spikes` | `Clustered` and the denials over time | `SpikeReport`: the timeline, its spikes and what explains them |
+//! | `report` | `Analysis`: all of the above | `Report`, written as table, JSON, CSV, Markdown or HTML; its tables for `--export` and `grantgap query` |
 //!
-//! Correlate, diagnose and cluster take the denial groups a partition of
-//! principals at a time ([`run_pipeline`]), as ingest hands them back from
-//! disk ([`ingest::spill`]): every finding is about one principal, so a
-//! partition's groups, correlations and diagnoses are dropped once it is
-//! clustered, and only the signatures span partitions. Memory does not grow
-//! with the denial groups.
+//! `pipeline` drives them: ingest once, then correlate, diagnose and cluster a
+//! partition of principals at a time, so memory does not grow with the denial
+//! groups. Shared by the stages: `model` (the records, time, and the groups
+//! that flow between stages), `output` (writing files safely) and `clock`
+//! (time per stage). Beside the pipeline: `generate` writes synthetic logs with
+//! known answers, and `evaluate` scores diagnoses against them.
 //!
-//! Spike detection ([`cluster::spikes`]) reads the same outputs over time.
-//!
-//! Beside the pipeline: [`generate`] writes synthetic logs with known answers,
-//! and [`evaluate`] scores the pipeline's diagnoses against them. Shared by the
-//! stages: [`model`] (the records), [`intern`] (one copy of strings that repeat
-//! across a million groups) and [`output`] (writing files safely).
+//! The public surface is [`cli`] (the subcommands, for `main.rs`), [`Report`]
+//! (the JSON report's shape) and [`internals`] (the parts benches and fuzz
+//! targets drive directly).
 
-pub mod cluster;
-pub mod correlate;
-pub mod diagnose;
-pub mod evaluate;
-pub mod generate;
-pub mod ingest;
-pub mod intern;
-pub mod model;
-pub mod output;
-pub mod report;
+pub mod cli;
+mod clock;
+mod cluster;
+mod correlate;
+mod diagnose;
+mod evaluate;
+mod generate;
+mod ingest;
+mod model;
+mod output;
+mod pipeline;
+mod report;
+mod spikes;
 
-use anyhow::Result;
+pub use crate::report::{Report, SCHEMA_VERSION};
 
-use crate::cluster::spikes::DenialTimes;
-use crate::cluster::suppress::Suppressions;
-use crate::cluster::{Clustered, Clusterer};
-use crate::correlate::Reference;
-use crate::diagnose::policy::PolicyCatalog;
-use crate::diagnose::{DiagnoseOptions, Diagnosed};
-use crate::ingest::aggregate::{DenialGroup, DenialKey};
-use crate::ingest::input::InputFile;
-use crate::ingest::{IngestOptions, Ingested};
-
-/// How to run the pipeline.
-#[derive(Debug)]
-pub struct Options {
-    pub ingest: IngestOptions,
-    pub diagnose: DiagnoseOptions,
-    pub suppressions: Suppressions,
-    /// Denial groups correlated, diagnosed and clustered together: about this
-    /// many (whole principals) at a time. The report is the same whatever it is.
-    pub groups_per_partition: usize,
-}
-
-/// A denial group with its correlation and diagnosis takes about 600 bytes and
-/// lives only until its partition is clustered: with 65,536 groups at a time a
-/// run holds about 40 MB of them, not 400 MB at 10 GB (680,000 groups). Fewer
-/// at a time would save little and add the joins' fixed cost per partition.
-const GROUPS_PER_PARTITION: usize = 1 << 16;
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            ingest: IngestOptions::default(),
-            diagnose: DiagnoseOptions::default(),
-            suppressions: Suppressions::default(),
-            groups_per_partition: GROUPS_PER_PARTITION,
-        }
+/// What benches and fuzz targets drive directly: the hot paths and the parsers
+/// of untrusted input, by the stage they belong to. Not a stable interface.
+pub mod internals {
+    /// Reading: decoders, formats, fields, templates, redaction, the fast path.
+    pub mod ingest {
+        pub use crate::ingest::fold::{aggregate, fast, seen};
+        pub use crate::ingest::record::{fields, formats, rbac, redact, tables, template};
+        pub use crate::ingest::source::{decode, input};
+        pub use crate::ingest::{ingest, IngestOptions};
     }
-}
-
-/// What the stages after ingest leave for the report, once every partition has
-/// been clustered.
-pub struct Analysis<'a> {
-    /// The role graph and snapshot histories the denials were judged against.
-    pub reference: Reference<'a>,
-    /// The denials over time, for the timeline and the spikes.
-    pub times: DenialTimes,
-    pub clustered: Clustered,
-}
-
-/// One partition's diagnoses, with the signature and suppression of each: for
-/// what wants every diagnosis (the exported denials table). Dropped once read.
-pub struct Partition<'p> {
-    pub diagnosed: &'p Diagnosed<'p>,
-    /// The signature id of each diagnosis, in order.
-    pub signature_ids: Vec<&'p str>,
-    /// Whether a suppression hid each diagnosis, in order.
-    pub hidden: &'p [bool],
-}
-
-/// Runs ingest, then correlate, diagnose and cluster a partition of principals
-/// at a time, handing each partition to `each_partition`, and the result with
-/// what it made of each partition to `finish` (which borrows from what ingest
-/// made, so both live here).
-pub fn run_pipeline<P, T>(
-    files: Vec<InputFile>,
-    options: &Options,
-    mut each_partition: impl FnMut(&Partition) -> Result<P>,
-    finish: impl FnOnce(&Ingested, Analysis, Vec<P>) -> Result<T>,
-) -> Result<T> {
-    let mut clock = StageClock::start();
-    let mut ingested = ingest::ingest(files, &options.ingest)?;
-    let denials = ingested.events.take_denials()?;
-    clock.lap("ingest");
-    let (runs, bytes) = denials.written();
-    clock.note(&format!(
-        "denial groups written to disk: {runs} runs, {} MB",
-        bytes >> 20
-    ));
-    let reference = Reference::new(&ingested)?;
-    let catalog = PolicyCatalog::new(ingested.policies.clone());
-    let locate = |position| ingested.locate(position);
-    let messages = ingested.events.messages.iter().map(|m| &**m);
-    let mut clusterer = Clusterer::new(messages, &options.suppressions);
-    let mut times = DenialTimes::default();
-    let mut made = Vec::new();
-    let mut partitions = denials.partitions(&ingested.events, options.groups_per_partition);
-    clock.split("correlate");
-    // At least one partition, empty when nothing was denied, so what each
-    // partition makes (an exported table) always has one part.
-    while let Some(groups) = match partitions.next_partition()? {
-        None if made.is_empty() => Some(Vec::new()),
-        next => next,
-    } {
-        clock.split("resolve objects");
-        let groups: Vec<(&DenialKey, &DenialGroup)> = groups.iter().map(|(k, g)| (k, g)).collect();
-        let correlation = correlate::correlate(&reference, &groups)?;
-        clock.split("correlate");
-        let diagnosed =
-            diagnose::diagnose(&correlation, &catalog, &ingested.events, options.diagnose);
-        clock.split("diagnose");
-        clusterer.add(&diagnosed, &locate);
-        let (signature_of, hidden) = clusterer.partition_signatures();
-        times.add(&diagnosed, signature_of, hidden);
-        clock.split("cluster");
-        made.push(each_partition(&Partition {
-            diagnosed: &diagnosed,
-            signature_ids: signature_of
-                .iter()
-                .map(|&n| clusterer.signature_id(n))
-                .collect(),
-            hidden,
-        })?);
-        clock.split("cluster");
+    pub mod correlate {
+        pub use crate::correlate::{correlate, Reference};
     }
-    let clustered = clusterer.finish();
-    clock.split("cluster");
-    clock.print_splits();
-    let analysis = Analysis {
-        reference,
-        times,
-        clustered,
-    };
-    let result = finish(&ingested, analysis, made);
-    clock.lap("report");
-    result
-}
-
-/// Time spent per stage, printed to stderr when `GRANTGAP_TIMINGS` is set: where
-/// a run's time goes, without a profiler.
-pub(crate) struct StageClock {
-    last: Option<std::time::Instant>,
-    /// Time per stage of the stages run a partition at a time, in first-run order.
-    splits: Vec<(&'static str, std::time::Duration)>,
-}
-
-impl StageClock {
-    pub(crate) fn start() -> Self {
-        StageClock {
-            last: std::env::var_os("GRANTGAP_TIMINGS").map(|_| std::time::Instant::now()),
-            splits: Vec::new(),
-        }
+    pub mod diagnose {
+        pub use crate::diagnose::{diagnose, messages, policy, DiagnoseOptions};
     }
-
-    /// Prints the time since the last lap or split as `stage`'s.
-    pub(crate) fn lap(&mut self, stage: &str) {
-        if let Some(last) = self.last {
-            eprintln!(
-                "grantgap: {stage}: {:.2} s, {}",
-                last.elapsed().as_secs_f64(),
-                memory_in_use()
-            );
-            self.last = Some(std::time::Instant::now());
-        }
+    pub mod cluster {
+        pub use crate::cluster::messages;
     }
-
-    /// Prints a remark on the run.
-    pub(crate) fn note(&self, remark: &str) {
-        if self.last.is_some() {
-            eprintln!("grantgap: {remark}");
-        }
+    pub mod generate {
+        pub use crate::generate::{generate, jsonl, traffic, world, GenerateOptions};
     }
-
-    /// Adds the time since the last lap or split to `stage`'s, printed by
-    /// [`StageClock::print_splits`]: for stages run once per partition.
-    pub(crate) fn split(&mut self, stage: &'static str) {
-        if let Some(last) = self.last {
-            let now = std::time::Instant::now();
-            match self.splits.iter_mut().find(|(s, _)| *s == stage) {
-                Some((_, total)) => *total += now - last,
-                None => self.splits.push((stage, now - last)),
-            }
-            self.last = Some(now);
-        }
+    pub mod model {
+        pub use crate::model::{DenialKey, Policy, Position};
     }
-
-    /// Prints each split stage's total, with the memory in use now.
-    pub(crate) fn print_splits(&mut self) {
-        for (stage, total) in std::mem::take(&mut self.splits) {
-            eprintln!(
-                "grantgap: {stage}: {:.2} s, {}",
-                total.as_secs_f64(),
-                memory_in_use()
-            );
-        }
-    }
-}
-
-/// The process's resident and peak resident memory, as Linux reports them
-/// (empty elsewhere): which stage holds the memory, without a heap profiler.
-fn memory_in_use() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Runs the whole pipeline and returns the report with its tables (for
-/// `--export` and `grantgap query`).
-pub fn analyse_with_frames(
-    files: Vec<InputFile>,
-    options: &Options,
-) -> Result<(report::Report, report::frames::Frames)> {
-    run_pipeline(
-        files,
-        options,
-        report::frames::denials,
-        |ingested, analysis, denials| {
-            let denials = report::frames::stacked(denials)?;
-            let report = report::Report::new(ingested, analysis);
-            let frames = report::frames::Frames::new(ingested, denials, &report)?;
-            Ok((report, frames))
-        },
-    )
-}
-
-/// Runs the whole pipeline over the inputs and returns the report.
-pub fn analyse(files: Vec<InputFile>, options: &Options) -> Result<report::Report> {
-    run_pipeline(
-        files,
-        options,
-        |_| Ok(()),
-        |ingested, analysis, _| Ok(report::Report::new(ingested, analysis)),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use polars::prelude::DataFrame;
-
-    use super::*;
-    use crate::cluster::suppress::Suppression;
-    use crate::generate::{self, GenerateOptions};
-
-    /// The report (as JSON) and the exported denials table of the log in `dir`,
-    /// with `groups_per_partition`, workers writing out their groups once they
-    /// hold `spill_after` (and reading 64 KiB at a time, so they do it often).
-    fn outputs(
-        dir: &std::path::Path,
-        groups_per_partition: usize,
-        spill_after: usize,
-    ) -> (String, DataFrame) {
-        // A suppression, so suppressed denials and their tallies cross partitions too.
-        let hide = Suppression {
-            signature: None,
-            principal: None,
-            cause: Some("token_expired".into()),
-            permission: None,
-            endpoint: None,
-            reason: "refresh is being fixed".into(),
-            expires: None,
-        };
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
-        let options = Options {
-            suppressions: Suppressions::new(vec![hide], today).unwrap(),
-            groups_per_partition,
-            ingest: IngestOptions {
-                spill_after,
-                range_bytes: 1 << 16,
-                ..IngestOptions::default()
-            },
-            ..Options::default()
-        };
-        let files = ingest::input::resolve(dir.join("logs").to_str().unwrap(), None).unwrap();
-        let (report, mut frames) = analyse_with_frames(files, &options).unwrap();
-        let at = frames
-            .tables
-            .iter()
-            .position(|(name, _)| *name == "denials");
-        let (_, denials) = frames.tables.swap_remove(at.unwrap());
-        (serde_json::to_string_pretty(&report).unwrap(), denials)
-    }
-
-    #[test]
-    fn the_report_is_the_same_whatever_the_partitions_and_spills() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = GenerateOptions {
-            principals: 40,
-            seed: 5,
-            ..GenerateOptions::new(dir.path().to_path_buf(), 30_000)
-        };
-        generate::generate(&log, |_| {}).unwrap();
-        let (whole, whole_denials) = outputs(dir.path(), usize::MAX, usize::MAX);
-        let report: serde_json::Value = serde_json::from_str(&whole).unwrap();
-        assert!(report["principals"].as_array().unwrap().len() > 20);
-        assert!(report["suppressed"]["denials"].as_u64().unwrap() > 0);
-        assert!(whole_denials.height() > 1000);
-        for (size, spill_after) in [(1, usize::MAX), (37, 1), (1000, 50), (usize::MAX, 400)] {
-            let (partitioned, denials) = outputs(dir.path(), size, spill_after);
-            let case = format!("{size} groups per partition, spilled after {spill_after}");
-            assert!(partitioned == whole, "{case}");
-            assert!(denials.equals_missing(&whole_denials), "{case}");
-        }
+    pub mod report {
+        pub use crate::report::emit;
     }
 }

@@ -1,11 +1,10 @@
 //! The `grantgap` command: subcommands, and how a run ends.
 
-mod cli;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use grantgap::cli::{self, Failure};
 
 // A run allocates many small strings (keys of the groups it counts, the
 // report's text) from two threads. glibc's allocator spent about a fifth of a
@@ -98,23 +97,12 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("grantgap: {e:#}");
-            if e.downcast_ref::<grantgap::ingest::StrictFailure>()
-                .is_some()
-            {
-                ExitCode::from(EXIT_BAD_INPUT)
-            } else if e
-                .downcast_ref::<grantgap::ingest::UnusableInput>()
-                .is_some()
-            {
-                ExitCode::from(EXIT_UNUSABLE_INPUT)
-            } else if e
-                .downcast_ref::<grantgap::output::RefusedOutput>()
-                .is_some()
-            {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::from(EXIT_ERROR)
-            }
+            ExitCode::from(match cli::failure(&e) {
+                Failure::StrictInput => EXIT_BAD_INPUT,
+                Failure::UnusableInput => EXIT_UNUSABLE_INPUT,
+                Failure::RefusedOutput => EXIT_USAGE,
+                Failure::Error => EXIT_ERROR,
+            })
         }
     }
 }
@@ -128,7 +116,7 @@ fn exit_cleanly_on_interrupt() {
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            grantgap::output::remove_partial_outputs();
+            cli::remove_partial_outputs();
             // Not eprintln!: it panics when stderr is a closed pipe, and this
             // thread's panic would leave the run going with no way to stop it
             // but SIGKILL.

@@ -9,7 +9,7 @@ use common::stdout_of;
 const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
 
 fn generated() -> String {
-    let schema = schemars::schema_for!(grantgap::report::Report);
+    let schema = schemars::schema_for!(grantgap::Report);
     serde_json::to_string_pretty(&schema).unwrap() + "\n"
 }
 
@@ -82,7 +82,7 @@ fn every_report_validates_against_the_schema() {
             .map(|e| e.to_string())
             .collect();
         assert!(errors.is_empty(), "{args:?}: {errors:#?}");
-        assert_eq!(report["schema_version"], grantgap::report::SCHEMA_VERSION);
+        assert_eq!(report["schema_version"], grantgap::SCHEMA_VERSION);
         sections_seen.extend(report.as_object().unwrap().keys().cloned());
     }
     // The runs exercise every top-level section, the optional baseline included.

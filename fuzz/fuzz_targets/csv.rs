@@ -1,7 +1,7 @@
 //! The CSV decoder: ragged rows, quotes, invalid UTF-8.
 #![no_main]
 
-use grantgap::ingest::decode::{CsvSource, RecordSource};
+use grantgap::internals::ingest::decode::{CsvSource, RecordSource};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! the grants call for (`report::emit::check_round_trip` says what that means).
 #![no_main]
 
-use grantgap::report::emit::{self, Emit, Emitted, Grant, Options};
+use grantgap::internals::report::emit::{self, Emit, Emitted, Grant, Options};
 use libfuzzer_sys::fuzz_target;
 
 /// Separators that keep every other byte, newlines and NULs included, inside a value.

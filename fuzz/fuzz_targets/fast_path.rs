@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use grantgap::ingest::aggregate::{Aggregates, Derived, Position};
-use grantgap::ingest::fast::FastPath;
-use grantgap::ingest::fields::FieldMap;
-use grantgap::ingest::formats::{self, InputFormat};
-use grantgap::ingest::seen::SeenObjects;
-use grantgap::ingest::template::Templater;
+use grantgap::internals::ingest::aggregate::{Aggregates, Derived};
+use grantgap::internals::model::Position;
+use grantgap::internals::ingest::fast::FastPath;
+use grantgap::internals::ingest::fields::FieldMap;
+use grantgap::internals::ingest::formats::{self, InputFormat};
+use grantgap::internals::ingest::seen::SeenObjects;
+use grantgap::internals::ingest::template::Templater;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! YAML decoder: any bytes give records or reasons, never a panic or a hang.
 #![no_main]
 
-use grantgap::ingest::decode::{JsonSource, RecordSource, YamlSource};
+use grantgap::internals::ingest::decode::{JsonSource, RecordSource, YamlSource};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,10 +2,10 @@
 //! message masking and template mining, and secret redaction.
 #![no_main]
 
-use grantgap::cluster::messages::{self, MessageTemplates};
-use grantgap::diagnose::messages::signals;
-use grantgap::ingest::aggregate::DenialKey;
-use grantgap::ingest::redact;
+use grantgap::internals::cluster::messages::{self, MessageTemplates};
+use grantgap::internals::diagnose::messages::signals;
+use grantgap::internals::model::DenialKey;
+use grantgap::internals::ingest::redact;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

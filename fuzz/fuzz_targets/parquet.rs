@@ -8,7 +8,7 @@
 
 use std::sync::Once;
 
-use grantgap::ingest::decode::{ParquetSource, RecordSource};
+use grantgap::internals::ingest::decode::{ParquetSource, RecordSource};
 use libfuzzer_sys::fuzz_target;
 
 static QUIET_HOOK: Once = Once::new();

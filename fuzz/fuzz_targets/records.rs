@@ -2,9 +2,9 @@
 //! and forced), the small tables and the Kubernetes RBAC objects.
 #![no_main]
 
-use grantgap::ingest::fields::FieldMap;
-use grantgap::ingest::formats::{self, InputFormat};
-use grantgap::ingest::{rbac, tables};
+use grantgap::internals::ingest::fields::FieldMap;
+use grantgap::internals::ingest::formats::{self, InputFormat};
+use grantgap::internals::ingest::{rbac, tables};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,20 +12,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let map = FieldMap::default();
-    for format in [
-        InputFormat::Auto,
-        InputFormat::Generic,
-        InputFormat::K8sAudit,
-        InputFormat::Cloudtrail,
-        InputFormat::GcpAudit,
-    ] {
+    let formats = InputFormat::choices().map(|(name, _)| InputFormat::named(name).unwrap());
+    for format in formats {
         if let Ok(event) = formats::event_from_record(&record, &map, format) {
             assert!(
                 !event.principal.is_empty(),
                 "an event always has a principal"
             );
         }
-        let _ = formats::generic_path(&record, &map, format);
+        let _ = formats::raw_path(&record, &map, format);
     }
     let _ = tables::token_from_record(&record, &map);
     let _ = tables::binding_from_record(&record, &map);

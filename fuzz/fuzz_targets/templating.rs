@@ -2,7 +2,7 @@
 //! segments, and learning from any set of paths terminates.
 #![no_main]
 
-use grantgap::ingest::template::Templater;
+use grantgap::internals::ingest::template::Templater;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! and parses back to itself.
 #![no_main]
 
-use grantgap::ingest::fields;
+use grantgap::internals::ingest::fields;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

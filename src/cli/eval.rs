@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use grantgap::cluster::suppress::Suppressions;
-use grantgap::evaluate;
+use crate::cluster::suppress::Suppressions;
+use crate::evaluate;
 
 use super::signatures::ListFormat;
 use super::{InputArgs, Outcome};
@@ -40,7 +40,7 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     super::check_output(args.output.as_deref())?;
     let mut options = args.input.pipeline(Suppressions::default())?;
     options.ingest.samples_per_group = usize::MAX;
-    let evaluation = grantgap::run_pipeline(
+    let evaluation = crate::pipeline::run_pipeline(
         files,
         &options,
         |partition| Ok(evaluate::Predictions::of(partition.diagnosed)),

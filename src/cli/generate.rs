@@ -17,9 +17,9 @@ use chrono::NaiveDate;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use grantgap::diagnose::Cause;
-use grantgap::generate::traffic::Mix;
-use grantgap::generate::{self, Compression, EventFormat, GenerateOptions};
+use crate::diagnose::Cause;
+use crate::generate::traffic::Mix;
+use crate::generate::{self, Compression, EventFormat, GenerateOptions};
 
 use super::Outcome;
 
@@ -92,7 +92,7 @@ pub fn run(args: GenerateArgs) -> Result<Outcome> {
         compress: args.compress,
         files: args.files,
         mix,
-        propagation: i64::try_from(args.propagation.as_millis()).unwrap_or(i64::MAX),
+        propagation: super::millis(args.propagation),
         start,
     };
     let bar = if std::io::stderr().is_terminal() {

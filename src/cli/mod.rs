@@ -11,15 +11,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 
-use grantgap::cluster::suppress::Suppressions;
-use grantgap::diagnose::DiagnoseOptions;
-use grantgap::ingest::decode::SizeLimits;
-use grantgap::ingest::fields::FieldMap;
-use grantgap::ingest::input::{self, InputFile};
-use grantgap::ingest::IngestOptions;
-use grantgap::model::Table;
+use crate::cluster::suppress::Suppressions;
+use crate::diagnose::DiagnoseOptions;
+use crate::ingest::IngestOptions;
+use crate::ingest::{self, FieldMap, InputFile, InputFormat, SizeLimits};
+use crate::model::{Millis, Table};
 
 /// Where the inputs are and how to read them.
 #[derive(Debug, Args)]
@@ -45,9 +44,9 @@ pub struct InputArgs {
     /// Field mapping, canonical=source pairs: `status=status_code,principal=user,status=response.status`.
     #[arg(long, value_name = "PAIRS", value_parser = FieldMap::parse_pairs)]
     pub map: Option<FieldMap>,
-    /// The events' log format; auto recognises Kubernetes audit, CloudTrail and GCP audit per record.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub input_format: grantgap::ingest::formats::InputFormat,
+    /// The events' log format.
+    #[arg(long, value_name = "FORMAT", default_value = "auto", value_parser = input_format())]
+    pub input_format: InputFormat,
     /// Field mapping from a JSON object file: {"status": "response.status"}.
     #[arg(long, value_name = "FILE")]
     pub map_file: Option<PathBuf>,
@@ -75,7 +74,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "REGEX", value_parser = id_pattern)]
     pub id_pattern: Vec<String>,
     /// Distinct segments after one path prefix from which that position is learned as {id} (0: never).
-    #[arg(long, value_name = "N", default_value_t = grantgap::ingest::template::DEFAULT_LEARN_MIN_VALUES)]
+    #[arg(long, value_name = "N", default_value_t = crate::ingest::DEFAULT_LEARN_MIN_VALUES)]
     pub learn_templates: usize,
     /// Fewest succeeding peers from which a required permission is inferred.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -86,6 +85,18 @@ pub struct InputArgs {
     /// Largest file read whole (a JSON array, a YAML stream, a compressed Parquet file); larger ones are skipped.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = byte_size)]
     pub max_document_size: u64,
+}
+
+/// `--input-format`'s values, with their help, from the formats ingest reads.
+fn input_format() -> impl clap::builder::TypedValueParser<Value = InputFormat> {
+    let choices = InputFormat::choices().map(|(name, about)| PossibleValue::new(name).help(about));
+    PossibleValuesParser::new(choices.collect::<Vec<_>>())
+        .map(|name| InputFormat::named(&name).expect("a name from the list"))
+}
+
+/// A duration in milliseconds, the unit of every time grantgap keeps.
+pub fn millis(duration: std::time::Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
 }
 
 /// A share written as a fraction (`0.05`) or a percentage (`5%`), from 0 to 1.
@@ -102,7 +113,7 @@ fn share(text: &str) -> Result<f64, String> {
 
 /// `--id-pattern`: a regular expression, refused at once if it does not compile.
 fn id_pattern(pattern: &str) -> Result<String> {
-    grantgap::ingest::template::Templater::with_patterns(&[pattern.to_string()])?;
+    crate::ingest::Templater::with_patterns(&[pattern.to_string()])?;
     Ok(pattern.to_string())
 }
 
@@ -122,7 +133,7 @@ impl InputArgs {
     pub fn files(&self) -> Result<Vec<InputFile>> {
         let mut files = Vec::new();
         for arg in &self.inputs {
-            files.extend(input::resolve(arg, None)?);
+            files.extend(ingest::resolve(arg, None)?);
         }
         let flagged = [
             (&self.tokens, Table::Tokens),
@@ -133,10 +144,10 @@ impl InputArgs {
         ];
         for (args, table) in flagged {
             for arg in args {
-                files.extend(input::resolve(arg, Some(table))?);
+                files.extend(ingest::resolve(arg, Some(table))?);
             }
         }
-        grantgap::output::protect_inputs(files.iter().filter_map(|f| f.path.as_deref()));
+        crate::output::protect_inputs(files.iter().filter_map(|f| f.path.as_deref()));
         check_output(self.quarantine.as_deref())?;
         // The same inputs in any order are the same run: file order decides
         // nothing, and a file named twice is read once.
@@ -150,25 +161,20 @@ impl InputArgs {
     }
 
     /// How to run the pipeline, with these suppressions.
-    pub fn pipeline(&self, suppressions: Suppressions) -> Result<grantgap::Options> {
-        Ok(grantgap::Options {
+    pub fn pipeline(&self, suppressions: Suppressions) -> Result<crate::pipeline::Options> {
+        Ok(crate::pipeline::Options {
             ingest: self.options()?,
             diagnose: self.diagnose_options(),
             suppressions,
-            ..grantgap::Options::default()
+            ..crate::pipeline::Options::default()
         })
     }
 
     /// How to judge the denials.
     fn diagnose_options(&self) -> DiagnoseOptions {
         DiagnoseOptions {
-            propagation_window: self.propagation_window_millis(),
             min_peers: self.min_peers,
         }
-    }
-
-    fn propagation_window_millis(&self) -> i64 {
-        i64::try_from(self.propagation_window.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// How to read the inputs.
@@ -183,7 +189,7 @@ impl InputArgs {
         Ok(IngestOptions {
             field_map,
             progress: !self.no_progress,
-            propagation_window: self.propagation_window_millis(),
+            propagation_window: millis(self.propagation_window),
             id_patterns: self.id_pattern.clone(),
             learn_min_values: self.learn_templates,
             input_format: self.input_format,
@@ -215,8 +221,8 @@ pub enum Outcome {
 }
 
 /// Prints the first bad records and the counts per reason to stderr.
-pub fn print_skipped(report: &grantgap::report::Report) {
-    use grantgap::report::text::terminal;
+pub fn print_skipped(report: &crate::report::Report) {
+    use crate::report::text::terminal;
     for bad in report.bad_records.iter().take(BAD_RECORDS_SHOWN) {
         eprintln!(
             "{}: {}: {}",
@@ -238,7 +244,7 @@ const BAD_RECORDS_SHOWN: usize = 20;
 /// Refuses an output file that would destroy an input (checked before the run
 /// reads anything, and again when written).
 pub fn check_output(path: Option<&Path>) -> Result<()> {
-    stdout_or(path).map_or(Ok(()), grantgap::output::check_file)
+    stdout_or(path).map_or(Ok(()), crate::output::check_file)
 }
 
 /// The output file named, `None` for standard output (no file, or `-o -`).
@@ -246,7 +252,7 @@ fn stdout_or(path: Option<&Path>) -> Option<&Path> {
     path.filter(|p| p.as_os_str() != "-")
 }
 
-/// Writes output to a file whole or not at all (see [`grantgap::output`]), or
+/// Writes output to a file whole or not at all (see [`crate::output`]), or
 /// to stdout when no file is named.
 pub fn write_output(
     path: Option<&Path>,
@@ -259,5 +265,41 @@ pub fn write_output(
         out.flush().context("cannot write to standard output")?;
         return Ok(());
     };
-    grantgap::output::write_atomically(path, write)
+    crate::output::write_atomically(path, write)
 }
+
+/// What ended a run that failed: `main` gives each its exit code.
+pub enum Failure {
+    /// `--strict` met an input record it could not use.
+    StrictInput,
+    /// No event could be used, or more than `--max-skipped` were skipped.
+    UnusableInput,
+    /// An output would have replaced an input.
+    RefusedOutput,
+    /// Anything else: an unreadable input, an unwritable output.
+    Error,
+}
+
+/// The kind of `error`.
+pub fn failure(error: &anyhow::Error) -> Failure {
+    if error
+        .downcast_ref::<crate::ingest::StrictFailure>()
+        .is_some()
+    {
+        Failure::StrictInput
+    } else if error
+        .downcast_ref::<crate::ingest::UnusableInput>()
+        .is_some()
+    {
+        Failure::UnusableInput
+    } else if error
+        .downcast_ref::<crate::output::RefusedOutput>()
+        .is_some()
+    {
+        Failure::RefusedOutput
+    } else {
+        Failure::Error
+    }
+}
+
+pub use crate::output::remove_partial_outputs;

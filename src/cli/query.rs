@@ -16,7 +16,7 @@ use clap::Args;
 use polars::prelude::{CsvWriter, IntoLazy, ParquetWriter, SerWriter};
 use polars::sql::{extract_table_identifiers, SQLContext};
 
-use grantgap::report::text;
+use crate::report::text;
 
 use super::{InputArgs, Outcome};
 
@@ -51,7 +51,7 @@ pub fn run(args: QueryArgs) -> Result<Outcome> {
     super::check_output(args.output.as_deref())?;
     let mut options = args.input.pipeline(Default::default())?;
     options.ingest.event_rows = named.iter().any(|t| t == "events");
-    let (report, frames) = grantgap::analyse_with_frames(files, &options)?;
+    let (report, frames) = crate::pipeline::analyse_with_frames(files, &options)?;
     super::print_skipped(&report);
 
     let mut context = SQLContext::new();

@@ -18,8 +18,8 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use grantgap::cluster::suppress::Suppressions;
-use grantgap::report::{self, Format};
+use crate::cluster::suppress::Suppressions;
+use crate::report::{self, Format};
 
 use super::{InputArgs, Outcome};
 
@@ -78,7 +78,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
     let files = args.input.files()?;
     super::check_output(args.output.as_deref())?;
     if let Some(dir) = &args.export {
-        grantgap::output::check_dir(dir)?;
+        crate::output::check_dir(dir)?;
     }
     // Everything that can be wrong with the arguments is found before the run
     // reads a log, so a failed run has written nothing.
@@ -91,10 +91,10 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         .input
         .pipeline(suppressions(args.suppressions.as_deref(), args.today)?)?;
     let mut report = match &args.export {
-        None => grantgap::analyse(files, &options)?,
+        None => crate::pipeline::analyse(files, &options)?,
         Some(dir) => {
-            let (report, frames) = grantgap::analyse_with_frames(files, &options)?;
-            grantgap::output::replace_dir_atomically(dir, |staging| {
+            let (report, frames) = crate::pipeline::analyse_with_frames(files, &options)?;
+            crate::output::replace_dir_atomically(dir, |staging| {
                 report::export::write(&frames, staging, args.export_format, args.partition_by_date)
                     .map(|_| ())
             })?;

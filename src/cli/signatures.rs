@@ -13,7 +13,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 
-use grantgap::report::text::terminal;
+use crate::report::text::terminal;
 
 use super::{InputArgs, Outcome};
 
@@ -41,7 +41,7 @@ pub fn run(args: SignaturesArgs) -> Result<Outcome> {
     let files = args.input.files()?;
     super::check_output(args.output.as_deref())?;
     let suppressions = super::report::suppressions(args.suppressions.as_deref(), args.today)?;
-    let report = grantgap::analyse(files, &args.input.pipeline(suppressions)?)?;
+    let report = crate::pipeline::analyse(files, &args.input.pipeline(suppressions)?)?;
     super::print_skipped(&report);
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {

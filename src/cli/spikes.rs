@@ -16,8 +16,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use grantgap::cluster::spikes::{self, SpikeOptions};
-use grantgap::report::text::terminal;
+use crate::report::text::terminal;
+use crate::spikes::{self, SpikeOptions};
 
 use super::signatures::ListFormat;
 use super::{InputArgs, Outcome};
@@ -47,10 +47,6 @@ pub struct SpikesArgs {
     pub output: Option<PathBuf>,
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// `--bucket`: a duration of whole minutes, at least one.
 fn whole_minutes(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
@@ -69,22 +65,22 @@ fn non_negative(text: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: SpikesArgs) -> Result<Outcome> {
-    let bucket = millis(args.bucket);
+    let bucket = super::millis(args.bucket);
     let options = SpikeOptions {
         bucket,
         window: args.window,
         threshold: args.threshold,
         min_denials: args.min_denials,
-        lookback: millis(args.lookback),
+        lookback: super::millis(args.lookback),
     };
     let files = args.input.files()?;
     super::check_output(args.output.as_deref())?;
     let pipeline = args.input.pipeline(Default::default())?;
-    let found = grantgap::run_pipeline(
+    let found = crate::pipeline::run_pipeline(
         files,
         &pipeline,
         |_| Ok(()),
-        |ingested, analysis, _| spikes::find(ingested, &analysis, options),
+        |ingested, analysis, _| spikes::find(&analysis.evidence(ingested), options),
     )?;
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {

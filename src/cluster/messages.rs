@@ -15,7 +15,7 @@ use std::sync::{Arc, LazyLock};
 use rayon::prelude::*;
 use regex::Regex;
 
-use crate::ingest::template::is_id_segment;
+use crate::ingest::is_id_segment;
 
 /// The placeholder for a value.
 pub const WILDCARD: &str = "<*>";

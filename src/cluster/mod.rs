@@ -5,7 +5,7 @@
 mod fix;
 pub mod messages;
 pub mod signature;
-pub mod spikes;
+
 pub mod suppress;
 
 use compact_str::CompactString;
@@ -22,10 +22,11 @@ use self::messages::MessageTemplates;
 use self::signature::{Signature, SignatureAcc, SignatureKey};
 use self::suppress::{Subject, Suppression, Suppressions};
 
-use crate::diagnose::cover::smallest_cover;
+use self::fix::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
-use crate::ingest::aggregate::{Position, Sample};
-use crate::ingest::fields::format_millis;
+use crate::model::format_millis;
+use crate::model::Position;
+use crate::model::Sample;
 use crate::model::{Millis, UNKNOWN_TIME};
 
 /// Request ids (or `file:line`) kept per finding as evidence.

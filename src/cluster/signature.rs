@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diagnose::Cause;
-use crate::intern::Shared;
+use crate::model::intern::Shared;
 use crate::model::{Millis, UNKNOWN_TIME};
 
 /// What makes two denials the same failure.

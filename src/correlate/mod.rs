@@ -5,7 +5,7 @@
 //! its token; the roles held are then expanded through inheritance.
 //!
 //! The groups come a partition of principals at a time
-//! ([`crate::ingest::spill::DenialPartitions`]): what the later stages make of
+//! ([`crate::ingest::fold::spill::DenialPartitions`]): what the later stages make of
 //! a group is kept only until its partition is clustered, so a run holds one
 //! partition's groups, correlations and diagnoses, not every group's. What all
 //! partitions share is made once ([`Reference`]).
@@ -20,8 +20,9 @@ use polars::prelude::*;
 
 use self::history::{GrantHistory, Snapshot};
 use self::roles::RoleGraph;
-use crate::ingest::aggregate::{DenialGroup, DenialKey};
 use crate::ingest::Ingested;
+use crate::model::DenialGroup;
+use crate::model::DenialKey;
 use crate::model::{Millis, RoleBinding, Token};
 
 /// A denial group with what was in effect when it happened.
@@ -56,6 +57,8 @@ impl CorrelatedDenial<'_> {
 pub struct Reference<'a> {
     pub graph: RoleGraph,
     pub history: GrantHistory,
+    /// The window ingest cut the denial groups at ([`Ingested::propagation_window`]).
+    propagation_window: Millis,
     tokens: &'a [Token],
     /// (principal, snapshot_at), sorted by instant; none without snapshots.
     snapshots: Option<DataFrame>,
@@ -64,6 +67,21 @@ pub struct Reference<'a> {
 }
 
 impl<'a> Reference<'a> {
+    /// Problems in the role definitions that do not stop the report.
+    pub fn warnings(&self) -> Vec<String> {
+        self.graph
+            .cycles()
+            .into_iter()
+            .map(|cycle| {
+                format!(
+                    "role inheritance cycle: {} -> {}",
+                    cycle.join(" -> "),
+                    cycle[0]
+                )
+            })
+            .collect()
+    }
+
     /// The role graph, the histories and the join tables of the run's inputs.
     pub fn new(ingested: &'a Ingested) -> Result<Self> {
         let graph = RoleGraph::new(&ingested.roles);
@@ -71,6 +89,7 @@ impl<'a> Reference<'a> {
         Ok(Reference {
             graph,
             history,
+            propagation_window: ingested.propagation_window,
             tokens: &ingested.tokens,
             snapshots: snapshot_instants(&ingested.bindings)?,
             token_rows: latest_tokens(&ingested.tokens)?,
@@ -85,6 +104,8 @@ pub struct Correlation<'a> {
     pub denials: Vec<CorrelatedDenial<'a>>,
     pub graph: &'a RoleGraph,
     pub history: &'a GrantHistory,
+    /// How long after a grant a denial is taken for permission sync.
+    pub propagation_window: Millis,
 }
 
 impl Correlation<'_> {
@@ -123,6 +144,7 @@ pub fn correlate<'a>(
         denials,
         graph: &reference.graph,
         history: &reference.history,
+        propagation_window: reference.propagation_window,
     })
 }
 

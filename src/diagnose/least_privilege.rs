@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
 use crate::correlate::roles::grants_permission;
-use crate::ingest::aggregate::{SuccessGroup, SuccessKey};
+use crate::model::SuccessGroup;
+use crate::model::SuccessKey;
 use crate::model::{Millis, Policy, UNKNOWN_TIME};
 
 /// One principal's grants against its use of them.

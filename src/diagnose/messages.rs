@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::ingest::aggregate::DenialKey;
+use crate::model::DenialKey;
 
 /// What a response says about its own denial.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -179,7 +179,7 @@ pub fn from_error_code(key: &DenialKey, wanted: &Signal) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intern::Shared;
+    use crate::model::intern::Shared;
 
     fn key(code: Option<&str>, message: Option<&str>, headers: &[(&str, &str)]) -> DenialKey {
         DenialKey {

@@ -5,7 +5,6 @@
 //! in which causes are tried, and why, is `docs/diagnosis.md`; [`judge`] follows
 //! it step by step.
 
-pub mod cover;
 pub mod least_privilege;
 pub mod messages;
 pub mod policy;
@@ -14,7 +13,7 @@ pub mod required;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::intern::{Interner, Shared};
+use crate::model::intern::{Interner, Shared};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -25,9 +24,8 @@ pub use self::required::RequirementSource;
 use self::required::{EndpointPeers, PeerRule, Requirement};
 use crate::correlate::history::Snapshot;
 use crate::correlate::{CorrelatedDenial, Correlation};
-use crate::ingest::aggregate::{Aggregates, SuccessGroup, SuccessKey};
-use crate::ingest::DEFAULT_PROPAGATION_WINDOW;
 use crate::model::Millis;
+use crate::model::{DenialKey, SuccessGroup, SuccessKey, Successes};
 
 /// Why a request was denied: the taxonomy of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
@@ -113,7 +111,7 @@ pub struct Evidence {
     /// The fields where this denial differs from successes (the data scope is
     /// the key's org, the objects the group's own, [`DenialGroup::objects`]).
     ///
-    /// [`DenialGroup::objects`]: crate::ingest::aggregate::DenialGroup::objects
+    /// [`DenialGroup::objects`]: crate::model::DenialGroup::objects
     pub fields: Shared<[String]>,
     /// Whether the principal succeeded on the endpoint after these denials.
     pub later_succeeded: Option<bool>,
@@ -176,18 +174,13 @@ impl<'a> Diagnosis<'a> {
 /// Settings of the diagnosis.
 #[derive(Debug, Clone, Copy)]
 pub struct DiagnoseOptions {
-    /// How long after a grant a denial is taken for permission sync.
-    pub propagation_window: Millis,
     /// Below this many succeeding peers nothing is inferred from them.
     pub min_peers: usize,
 }
 
 impl Default for DiagnoseOptions {
     fn default() -> Self {
-        DiagnoseOptions {
-            propagation_window: DEFAULT_PROPAGATION_WINDOW,
-            min_peers: 3,
-        }
+        DiagnoseOptions { min_peers: 3 }
     }
 }
 
@@ -228,11 +221,11 @@ impl<'a> Context<'a> {
 pub fn diagnose<'a>(
     correlation: &'a Correlation<'a>,
     catalog: &'a PolicyCatalog,
-    events: &'a Aggregates,
+    successes: &'a Successes,
     options: DiagnoseOptions,
 ) -> Diagnosed<'a> {
     let mut own: OwnSuccesses = HashMap::new();
-    for (k, g) in &events.successes {
+    for (k, g) in successes {
         own.entry((k.principal(), k.method(), k.template()))
             .or_default()
             .push((k, g));
@@ -240,7 +233,7 @@ pub fn diagnose<'a>(
     let context = Context {
         correlation,
         catalog,
-        peers: EndpointPeers::new(&events.successes),
+        peers: EndpointPeers::new(successes),
         own,
         options,
     };
@@ -382,7 +375,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
 
 /// The policy layer the response says denied (`x-denial-reason`, e.g. CloudTrail's
 /// "no identity-based policy allows").
-fn denied_by(key: &crate::ingest::aggregate::DenialKey) -> Option<&str> {
+fn denied_by(key: &DenialKey) -> Option<&str> {
     key.headers
         .iter()
         .find(|(name, _)| name == "x-denial-reason")
@@ -476,7 +469,7 @@ fn judge_grants<'a>(
         .collect();
     let grant_start = starts.iter().map(|(_, at)| *at).max();
     evidence.granted_at = grant_start;
-    let window = cx.options.propagation_window;
+    let window = cx.correlation.propagation_window;
     let recent: Vec<String> = starts
         .iter()
         .filter(|(_, at)| denial.group.first_ts.saturating_sub(*at) <= window)
@@ -678,7 +671,7 @@ mod tests {
     //! run through ingest and correlation as the binary would.
 
     use super::*;
-    use crate::ingest::input::InputFile;
+    use crate::ingest::InputFile;
     use crate::ingest::{ingest, IngestOptions, Ingested};
     use crate::model::Table;
     use serde_json::{json, Value};
@@ -774,7 +767,7 @@ mod tests {
         let diagnosed = diagnose(
             &correlation,
             &catalog,
-            &ingested.events,
+            &ingested.events.successes,
             DiagnoseOptions::default(),
         );
         let mut out: Vec<_> = diagnosed
@@ -831,7 +824,7 @@ mod tests {
         let diagnosed = diagnose(
             &correlation,
             &catalog,
-            &ingested.events,
+            &ingested.events.successes,
             DiagnoseOptions::default(),
         );
         let d = &diagnosed.diagnoses[0];

@@ -12,7 +12,9 @@ use serde::Serialize;
 use super::messages::Signal;
 use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
-use crate::ingest::aggregate::{DenialKey, SuccessGroup, SuccessKey};
+use crate::model::DenialKey;
+use crate::model::SuccessGroup;
+use crate::model::SuccessKey;
 use crate::model::{Millis, Policy};
 
 /// Where the required permissions were learned, strongest first.

@@ -20,11 +20,13 @@ use polars::prelude::{Column, DataFrame, DataType, IntoColumn, NamedFrom, Series
 
 use super::{joined_once, Report};
 use crate::diagnose::Diagnosis;
-use crate::ingest::aggregate::{DenialGroup, DenialKey, DeniedObject, EventRow};
-use crate::ingest::fields::timestamp_text;
+use crate::ingest::EventRow;
 use crate::ingest::Ingested;
+use crate::model::DenialGroup;
+use crate::model::DenialKey;
+use crate::model::DeniedObject;
 use crate::model::{Millis, UNKNOWN_TIME};
-use crate::Partition;
+use crate::pipeline::Partition;
 
 /// Named tables, in the order of the module's list.
 pub struct Frames {
@@ -530,5 +532,5 @@ fn known(ms: Millis) -> Option<Millis> {
 }
 
 fn parse(text: &str) -> Option<Millis> {
-    timestamp_text(text).ok()
+    crate::model::time::parse(text).ok()
 }

@@ -13,9 +13,9 @@ use std::io::{self, Write};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::{joined_once, level_name, principals_with_denials, summary_line, Report};
-use crate::cluster::spikes::{Spike, SpikeReport};
 use crate::diagnose::least_privilege::PrincipalGrants;
 use crate::diagnose::Cause;
+use crate::spikes::{Spike, SpikeReport};
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(page(report).into_string().as_bytes())?;

@@ -23,13 +23,12 @@ use serde::Serialize;
 
 use self::baseline::BaselineDiff;
 use crate::cluster::signature::Signature;
-use crate::cluster::spikes::{self, SpikeReport};
 use crate::cluster::{PrincipalFindings, Suppressed};
-use crate::diagnose::least_privilege::{self, PrincipalGrants};
-use crate::diagnose::policy::PolicyCatalog;
+use crate::diagnose::least_privilege::PrincipalGrants;
 use crate::diagnose::Level;
 use crate::ingest::Ingested;
-use crate::Analysis;
+use crate::pipeline::Analysis;
+use crate::spikes::SpikeReport;
 
 /// Version of the report's JSON shape; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -95,7 +94,6 @@ pub struct RequestCounts {
 impl Report {
     /// Assembles the report from the pipeline's outputs.
     pub fn new(ingested: &Ingested, analysis: Analysis) -> Self {
-        let reference = &analysis.reference;
         let records = ingested
             .stats
             .iter()
@@ -122,32 +120,11 @@ impl Report {
         let allowed = events.successes.values().map(|s| s.count).sum();
         let denied = events.denied;
         let other = events.other_statuses.values().sum();
-        let mut warnings: Vec<String> = reference
-            .graph
-            .cycles()
-            .into_iter()
-            .map(|cycle| {
-                format!(
-                    "role inheritance cycle: {} -> {}",
-                    cycle.join(" -> "),
-                    cycle[0]
-                )
-            })
-            .collect();
-        warnings.extend(object_filter_warning(events.seen_false_positive_rate));
-        let successes = &events.successes;
-        let least_privilege = least_privilege::unused_grants(
-            successes,
-            &reference.history,
-            &PolicyCatalog::new(ingested.policies.clone()),
-            least_privilege::period(successes),
-        );
-        let timeline = spikes::timeline(ingested, &analysis);
         let clustered = analysis.clustered;
         Report {
             schema_version: SCHEMA_VERSION,
-            timeline,
-            least_privilege,
+            timeline: analysis.timeline,
+            least_privilege: analysis.least_privilege,
             records,
             bad_records,
             requests: RequestCounts {
@@ -161,28 +138,9 @@ impl Report {
             suppressed: clustered.suppressed,
             baseline: None,
             learned_templates: ingested.learned_templates.clone(),
-            warnings,
+            warnings: analysis.warnings,
         }
     }
-}
-
-/// Past this false-positive rate of the filters of allowed objects, the report
-/// says so: the rate ingest's filters are sized to stay under.
-const OBJECT_FILTER_WARN_RATE: f64 = 0.01;
-
-/// A warning when the filters of allowed objects held more objects than they
-/// were sized for ([`crate::ingest::seen`]): some denied objects then look
-/// allowed, which hides object-ACL and masked-404 causes, never invents them.
-fn object_filter_warning(rate: f64) -> Option<String> {
-    (rate > OBJECT_FILTER_WARN_RATE).then(|| {
-        format!(
-            "the filters of objects ever allowed are overfull: about {:.1}% of objects never \
-             allowed look allowed, so some object_acl and masked_not_found denials are \
-             reported under another cause; run the report on a shorter period (fewer \
-             distinct objects) to remove this",
-            rate * 100.0
-        )
-    })
 }
 
 /// One line on signatures, the baseline comparison and suppressions, for the
@@ -262,18 +220,5 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
         Format::Csv => csv::write(report, out),
         Format::Markdown => markdown::write(report, out),
         Format::Html => html::write(report, out),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overfull_object_filters_are_reported_with_their_rate() {
-        assert_eq!(object_filter_warning(0.0), None);
-        assert_eq!(object_filter_warning(0.009), None);
-        let warning = object_filter_warning(0.042).expect("over 1%");
-        assert!(warning.contains("about 4.2%"), "{warning}");
     }
 }

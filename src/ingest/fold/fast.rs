@@ -10,17 +10,20 @@
 //! a duplicate key, a denial) returns `false`, and the line takes the full path:
 //! both give the same aggregates, which a test checks on every sample scenario.
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::aggregate::{Aggregates, SuccessGroup, SuccessKey};
-use super::fields;
-use super::redact::redact_object_str;
-use super::template::Templater;
+use crate::ingest::fold::aggregate::Aggregates;
+use crate::ingest::record::redact::redact_object_str;
+use crate::ingest::record::template::Templater;
+use crate::ingest::record::{fields, formats};
+use crate::model::time::EVENT_TIME_RANGE;
+use crate::model::SuccessGroup;
+use crate::model::SuccessKey;
 
 /// The fields of a flat record in canonical names, borrowed from the line.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct FlatRecord<'a> {
     ts: Option<&'a str>,
     principal: Option<&'a str>,
@@ -30,18 +33,99 @@ struct FlatRecord<'a> {
     org: Option<&'a str>,
     object_id: Option<&'a str>,
     fields: Option<Vec<&'a str>>,
-    #[serde(borrow)]
     scopes: Option<&'a RawValue>,
-    // Keys that mark Kubernetes, CloudTrail or GCP records, which the full path reads.
-    #[serde(rename = "apiVersion")]
-    api_version: Option<IgnoredAny>,
-    kind: Option<IgnoredAny>,
-    verb: Option<IgnoredAny>,
-    user: Option<IgnoredAny>,
-    #[serde(rename = "eventName")]
-    event_name: Option<IgnoredAny>,
-    #[serde(rename = "protoPayload")]
-    proto_payload: Option<IgnoredAny>,
+    /// A key that marks another format's records ([`formats::is_marker`]).
+    foreign: bool,
+}
+
+/// A key of a flat record.
+#[derive(Clone, Copy)]
+enum Key {
+    Ts,
+    Principal,
+    Method,
+    Path,
+    Status,
+    Org,
+    ObjectId,
+    Fields,
+    Scopes,
+    /// Marks another format's records.
+    Marker,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            // Escaped keys arrive unescaped here, so `"k\u0069nd"` is `kind`.
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "ts" => Key::Ts,
+                    "principal" => Key::Principal,
+                    "method" => Key::Method,
+                    "path" => Key::Path,
+                    "status" => Key::Status,
+                    "org" => Key::Org,
+                    "object_id" => Key::ObjectId,
+                    "fields" => Key::Fields,
+                    "scopes" => Key::Scopes,
+                    _ if formats::is_marker(key) => Key::Marker,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for FlatRecord<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RecordVisitor;
+        impl<'de> Visitor<'de> for RecordVisitor {
+            type Value = FlatRecord<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FlatRecord<'de>, A::Error> {
+                let mut r = FlatRecord::default();
+                // A repeated key sends the line to the full path, which keeps
+                // the last value as serde_json does.
+                let mut seen = 0u16;
+                while let Some(key) = map.next_key::<Key>()? {
+                    if matches!(key, Key::Marker | Key::Other) {
+                        r.foreign |= matches!(key, Key::Marker);
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    let bit = 1u16 << key as u16;
+                    if seen & bit != 0 {
+                        return Err(de::Error::custom("duplicate field"));
+                    }
+                    seen |= bit;
+                    match key {
+                        Key::Ts => r.ts = map.next_value()?,
+                        Key::Principal => r.principal = map.next_value()?,
+                        Key::Method => r.method = map.next_value()?,
+                        Key::Path => r.path = map.next_value()?,
+                        Key::Status => r.status = map.next_value()?,
+                        Key::Org => r.org = map.next_value()?,
+                        Key::ObjectId => r.object_id = map.next_value()?,
+                        Key::Fields => r.fields = map.next_value()?,
+                        Key::Scopes => r.scopes = map.next_value()?,
+                        Key::Marker | Key::Other => unreachable!("skipped above"),
+                    }
+                }
+                Ok(r)
+            }
+        }
+        deserializer.deserialize_map(RecordVisitor)
+    }
 }
 
 /// One worker's fast path; holds buffers reused from line to line.
@@ -72,13 +156,7 @@ impl<'t> FastPath<'t> {
         let Ok(record) = serde_json::from_str::<FlatRecord>(line) else {
             return false;
         };
-        if record.api_version.is_some()
-            || record.kind.is_some()
-            || record.verb.is_some()
-            || record.user.is_some()
-            || record.event_name.is_some()
-            || record.proto_payload.is_some()
-        {
+        if record.foreign {
             return false;
         }
         if !record.status.is_some_and(|s| (200..400).contains(&s)) {
@@ -103,7 +181,7 @@ impl<'t> FastPath<'t> {
         let Ok(ts) = fields::timestamp_text(ts) else {
             return false;
         };
-        if !fields::EVENT_TIME_RANGE.contains(&ts) {
+        if !EVENT_TIME_RANGE.contains(&ts) {
             return false;
         }
         // Field names, trimmed, sorted and de-duplicated as `fields::list` does.

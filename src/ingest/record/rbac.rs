@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::fields::{self, Skip};
+use crate::ingest::record::fields::{self, Skip};
 use crate::model::{RoleBinding, RoleDef};
 
 /// What one RBAC object contributes.

@@ -14,8 +14,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{first_text, text_at, utc_timestamp, LogFormat};
-use crate::ingest::fields::{FieldMap, Skip};
+use super::{first_text, text_at, utc_timestamp, Envelope, LogFormat};
+use crate::ingest::record::fields::{FieldMap, Skip};
 use crate::model::{Event, UNKNOWN_TIME};
 
 pub struct CloudTrail;
@@ -58,6 +58,21 @@ fn policy_layer(message: &str) -> Option<String> {
 impl LogFormat for CloudTrail {
     fn name(&self) -> &'static str {
         "cloudtrail"
+    }
+
+    fn about(&self) -> &'static str {
+        "AWS CloudTrail records, one per line or in a {\"Records\": [...]} file as S3 delivers them"
+    }
+
+    fn envelope(&self) -> Option<Envelope> {
+        Some(Envelope {
+            list: "Records",
+            kind_suffix: None,
+        })
+    }
+
+    fn markers(&self) -> &'static [&'static str] {
+        &["eventName"]
     }
 
     fn detect(&self, record: &Value) -> bool {

@@ -1,12 +1,22 @@
 //! Mapping decoded records onto the small tables: tokens, role snapshots, roles
 //! and policies.
 
+use anyhow::Result;
+use indicatif::ProgressBar;
+
+use super::rbac;
+use crate::ingest::fold::aggregate::{Aggregates, BadRecord, Quarantined, TableStats};
+use crate::ingest::skip_unreadable;
+use crate::ingest::source::decode::SizeLimits;
+use crate::ingest::source::input::InputFile;
+use crate::ingest::source::open_source;
+use crate::model::Position;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::fields::{self, FieldMap, Skip};
-use crate::model::{Policy, RoleBinding, RoleDef, Token};
+use crate::ingest::record::fields::{self, FieldMap, Skip};
+use crate::model::{Policy, RoleBinding, RoleDef, Table, Token};
 
 fn required_text(record: &Value, map: &FieldMap, name: &str) -> Result<String, Skip> {
     map.get(record, name).and_then(fields::text).ok_or_else(|| {
@@ -178,5 +188,72 @@ mod tests {
             &map,
         );
         assert_eq!(bad_rule.unwrap_err().kind, "bad value");
+    }
+}
+
+type ParseFn<T> = fn(&Value, &FieldMap) -> Result<T, Skip>;
+
+/// Reads the small tables, sequentially and whole, keeping their counts and bad records.
+pub(crate) struct SmallTables<'a> {
+    pub(crate) files: &'a [InputFile],
+    pub(crate) map: &'a FieldMap,
+    pub(crate) progress: &'a ProgressBar,
+    pub(crate) stats: BTreeMap<Table, TableStats>,
+    pub(crate) bad: Vec<BadRecord>,
+    /// Skipped rows, when `--quarantine` asks for them.
+    pub(crate) quarantine: Option<Vec<Quarantined>>,
+    pub(crate) limits: SizeLimits,
+}
+
+impl SmallTables<'_> {
+    /// Reads the RBAC dumps into role definitions (aggregation followed) and bindings.
+    pub(crate) fn read_rbac(&mut self) -> Result<(Vec<RoleDef>, Vec<RoleBinding>)> {
+        let objects = self.read(Table::Rbac, |record, _| rbac::object_from_record(record))?;
+        let mut roles = Vec::new();
+        let mut bindings = Vec::new();
+        for object in objects {
+            match object {
+                rbac::RbacObject::Role(def, aggregation) => roles.push((def, aggregation)),
+                rbac::RbacObject::Bindings(b) => bindings.extend(b),
+            }
+        }
+        rbac::aggregate(&mut roles);
+        Ok((roles.into_iter().map(|(def, _)| def).collect(), bindings))
+    }
+
+    pub(crate) fn read<T>(&mut self, table: Table, parse: ParseFn<T>) -> Result<Vec<T>> {
+        let mut rows = Vec::new();
+        let mut skips = Aggregates::default();
+        skips.quarantine = self.quarantine.take();
+        for (file, input) in self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.table == table)
+        {
+            let mut source = match open_source(input, self.progress, self.limits) {
+                Ok(source) => source,
+                Err(e) => {
+                    skip_unreadable(input, e, &mut skips, Position::new(file, 0, 0))?;
+                    continue;
+                }
+            };
+            while let Some((line, record)) = source.next_record() {
+                let position = Position::new(file, 0, line);
+                match record
+                    .and_then(|r| parse(&r, self.map).map_err(|s| s.with_raw(r.to_string())))
+                {
+                    Ok(row) => rows.push(row),
+                    Err(skip) => skips.add_skip(position, skip),
+                }
+            }
+        }
+        let mut stats = skips.stats;
+        stats.used = rows.len() as u64;
+        stats.read += stats.used;
+        self.stats.insert(table, stats);
+        self.bad.extend(skips.bad);
+        self.quarantine = skips.quarantine;
+        Ok(rows)
     }
 }

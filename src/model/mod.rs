@@ -5,12 +5,15 @@
 
 use std::collections::BTreeMap;
 
-/// Milliseconds since the Unix epoch, UTC. Every timestamp is normalised to this at ingest.
-pub type Millis = i64;
+pub mod groups;
+pub mod intern;
+pub mod time;
 
-/// The time of an audit record that carries none (trimmed exports): such a
-/// denial is still diagnosed, without a snapshot, and left out of spikes.
-pub const UNKNOWN_TIME: Millis = Millis::MIN;
+pub use self::groups::{
+    DenialGroup, DenialKey, DeniedObject, MinuteCounts, ObjectFacts, ObjectKey, Position, Sample,
+    SuccessGroup, SuccessKey, Successes, MINUTE,
+};
+pub use self::time::{format_millis, Millis, UNKNOWN_TIME};
 
 /// The five tables grantgap reads. Only `Events` is mandatory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

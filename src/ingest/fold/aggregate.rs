@@ -14,126 +14,21 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use rayon::prelude::*;
 
-use super::redact::{redact, redact_object, redact_owned};
-use super::seen::{SeenBatch, SeenObjects};
-use super::spill::{self, MergedDenials, ReadGroup, Run};
-use crate::intern::{Interner, Shared};
-use crate::model::{Event, Millis};
+use super::by_object::{ByObject, ObjectDenials};
+use crate::ingest::fold::seen::{SeenBatch, SeenObjects};
+use crate::ingest::fold::spill::{self, MergedDenials, ReadGroup, Run};
+use crate::ingest::record::redact::{redact, redact_object, redact_owned};
+use crate::model::groups::keep_smallest;
+use crate::model::intern::{Interner, Shared};
+use crate::model::{
+    DenialGroup, DenialKey, DeniedObject, Event, Millis, ObjectFacts, ObjectKey, Position, Sample,
+    SuccessGroup, SuccessKey,
+};
 
 /// Denied requests kept as evidence per group; the earliest by time, then id.
 pub const SAMPLES_PER_GROUP: usize = 5;
 /// Bad records kept with their position for the report; the rest are counted.
 pub const BAD_RECORDS_KEPT: usize = 20;
-
-/// Where a record sits: the input file, the unit of that file a worker read, and
-/// the line within the unit. Lines become absolute once all units are counted.
-///
-/// 16 bytes, not 24: every sample kept as evidence holds one, millions at 10 GB,
-/// and no run reads four billion files or units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position {
-    file: u32,
-    unit: u32,
-    pub line: u64,
-}
-
-impl Position {
-    pub fn new(file: usize, unit: usize, line: u64) -> Self {
-        let narrow = |n: usize| u32::try_from(n).expect("fewer than 2^32 files and units");
-        Position {
-            file: narrow(file),
-            unit: narrow(unit),
-            line,
-        }
-    }
-
-    /// The index of the input file.
-    pub fn file(self) -> usize {
-        self.file as usize
-    }
-
-    /// The index of the unit within its file.
-    pub fn unit(self) -> usize {
-        self.unit as usize
-    }
-}
-
-/// Denied requests that share everything a diagnosis looks at. The object is
-/// not part of it: a group lists its objects ([`DenialGroup::objects`]) and is
-/// split only by what the input says of them ([`ObjectFacts`]). A group per
-/// object would cost a whole key, diagnosis and finding entry per denied object,
-/// and logs where every denial names its own object are common.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-///
-/// Its strings are shared ([`Interner`]): a million keys hold a few thousand
-/// distinct values.
-pub struct DenialKey {
-    pub principal: Shared<str>,
-    pub token_id: Option<Shared<str>>,
-    /// When the token or session was issued, as the log itself says.
-    pub token_issued_at: Option<Millis>,
-    pub scopes: Option<Shared<[String]>>,
-    pub method: Shared<str>,
-    pub template: Shared<str>,
-    pub objects: ObjectFacts,
-    pub org: Option<Shared<str>>,
-    pub fields: Shared<[String]>,
-    pub status: u16,
-    pub error_code: Option<Shared<str>>,
-    pub message: Option<Shared<str>>,
-    pub headers: Shared<[(String, String)]>,
-    /// Which interval of the principal's snapshot timeline the requests fall in
-    /// (cut at each snapshot and at the end of its propagation window). Groups
-    /// never straddle a cut, so one as-of lookup per group is exact.
-    pub segment: u32,
-    /// Whether the requests came after their token's `expires_at`.
-    pub after_token_expiry: bool,
-}
-
-/// What the whole input says of a denial group's objects: the same for every
-/// object of the group. Known only once every event is read, so ingest sets it
-/// last, as the groups are taken back ([`Aggregates::take_denials`]); until then
-/// it is the default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectFacts {
-    /// The requests name an object (in the log, or as the path's last id).
-    pub named: bool,
-    /// Someone was allowed on the object.
-    pub allowed_for_anyone: bool,
-    /// The object was answered 404 to someone.
-    pub answered_not_found: bool,
-    /// The group's own principal was allowed on the object.
-    pub allowed_for_principal: bool,
-}
-
-impl ObjectFacts {
-    /// The four facts as the low four bits of a number.
-    pub(super) fn bits(self) -> u8 {
-        u8::from(self.named)
-            | u8::from(self.allowed_for_anyone) << 1
-            | u8::from(self.answered_not_found) << 2
-            | u8::from(self.allowed_for_principal) << 3
-    }
-
-    /// The facts [`ObjectFacts::bits`] gave `bits`.
-    pub(super) fn from_bits(bits: u8) -> Self {
-        ObjectFacts {
-            named: bits & 1 != 0,
-            allowed_for_anyone: bits & 2 != 0,
-            answered_not_found: bits & 4 != 0,
-            allowed_for_principal: bits & 8 != 0,
-        }
-    }
-}
-
-/// The denials of one group on one object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DeniedObject {
-    pub id: CompactString,
-    pub count: u64,
-    pub first_ts: Millis,
-    pub last_ts: Millis,
-}
 
 /// What ingest derives for one event beyond its own fields.
 #[derive(Debug, Clone, Default)]
@@ -144,419 +39,6 @@ pub struct Derived {
     pub path_object: Option<String>,
     pub segment: u32,
     pub after_token_expiry: bool,
-}
-
-/// One denied request kept as evidence.
-///
-/// Its request id, like a denied object's id, is a [`CompactString`]: held in
-/// place up to 24 bytes, as most ids are. Millions of them outlive reading, and
-/// as separate heap blocks they were scattered among the blocks that reading
-/// frees, which kept the allocator's pages resident long after.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Sample {
-    pub ts: Millis,
-    pub request_id: Option<CompactString>,
-    pub position: Position,
-}
-
-/// Counts, time span, counts per minute, the earliest samples and the objects
-/// of a denial group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DenialGroup {
-    pub count: u64,
-    pub first_ts: Millis,
-    pub last_ts: Millis,
-    /// Denials per UTC minute (minutes since the epoch), for spike detection.
-    pub per_minute: MinuteCounts,
-    pub samples: Vec<Sample>,
-    /// The objects denied, by id; empty where the requests name none.
-    pub objects: Vec<DeniedObject>,
-}
-
-impl DenialGroup {
-    fn first(sample: Sample, sample_limit: usize) -> Self {
-        let ts = sample.ts;
-        let mut samples = vec![sample];
-        samples.truncate(sample_limit);
-        DenialGroup {
-            count: 1,
-            first_ts: ts,
-            last_ts: ts,
-            per_minute: MinuteCounts(vec![(ts.div_euclid(MINUTE), 1)]),
-            samples,
-            objects: Vec::new(),
-        }
-    }
-
-    /// Counts one more denied request.
-    fn add(&mut self, sample: Sample, sample_limit: usize) {
-        self.count += 1;
-        self.per_minute.add(sample.ts.div_euclid(MINUTE), 1);
-        self.first_ts = self.first_ts.min(sample.ts);
-        self.last_ts = self.last_ts.max(sample.ts);
-        keep_samples(&mut self.samples, vec![sample], sample_limit);
-    }
-
-    /// Gives back room that merging left unused: groups are kept to the end.
-    fn shrink_to_fit(&mut self) {
-        self.per_minute.0.shrink_to_fit();
-        self.samples.shrink_to_fit();
-        self.objects.shrink_to_fit();
-    }
-
-    /// Folds in the denials of another group (another worker's, another object's).
-    fn merge(&mut self, other: DenialGroup, sample_limit: usize) {
-        self.count += other.count;
-        self.first_ts = self.first_ts.min(other.first_ts);
-        self.last_ts = self.last_ts.max(other.last_ts);
-        self.per_minute.merge(other.per_minute);
-        keep_samples(&mut self.samples, other.samples, sample_limit);
-        self.objects.extend(other.objects);
-    }
-}
-
-/// The denials of one object of one group while ingest reads. Most objects are
-/// denied once (1.6 million objects, 2.0 million denials at 10 GB), and one
-/// denial needs no counts, minutes or list of samples: it is its own sample.
-#[derive(Debug, Clone)]
-pub(super) enum ObjectDenials {
-    Once(Sample),
-    More(Box<DenialGroup>),
-}
-
-impl ObjectDenials {
-    fn merge(&mut self, other: ObjectDenials, limit: usize) {
-        if let ObjectDenials::Once(first) = self {
-            let first = std::mem::take(first);
-            *self = ObjectDenials::More(Box::new(DenialGroup::first(first, limit)));
-        }
-        let ObjectDenials::More(group) = self else {
-            unreachable!("made a group above")
-        };
-        match other {
-            ObjectDenials::Once(sample) => group.add(sample, limit),
-            ObjectDenials::More(other) => group.merge(*other, limit),
-        }
-    }
-
-    fn into_group(self, limit: usize) -> DenialGroup {
-        match self {
-            ObjectDenials::Once(sample) => DenialGroup::first(sample, limit),
-            ObjectDenials::More(group) => *group,
-        }
-    }
-}
-
-/// One denial group's requests while ingest reads, per object (`None`: no object
-/// named). Which objects may share a group is known only at the end.
-///
-/// A few objects are a list searched in order, more a hash map: most groups
-/// name an object or two, and a hash map costs hundreds of bytes before its
-/// first entry (there are about as many groups as denials in sparse logs).
-#[derive(Debug, Clone)]
-pub(super) enum ByObject {
-    Few(Vec<(Option<CompactString>, ObjectDenials)>),
-    Many(HashMap<Option<CompactString>, ObjectDenials>),
-}
-
-impl ByObject {
-    /// Past this many objects a group's list becomes a hash map.
-    const FEW: usize = 16;
-
-    pub(super) fn new() -> Self {
-        ByObject::Few(Vec::with_capacity(1))
-    }
-
-    /// Folds in the denials of `object`.
-    pub(super) fn add(
-        &mut self,
-        object: Option<CompactString>,
-        denials: ObjectDenials,
-        limit: usize,
-    ) {
-        match self {
-            ByObject::Few(list) => {
-                if let Some((_, mine)) = list.iter_mut().find(|(o, _)| *o == object) {
-                    mine.merge(denials, limit);
-                } else if list.len() < Self::FEW {
-                    // Grown one at a time: a list of two would otherwise hold
-                    // room for four, and most lists stay short.
-                    list.reserve_exact(1);
-                    list.push((object, denials));
-                } else {
-                    let mut map: HashMap<_, _> = std::mem::take(list).into_iter().collect();
-                    map.insert(object, denials);
-                    *self = ByObject::Many(map);
-                }
-            }
-            ByObject::Many(map) => match map.get_mut(&object) {
-                Some(mine) => mine.merge(denials, limit),
-                None => {
-                    map.insert(object, denials);
-                }
-            },
-        }
-    }
-
-    pub(super) fn len(&self) -> usize {
-        match self {
-            ByObject::Few(list) => list.len(),
-            ByObject::Many(map) => map.len(),
-        }
-    }
-
-    /// The objects and their denials, in the order of [`ByObject::into_vec`].
-    pub(super) fn iter(&self) -> impl Iterator<Item = (Option<&CompactString>, &ObjectDenials)> {
-        let (few, many) = match self {
-            ByObject::Few(list) => (Some(list.iter().map(|(id, d)| (id, d))), None),
-            ByObject::Many(map) => (None, Some(map.iter())),
-        };
-        let all = few.into_iter().flatten().chain(many.into_iter().flatten());
-        all.map(|(id, d)| (id.as_ref(), d))
-    }
-
-    /// The objects, in the order of [`ByObject::into_vec`].
-    fn ids(&self) -> impl Iterator<Item = Option<&str>> {
-        self.iter().map(|(id, _)| id.map(CompactString::as_str))
-    }
-
-    pub(super) fn into_vec(self) -> Vec<(Option<CompactString>, ObjectDenials)> {
-        match self {
-            ByObject::Few(list) => list,
-            ByObject::Many(map) => map.into_iter().collect(),
-        }
-    }
-}
-
-/// One minute, in milliseconds: the resolution of [`DenialGroup::per_minute`].
-pub const MINUTE: Millis = 60_000;
-
-/// Counts per minute, sorted by minute. A sorted vector, not a map: most groups
-/// span a minute or two, and a map's first node costs about 200 bytes where
-/// one entry here costs 16 (there is a group per denied object, so millions).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MinuteCounts(Vec<(i64, u64)>);
-
-impl MinuteCounts {
-    /// Adds `n` to `minute`; events mostly come in time order, so this appends.
-    pub fn add(&mut self, minute: i64, n: u64) {
-        match self.0.last_mut() {
-            Some(last) if last.0 == minute => last.1 += n,
-            Some(last) if last.0 < minute => self.0.push((minute, n)),
-            None => self.0.push((minute, n)),
-            Some(_) => match self.0.binary_search_by_key(&minute, |(m, _)| *m) {
-                Ok(i) => self.0[i].1 += n,
-                Err(i) => self.0.insert(i, (minute, n)),
-            },
-        }
-    }
-
-    /// (minute, count), minutes ascending.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, u64)> + '_ {
-        self.0.iter().copied()
-    }
-
-    /// The minutes of known time (the unknown time sorts first).
-    pub fn timed(&self) -> impl DoubleEndedIterator<Item = (i64, u64)> + '_ {
-        let unknown = crate::model::UNKNOWN_TIME.div_euclid(MINUTE);
-        self.iter().filter(move |(m, _)| *m != unknown)
-    }
-
-    /// The counts of `pairs` (minute, count), in any order, repeats summed.
-    pub fn from_pairs(mut pairs: Vec<(i64, u64)>) -> Self {
-        pairs.sort_unstable_by_key(|(minute, _)| *minute);
-        let mut counts: Vec<(i64, u64)> = Vec::with_capacity(pairs.len());
-        for (minute, n) in pairs {
-            match counts.last_mut() {
-                Some(last) if last.0 == minute => last.1 += n,
-                _ => counts.push((minute, n)),
-            }
-        }
-        counts.shrink_to_fit();
-        MinuteCounts(counts)
-    }
-
-    /// Folds in another's counts: one pass over both sorted lists.
-    pub fn merge(&mut self, other: MinuteCounts) {
-        let (mine, theirs) = (std::mem::take(&mut self.0), other.0);
-        let mut merged = Vec::with_capacity(mine.len() + theirs.len());
-        let (mut a, mut b) = (mine.into_iter().peekable(), theirs.into_iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if x.0 == y.0 => {
-                    let (minute, n) = a.next().expect("peeked");
-                    (minute, n + b.next().expect("peeked").1)
-                }
-                (Some(x), Some(y)) if x.0 < y.0 => a.next().expect("peeked"),
-                (Some(_), Some(_)) | (None, Some(_)) => b.next().expect("peeked"),
-                (Some(_), None) => a.next().expect("peeked"),
-                (None, None) => break,
-            };
-            merged.push(next);
-        }
-        self.0 = merged;
-    }
-}
-
-/// Allowed requests of one principal on one endpoint, in one data scope, with
-/// one set of body fields.
-///
-/// Packed into one allocation: each part as its length (8 bytes) and its bytes,
-/// in the order principal, method, template, org (length `u64::MAX` when
-/// absent), then the fields. Every allowed request looks its key up, and the
-/// lookup is most of what recording one costs: one contiguous hash and one
-/// compare, where five separate strings cost five hashes and five compares at
-/// five addresses. The key built from a line ([`SuccessKey::pack`]) is looked
-/// up as bytes, without allocating.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SuccessKey(Box<[u8]>);
-
-/// The length marking an absent org.
-const NO_ORG: u64 = u64::MAX;
-
-impl SuccessKey {
-    pub fn new<F: AsRef<str>>(
-        principal: &str,
-        method: &str,
-        template: &str,
-        org: Option<&str>,
-        fields: &[F],
-    ) -> Self {
-        let mut bytes = Vec::new();
-        Self::pack(&mut bytes, principal, method, template, org, fields);
-        SuccessKey(bytes.into_boxed_slice())
-    }
-
-    /// Appends the packed form of a key to `out`: what the map is looked up by.
-    pub(super) fn pack<F: AsRef<str>>(
-        out: &mut Vec<u8>,
-        principal: &str,
-        method: &str,
-        template: &str,
-        org: Option<&str>,
-        fields: &[F],
-    ) {
-        fn part(out: &mut Vec<u8>, text: &str) {
-            out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-            out.extend_from_slice(text.as_bytes());
-        }
-        part(out, principal);
-        part(out, method);
-        part(out, template);
-        match org {
-            Some(org) => part(out, org),
-            None => out.extend_from_slice(&NO_ORG.to_le_bytes()),
-        }
-        for field in fields {
-            part(out, field.as_ref());
-        }
-    }
-
-    /// The key of a packed form made by [`SuccessKey::pack`].
-    pub(super) fn from_packed(bytes: &[u8]) -> Self {
-        SuccessKey(bytes.into())
-    }
-
-    /// The parts in order; an absent org is `None`.
-    fn parts(&self) -> impl Iterator<Item = Option<&str>> {
-        let mut rest = &self.0[..];
-        std::iter::from_fn(move || {
-            let (len, after) = rest.split_first_chunk::<8>()?;
-            let len = u64::from_le_bytes(*len);
-            if len == NO_ORG {
-                rest = after;
-                return Some(None);
-            }
-            let (text, after) = after.split_at(len as usize);
-            rest = after;
-            // Packed from `&str`s only, and split at their boundaries.
-            Some(Some(std::str::from_utf8(text).expect("packed from text")))
-        })
-    }
-
-    fn part(&self, index: usize) -> Option<&str> {
-        self.parts().nth(index).flatten()
-    }
-
-    pub fn principal(&self) -> &str {
-        self.part(0).unwrap_or_default()
-    }
-
-    pub fn method(&self) -> &str {
-        self.part(1).unwrap_or_default()
-    }
-
-    pub fn template(&self) -> &str {
-        self.part(2).unwrap_or_default()
-    }
-
-    pub fn org(&self) -> Option<&str> {
-        self.part(3)
-    }
-
-    /// The body fields, sorted and distinct.
-    pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.parts().skip(4).flatten()
-    }
-
-    /// The parts as a tuple, for ordering and printing.
-    fn unpacked(&self) -> (&str, &str, &str, Option<&str>, Vec<&str>) {
-        let fields = self.fields().collect();
-        (
-            self.principal(),
-            self.method(),
-            self.template(),
-            self.org(),
-            fields,
-        )
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for SuccessKey {
-    fn borrow(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// Ordered by principal, method, template, org, then fields, as the parts read.
-impl Ord for SuccessKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.unpacked().cmp(&other.unpacked())
-    }
-}
-
-impl PartialOrd for SuccessKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl std::fmt::Debug for SuccessKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (principal, method, template, org, fields) = self.unpacked();
-        f.debug_struct("SuccessKey")
-            .field("principal", &principal)
-            .field("method", &method)
-            .field("template", &template)
-            .field("org", &org)
-            .field("fields", &fields)
-            .finish()
-    }
-}
-
-/// One object of one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectKey {
-    pub template: String,
-    pub object: String,
-}
-
-/// Count and time span of allowed requests.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SuccessGroup {
-    pub count: u64,
-    pub first_ts: Millis,
-    pub last_ts: Millis,
 }
 
 /// Records read, used and skipped (by reason) for one table. `read = used + skipped`.
@@ -803,10 +285,11 @@ impl Aggregates {
     }
 
     /// Counts one record that could not be used, and quarantines it when asked.
-    pub fn add_skip(&mut self, position: Position, skip: super::fields::Skip) {
-        if let (Some(quarantine), false) =
-            (&mut self.quarantine, skip.kind == super::fields::FOLDED)
-        {
+    pub fn add_skip(&mut self, position: Position, skip: crate::ingest::record::fields::Skip) {
+        if let (Some(quarantine), false) = (
+            &mut self.quarantine,
+            skip.kind == crate::ingest::record::fields::FOLDED,
+        ) {
             quarantine.push(Quarantined {
                 position,
                 kind: skip.kind.to_string(),
@@ -824,7 +307,7 @@ impl Aggregates {
         self.stats.read += 1;
         *self.stats.skipped.entry(kind.to_string()).or_default() += 1;
         // Folded audit stages are never listed: counting them is all they cost.
-        if kind == super::fields::FOLDED {
+        if kind == crate::ingest::record::fields::FOLDED {
             return;
         }
         // `bad` is sorted: a record after the last one kept would be dropped, so
@@ -910,7 +393,7 @@ impl Aggregates {
         self
     }
 
-    /// Writes the denial groups out as a run ([`super::spill`]) once there are
+    /// Writes the denial groups out as a run ([`crate::ingest::fold::spill`]) once there are
     /// `limit` or more, and starts again with none: call between units of input.
     pub fn spill_if_full(&mut self, limit: usize) -> anyhow::Result<()> {
         if self.by_object.len() >= limit {
@@ -1069,84 +552,10 @@ fn merge_counts<K: Hash + Eq, V>(
     }
 }
 
-/// Keeps the `cap` earliest samples of both lists; without a cap, all of them,
-/// unsorted (sorting every insert would be quadratic in a group's size).
-fn keep_samples(kept: &mut Vec<Sample>, more: Vec<Sample>, cap: usize) {
-    if cap == usize::MAX {
-        kept.extend(more);
-    } else {
-        keep_smallest(kept, more, cap);
-    }
-}
-
-/// Keeps the `cap` smallest items of both lists, sorted: the same result whatever
-/// order lists arrive in.
-fn keep_smallest<T: Ord>(kept: &mut Vec<T>, more: Vec<T>, cap: usize) {
-    kept.extend(more);
-    kept.sort();
-    kept.truncate(cap);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_success_key_gives_back_its_parts_and_sorts_by_them() {
-        let key = SuccessKey::new("svc-a", "PATCH", "/wo/{id}", Some(""), &["cost", "note"]);
-        assert_eq!(
-            (key.principal(), key.method(), key.template(), key.org()),
-            ("svc-a", "PATCH", "/wo/{id}", Some(""))
-        );
-        assert_eq!(key.fields().collect::<Vec<_>>(), ["cost", "note"]);
-        let no_org = SuccessKey::new::<&str>("svc-a", "PATCH", "/wo/{id}", None, &[]);
-        assert_eq!((no_org.org(), no_org.fields().count()), (None, 0));
-        // An empty org is not an absent one, and parts never run into each other.
-        assert_ne!(
-            key,
-            SuccessKey::new("svc-a", "PATCH", "/wo/{id}", None, &["cost", "note"])
-        );
-        assert_ne!(
-            SuccessKey::new::<&str>("ab", "c", "/t", None, &[]),
-            SuccessKey::new::<&str>("a", "bc", "/t", None, &[])
-        );
-        // Ordered by the parts, as the fields of a struct would be.
-        let mut keys = [
-            SuccessKey::new::<&str>("b", "GET", "/t", None, &[]),
-            SuccessKey::new("a", "GET", "/t", Some("eu"), &["x"]),
-            SuccessKey::new::<&str>("a", "GET", "/t", Some("eu"), &[]),
-            SuccessKey::new::<&str>("a", "GET", "/t", None, &[]),
-            SuccessKey::new::<&str>("a", "DELETE", "/zz", None, &[]),
-        ];
-        keys.sort();
-        let order: Vec<_> = keys
-            .iter()
-            .map(|k| (k.method(), k.org(), k.fields().count()))
-            .collect();
-        assert_eq!(
-            order,
-            [
-                ("DELETE", None, 0),
-                ("GET", None, 0),
-                ("GET", Some("eu"), 0),
-                ("GET", Some("eu"), 1),
-                ("GET", None, 0)
-            ]
-        );
-        // A packed line finds the stored key without allocating one.
-        let mut map = HashMap::new();
-        map.insert(key.clone(), 7);
-        let mut packed = Vec::new();
-        SuccessKey::pack(
-            &mut packed,
-            "svc-a",
-            "PATCH",
-            "/wo/{id}",
-            Some(""),
-            &["cost", "note"],
-        );
-        assert_eq!(map.get(packed.as_slice()), Some(&7));
-    }
+    use crate::model::{MinuteCounts, MINUTE};
 
     #[test]
     fn minute_counts_stay_sorted_whatever_the_order() {

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use polars::prelude::{AnyValue, DataFrame, ParquetReader, SerReader, TimeUnit};
 use serde_json::{Map, Value};
 
-use super::fields::Skip;
+use crate::ingest::record::fields::Skip;
+use crate::ingest::record::formats;
 
 /// One decoded record, or the reason its line could not be decoded.
 pub type Decoded = (u64, Result<Value, Skip>);
@@ -166,22 +167,12 @@ pub fn is_json_lines(head: &[u8]) -> bool {
     }
 }
 
-/// The records inside an envelope, or the value itself.
+/// The records inside an envelope (as a format declares it), or the value itself.
 fn unwrap_envelope(value: Value) -> Vec<Value> {
-    let list = |v: &Value, key: &str| v.get(key).and_then(Value::as_array).cloned();
-    if let Some(records) = list(&value, "Records") {
-        return records;
+    match formats::unwrap_envelope(&value) {
+        Some(records) => records.clone(),
+        None => vec![value],
     }
-    let kind = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if kind.ends_with("List") {
-        if let Some(items) = list(&value, "items") {
-            return items;
-        }
-    }
-    vec![value]
 }
 
 impl<R: BufRead + Send> JsonSource<R> {
@@ -568,7 +559,7 @@ impl ParquetSource {
     }
 
     fn open_spilled(path: PathBuf, spill: Option<tempfile::NamedTempFile>) -> Result<Self> {
-        super::parquet_footer::check(&path)
+        crate::ingest::source::parquet_footer::check(&path)
             .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
         let file = Self::open(&path)?;
         let rows = without_panics(|| ParquetReader::new(file).num_rows())
@@ -700,7 +691,7 @@ mod tests {
     #[test]
     fn a_damaged_parquet_file_is_an_error_not_a_panic() {
         // Found by fuzzing: polars' decoder panics on this file's metadata.
-        let damaged = include_bytes!("../../tests/fixtures/damaged.parquet");
+        let damaged = include_bytes!("../../../tests/fixtures/damaged.parquet");
         match ParquetSource::from_stream(&damaged[..], SizeLimits::default()) {
             Err(e) => assert!(format!("{e:#}").contains("Parquet"), "{e:#}"),
             Ok(mut source) => while source.next_record().is_some() {},

@@ -265,9 +265,35 @@ impl SeenObjects {
     }
 }
 
+/// Past this false-positive rate of the filters, the report says so: the rate ingest's filters are sized to stay under.
+const OBJECT_FILTER_WARN_RATE: f64 = 0.01;
+
+/// A warning when the filters of allowed objects held more objects than they
+/// were sized for ([`SeenObjects`]): some denied objects then look
+/// allowed, which hides object-ACL and masked-404 causes, never invents them.
+pub fn overfull_warning(rate: f64) -> Option<String> {
+    (rate > OBJECT_FILTER_WARN_RATE).then(|| {
+        format!(
+            "the filters of objects ever allowed are overfull: about {:.1}% of objects never \
+             allowed look allowed, so some object_acl and masked_not_found denials are \
+             reported under another cause; run the report on a shorter period (fewer \
+             distinct objects) to remove this",
+            rate * 100.0
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overfull_object_filters_are_reported_with_their_rate() {
+        assert_eq!(overfull_warning(0.0), None);
+        assert_eq!(overfull_warning(0.009), None);
+        let warning = overfull_warning(0.042).expect("over 1%");
+        assert!(warning.contains("about 4.2%"), "{warning}");
+    }
 
     #[test]
     fn merged_filters_know_what_either_saw() {

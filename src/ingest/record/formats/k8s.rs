@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{at, first_text, text_at, utc_timestamp, LogFormat};
-use crate::ingest::fields::{self, FieldMap, Skip};
+use super::{at, first_text, text_at, utc_timestamp, Envelope, LogFormat};
+use crate::ingest::record::fields::{self, FieldMap, Skip};
 use crate::model::Event;
 
 pub struct K8sAudit;
@@ -72,6 +72,21 @@ fn permission(record: &Value, verb: &str) -> Option<String> {
 impl LogFormat for K8sAudit {
     fn name(&self) -> &'static str {
         "k8s-audit"
+    }
+
+    fn about(&self) -> &'static str {
+        "Kubernetes audit events (audit.k8s.io/v1, v1beta1), one per line or in an EventList"
+    }
+
+    fn envelope(&self) -> Option<Envelope> {
+        Some(Envelope {
+            list: "items",
+            kind_suffix: Some("List"),
+        })
+    }
+
+    fn markers(&self) -> &'static [&'static str] {
+        &["apiVersion", "kind", "verb", "user"]
     }
 
     fn detect(&self, record: &Value) -> bool {

@@ -334,15 +334,15 @@ mod tests {
         for (name, damaged) in [
             (
                 "bools.parquet",
-                &include_bytes!("../../tests/fixtures/damaged-bool-list.parquet")[..],
+                &include_bytes!("../../../tests/fixtures/damaged-bool-list.parquet")[..],
             ),
             (
                 "huge.parquet",
-                &include_bytes!("../../tests/fixtures/damaged-huge-list.parquet")[..],
+                &include_bytes!("../../../tests/fixtures/damaged-huge-list.parquet")[..],
             ),
             (
                 "mistyped.parquet",
-                &include_bytes!("../../tests/fixtures/damaged-mistyped-field.parquet")[..],
+                &include_bytes!("../../../tests/fixtures/damaged-mistyped-field.parquet")[..],
             ),
         ] {
             let e = check(&write(name, damaged)).unwrap_err();

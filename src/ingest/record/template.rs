@@ -12,12 +12,21 @@
 //! still groups, whichever characters the token starts with, and neither the
 //! template nor the object id carries the value.
 
+use anyhow::Result;
+use indicatif::ProgressBar;
+
+use super::fields::FieldMap;
+use super::formats::{self, InputFormat};
+use crate::ingest::source::decode::SizeLimits;
+use crate::ingest::source::input::InputFile;
+use crate::ingest::source::open_source;
+use crate::model::Table;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::redact::is_secret_segment;
+use crate::ingest::record::redact::is_secret_segment;
 
 /// A segment that names one object rather than an endpoint: numbers, UUIDs, long
 /// hex, dates, e-mail addresses, and mixed ids such as `WO12345` or `M-1001`.
@@ -266,6 +275,40 @@ impl Templater {
             }
         }
     }
+}
+
+/// Events read, from the start of the inputs, to learn path templates from.
+const TEMPLATE_SAMPLE_EVENTS: usize = 200_000;
+
+/// The paths of the first events of the inputs, to learn templates from. Reading
+/// them again later costs little: they are at most a few tens of MB.
+pub(crate) fn sample_paths(
+    files: &[InputFile],
+    map: &FieldMap,
+    format: InputFormat,
+    limits: SizeLimits,
+) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    // Not counted as progress: the main pass reads these bytes again.
+    let quiet = ProgressBar::hidden();
+    for input in files
+        .iter()
+        .filter(|f| f.table == Table::Events && !f.stream)
+    {
+        // Unreadable files are counted by the main pass.
+        let Ok(mut source) = open_source(input, &quiet, limits) else {
+            continue;
+        };
+        while let Some((_, record)) = source.next_record() {
+            if paths.len() >= TEMPLATE_SAMPLE_EVENTS {
+                return Ok(paths);
+            }
+            if let Some(path) = record.ok().and_then(|r| formats::raw_path(&r, map, format)) {
+                paths.push(path);
+            }
+        }
+    }
+    Ok(paths)
 }
 
 #[cfg(test)]

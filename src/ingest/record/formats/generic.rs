@@ -4,13 +4,39 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::ingest::fields::{self, FieldMap, Skip};
+use super::LogFormat;
+use crate::ingest::record::fields::{self, FieldMap, Skip};
 use crate::model::Event;
+
+pub struct Generic;
+
+impl LogFormat for Generic {
+    fn name(&self) -> &'static str {
+        "generic"
+    }
+
+    fn about(&self) -> &'static str {
+        "Canonical field names (ts, principal, method, path, status…), or others through --map"
+    }
+
+    /// Whatever no other format claims.
+    fn detect(&self, _record: &Value) -> bool {
+        true
+    }
+
+    fn event(&self, record: &Value, map: &FieldMap) -> Result<Event, Skip> {
+        event_from_record(record, map)
+    }
+
+    fn raw_path(&self, record: &Value, map: &FieldMap) -> Option<String> {
+        map.get(record, "path").and_then(fields::text)
+    }
+}
 
 /// Reads one event. Fails with the reason the record cannot be used when a
 /// required field (`ts`, `principal`, `method`, `path`, `status`) is missing or
 /// unreadable; optional fields that are unreadable are dropped.
-pub fn event_from_record(record: &Value, map: &FieldMap) -> Result<Event, Skip> {
+fn event_from_record(record: &Value, map: &FieldMap) -> Result<Event, Skip> {
     let required = |name: &str| {
         map.get(record, name).ok_or_else(|| {
             Skip::new(

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{at, first_text, text_at, utc_timestamp, LogFormat};
-use crate::ingest::fields::{FieldMap, Skip};
+use crate::ingest::record::fields::{FieldMap, Skip};
 use crate::model::Event;
 
 pub struct GcpAudit;
@@ -23,6 +23,14 @@ const UNKNOWN_CALLER: &str = "(caller not in log)";
 impl LogFormat for GcpAudit {
     fn name(&self) -> &'static str {
         "gcp-audit"
+    }
+
+    fn about(&self) -> &'static str {
+        "GCP Cloud Audit Logs entries (protoPayload of type AuditLog)"
+    }
+
+    fn markers(&self) -> &'static [&'static str] {
+        &["protoPayload"]
     }
 
     fn detect(&self, record: &Value) -> bool {

@@ -1,5 +1,7 @@
 //! The fix of a finding, in words a platform admin can act on.
 
+pub mod cover;
+
 use super::{FindingEvidence, Timestamp};
 use crate::correlate::roles::grants_permission;
 use crate::diagnose::{Cause, Diagnosed};

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Context, Result};
-use chrono::DateTime;
 use serde_json::Value;
 
-use crate::model::Millis;
+use crate::model::time::{self, format_millis, Millis, EVENT_TIME_RANGE, UNKNOWN_TIME};
 
 /// Why one record was skipped. `kind` is what skips are counted by; `detail`
 /// names the value or field for the report's samples.
@@ -203,55 +202,36 @@ pub fn list(value: &Value) -> Result<Vec<String>, Skip> {
     Ok(items)
 }
 
-/// Epoch values below this are seconds, above it milliseconds: 1e11 seconds is
-/// the year 5138, while 1e11 milliseconds is 1973, so real logs never straddle it.
-const EPOCH_MILLIS_THRESHOLD: f64 = 1e11;
-
 /// A timestamp in UTC milliseconds: RFC 3339 with any offset, or epoch seconds or
-/// milliseconds as a number or numeric string.
+/// milliseconds as a number or numeric string ([`time::parse`]).
 pub fn timestamp(value: &Value) -> Result<Millis, Skip> {
-    let parsed = match value {
-        Value::Number(n) => n.as_f64().and_then(from_epoch),
-        Value::String(s) => return timestamp_text(s),
-        _ => None,
-    };
-    parsed.ok_or_else(|| Skip::new("bad timestamp", format!("{value} is not a timestamp")))
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(time::from_epoch)
+            .ok_or_else(|| Skip::new(BAD_TIMESTAMP, format!("{value} is not a timestamp"))),
+        Value::String(s) => timestamp_text(s),
+        _ => Err(Skip::new(
+            BAD_TIMESTAMP,
+            format!("{value} is not a timestamp"),
+        )),
+    }
 }
 
 /// [`timestamp`] of a string value.
 pub fn timestamp_text(text: &str) -> Result<Millis, Skip> {
-    let s = text.trim();
-    if let Some(ms) = utc_millis(s) {
-        return Ok(ms);
-    }
-    match s.parse::<f64>() {
-        Ok(x) => from_epoch(x).ok_or_else(|| {
-            Skip::new(
-                "bad timestamp",
-                format!("{} is not a timestamp", Value::String(text.to_string())),
-            )
-        }),
-        Err(_) => rfc3339(s),
-    }
+    time::parse(text).map_err(|detail| Skip::new(BAD_TIMESTAMP, detail))
 }
 
-/// The end of the year 9999 in epoch milliseconds: no log is later, and times
-/// beyond it cannot be printed as RFC 3339.
-const LATEST_MILLIS: f64 = 253_402_300_799_999.0;
-
-/// The events grantgap reads: from 1970-01-01 up to (not including)
-/// 2100-01-01, UTC. Nothing older or newer is a real API request; a log that
-/// claims otherwise has a broken clock or a mis-mapped field, and one such
-/// denial once stretched the timeline over 10,000 years (8.4 GB of buckets).
-/// Tokens and snapshots may lie outside it (a token that never expires).
-pub const EVENT_TIME_RANGE: std::ops::Range<Millis> = 0..4_102_444_800_000;
+/// The skip reason of a value that is not a timestamp.
+const BAD_TIMESTAMP: &str = "bad timestamp";
 
 /// The skip reason of an event outside [`EVENT_TIME_RANGE`].
 pub const TIME_OUT_OF_RANGE: &str = "timestamp out of range";
 
 /// Refuses an event time outside [`EVENT_TIME_RANGE`] (an unknown time passes).
 pub fn event_time_in_range(ts: Millis) -> Result<(), Skip> {
-    if ts == crate::model::UNKNOWN_TIME || EVENT_TIME_RANGE.contains(&ts) {
+    if ts == UNKNOWN_TIME || EVENT_TIME_RANGE.contains(&ts) {
         return Ok(());
     }
     Err(Skip::new(
@@ -261,104 +241,6 @@ pub fn event_time_in_range(ts: Millis) -> Result<(), Skip> {
             format_millis(ts)
         ),
     ))
-}
-
-/// Epoch seconds or milliseconds (see [`EPOCH_MILLIS_THRESHOLD`]) in milliseconds.
-fn from_epoch(x: f64) -> Option<Millis> {
-    if !x.is_finite() || !(0.0..=LATEST_MILLIS).contains(&x) {
-        None
-    } else if x < EPOCH_MILLIS_THRESHOLD {
-        Some((x * 1000.0).round() as i64)
-    } else {
-        Some(x.round() as i64)
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.f…]Z`, the layout nearly every log writes, read
-/// without chrono's general parser, which cost 4% of reading a line; chrono
-/// still checks the date and time. `None` for anything else (an offset, a
-/// leap second, a bad date), which [`rfc3339`] reads or rejects, so both give
-/// the same answer (a test checks).
-fn utc_millis(s: &str) -> Option<Millis> {
-    let b = s.as_bytes();
-    let (&last, _) = b.split_last()?;
-    let layout = b.len() >= 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't' | b' ')
-        && b[13] == b':'
-        && b[16] == b':'
-        && matches!(last, b'Z' | b'z');
-    if !layout {
-        return None;
-    }
-    let number = |digits: &[u8]| {
-        digits.iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    // Milliseconds are the first three digits of the fraction: chrono keeps
-    // nanoseconds, and whole milliseconds of them round down.
-    let millis = match &b[19..b.len() - 1] {
-        [] => 0,
-        [b'.', fraction @ ..]
-            if (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit) =>
-        {
-            let first = &fraction[..fraction.len().min(3)];
-            number(first)? * 10u32.pow(3 - first.len() as u32)
-        }
-        _ => return None,
-    };
-    let date = chrono::NaiveDate::from_ymd_opt(
-        number(&b[0..4])? as i32,
-        number(&b[5..7])?,
-        number(&b[8..10])?,
-    )?;
-    let time = chrono::NaiveTime::from_hms_opt(
-        number(&b[11..13])?,
-        number(&b[14..16])?,
-        number(&b[17..19])?,
-    )?;
-    Some(date.and_time(time).and_utc().timestamp_millis() + Millis::from(millis))
-}
-
-fn rfc3339(s: &str) -> Result<Millis, Skip> {
-    // RFC 3339 allows a space for the `T`; chrono's parser does not.
-    // Borrowed unless it must change: this runs for every event.
-    let normalised: std::borrow::Cow<str> = if s.len() > 10 && s.as_bytes()[10] == b' ' {
-        format!("{}T{}", &s[..10], &s[11..]).into()
-    } else {
-        s.into()
-    };
-    match DateTime::parse_from_rfc3339(&normalised) {
-        Ok(t) => Ok(t.timestamp_millis()),
-        Err(_) if DateTime::parse_from_rfc3339(&format!("{normalised}Z")).is_ok() => {
-            Err(Skip::new(
-                "bad timestamp",
-                format!(
-                    "{s:?} has no UTC offset: write it with Z or +hh:mm so its instant is known"
-                ),
-            ))
-        }
-        Err(_) => Err(Skip::new(
-            "bad timestamp",
-            format!("{s:?} is neither RFC 3339 nor epoch seconds/milliseconds"),
-        )),
-    }
-}
-
-/// Formats UTC milliseconds as RFC 3339 with a `Z`, to the second when whole;
-/// `unknown` for [`crate::model::UNKNOWN_TIME`].
-pub fn format_millis(ms: Millis) -> String {
-    if ms == crate::model::UNKNOWN_TIME {
-        return "unknown".into();
-    }
-    let t = DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    if ms % 1000 == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-    }
 }
 
 #[cfg(test)]
@@ -380,55 +262,6 @@ mod tests {
         ] {
             assert_eq!(timestamp(&v), Ok(expected), "{v}");
         }
-    }
-
-    #[test]
-    fn the_usual_layout_reads_as_chrono_reads_it() {
-        let general = |s: &str| {
-            let s = s.replacen(' ', "T", 1);
-            DateTime::parse_from_rfc3339(&s)
-                .ok()
-                .map(|t| t.timestamp_millis())
-        };
-        let mut cases = vec![
-            "2026-11-02T00:00:00.000Z".to_string(),
-            "2026-11-02t23:59:59z".into(),
-            "2026-11-02 23:59:59.9Z".into(),
-            "1970-01-01T00:00:00Z".into(),
-            "1969-12-31T23:59:59.999Z".into(),
-            "0000-01-01T00:00:00.5Z".into(),
-            "9999-12-31T23:59:59.999999999Z".into(),
-            "2024-02-29T12:00:00.123456Z".into(),
-            // Not read by the fast path; the general one decides.
-            "2023-02-29T12:00:00Z".into(),
-            "2026-11-02T24:00:00Z".into(),
-            "2016-12-31T23:59:60Z".into(),
-            "2026-11-02T00:00:00.Z".into(),
-            "2026-11-02T00:00:00.1234567890Z".into(),
-            "2026-11-02T00:00:00+01:00".into(),
-            "2026-11-02T0a:00:00Z".into(),
-            "+026-11-02T00:00:00Z".into(),
-        ];
-        // Every millisecond digit and fraction length, over a range of dates.
-        for i in 0..2_000i64 {
-            let ms = i * 7_919_000_003 % 253_402_300_799_999;
-            let t = DateTime::from_timestamp_millis(ms).unwrap();
-            let digits = (i % 10) as usize;
-            let fraction = format!("{:09}", t.timestamp_subsec_nanos());
-            let dot = if digits == 0 { "" } else { "." };
-            let text = format!(
-                "{}{dot}{}Z",
-                t.format("%Y-%m-%dT%H:%M:%S"),
-                &fraction[..digits]
-            );
-            cases.push(text);
-        }
-        for case in &cases {
-            let fast = utc_millis(case);
-            assert!(fast.is_none() || fast == general(case), "{case}: {fast:?}");
-            assert_eq!(timestamp_text(case).ok(), general(case), "{case}");
-        }
-        assert!(cases.iter().filter(|c| utc_millis(c).is_some()).count() > 2_000);
     }
 
     #[test]

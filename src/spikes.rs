@@ -1,4 +1,5 @@
-//! Spikes: denials over time, the buckets that stand out, and what explains each.
+//! After clustering: denials over time, the buckets that stand out (spikes), and
+//! what explains each.
 //!
 //! **Detection.** Denials are counted per bucket (default 5 minutes, empty buckets
 //! included). A bucket is a spike when its count is at least `min_denials` and
@@ -21,13 +22,27 @@ use std::collections::{BTreeMap, HashMap};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::cluster::Clustered;
+use crate::correlate::Reference;
 use crate::diagnose::{Cause, Diagnosed};
-use crate::ingest::aggregate::{MinuteCounts, MINUTE};
-use crate::ingest::fields::{format_millis, EVENT_TIME_RANGE};
-use crate::ingest::Ingested;
-use crate::intern::Shared;
+use crate::model::format_millis;
+use crate::model::intern::Shared;
+use crate::model::time::EVENT_TIME_RANGE;
 use crate::model::Millis;
-use crate::Analysis;
+use crate::model::MinuteCounts;
+use crate::model::Token;
+use crate::model::MINUTE;
+
+/// What spikes are found in and explained by: what the stages before made.
+pub struct Evidence<'a> {
+    /// The tokens read, for the expiries that explain a spike.
+    pub tokens: &'a [Token],
+    /// The snapshot histories and role graph, for the changes that explain one.
+    pub reference: &'a Reference<'a>,
+    pub clustered: &'a Clustered,
+    /// The visible denials over time.
+    pub times: &'a DenialTimes,
+}
 
 /// How spikes are found and explained.
 #[derive(Debug, Clone, Copy)]
@@ -220,13 +235,9 @@ const _: () =
 
 /// Finds the spikes among the visible (unsuppressed) denials and explains
 /// them; fails if the denials span more than [`MAX_BUCKETS`] buckets.
-pub fn find(
-    ingested: &Ingested,
-    analysis: &Analysis,
-    options: SpikeOptions,
-) -> anyhow::Result<SpikeReport> {
-    let clustered = &analysis.clustered;
-    let times = &analysis.times;
+pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeReport> {
+    let clustered = evidence.clustered;
+    let times = evidence.times;
     let bucket_of = |minute: i64| (minute * MINUTE).div_euclid(options.bucket);
     // Per bucket: total, per signature (with a label), per cause. Per principal
     // only in the spikes, below: a map of a thousand principals per bucket was
@@ -331,7 +342,7 @@ pub fn find(
                     denials,
                 })
                 .collect(),
-            changes: changes(ingested, analysis, &names, from - options.lookback, to),
+            changes: changes(evidence, &names, from - options.lookback, to),
             principals: principals
                 .into_iter()
                 .map(|(name, denials)| Contribution {
@@ -414,8 +425,8 @@ fn principals_by_bucket(
 /// The denials over time that a report charts: the default spike rules, with
 /// the narrowest bucket (5 minutes, 15 minutes, 1 hour, 6 hours, a day) that
 /// keeps the series within [`REPORT_BUCKETS`] buckets.
-pub fn timeline(ingested: &Ingested, analysis: &Analysis) -> SpikeReport {
-    let minutes = analysis.times.by_signature.values().flat_map(|counts| {
+pub fn timeline(evidence: &Evidence) -> SpikeReport {
+    let minutes = evidence.times.by_signature.values().flat_map(|counts| {
         let mut timed = counts.timed();
         let first = timed.next();
         first.into_iter().chain(timed.next_back())
@@ -431,8 +442,7 @@ pub fn timeline(ingested: &Ingested, analysis: &Analysis) -> SpikeReport {
         bucket,
         ..SpikeOptions::default()
     };
-    find(ingested, analysis, options)
-        .expect("the event time range holds fewer day buckets than MAX_BUCKETS")
+    find(evidence, options).expect("the event time range holds fewer day buckets than MAX_BUCKETS")
 }
 
 /// Most buckets a report's timeline is cut into (unless a day per bucket needs more).
@@ -445,17 +455,16 @@ const METHOD: &str =
 /// spike) within `[from, to)`: those of the principals that make most of the
 /// spike first, then latest first.
 fn changes(
-    ingested: &Ingested,
-    analysis: &Analysis,
+    evidence: &Evidence,
     principals: &BTreeMap<&str, u64>,
     from: Millis,
     to: Millis,
 ) -> Vec<Change> {
-    let history = &analysis.reference.history;
+    let history = &evidence.reference.history;
     // Who sent expired tokens during the spike, and the tokens' expiries, each
     // found in one pass: asked per principal, the scans over every diagnosis
     // and every token were most of a 2 GB report's time.
-    let used_expired: std::collections::HashSet<&str> = analysis
+    let used_expired: std::collections::HashSet<&str> = evidence
         .times
         .expired_tokens_sent
         .iter()
@@ -463,7 +472,7 @@ fn changes(
         .map(|(principal, _, _)| &**principal)
         .collect();
     let mut expiries: BTreeMap<&str, Vec<Millis>> = BTreeMap::new();
-    for t in &ingested.tokens {
+    for t in evidence.tokens {
         let principal = t.principal.as_str();
         if let Some(at) = t.expires_at.filter(|at| (from..to).contains(at)) {
             if used_expired.contains(principal) && principals.contains_key(principal) {
@@ -496,7 +505,7 @@ fn changes(
                     ),
                 });
             }
-            let graph = &analysis.reference.graph;
+            let graph = &evidence.reference.graph;
             for role in after.roles.keys().filter(|r| before.roles.contains_key(*r)) {
                 let then = graph.grants_at([role.as_str()], before.at).api;
                 let now = graph.grants_at([role.as_str()], after.at).api;

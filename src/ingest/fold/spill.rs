@@ -24,11 +24,17 @@ use anyhow::{Context, Result};
 use compact_str::CompactString;
 use rayon::prelude::*;
 
-use super::aggregate::{
-    Aggregates, ByObject, DenialGroup, DenialKey, DeniedObject, MinuteCounts, ObjectDenials,
-    ObjectFacts, Position, Sample,
-};
-use crate::intern::{Interner, Shared};
+use crate::ingest::fold::aggregate::Aggregates;
+use crate::ingest::fold::by_object::ByObject;
+use crate::ingest::fold::by_object::ObjectDenials;
+use crate::model::intern::{Interner, Shared};
+use crate::model::DenialGroup;
+use crate::model::DenialKey;
+use crate::model::DeniedObject;
+use crate::model::MinuteCounts;
+use crate::model::ObjectFacts;
+use crate::model::Position;
+use crate::model::Sample;
 
 /// A denial group as read: its key (object facts not yet known) and its
 /// requests per object.
@@ -537,7 +543,7 @@ mod tests {
     fn aggregates(events: &[Event], spill_after: usize) -> Aggregates {
         let mut agg = Aggregates::default();
         for (i, event) in events.iter().enumerate() {
-            let derived = super::super::aggregate::Derived {
+            let derived = crate::ingest::fold::aggregate::Derived {
                 template: "/w/{id}".into(),
                 ..Default::default()
             };

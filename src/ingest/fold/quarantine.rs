@@ -11,8 +11,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::aggregate::Quarantined;
-use super::redact::redact;
+use crate::ingest::fold::aggregate::Quarantined;
+use crate::ingest::record::redact::redact;
 
 /// Writes the located records to `path`.
 pub fn write(path: &Path, records: impl Iterator<Item = (String, Quarantined)>) -> Result<()> {

@@ -1,0 +1,142 @@
+//! One worker's reading: the records of a unit, through the fast path or the
+//! formats, folded into its aggregates.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use indicatif::ProgressBar;
+
+use super::aggregate::{Aggregates, Derived};
+use super::fast::FastPath;
+use super::seen::SeenObjects;
+use super::timeline::Timeline;
+use crate::ingest::record::fields::FieldMap;
+use crate::ingest::record::formats::{self, InputFormat};
+use crate::ingest::record::template::Templater;
+use crate::ingest::skip_unreadable;
+use crate::ingest::source::decode::{ParquetSource, RecordSource, SizeLimits};
+use crate::ingest::source::input::InputFile;
+use crate::ingest::source::open_source;
+use crate::ingest::source::units::{self, Part, Unit};
+use crate::model::Position;
+
+/// Everything a worker needs to fold one unit of events into aggregates.
+pub(crate) struct EventReader<'a> {
+    pub(crate) files: &'a [InputFile],
+    pub(crate) map: &'a FieldMap,
+    pub(crate) progress: &'a ProgressBar,
+    pub(crate) timeline: &'a Timeline,
+    pub(crate) templater: &'a Templater,
+    pub(crate) format: InputFormat,
+    pub(crate) samples_per_group: usize,
+    pub(crate) seen: &'a Arc<SeenObjects>,
+    /// Allowed requests in canonical JSON Lines take [`FastPath`].
+    pub(crate) fast_path: bool,
+    /// Keep skipped records for `--quarantine`.
+    pub(crate) quarantine: bool,
+    /// Keep every used event.
+    pub(crate) event_rows: bool,
+    /// Map ranges of plain files into memory.
+    pub(crate) mmap: bool,
+    pub(crate) limits: SizeLimits,
+}
+
+impl EventReader<'_> {
+    /// Empty aggregates for one worker.
+    pub(crate) fn aggregates(&self) -> Aggregates {
+        let mut agg = Aggregates::new(self.samples_per_group, self.seen.clone());
+        agg.quarantine = self.quarantine.then(Vec::new);
+        agg.rows = self.event_rows.then(Vec::new);
+        agg
+    }
+
+    /// Folds the events of one unit into `agg`.
+    pub(crate) fn read(&self, agg: &mut Aggregates, unit: Unit) -> Result<()> {
+        let input = &self.files[unit.file];
+        let opened = match unit.part {
+            Part::Whole => open_source(input, self.progress, self.limits)
+                .map(|mut source| self.fold(agg, &mut *source, unit)),
+            Part::Bytes(start, end) => {
+                units::open_json_range(input, start, end, self.mmap, self.progress, self.limits)
+                    .map(|mut source| {
+                        self.fold(agg, &mut source, unit);
+                        agg.unit_lines
+                            .insert((unit.file, unit.index), source.lines_read());
+                    })
+            }
+            Part::Lines { start, end, lines } => {
+                units::open_csv_range(input, start, end, self.mmap, self.progress, self.limits).map(
+                    |mut source| {
+                        self.fold(agg, &mut source, unit);
+                        agg.unit_lines.insert((unit.file, unit.index), lines);
+                    },
+                )
+            }
+            Part::Rows(start, end) => {
+                let path = input
+                    .path
+                    .clone()
+                    .expect("row ranges are cut only from files");
+                ParquetSource::new(path).map(|source| {
+                    let mut source = source.with_rows(start, end);
+                    self.fold(agg, &mut source, unit);
+                    agg.unit_lines
+                        .insert((unit.file, unit.index), (end - start) as u64);
+                })
+            }
+        };
+        if let Err(e) = opened {
+            skip_unreadable(input, e, agg, Position::new(unit.file, unit.index, 0))?;
+        }
+        Ok(())
+    }
+
+    fn fold(&self, agg: &mut Aggregates, source: &mut dyn RecordSource, unit: Unit) {
+        let mut fast = self.fast_path.then(|| FastPath::new(self.templater));
+        loop {
+            let next = match &mut fast {
+                Some(fast) => {
+                    let agg = &mut *agg;
+                    source.next_record_unless(&mut |line| fast.count_success(agg, line))
+                }
+                None => source.next_record(),
+            };
+            let Some((line, record)) = next else { break };
+            let position = Position::new(unit.file, unit.index, line);
+            let quarantining = agg.quarantine.is_some();
+            let event = record.and_then(|r| {
+                formats::event_from_record(&r, self.map, self.format).map_err(|skip| {
+                    // The record as read goes to the quarantine; no cost otherwise.
+                    if quarantining {
+                        skip.with_raw(r.to_string())
+                    } else {
+                        skip
+                    }
+                })
+            });
+            match event {
+                Ok(event) => {
+                    let (template, path_object) = self.templater.template(&event.path);
+                    // Only denial groups are cut by the timeline: allowed requests skip the lookups.
+                    let denied = event.is_denial();
+                    let derived = Derived {
+                        template,
+                        path_object,
+                        segment: if denied {
+                            self.timeline.segment(&event.principal, event.ts)
+                        } else {
+                            0
+                        },
+                        after_token_expiry: denied
+                            && self
+                                .timeline
+                                .after_expiry(event.token_id.as_deref(), event.ts),
+                    };
+                    agg.add_event(event, derived, position);
+                }
+                Err(skip) => agg.add_skip(position, skip),
+            }
+        }
+        agg.flush_seen();
+    }
+}

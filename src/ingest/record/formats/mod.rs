@@ -1,0 +1,255 @@
+//! Log formats: how one decoded record becomes a canonical [`Event`].
+//!
+//! A format is one file: a [`LogFormat`] that declares its name, how its
+//! records are recognised, the envelope a document wraps them in and the keys
+//! that mark them, and how a record maps onto an event. [`FORMATS`] lists them,
+//! and everything else (auto-detection, `--input-format`'s values and help,
+//! the decoders' envelopes, the fast path's markers) is read from that list:
+//! a new format is one more file and one more entry there.
+
+mod cloudtrail;
+mod gcp;
+mod generic;
+mod k8s;
+
+use serde_json::Value;
+
+use super::fields::{self, FieldMap, Skip};
+use crate::model::{Event, Millis, UNKNOWN_TIME};
+
+/// One log format.
+pub trait LogFormat: Sync {
+    /// The name `--input-format` takes.
+    fn name(&self) -> &'static str;
+    /// What the format is, for `--input-format`'s help.
+    fn about(&self) -> &'static str;
+    /// Whether the record is of this format (cheap: looks at a few keys).
+    fn detect(&self, record: &Value) -> bool;
+    /// The canonical event of a record, or why it is not one.
+    fn event(&self, record: &Value, map: &FieldMap) -> Result<Event, Skip>;
+    /// How a document wraps a list of this format's records, if it does.
+    fn envelope(&self) -> Option<Envelope> {
+        None
+    }
+    /// Top-level keys that may mark a record of this format: the fast path,
+    /// which reads flat records in canonical names, leaves a line holding any
+    /// of them to the full path.
+    fn markers(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The path of a record as logged, when it may hold object ids to learn
+    /// endpoint templates from (formats that build their paths from fields
+    /// that never hold ids have none).
+    fn raw_path(&self, _record: &Value, _map: &FieldMap) -> Option<String> {
+        None
+    }
+}
+
+/// A document that wraps records in a list: `{"Records": [...]}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope {
+    /// The key of the list.
+    pub list: &'static str,
+    /// The document's `kind` must end so (`List`), where the key alone is too common.
+    pub kind_suffix: Option<&'static str>,
+}
+
+impl Envelope {
+    /// The records of `document`, if it is this envelope.
+    pub fn records<'v>(&self, document: &'v Value) -> Option<&'v Vec<Value>> {
+        let kind_fits = self.kind_suffix.is_none_or(|suffix| {
+            document
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|kind| kind.ends_with(suffix))
+        });
+        kind_fits
+            .then(|| document.get(self.list).and_then(Value::as_array))
+            .flatten()
+    }
+}
+
+/// Every format, tried in this order by auto-detection. The generic format,
+/// last, takes whatever none of the others claims.
+static FORMATS: [&dyn LogFormat; 4] = [
+    &k8s::K8sAudit,
+    &cloudtrail::CloudTrail,
+    &gcp::GcpAudit,
+    &generic::Generic,
+];
+
+/// Which format to read events as.
+#[derive(Clone, Copy, Default)]
+pub enum InputFormat {
+    /// Recognise each record.
+    #[default]
+    Auto,
+    /// Read every record as this format.
+    Forced(&'static dyn LogFormat),
+}
+
+/// `--input-format`'s value that recognises each record.
+const AUTO: &str = "auto";
+
+impl InputFormat {
+    /// The format called `name` (`auto` or a format's name).
+    pub fn named(name: &str) -> Option<Self> {
+        if name == AUTO {
+            return Some(InputFormat::Auto);
+        }
+        FORMATS
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|&f| InputFormat::Forced(f))
+    }
+
+    /// Every name [`InputFormat::named`] takes, with what it reads.
+    pub fn choices() -> impl Iterator<Item = (&'static str, &'static str)> {
+        let auto = (
+            AUTO,
+            "Recognise each record: any format below, else generic",
+        );
+        std::iter::once(auto).chain(FORMATS.iter().map(|f| (f.name(), f.about())))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Auto => AUTO,
+            InputFormat::Forced(f) => f.name(),
+        }
+    }
+
+    /// Whether records may be read as the generic format: only those can take
+    /// the fast path.
+    pub fn may_be_generic(self) -> bool {
+        match self {
+            InputFormat::Auto => true,
+            InputFormat::Forced(f) => f.name() == generic::Generic.name(),
+        }
+    }
+
+    /// The format of `record`.
+    fn of(self, record: &Value) -> &'static dyn LogFormat {
+        match self {
+            InputFormat::Forced(f) => f,
+            InputFormat::Auto => FORMATS
+                .iter()
+                .copied()
+                .find(|f| f.detect(record))
+                .unwrap_or(&generic::Generic),
+        }
+    }
+}
+
+impl std::fmt::Debug for InputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for InputFormat {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+/// The canonical event of a record read as `format`.
+pub fn event_from_record(
+    record: &Value,
+    map: &FieldMap,
+    format: InputFormat,
+) -> Result<Event, Skip> {
+    let event = format.of(record).event(record, map)?;
+    fields::event_time_in_range(event.ts)?;
+    Ok(event)
+}
+
+/// The path of a record as logged, to learn templates from (see
+/// [`LogFormat::raw_path`]).
+pub fn raw_path(record: &Value, map: &FieldMap, format: InputFormat) -> Option<String> {
+    format.of(record).raw_path(record, map)
+}
+
+/// The records of a document that wraps them in a list, as some format does.
+pub fn unwrap_envelope(document: &Value) -> Option<&Vec<Value>> {
+    FORMATS
+        .iter()
+        .filter_map(|f| f.envelope())
+        .find_map(|envelope| envelope.records(document))
+}
+
+/// Whether `key` marks a record of some format other than the generic one.
+pub fn is_marker(key: &str) -> bool {
+    FORMATS.iter().any(|f| f.markers().contains(&key))
+}
+
+/// The value at a dotted path.
+fn at<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(record, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+}
+
+/// The text at a dotted path.
+fn text_at(record: &Value, path: &str) -> Option<String> {
+    at(record, path).and_then(fields::text)
+}
+
+/// The first text found among dotted paths.
+fn first_text(record: &Value, paths: &[&str]) -> Option<String> {
+    paths.iter().find_map(|p| text_at(record, p))
+}
+
+/// A timestamp written by a service that logs in UTC: RFC 3339, or the same
+/// without an offset (as log pipelines often rewrite it), read as UTC. A record
+/// with no timestamp at all is kept with [`UNKNOWN_TIME`]; one whose timestamp
+/// cannot be read is skipped.
+fn utc_timestamp(record: &Value, paths: &[&str]) -> Result<Millis, Skip> {
+    let Some(value) = paths.iter().find_map(|p| at(record, p)) else {
+        return Ok(UNKNOWN_TIME);
+    };
+    fields::timestamp(value).or_else(|skip| match value.as_str() {
+        Some(s) => fields::timestamp(&Value::String(format!("{}Z", s.trim_end_matches('Z'))))
+            .map_err(|_| skip),
+        None => Err(skip),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_are_routed_to_their_format() {
+        let map = FieldMap::default();
+        let k8s = json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "stage": "ResponseComplete",
+            "stageTimestamp": "2026-11-20T00:00:00Z", "verb": "list", "user": {"username": "alice"},
+            "objectRef": {"resource": "pods", "namespace": "default"}, "requestURI": "/api/v1/namespaces/default/pods",
+            "responseStatus": {"code": 403}});
+        assert_eq!(
+            event_from_record(&k8s, &map, InputFormat::Auto)
+                .unwrap()
+                .principal,
+            "alice"
+        );
+        let generic =
+            json!({"ts": 1, "principal": "svc", "method": "GET", "path": "/x", "status": 200});
+        assert_eq!(
+            event_from_record(&generic, &map, InputFormat::Auto)
+                .unwrap()
+                .principal,
+            "svc"
+        );
+        assert!(
+            event_from_record(&generic, &map, InputFormat::named("k8s-audit").unwrap()).is_err(),
+            "a forced format does not fall back"
+        );
+    }
+
+    #[test]
+    fn naive_service_timestamps_are_utc() {
+        let r = json!({"t": "2024-11-13 23:50:32.672347000"});
+        assert_eq!(utc_timestamp(&r, &["t"]), Ok(1_731_541_832_672));
+    }
+}

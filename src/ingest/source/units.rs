@@ -1,0 +1,307 @@
+//! Splitting the event inputs into units that workers read apart: byte ranges
+//! of plain JSON Lines, line ranges of plain CSV, row ranges of Parquet.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+
+use super::decode::{self, CsvSource, JsonSource, ParquetSource, SizeLimits};
+use super::input::{self, Encoding, InputFile};
+use crate::model::Table;
+
+/// A piece of event input one worker reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unit {
+    pub(crate) file: usize,
+    pub(crate) index: usize,
+    pub(crate) part: Part,
+}
+
+/// Which part of its file a unit is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part {
+    Whole,
+    /// A byte range of a plain JSON Lines file, cut at the first line start in it.
+    Bytes(u64, u64),
+    /// Rows `start..end` of an uncompressed Parquet file.
+    Rows(usize, usize),
+    /// Bytes `start..end` of a plain CSV file, both at line starts, holding
+    /// `lines` lines; a range after the first takes the file's header row.
+    Lines {
+        start: u64,
+        end: u64,
+        lines: u64,
+    },
+}
+
+/// About how many events the inputs hold, to size the filters of allowed objects
+/// before reading: a logged request is rarely under 100 bytes (a CSV row of the
+/// generated corpus is 112, a JSON line 197), and compressed inputs (gzip, zstd,
+/// Parquet) hold about 8 times their size. Erring high costs memory within the
+/// filters' cap; erring low costs diagnoses (an object looks allowed). Stdin
+/// counts as nothing, and its filters keep their smallest size.
+pub(crate) fn expected_events(files: &[InputFile]) -> u64 {
+    const BYTES_PER_EVENT: u64 = 100;
+    const COMPRESSION_RATIO: u64 = 8;
+    files
+        .iter()
+        .filter(|f| f.table == Table::Events)
+        .map(|f| {
+            let name = f.display().to_ascii_lowercase();
+            let compressed = [".gz", ".zst", ".zstd", ".parquet"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix));
+            let bytes = f
+                .size()
+                .saturating_mul(if compressed { COMPRESSION_RATIO } else { 1 });
+            bytes / BYTES_PER_EVENT
+        })
+        .sum()
+}
+
+/// Cuts the event inputs into units. Plain (uncompressed, on-disk) JSON Lines
+/// are cut into byte ranges, CSV into line ranges where a line is a record
+/// ([`plain_csv_ranges`]) and Parquet files into row ranges; compressed streams
+/// are read from their start.
+pub(crate) fn event_units<'a>(
+    files: impl Iterator<Item = (usize, &'a InputFile)>,
+    range_bytes: u64,
+) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (file, input) in files {
+        let len = input.size();
+        // A file that cannot even be sniffed is read whole, where the failure is handled.
+        let parts: Vec<Part> = if len <= range_bytes {
+            vec![Part::Whole]
+        } else if is_plain_json_lines(input).unwrap_or(false) {
+            let count = len.div_ceil(range_bytes);
+            (0..count)
+                .map(|i| Part::Bytes(i * range_bytes, ((i + 1) * range_bytes).min(len)))
+                .collect()
+        } else if let Some(ranges) = plain_csv_ranges(input, range_bytes).ok().flatten() {
+            ranges
+        } else if let Some(rows) = plain_parquet_rows(input) {
+            // Rows per unit in proportion to bytes.
+            let count = len.div_ceil(range_bytes) as usize;
+            let step = rows.div_ceil(count).max(1);
+            (0..rows)
+                .step_by(step)
+                .map(|start| Part::Rows(start, (start + step).min(rows)))
+                .collect()
+        } else {
+            vec![Part::Whole]
+        };
+        units.extend(
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(index, part)| Unit { file, index, part }),
+        );
+    }
+    units
+}
+
+/// Line ranges of an uncompressed CSV file on disk, about `range_bytes` each,
+/// for workers to read apart; `None` for anything else, for a file in which a
+/// quoted cell holds a newline (there a line is not a record) and for CRLF
+/// line ends (the CSV reader numbers their lines its own way): those are read
+/// whole. Costs one pass over the file; where it holds no quote, a search for
+/// one newline per range and a count of the rest.
+pub(crate) fn plain_csv_ranges(input: &InputFile, range_bytes: u64) -> Result<Option<Vec<Part>>> {
+    let Some(path) = input.seekable_path() else {
+        return Ok(None);
+    };
+    if input.encoding_from_name() != Some(Encoding::Csv) {
+        return Ok(None);
+    }
+    let context = || format!("cannot read {}", path.display());
+    let mut file = File::open(path).with_context(context)?;
+    let mut cuts = LineCuts {
+        every: range_bytes,
+        next: range_bytes,
+        newlines: 0,
+        // Where each range starts, with the newlines before it.
+        starts: vec![(0, 0)],
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut offset, mut in_quotes, mut last_byte) = (0u64, false, b'\n');
+    loop {
+        let n = file.read(&mut buf).with_context(context)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        let compressed =
+            chunk.starts_with(&[0x1f, 0x8b]) || chunk.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        if offset == 0 && compressed {
+            return Ok(None);
+        }
+        if chunk.contains(&b'\r') {
+            // CRLF: the CSV reader numbers the lines of such a file in its own
+            // way, which a range would not reproduce.
+            return Ok(None);
+        }
+        if !in_quotes && !chunk.contains(&b'"') {
+            // No quote: every newline ends a record. Find the first newline at
+            // or after each cut point; count the others.
+            let mut from = 0;
+            loop {
+                let look = (cuts.next.saturating_sub(offset) as usize).max(from);
+                let Some(i) = chunk
+                    .get(look..)
+                    .and_then(|c| c.iter().position(|&b| b == b'\n'))
+                else {
+                    break;
+                };
+                cuts.newlines += count_newlines(&chunk[from..look + i]);
+                cuts.newline_at(offset + (look + i) as u64);
+                from = look + i + 1;
+            }
+            cuts.newlines += count_newlines(&chunk[from..]);
+        } else {
+            for (i, &b) in chunk.iter().enumerate() {
+                match b {
+                    b'"' => in_quotes = !in_quotes,
+                    b'\n' if in_quotes => return Ok(None),
+                    b'\n' => cuts.newline_at(offset + i as u64),
+                    _ => {}
+                }
+            }
+        }
+        last_byte = chunk[n - 1];
+        offset += n as u64;
+    }
+    // A last line without its newline is a line too.
+    let lines = cuts.newlines + u64::from(last_byte != b'\n');
+    let mut starts = cuts.starts;
+    starts.retain(|&(at, _)| at == 0 || at < offset);
+    let ends = starts.iter().skip(1).copied().chain([(offset, lines)]);
+    let parts = starts
+        .iter()
+        .zip(ends)
+        .map(|(&(start, before), (end, before_end))| Part::Lines {
+            start,
+            end,
+            lines: before_end - before,
+        })
+        .collect();
+    Ok(Some(parts))
+}
+
+/// Cut points of a file at the first newline past every `every` bytes.
+struct LineCuts {
+    every: u64,
+    next: u64,
+    newlines: u64,
+    starts: Vec<(u64, u64)>,
+}
+
+impl LineCuts {
+    /// Counts the newline at byte `at`, cutting after it if a cut is due.
+    fn newline_at(&mut self, at: u64) {
+        self.newlines += 1;
+        if at >= self.next {
+            self.starts.push((at + 1, self.newlines));
+            self.next = at + 1 + self.every;
+        }
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// The rows of an uncompressed Parquet file on disk, which workers can share
+/// by row ranges; `None` for anything else, or a file whose footer cannot be
+/// read (it is read whole, where the failure is reported).
+fn plain_parquet_rows(input: &InputFile) -> Option<usize> {
+    let path = input.seekable_path()?;
+    let mut head = [0u8; 4];
+    File::open(path).ok()?.read_exact(&mut head).ok()?;
+    if &head != b"PAR1" {
+        return None;
+    }
+    ParquetSource::new(path.to_path_buf())
+        .ok()
+        .map(|source| source.rows())
+}
+
+fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
+    let Some(path) = input.seekable_path() else {
+        return Ok(false);
+    };
+    if matches!(
+        input.encoding_from_name(),
+        Some(Encoding::Csv | Encoding::Parquet)
+    ) {
+        return Ok(false);
+    }
+    let mut head = [0u8; 4096];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let compressed = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    Ok(!compressed && decode::is_json_lines(&head[..n]))
+}
+
+/// `path`, opened and positioned at byte `offset`.
+fn open_at(path: &std::path::Path, offset: u64) -> Result<File> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.seek(SeekFrom::Start(offset))
+        .with_context(|| format!("cannot seek in {}", path.display()))?;
+    Ok(file)
+}
+
+/// A source over bytes `[start, end)` of a CSV file, both at line starts;
+/// past the first range, its columns are named by the file's header row.
+pub fn open_csv_range(
+    input: &InputFile,
+    start: u64,
+    end: u64,
+    mmap: bool,
+    progress: &ProgressBar,
+    limits: SizeLimits,
+) -> Result<CsvSource<impl Read + Send>> {
+    let path = input.path.as_ref().expect("ranges are cut only from files");
+    let file = open_at(path, start)?;
+    let range = input::PlainRange::up_to(file, end, mmap, progress.clone())
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if start == 0 {
+        return CsvSource::with_limits(range, limits);
+    }
+    let header = CsvSource::with_limits(BufReader::new(open_at(path, 0)?), limits)?;
+    Ok(CsvSource::with_headers(
+        range,
+        header.headers().to_vec(),
+        limits,
+    ))
+}
+
+/// A source over the lines that start in `[start, end)`: the line cut by
+/// `start` belongs to the range before.
+pub fn open_json_range(
+    input: &InputFile,
+    start: u64,
+    end: u64,
+    mmap: bool,
+    progress: &ProgressBar,
+    limits: SizeLimits,
+) -> Result<JsonSource<impl BufRead + Send>> {
+    let path = input.path.as_ref().expect("ranges are cut only from files");
+    let seek_to = start.saturating_sub(1);
+    let file = open_at(path, seek_to)?;
+    let mut reader = input::PlainRange::lines_from(file, end, mmap, progress.clone())
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut line_start = seek_to;
+    if start > 0 {
+        let mut skipped = Vec::new();
+        line_start += reader
+            .read_until(b'\n', &mut skipped)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            as u64;
+    }
+    let limit = end.saturating_sub(line_start);
+    Ok(JsonSource::with_limits(reader, limits)?.with_byte_limit(limit))
+}

@@ -1,0 +1,282 @@
+//! The pipeline driver: ingest once, then correlate, diagnose and cluster a
+//! partition of principals at a time, then the conclusions drawn over all of
+//! them (the timeline and its spikes, least privilege, warnings).
+//!
+//! Correlate, diagnose and cluster take the denial groups a partition of
+//! principals at a time, as ingest hands them back from disk: every finding is
+//! about one principal, so a partition's groups, correlations and diagnoses are
+//! dropped once it is clustered, and only the signatures span partitions.
+//! Memory does not grow with the denial groups.
+
+use anyhow::Result;
+
+use crate::clock::StageClock;
+use crate::cluster::suppress::Suppressions;
+use crate::cluster::{Clustered, Clusterer};
+use crate::correlate::Reference;
+use crate::diagnose::least_privilege::{self, PrincipalGrants};
+use crate::diagnose::policy::PolicyCatalog;
+use crate::diagnose::{DiagnoseOptions, Diagnosed};
+use crate::ingest::InputFile;
+use crate::ingest::{self, IngestOptions, Ingested};
+use crate::model::DenialGroup;
+use crate::model::DenialKey;
+use crate::report;
+use crate::spikes::{self, DenialTimes, Evidence, SpikeReport};
+use crate::{correlate, diagnose};
+
+/// How to run the pipeline.
+#[derive(Debug)]
+pub struct Options {
+    pub ingest: IngestOptions,
+    pub diagnose: DiagnoseOptions,
+    pub suppressions: Suppressions,
+    /// Denial groups correlated, diagnosed and clustered together: about this
+    /// many (whole principals) at a time. The report is the same whatever it is.
+    pub groups_per_partition: usize,
+}
+
+/// A denial group with its correlation and diagnosis takes about 600 bytes and
+/// lives only until its partition is clustered: with 65,536 groups at a time a
+/// run holds about 40 MB of them, not 400 MB at 10 GB (680,000 groups). Fewer
+/// at a time would save little and add the joins' fixed cost per partition.
+const GROUPS_PER_PARTITION: usize = 1 << 16;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ingest: IngestOptions::default(),
+            diagnose: DiagnoseOptions::default(),
+            suppressions: Suppressions::default(),
+            groups_per_partition: GROUPS_PER_PARTITION,
+        }
+    }
+}
+
+/// What the stages after ingest conclude, once every partition has been
+/// clustered: all a report formats.
+pub struct Analysis<'a> {
+    /// The role graph and snapshot histories the denials were judged against.
+    pub reference: Reference<'a>,
+    /// The denials over time, for the timeline and the spikes.
+    pub times: DenialTimes,
+    pub clustered: Clustered,
+    /// Denials over time at a report's resolution, with their spikes.
+    pub timeline: SpikeReport,
+    /// Per principal with role snapshots: granted permissions no successful request needed.
+    pub least_privilege: Vec<PrincipalGrants>,
+    /// Problems in the inputs that do not stop the report (role cycles, …).
+    pub warnings: Vec<String>,
+}
+
+impl<'a> Analysis<'a> {
+    /// What spikes are found in and explained by.
+    pub fn evidence<'s>(&'s self, ingested: &'s Ingested) -> Evidence<'s> {
+        Evidence {
+            tokens: &ingested.tokens,
+            reference: &self.reference,
+            clustered: &self.clustered,
+            times: &self.times,
+        }
+    }
+}
+
+/// One partition's diagnoses, with the signature and suppression of each: for
+/// what wants every diagnosis (the exported denials table). Dropped once read.
+pub struct Partition<'p> {
+    pub diagnosed: &'p Diagnosed<'p>,
+    /// The signature id of each diagnosis, in order.
+    pub signature_ids: Vec<&'p str>,
+    /// Whether a suppression hid each diagnosis, in order.
+    pub hidden: &'p [bool],
+}
+
+/// Runs ingest, then correlate, diagnose and cluster a partition of principals
+/// at a time, handing each partition to `each_partition`, and the result with
+/// what it made of each partition to `finish` (which borrows from what ingest
+/// made, so both live here).
+pub fn run_pipeline<P, T>(
+    files: Vec<InputFile>,
+    options: &Options,
+    mut each_partition: impl FnMut(&Partition) -> Result<P>,
+    finish: impl FnOnce(&Ingested, Analysis, Vec<P>) -> Result<T>,
+) -> Result<T> {
+    let mut clock = StageClock::start();
+    let mut ingested = ingest::ingest(files, &options.ingest)?;
+    let denials = ingested.events.take_denials()?;
+    clock.lap("ingest");
+    let (runs, bytes) = denials.written();
+    clock.note(&format!(
+        "denial groups written to disk: {runs} runs, {} MB",
+        bytes >> 20
+    ));
+    let reference = Reference::new(&ingested)?;
+    let catalog = PolicyCatalog::new(ingested.policies.clone());
+    let locate = |position| ingested.locate(position);
+    let messages = ingested.events.messages.iter().map(|m| &**m);
+    let mut clusterer = Clusterer::new(messages, &options.suppressions);
+    let mut times = DenialTimes::default();
+    let mut made = Vec::new();
+    let mut partitions = denials.partitions(&ingested.events, options.groups_per_partition);
+    clock.split("correlate");
+    // At least one partition, empty when nothing was denied, so what each
+    // partition makes (an exported table) always has one part.
+    while let Some(groups) = match partitions.next_partition()? {
+        None if made.is_empty() => Some(Vec::new()),
+        next => next,
+    } {
+        clock.split("resolve objects");
+        let groups: Vec<(&DenialKey, &DenialGroup)> = groups.iter().map(|(k, g)| (k, g)).collect();
+        let correlation = correlate::correlate(&reference, &groups)?;
+        clock.split("correlate");
+        let diagnosed = diagnose::diagnose(
+            &correlation,
+            &catalog,
+            &ingested.events.successes,
+            options.diagnose,
+        );
+        clock.split("diagnose");
+        clusterer.add(&diagnosed, &locate);
+        let (signature_of, hidden) = clusterer.partition_signatures();
+        times.add(&diagnosed, signature_of, hidden);
+        clock.split("cluster");
+        made.push(each_partition(&Partition {
+            diagnosed: &diagnosed,
+            signature_ids: signature_of
+                .iter()
+                .map(|&n| clusterer.signature_id(n))
+                .collect(),
+            hidden,
+        })?);
+        clock.split("cluster");
+    }
+    let clustered = clusterer.finish();
+    clock.split("cluster");
+    clock.print_splits();
+    let timeline = spikes::timeline(&Evidence {
+        tokens: &ingested.tokens,
+        reference: &reference,
+        clustered: &clustered,
+        times: &times,
+    });
+    let successes = &ingested.events.successes;
+    let least_privilege = least_privilege::unused_grants(
+        successes,
+        &reference.history,
+        &catalog,
+        least_privilege::period(successes),
+    );
+    let mut warnings = reference.warnings();
+    warnings.extend(ingested.warnings());
+    let analysis = Analysis {
+        reference,
+        times,
+        clustered,
+        timeline,
+        least_privilege,
+        warnings,
+    };
+    let result = finish(&ingested, analysis, made);
+    clock.lap("report");
+    result
+}
+
+/// Runs the whole pipeline and returns the report with its tables (for
+/// `--export` and `grantgap query`).
+pub fn analyse_with_frames(
+    files: Vec<InputFile>,
+    options: &Options,
+) -> Result<(report::Report, report::frames::Frames)> {
+    run_pipeline(
+        files,
+        options,
+        report::frames::denials,
+        |ingested, analysis, denials| {
+            let denials = report::frames::stacked(denials)?;
+            let report = report::Report::new(ingested, analysis);
+            let frames = report::frames::Frames::new(ingested, denials, &report)?;
+            Ok((report, frames))
+        },
+    )
+}
+
+/// Runs the whole pipeline over the inputs and returns the report.
+pub fn analyse(files: Vec<InputFile>, options: &Options) -> Result<report::Report> {
+    run_pipeline(
+        files,
+        options,
+        |_| Ok(()),
+        |ingested, analysis, _| Ok(report::Report::new(ingested, analysis)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::DataFrame;
+
+    use super::*;
+    use crate::cluster::suppress::Suppression;
+    use crate::generate::{self, GenerateOptions};
+
+    /// The report (as JSON) and the exported denials table of the log in `dir`,
+    /// with `groups_per_partition`, workers writing out their groups once they
+    /// hold `spill_after` (and reading 64 KiB at a time, so they do it often).
+    fn outputs(
+        dir: &std::path::Path,
+        groups_per_partition: usize,
+        spill_after: usize,
+    ) -> (String, DataFrame) {
+        // A suppression, so suppressed denials and their tallies cross partitions too.
+        let hide = Suppression {
+            signature: None,
+            principal: None,
+            cause: Some("token_expired".into()),
+            permission: None,
+            endpoint: None,
+            reason: "refresh is being fixed".into(),
+            expires: None,
+        };
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        let options = Options {
+            suppressions: Suppressions::new(vec![hide], today).unwrap(),
+            groups_per_partition,
+            ingest: IngestOptions {
+                spill_after,
+                range_bytes: 1 << 16,
+                ..IngestOptions::default()
+            },
+            ..Options::default()
+        };
+        let files =
+            ingest::source::input::resolve(dir.join("logs").to_str().unwrap(), None).unwrap();
+        let (report, mut frames) = analyse_with_frames(files, &options).unwrap();
+        let at = frames
+            .tables
+            .iter()
+            .position(|(name, _)| *name == "denials");
+        let (_, denials) = frames.tables.swap_remove(at.unwrap());
+        (serde_json::to_string_pretty(&report).unwrap(), denials)
+    }
+
+    #[test]
+    fn the_report_is_the_same_whatever_the_partitions_and_spills() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = GenerateOptions {
+            principals: 40,
+            seed: 5,
+            ..GenerateOptions::new(dir.path().to_path_buf(), 30_000)
+        };
+        generate::generate(&log, |_| {}).unwrap();
+        let (whole, whole_denials) = outputs(dir.path(), usize::MAX, usize::MAX);
+        let report: serde_json::Value = serde_json::from_str(&whole).unwrap();
+        assert!(report["principals"].as_array().unwrap().len() > 20);
+        assert!(report["suppressed"]["denials"].as_u64().unwrap() > 0);
+        assert!(whole_denials.height() > 1000);
+        for (size, spill_after) in [(1, usize::MAX), (37, 1), (1000, 50), (usize::MAX, 400)] {
+            let (partitioned, denials) = outputs(dir.path(), size, spill_after);
+            let case = format!("{size} groups per partition, spilled after {spill_after}");
+            assert!(partitioned == whole, "{case}");
+            assert!(denials.equals_missing(&whole_denials), "{case}");
+        }
+    }
+}
