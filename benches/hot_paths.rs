@@ -22,9 +22,8 @@ use grantgap::internals::ingest::decode::{JsonSource, RecordSource};
 use grantgap::internals::ingest::fast::FastPath;
 use grantgap::internals::ingest::fields::FieldMap;
 use grantgap::internals::ingest::formats::{self, InputFormat};
-use grantgap::internals::ingest::input;
 use grantgap::internals::ingest::template::Templater;
-use grantgap::internals::ingest::{self as ingest_stage, IngestOptions};
+use grantgap::internals::ingest::{self as ingest_stage, input, IngestOptions};
 use grantgap::internals::model::Policy;
 
 const START: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z

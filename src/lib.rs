@@ -16,14 +16,15 @@
 //! `pipeline` drives them: ingest once, then correlate, diagnose and cluster a
 //! partition of principals at a time, so memory does not grow with the denial
 //! groups. Shared by the stages: `model` (the records, time, and the groups
-//! that flow between stages), `output` (writing files safely) and `clock`
-//! (time per stage). Beside the pipeline: `generate` writes synthetic logs with
+//! that flow between stages), `output` (writing files safely), `clock`
+//! (time per stage) and `choice` (values picked by name). Beside the pipeline: `generate` writes synthetic logs with
 //! known answers, and `evaluate` scores diagnoses against them.
 //!
 //! The public surface is [`cli`] (the subcommands, for `main.rs`), [`Report`]
 //! (the JSON report's shape) and [`internals`] (the parts benches and fuzz
 //! targets drive directly).
 
+mod choice;
 pub mod cli;
 mod clock;
 mod cluster;

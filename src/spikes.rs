@@ -25,13 +25,9 @@ use serde::Serialize;
 use crate::cluster::Clustered;
 use crate::correlate::Reference;
 use crate::diagnose::{Cause, Diagnosed};
-use crate::model::format_millis;
 use crate::model::intern::Shared;
 use crate::model::time::EVENT_TIME_RANGE;
-use crate::model::Millis;
-use crate::model::MinuteCounts;
-use crate::model::Token;
-use crate::model::MINUTE;
+use crate::model::{format_millis, Millis, MinuteCounts, Token, MINUTE};
 
 /// What spikes are found in and explained by: what the stages before made.
 pub struct Evidence<'a> {
@@ -577,30 +573,6 @@ fn changes(
     out
 }
 
-/// The series as a one-line chart, at most `width` characters (each the peak of the buckets it covers).
-pub fn sparkline(series: &[u64], width: usize) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    if series.is_empty() || width == 0 {
-        return String::new();
-    }
-    let per = series.len().div_ceil(width);
-    let peaks: Vec<u64> = series
-        .chunks(per)
-        .map(|c| c.iter().copied().max().unwrap_or(0))
-        .collect();
-    let max = peaks.iter().copied().max().unwrap_or(0).max(1);
-    peaks
-        .iter()
-        .map(|&x| {
-            if x == 0 {
-                ' '
-            } else {
-                BARS[((x * 7) / max) as usize]
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -624,11 +596,5 @@ mod tests {
             scored[6].unwrap().1 > 5.0,
             "the second spike bucket still stands out"
         );
-    }
-
-    #[test]
-    fn sparklines_scale_to_the_peak() {
-        assert_eq!(sparkline(&[0, 1, 8, 4], 10), " ▁█▄");
-        assert_eq!(sparkline(&[1, 8, 1, 1], 2).chars().count(), 2);
     }
 }

@@ -15,8 +15,7 @@ use clap::Args;
 use crate::cluster::suppress::Suppressions;
 use crate::evaluate;
 
-use super::signatures::ListFormat;
-use super::{InputArgs, Outcome};
+use super::{InputArgs, ListFormat, Outcome};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -25,8 +24,10 @@ pub struct EvalArgs {
     /// The truth file (`grantgap generate` writes DIR/truth.jsonl).
     #[arg(long, value_name = "FILE")]
     pub truth: PathBuf,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
+    /// Write the scores to FILE (whole or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Fail (exit 1) when any precision or recall is below this (0..1).

@@ -34,6 +34,7 @@ pub struct GenerateArgs {
     /// Service accounts (traffic follows a long tail over them).
     #[arg(long, value_name = "K", default_value_t = 200)]
     pub principals: usize,
+    /// Seed of the random choices: the same seed writes the same logs.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
     /// Days the events span, from --start.
@@ -42,10 +43,11 @@ pub struct GenerateArgs {
     /// The first day.
     #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-11-02")]
     pub start: NaiveDate,
-    #[arg(long, value_enum, default_value = "jsonl")]
+    /// Format of the event files.
+    #[arg(long, default_value = "jsonl", value_parser = super::choice::<EventFormat>())]
     pub format: EventFormat,
     /// Compress event files (Parquet: the column codec).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::choice::<Compression>())]
     pub compress: Option<Compression>,
     /// Event files, each a consecutive slice of time.
     #[arg(long, value_name = "F", default_value_t = 1)]

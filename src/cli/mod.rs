@@ -11,13 +11,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use chrono::NaiveDate;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 
+use crate::choice::Choice;
 use crate::cluster::suppress::Suppressions;
 use crate::diagnose::DiagnoseOptions;
-use crate::ingest::IngestOptions;
-use crate::ingest::{self, FieldMap, InputFile, InputFormat, SizeLimits};
+use crate::ingest::{self, FieldMap, IngestOptions, InputFile, InputFormat, SizeLimits};
 use crate::model::{Millis, Table};
 
 /// Where the inputs are and how to read them.
@@ -92,6 +93,39 @@ fn input_format() -> impl clap::builder::TypedValueParser<Value = InputFormat> {
     let choices = InputFormat::choices().map(|(name, about)| PossibleValue::new(name).help(about));
     PossibleValuesParser::new(choices.collect::<Vec<_>>())
         .map(|name| InputFormat::named(&name).expect("a name from the list"))
+}
+
+/// The list formats of `signatures`, `spikes` and `eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// Everything, for machines.
+    Json,
+}
+
+/// A value parser for the values of a [`Choice`], each with its help.
+pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
+    let values = T::ALL
+        .iter()
+        .map(|v| PossibleValue::new(v.name()).help(v.about()));
+    PossibleValuesParser::new(values.collect::<Vec<_>>()).map(|name| {
+        *T::ALL
+            .iter()
+            .find(|v| v.name() == name)
+            .expect("clap accepts only the names listed")
+    })
+}
+
+/// Loads the suppressions file, if any, judged on `today` (default: the UTC date).
+pub fn suppressions(
+    path: Option<&std::path::Path>,
+    today: Option<NaiveDate>,
+) -> Result<Suppressions> {
+    let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    path.map_or(Ok(Suppressions::default()), |p| {
+        Suppressions::load(p, today)
+    })
 }
 
 /// A duration in milliseconds, the unit of every time grantgap keeps.

@@ -27,6 +27,7 @@ pub struct QueryArgs {
     pub sql: String,
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: QueryFormat,
     /// Write the result to FILE (whole or not at all) instead of stdout.

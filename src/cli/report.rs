@@ -18,17 +18,18 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use crate::cluster::suppress::Suppressions;
+use crate::report::emit::Emit;
+use crate::report::export::ExportFormat;
 use crate::report::{self, Format};
 
-use super::{InputArgs, Outcome};
+use super::{choice, suppressions, InputArgs, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, default_value = "table", value_parser = choice::<Format>())]
     pub format: Format,
     /// Write the report to FILE (whole or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
@@ -40,8 +41,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "F")]
     pub suppressions: Option<PathBuf>,
     /// Instead of the report, write the fixes natively: Kubernetes RBAC YAML or IAM policy JSON.
-    #[arg(long, value_enum, conflicts_with = "format")]
-    pub emit: Option<report::emit::Emit>,
+    #[arg(long, value_name = "FIX", conflicts_with = "format", value_parser = choice::<Emit>())]
+    pub emit: Option<Emit>,
     /// Emit fixes only for this principal (its exact name; repeat for more).
     #[arg(long, value_name = "NAME", requires = "emit")]
     pub principal: Vec<String>,
@@ -56,22 +57,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
     /// File format of --export.
-    #[arg(long, value_enum, default_value = "parquet", requires = "export")]
-    pub export_format: report::export::ExportFormat,
+    #[arg(long, default_value = "parquet", requires = "export", value_parser = choice::<ExportFormat>())]
+    pub export_format: ExportFormat,
     /// Cut exported tables by the day first seen: DIR/<table>/date=YYYY-MM-DD/part-0.parquet.
     #[arg(long, requires = "export")]
     pub partition_by_date: bool,
-}
-
-/// Loads the suppressions file, if any, judged on `today` (default: the UTC date).
-pub fn suppressions(
-    path: Option<&std::path::Path>,
-    today: Option<NaiveDate>,
-) -> Result<Suppressions> {
-    let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    path.map_or(Ok(Suppressions::default()), |p| {
-        Suppressions::load(p, today)
-    })
 }
 
 pub fn run(args: ReportArgs) -> Result<Outcome> {

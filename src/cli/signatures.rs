@@ -11,28 +11,26 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use crate::report::text::terminal;
+use crate::report;
 
-use super::{InputArgs, Outcome};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Json,
-}
+use super::{InputArgs, ListFormat, Outcome};
 
 #[derive(Debug, Args)]
 pub struct SignaturesArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
+    /// Write the signatures to FILE (whole or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Expected denials to hide (as for `grantgap report`).
     #[arg(long, value_name = "F")]
     pub suppressions: Option<PathBuf>,
+    /// The day suppression expiry is judged on (default: today, UTC).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub today: Option<NaiveDate>,
 }
@@ -40,7 +38,7 @@ pub struct SignaturesArgs {
 pub fn run(args: SignaturesArgs) -> Result<Outcome> {
     let files = args.input.files()?;
     super::check_output(args.output.as_deref())?;
-    let suppressions = super::report::suppressions(args.suppressions.as_deref(), args.today)?;
+    let suppressions = super::suppressions(args.suppressions.as_deref(), args.today)?;
     let report = crate::pipeline::analyse(files, &args.input.pipeline(suppressions)?)?;
     super::print_skipped(&report);
     super::write_output(args.output.as_deref(), |out| match args.format {
@@ -48,36 +46,7 @@ pub fn run(args: SignaturesArgs) -> Result<Outcome> {
             serde_json::to_writer_pretty(&mut *out, &report.signatures)?;
             writeln!(out)
         }
-        ListFormat::Table => {
-            writeln!(
-                out,
-                "{:<12}  {:>7}  {:>10}  {:<20}  ENDPOINT / MESSAGE",
-                "ID", "DENIALS", "PRINCIPALS", "CAUSE"
-            )?;
-            for s in &report.signatures {
-                writeln!(
-                    out,
-                    "{:<12}  {:>7}  {:>10}  {:<20}  {} {}  [{}]",
-                    s.id,
-                    s.count,
-                    s.principals_total,
-                    s.cause.name(),
-                    terminal(&s.method),
-                    terminal(&s.endpoint),
-                    terminal(&s.missing.join(" "))
-                )?;
-                writeln!(
-                    out,
-                    "{:<12}  {} .. {}  {}  e.g. {}",
-                    "",
-                    s.first_seen,
-                    s.last_seen,
-                    terminal(s.message_template.as_deref().unwrap_or("-")),
-                    terminal(&s.requests.join(", "))
-                )?;
-            }
-            Ok(())
-        }
+        ListFormat::Table => report::write_signatures(&report.signatures, out),
     })?;
     Ok(Outcome::Done)
 }

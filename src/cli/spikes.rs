@@ -16,11 +16,10 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use crate::report::text::terminal;
+use crate::report;
 use crate::spikes::{self, SpikeOptions};
 
-use super::signatures::ListFormat;
-use super::{InputArgs, Outcome};
+use super::{InputArgs, ListFormat, Outcome};
 
 #[derive(Debug, Args)]
 pub struct SpikesArgs {
@@ -41,8 +40,10 @@ pub struct SpikesArgs {
     /// How long before a spike a change may explain it.
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
     pub lookback: Duration,
+    /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
+    /// Write the series and spikes to FILE (whole or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -87,49 +88,7 @@ pub fn run(args: SpikesArgs) -> Result<Outcome> {
             serde_json::to_writer_pretty(&mut *out, &found)?;
             writeln!(out)
         }
-        ListFormat::Table => {
-            let series: Vec<u64> = found.series.iter().map(|b| b.denials).collect();
-            let (from, to) = match (found.series.first(), found.series.last()) {
-                (Some(a), Some(b)) => (a.start.as_str(), b.start.as_str()),
-                _ => ("-", "-"),
-            };
-            writeln!(
-                out,
-                "denials per {}s bucket, {from} .. {to}",
-                found.bucket_seconds
-            )?;
-            writeln!(out, "{}", spikes::sparkline(&series, 100))?;
-            writeln!(out, "{} spike(s)", found.spikes.len())?;
-            for s in &found.spikes {
-                writeln!(out)?;
-                writeln!(
-                    out,
-                    "spike {} .. {}: {} denials (baseline {:.1} per bucket, {:.1} MADs above)",
-                    s.start, s.end, s.denials, s.baseline, s.score
-                )?;
-                for c in s.signatures.iter().take(5) {
-                    writeln!(
-                        out,
-                        "  signature {} {:>6}  {}",
-                        terminal(&c.name),
-                        c.denials,
-                        terminal(c.detail.as_deref().unwrap_or(""))
-                    )?;
-                }
-                for c in s.principals.iter().take(5) {
-                    writeln!(
-                        out,
-                        "  principal {:<30} {:>6}",
-                        terminal(&c.name),
-                        c.denials
-                    )?;
-                }
-                for c in &s.changes {
-                    writeln!(out, "  changed {}: {}", c.at, terminal(&c.detail))?;
-                }
-            }
-            Ok(())
-        }
+        ListFormat::Table => report::write_spikes(&found, out),
     })?;
     Ok(Outcome::Done)
 }

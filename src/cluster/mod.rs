@@ -24,10 +24,7 @@ use self::suppress::{Subject, Suppression, Suppressions};
 
 use self::fix::cover::smallest_cover;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
-use crate::model::format_millis;
-use crate::model::Position;
-use crate::model::Sample;
-use crate::model::{Millis, UNKNOWN_TIME};
+use crate::model::{format_millis, Millis, Position, Sample, UNKNOWN_TIME};
 
 /// Request ids (or `file:line`) kept per finding as evidence.
 const REQUESTS_PER_FINDING: usize = 5;

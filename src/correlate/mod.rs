@@ -21,9 +21,7 @@ use polars::prelude::*;
 use self::history::{GrantHistory, Snapshot};
 use self::roles::RoleGraph;
 use crate::ingest::Ingested;
-use crate::model::DenialGroup;
-use crate::model::DenialKey;
-use crate::model::{Millis, RoleBinding, Token};
+use crate::model::{DenialGroup, DenialKey, Millis, RoleBinding, Token};
 
 /// A denial group with what was in effect when it happened.
 #[derive(Debug)]

@@ -16,9 +16,7 @@ use serde::Serialize;
 use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
 use crate::correlate::roles::grants_permission;
-use crate::model::SuccessGroup;
-use crate::model::SuccessKey;
-use crate::model::{Millis, Policy, UNKNOWN_TIME};
+use crate::model::{Millis, Policy, SuccessGroup, SuccessKey, UNKNOWN_TIME};
 
 /// One principal's grants against its use of them.
 #[derive(Debug, Clone, Serialize, JsonSchema)]

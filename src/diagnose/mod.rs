@@ -24,8 +24,7 @@ pub use self::required::RequirementSource;
 use self::required::{EndpointPeers, PeerRule, Requirement};
 use crate::correlate::history::Snapshot;
 use crate::correlate::{CorrelatedDenial, Correlation};
-use crate::model::Millis;
-use crate::model::{DenialKey, SuccessGroup, SuccessKey, Successes};
+use crate::model::{DenialKey, Millis, SuccessGroup, SuccessKey, Successes};
 
 /// Why a request was denied: the taxonomy of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
@@ -118,6 +117,7 @@ pub struct Evidence {
     /// Missing permissions that a held role grants only outside the API, with
     /// those roles. Boxed: there is an evidence per denial group, and nearly
     /// all have none (8 bytes where an empty map takes 24).
+    #[allow(clippy::box_collection)]
     pub other_plane: Option<Box<BTreeMap<String, BTreeSet<String>>>>,
 }
 
@@ -671,8 +671,7 @@ mod tests {
     //! run through ingest and correlation as the binary would.
 
     use super::*;
-    use crate::ingest::InputFile;
-    use crate::ingest::{ingest, IngestOptions, Ingested};
+    use crate::ingest::{ingest, IngestOptions, Ingested, InputFile};
     use crate::model::Table;
     use serde_json::{json, Value};
 

@@ -12,10 +12,7 @@ use serde::Serialize;
 use super::messages::Signal;
 use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
-use crate::model::DenialKey;
-use crate::model::SuccessGroup;
-use crate::model::SuccessKey;
-use crate::model::{Millis, Policy};
+use crate::model::{DenialKey, Millis, Policy, SuccessGroup, SuccessKey};
 
 /// Where the required permissions were learned, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]

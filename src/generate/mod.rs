@@ -14,6 +14,7 @@
 pub mod traffic;
 pub mod world;
 
+use crate::choice::Choice;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -33,18 +34,56 @@ use world::World;
 const BLOCK: u64 = 20_000;
 
 /// The format of the generated event files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventFormat {
     Jsonl,
     Csv,
     Parquet,
 }
 
+impl Choice for EventFormat {
+    const ALL: &'static [Self] = &[EventFormat::Jsonl, EventFormat::Csv, EventFormat::Parquet];
+
+    fn name(self) -> &'static str {
+        match self {
+            EventFormat::Jsonl => "jsonl",
+            EventFormat::Csv => "csv",
+            EventFormat::Parquet => "parquet",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            EventFormat::Jsonl => "JSON Lines, one event per line",
+            EventFormat::Csv => "CSV with a header row",
+            EventFormat::Parquet => "Parquet",
+        }
+    }
+}
+
 /// Compression of the generated event files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     Gz,
     Zst,
+}
+
+impl Choice for Compression {
+    const ALL: &'static [Self] = &[Compression::Gz, Compression::Zst];
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gz => "gz",
+            Compression::Zst => "zst",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Compression::Gz => "gzip",
+            Compression::Zst => "zstd",
+        }
+    }
 }
 
 /// What to generate.

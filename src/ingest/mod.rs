@@ -24,17 +24,15 @@ use std::sync::Arc;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use self::fold::aggregate;
-use self::fold::quarantine;
 use self::fold::reader::EventReader;
 use self::fold::seen::SeenObjects;
 use self::fold::timeline::{self, Timeline};
+use self::fold::{aggregate, quarantine};
 use self::record::fields::{self, Skip};
 use self::record::tables::{self, SmallTables};
 use self::record::template;
 use self::source::units::{event_units, expected_events};
-use crate::model::Position;
-use crate::model::{Millis, Policy, RoleBinding, RoleDef, Table, Token};
+use crate::model::{Millis, Policy, Position, RoleBinding, RoleDef, Table, Token};
 
 /// Size of the byte ranges one plain JSON Lines file is cut into: large enough that
 /// per-range overhead vanishes, small enough that a 10 GB file feeds every core.

@@ -8,6 +8,7 @@
 //! Parquet keeps the text as it was logged; CSV, which people open in
 //! spreadsheets, has its text cells made inert with [`text::csv_cell`].
 
+use crate::choice::Choice;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -18,10 +19,28 @@ use super::frames::{Frames, EXPORTED};
 use super::text;
 
 /// File format of the exported tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Parquet,
     Csv,
+}
+
+impl Choice for ExportFormat {
+    const ALL: &'static [Self] = &[ExportFormat::Parquet, ExportFormat::Csv];
+
+    fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "Columnar, typed: for DuckDB, polars, Spark",
+            ExportFormat::Csv => "One file per table, for spreadsheets and shell tools",
+        }
+    }
 }
 
 impl ExportFormat {

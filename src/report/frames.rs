@@ -18,15 +18,10 @@
 use anyhow::{Context, Result};
 use polars::prelude::{Column, DataFrame, DataType, IntoColumn, NamedFrom, Series, TimeUnit};
 
-use super::{joined_once, Report};
+use super::{joined_once, Partition, Report};
 use crate::diagnose::Diagnosis;
-use crate::ingest::EventRow;
-use crate::ingest::Ingested;
-use crate::model::DenialGroup;
-use crate::model::DenialKey;
-use crate::model::DeniedObject;
-use crate::model::{Millis, UNKNOWN_TIME};
-use crate::pipeline::Partition;
+use crate::ingest::{EventRow, Ingested};
+use crate::model::{DenialGroup, DenialKey, DeniedObject, Millis, UNKNOWN_TIME};
 
 /// Named tables, in the order of the module's list.
 pub struct Frames {

@@ -4,6 +4,7 @@
 //! Nothing here depends on the clock or on hash order: the same inputs give
 //! byte-identical reports.
 
+mod analysis;
 pub mod baseline;
 mod csv;
 pub mod emit;
@@ -15,6 +16,10 @@ mod markdown;
 mod table;
 pub mod text;
 
+pub use self::analysis::{Analysis, Partition};
+pub use self::table::{write_signatures, write_spikes};
+
+use crate::choice::Choice;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -27,7 +32,6 @@ use crate::cluster::{PrincipalFindings, Suppressed};
 use crate::diagnose::least_privilege::PrincipalGrants;
 use crate::diagnose::Level;
 use crate::ingest::Ingested;
-use crate::pipeline::Analysis;
 use crate::spikes::SpikeReport;
 
 /// Version of the report's JSON shape; bumped on any incompatible change.
@@ -198,18 +202,43 @@ pub fn level_name(level: Level) -> &'static str {
 }
 
 /// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Aligned columns for a terminal.
     Table,
-    /// The full report, for machines (schema_version 1).
     Json,
-    /// One row per finding.
     Csv,
-    /// Sections per principal, for tickets and wikis.
     Markdown,
-    /// One self-contained page with charts and sortable tables, for people who sign off access.
     Html,
+}
+
+impl Choice for Format {
+    const ALL: &'static [Self] = &[
+        Format::Table,
+        Format::Json,
+        Format::Csv,
+        Format::Markdown,
+        Format::Html,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Format::Table => "Aligned columns for a terminal",
+            Format::Json => "The full report, for machines (schema_version 1)",
+            Format::Csv => "One row per finding",
+            Format::Markdown => "Sections per principal, for tickets and wikis",
+            Format::Html => "One self-contained page with charts and sortable tables, for people who sign off access",
+        }
+    }
 }
 
 /// Writes the report in `format`.

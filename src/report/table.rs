@@ -6,6 +6,8 @@ use std::io::{self, Write};
 
 use super::text::terminal;
 use super::{level_name, principals_with_denials, Report};
+use crate::cluster::signature::Signature;
+use crate::spikes::SpikeReport;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let r = &report.requests;
@@ -111,4 +113,117 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `grantgap signatures`: each signature on two lines, most frequent first.
+pub fn write_signatures(signatures: &[Signature], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<12}  {:>7}  {:>10}  {:<20}  ENDPOINT / MESSAGE",
+        "ID", "DENIALS", "PRINCIPALS", "CAUSE"
+    )?;
+    for s in signatures {
+        writeln!(
+            out,
+            "{:<12}  {:>7}  {:>10}  {:<20}  {} {}  [{}]",
+            s.id,
+            s.count,
+            s.principals_total,
+            s.cause.name(),
+            terminal(&s.method),
+            terminal(&s.endpoint),
+            terminal(&s.missing.join(" "))
+        )?;
+        writeln!(
+            out,
+            "{:<12}  {} .. {}  {}  e.g. {}",
+            "",
+            s.first_seen,
+            s.last_seen,
+            terminal(s.message_template.as_deref().unwrap_or("-")),
+            terminal(&s.requests.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+/// `grantgap spikes`: the series as a sparkline, then each spike with its
+/// signatures, principals and the changes before it.
+pub fn write_spikes(found: &SpikeReport, out: &mut dyn Write) -> io::Result<()> {
+    let series: Vec<u64> = found.series.iter().map(|b| b.denials).collect();
+    let (from, to) = match (found.series.first(), found.series.last()) {
+        (Some(a), Some(b)) => (a.start.as_str(), b.start.as_str()),
+        _ => ("-", "-"),
+    };
+    writeln!(
+        out,
+        "denials per {}s bucket, {from} .. {to}",
+        found.bucket_seconds
+    )?;
+    writeln!(out, "{}", sparkline(&series, 100))?;
+    writeln!(out, "{} spike(s)", found.spikes.len())?;
+    for s in &found.spikes {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "spike {} .. {}: {} denials (baseline {:.1} per bucket, {:.1} MADs above)",
+            s.start, s.end, s.denials, s.baseline, s.score
+        )?;
+        for c in s.signatures.iter().take(5) {
+            writeln!(
+                out,
+                "  signature {} {:>6}  {}",
+                terminal(&c.name),
+                c.denials,
+                terminal(c.detail.as_deref().unwrap_or(""))
+            )?;
+        }
+        for c in s.principals.iter().take(5) {
+            writeln!(
+                out,
+                "  principal {:<30} {:>6}",
+                terminal(&c.name),
+                c.denials
+            )?;
+        }
+        for c in &s.changes {
+            writeln!(out, "  changed {}: {}", c.at, terminal(&c.detail))?;
+        }
+    }
+    Ok(())
+}
+
+/// The series as a one-line chart, at most `width` characters (each the peak of the buckets it covers).
+pub fn sparkline(series: &[u64], width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if series.is_empty() || width == 0 {
+        return String::new();
+    }
+    let per = series.len().div_ceil(width);
+    let peaks: Vec<u64> = series
+        .chunks(per)
+        .map(|c| c.iter().copied().max().unwrap_or(0))
+        .collect();
+    let max = peaks.iter().copied().max().unwrap_or(0).max(1);
+    peaks
+        .iter()
+        .map(|&x| {
+            if x == 0 {
+                ' '
+            } else {
+                BARS[((x * 7) / max) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_peak() {
+        assert_eq!(sparkline(&[0, 1, 8, 4], 10), " ▁█▄");
+        assert_eq!(sparkline(&[1, 8, 1, 1], 2).chars().count(), 2);
+    }
 }

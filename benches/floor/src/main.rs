@@ -17,7 +17,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 /// The fields of an allowed request the fast path reads, borrowed: a copy of
-/// those of `FlatRecord` in src/ingest/fast.rs, as this crate measures without
+/// those of `FlatRecord` in src/ingest/fold/fast.rs, as this crate measures without
 /// grantgap's code.
 #[derive(Deserialize)]
 #[allow(dead_code)] // read, never used: parsing them is what is measured

@@ -19,8 +19,7 @@ use crate::ingest::record::redact::redact_object_str;
 use crate::ingest::record::template::Templater;
 use crate::ingest::record::{fields, formats};
 use crate::model::time::EVENT_TIME_RANGE;
-use crate::model::SuccessGroup;
-use crate::model::SuccessKey;
+use crate::model::{SuccessGroup, SuccessKey};
 
 /// The fields of a flat record in canonical names, borrowed from the line.
 #[derive(Default)]

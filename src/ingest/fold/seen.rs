@@ -18,7 +18,8 @@
 //! blocked filter with atomic inserts, hence this one.
 
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use foldhash::fast::FixedState;
 

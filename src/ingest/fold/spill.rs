@@ -25,16 +25,11 @@ use compact_str::CompactString;
 use rayon::prelude::*;
 
 use crate::ingest::fold::aggregate::Aggregates;
-use crate::ingest::fold::by_object::ByObject;
-use crate::ingest::fold::by_object::ObjectDenials;
+use crate::ingest::fold::by_object::{ByObject, ObjectDenials};
 use crate::model::intern::{Interner, Shared};
-use crate::model::DenialGroup;
-use crate::model::DenialKey;
-use crate::model::DeniedObject;
-use crate::model::MinuteCounts;
-use crate::model::ObjectFacts;
-use crate::model::Position;
-use crate::model::Sample;
+use crate::model::{
+    DenialGroup, DenialKey, DeniedObject, MinuteCounts, ObjectFacts, Position, Sample,
+};
 
 /// A denial group as read: its key (object facts not yet known) and its
 /// requests per object.

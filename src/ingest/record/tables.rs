@@ -138,59 +138,6 @@ pub fn policy_from_record(record: &Value, map: &FieldMap) -> Result<Policy, Skip
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn tables_read_from_json_and_csv_shapes() {
-        let map = FieldMap::default();
-        let token = token_from_record(
-            &json!({"token_id": "t1", "principal": "svc", "scopes": "a b", "issued_at": "2026-11-20T00:00:00Z"}),
-            &map,
-        )
-        .unwrap();
-        assert_eq!((token.scopes.len(), token.expires_at), (2, None));
-
-        let binding =
-            binding_from_record(&json!({"snapshot_at": 0, "principal": "svc"}), &map).unwrap();
-        assert_eq!(binding.role, "");
-
-        let role = role_from_record(
-            &json!({"role": "R", "permissions": ["p"], "plane": "Application"}),
-            &map,
-        )
-        .unwrap();
-        assert!(!role.grants_api());
-
-        let policy = policy_from_record(
-            &json!({"method": "put", "path": "/w/{id}", "all_of": "w.update", "fields": "cost=w.cost assignee=w.assign", "data_scoped": "true"}),
-            &map,
-        )
-        .unwrap();
-        assert_eq!(policy.fields["cost"], "w.cost");
-        assert!(policy.data_scoped);
-        assert_eq!(policy.method, "PUT");
-    }
-
-    #[test]
-    fn bad_rows_say_what_is_wrong() {
-        let map = FieldMap::default();
-        assert_eq!(
-            token_from_record(&json!({"token_id": "t"}), &map)
-                .unwrap_err()
-                .kind,
-            "missing field"
-        );
-        let bad_rule = policy_from_record(
-            &json!({"method": "GET", "path": "/", "fields": "cost"}),
-            &map,
-        );
-        assert_eq!(bad_rule.unwrap_err().kind, "bad value");
-    }
-}
-
 type ParseFn<T> = fn(&Value, &FieldMap) -> Result<T, Skip>;
 
 /// Reads the small tables, sequentially and whole, keeping their counts and bad records.
@@ -255,5 +202,58 @@ impl SmallTables<'_> {
         self.bad.extend(skips.bad);
         self.quarantine = skips.quarantine;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tables_read_from_json_and_csv_shapes() {
+        let map = FieldMap::default();
+        let token = token_from_record(
+            &json!({"token_id": "t1", "principal": "svc", "scopes": "a b", "issued_at": "2026-11-20T00:00:00Z"}),
+            &map,
+        )
+        .unwrap();
+        assert_eq!((token.scopes.len(), token.expires_at), (2, None));
+
+        let binding =
+            binding_from_record(&json!({"snapshot_at": 0, "principal": "svc"}), &map).unwrap();
+        assert_eq!(binding.role, "");
+
+        let role = role_from_record(
+            &json!({"role": "R", "permissions": ["p"], "plane": "Application"}),
+            &map,
+        )
+        .unwrap();
+        assert!(!role.grants_api());
+
+        let policy = policy_from_record(
+            &json!({"method": "put", "path": "/w/{id}", "all_of": "w.update", "fields": "cost=w.cost assignee=w.assign", "data_scoped": "true"}),
+            &map,
+        )
+        .unwrap();
+        assert_eq!(policy.fields["cost"], "w.cost");
+        assert!(policy.data_scoped);
+        assert_eq!(policy.method, "PUT");
+    }
+
+    #[test]
+    fn bad_rows_say_what_is_wrong() {
+        let map = FieldMap::default();
+        assert_eq!(
+            token_from_record(&json!({"token_id": "t"}), &map)
+                .unwrap_err()
+                .kind,
+            "missing field"
+        );
+        let bad_rule = policy_from_record(
+            &json!({"method": "GET", "path": "/", "fields": "cost"}),
+            &map,
+        );
+        assert_eq!(bad_rule.unwrap_err().kind, "bad value");
     }
 }

@@ -87,6 +87,23 @@ pub enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// The compression of a stream that starts with `head`: the one place
+    /// magic bytes are read.
+    pub fn sniff(head: &[u8]) -> Self {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// The first bytes of a Parquet file.
+pub const PARQUET_MAGIC: &[u8] = b"PAR1";
+
 const LOG_EXTENSIONS: &[&str] = &[
     "jsonl", "ndjson", "json", "log", "csv", "parquet", "yaml", "yml",
 ];
@@ -480,13 +497,7 @@ pub fn open(
     let magic = reader
         .fill_buf()
         .with_context(|| format!("cannot read {}", input.display()))?;
-    let compression = if magic.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        Compression::None
-    };
+    let compression = Compression::sniff(magic);
     let stream: Box<dyn BufRead + Send> = match compression {
         Compression::None => Box::new(reader),
         // Multi-member: concatenated gzip files (as CloudTrail and `cat a.gz b.gz` write) are one stream.

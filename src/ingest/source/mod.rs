@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 
 use self::decode::{CsvSource, JsonSource, ParquetSource, RecordSource, SizeLimits, YamlSource};
-use self::input::{Compression, Encoding, InputFile};
+use self::input::{Compression, Encoding, InputFile, PARQUET_MAGIC};
 
 /// Opens one input as a record source, whatever its encoding and compression.
 pub(crate) fn open_source(
@@ -44,7 +44,7 @@ pub(crate) fn open_source(
 /// is taken for CSV.
 fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
     let head = stream.fill_buf()?;
-    if head.starts_with(b"PAR1") {
+    if head.starts_with(PARQUET_MAGIC) {
         return Ok(Encoding::Parquet);
     }
     let text = String::from_utf8_lossy(&head[..head.len().min(256)]);

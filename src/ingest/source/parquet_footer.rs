@@ -18,7 +18,8 @@ use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 
-const MAGIC: &[u8; 4] = b"PAR1";
+use super::input::PARQUET_MAGIC as MAGIC;
+
 /// Deeper nesting than any real Parquet metadata (about 6 levels).
 const MAX_DEPTH: usize = 64;
 

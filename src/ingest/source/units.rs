@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 
 use super::decode::{self, CsvSource, JsonSource, ParquetSource, SizeLimits};
-use super::input::{self, Encoding, InputFile};
+use super::input::{self, Compression, Encoding, InputFile, PARQUET_MAGIC};
 use crate::model::Table;
 
 /// A piece of event input one worker reads.
@@ -133,9 +133,7 @@ pub(crate) fn plain_csv_ranges(input: &InputFile, range_bytes: u64) -> Result<Op
             break;
         }
         let chunk = &buf[..n];
-        let compressed =
-            chunk.starts_with(&[0x1f, 0x8b]) || chunk.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-        if offset == 0 && compressed {
+        if offset == 0 && Compression::sniff(chunk) != Compression::None {
             return Ok(None);
         }
         if chunk.contains(&b'\r') {
@@ -220,7 +218,7 @@ fn plain_parquet_rows(input: &InputFile) -> Option<usize> {
     let path = input.seekable_path()?;
     let mut head = [0u8; 4];
     File::open(path).ok()?.read_exact(&mut head).ok()?;
-    if &head != b"PAR1" {
+    if head != PARQUET_MAGIC {
         return None;
     }
     ParquetSource::new(path.to_path_buf())
@@ -242,7 +240,7 @@ fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
     let n = File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let compressed = head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    let compressed = Compression::sniff(&head[..n]) != Compression::None;
     Ok(!compressed && decode::is_json_lines(&head[..n]))
 }
 

@@ -17,6 +17,7 @@
 mod iam;
 mod k8s;
 
+use crate::choice::Choice;
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
@@ -26,12 +27,32 @@ use crate::diagnose::Cause;
 pub use k8s::object_name;
 
 /// The fix formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emit {
-    /// Kubernetes Role/ClusterRole and binding YAML, per principal and namespace.
     K8sRbac,
-    /// AWS IAM policy JSON per principal: the missing actions on the resources seen.
     IamPolicy,
+}
+
+impl Choice for Emit {
+    const ALL: &'static [Self] = &[Emit::K8sRbac, Emit::IamPolicy];
+
+    fn name(self) -> &'static str {
+        match self {
+            Emit::K8sRbac => "k8s-rbac",
+            Emit::IamPolicy => "iam-policy",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Emit::K8sRbac => {
+                "Kubernetes Role/ClusterRole and binding YAML, per principal and namespace"
+            }
+            Emit::IamPolicy => {
+                "AWS IAM policy JSON per principal: the missing actions on the resources seen"
+            }
+        }
+    }
 }
 
 /// What to emit besides the format.
