@@ -64,7 +64,7 @@ pub mod internals {
         pub use crate::generate::{generate, jsonl, traffic, world, GenerateOptions};
     }
     pub mod model {
-        pub use crate::model::{DenialKey, Policy, Position};
+        pub use crate::model::{time, DenialKey, Policy, Position};
     }
     pub mod report {
         pub use crate::report::emit;

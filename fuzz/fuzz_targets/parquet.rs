@@ -8,14 +8,14 @@
 
 use std::sync::Once;
 
-use grantgap::internals::ingest::decode::{ParquetSource, RecordSource};
+use grantgap::internals::ingest::decode::{ParquetSource, RecordSource, SizeLimits};
 use libfuzzer_sys::fuzz_target;
 
 static QUIET_HOOK: Once = Once::new();
 
 fuzz_target!(|data: &[u8]| {
     QUIET_HOOK.call_once(|| std::panic::set_hook(Box::new(|_| {})));
-    if let Ok(mut source) = ParquetSource::from_stream(data) {
+    if let Ok(mut source) = ParquetSource::from_stream(data, SizeLimits::default()) {
         while source.next_record().is_some() {}
     }
 });

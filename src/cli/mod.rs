@@ -104,7 +104,7 @@ pub enum ListFormat {
     Json,
 }
 
-/// A value parser for the values of a [`Choice`], each with its help.
+/// A value parser for the values of a `Choice`, each with its help.
 pub fn choice<T: Choice>() -> impl TypedValueParser<Value = T> {
     let values = T::ALL
         .iter()
@@ -286,7 +286,7 @@ fn stdout_or(path: Option<&Path>) -> Option<&Path> {
     path.filter(|p| p.as_os_str() != "-")
 }
 
-/// Writes output to a file whole or not at all (see [`crate::output`]), or
+/// Writes output to a file whole or not at all (see `crate::output`), or
 /// to stdout when no file is named.
 pub fn write_output(
     path: Option<&Path>,

@@ -59,7 +59,7 @@ pub struct ReportArgs {
     /// File format of --export.
     #[arg(long, default_value = "parquet", requires = "export", value_parser = choice::<ExportFormat>())]
     pub export_format: ExportFormat,
-    /// Cut exported tables by the day first seen: DIR/<table>/date=YYYY-MM-DD/part-0.parquet.
+    /// Cut exported tables by the day first seen: `DIR/<table>/date=YYYY-MM-DD/part-0.parquet`.
     #[arg(long, requires = "export")]
     pub partition_by_date: bool,
 }

@@ -1,6 +1,6 @@
 //! What denial responses say in words: a table of patterns over the error code,
 //! the message and the kept response headers. A new vendor phrasing is one more
-//! row in [`RULES`], with its test below.
+//! row in `RULES`, with its test below.
 
 use std::sync::LazyLock;
 

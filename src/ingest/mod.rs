@@ -54,15 +54,15 @@ pub struct IngestOptions {
     pub learn_min_values: usize,
     /// Which log format events are read as.
     pub input_format: InputFormat,
-    /// Any record that cannot be used stops the run (a [`StrictFailure`]).
+    /// Any record that cannot be used stops the run (a `StrictFailure`).
     pub strict: bool,
-    /// Fail as an [`UnusableInput`] when no event is used or more than this
+    /// Fail as an `UnusableInput` when no event is used or more than this
     /// share of them is skipped; `None` never fails (the library's default:
     /// the command line sets it).
     pub max_skipped: Option<f64>,
     /// Denied requests kept per group as evidence; `usize::MAX` keeps every one.
     pub samples_per_group: usize,
-    /// Count allowed requests of flat JSON Lines through [`fast::FastPath`]
+    /// Count allowed requests of flat JSON Lines through `fast::FastPath`
     /// (off only to check it against the full path).
     pub fast_path: bool,
     /// Write every skipped record here (JSON Lines: where, why, the record redacted).
@@ -71,10 +71,10 @@ pub struct IngestOptions {
     /// memory grows with the input, so only when asked).
     pub event_rows: bool,
     /// Read ranges of plain JSON Lines and CSV files through a memory map
-    /// ([`input::Mapped`]); off (`--no-mmap`), with `read`.
+    /// (`input::Mapped`); off (`--no-mmap`), with `read`.
     pub mmap: bool,
     /// Denial groups a worker holds before it writes them to a temporary file
-    /// ([`spill`]): what bounds ingest's memory, whatever the input's size.
+    /// (`spill`): what bounds ingest's memory, whatever the input's size.
     pub spill_after: usize,
     /// The largest record and document read; longer ones are skipped.
     pub limits: SizeLimits,

@@ -41,13 +41,13 @@ impl Position {
 }
 
 /// Denied requests that share everything a diagnosis looks at. The object is
-/// not part of it: a group lists its objects ([`DenialGroup::objects`]) and is
-/// split only by what the input says of them ([`ObjectFacts`]). A group per
+/// not part of it: a group lists its objects (`DenialGroup::objects`) and is
+/// split only by what the input says of them (`ObjectFacts`). A group per
 /// object would cost a whole key, diagnosis and finding entry per denied object,
 /// and logs where every denial names its own object are common.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 ///
-/// Its strings are shared ([`Interner`]): a million keys hold a few thousand
+/// Its strings are shared (`Interner`): a million keys hold a few thousand
 /// distinct values.
 pub struct DenialKey {
     pub principal: Shared<str>,
@@ -74,7 +74,7 @@ pub struct DenialKey {
 
 /// What the whole input says of a denial group's objects: the same for every
 /// object of the group. Known only once every event is read, so ingest sets it
-/// last, as the groups are taken back ([`Aggregates::take_denials`]); until then
+/// last, as the groups are taken back (`Aggregates::take_denials`); until then
 /// it is the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectFacts {

@@ -393,7 +393,7 @@ impl Aggregates {
         self
     }
 
-    /// Writes the denial groups out as a run ([`crate::ingest::fold::spill`]) once there are
+    /// Writes the denial groups out as a run (`crate::ingest::fold::spill`) once there are
     /// `limit` or more, and starts again with none: call between units of input.
     pub fn spill_if_full(&mut self, limit: usize) -> anyhow::Result<()> {
         if self.by_object.len() >= limit {
@@ -405,7 +405,7 @@ impl Aggregates {
 
     /// The denial groups read, in memory and written out, merged in key order;
     /// call once reading is done. Their objects are resolved as they are taken
-    /// ([`MergedDenials::partitions`]).
+    /// (`MergedDenials::partitions`).
     ///
     /// Once some groups are on disk, those still in memory follow them: the
     /// stages after ingest then hold no more than a partition of them at once.

@@ -209,7 +209,7 @@ impl Default for SeenObjects {
 
 impl SeenObjects {
     /// Filters for about `objects` distinct objects (per principal) at under 1%
-    /// false positives, within [`MIN_BITS`] and [`MAX_BITS`].
+    /// false positives, within `MIN_BITS` and `MAX_BITS`.
     pub fn for_objects(objects: u64) -> Self {
         let wanted = usize::try_from(objects)
             .unwrap_or(usize::MAX)

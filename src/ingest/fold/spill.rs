@@ -13,7 +13,7 @@
 //! together and in order, as if all had stayed in memory, and hold one
 //! partition at a time.
 //!
-//! [`IngestOptions::spill_after`]: super::IngestOptions::spill_after
+//! [`IngestOptions::spill_after`]: crate::ingest::IngestOptions::spill_after
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -203,7 +203,7 @@ pub fn list(value: &Value) -> Result<Vec<String>, Skip> {
 }
 
 /// A timestamp in UTC milliseconds: RFC 3339 with any offset, or epoch seconds or
-/// milliseconds as a number or numeric string ([`time::parse`]).
+/// milliseconds as a number or numeric string (`time::parse`).
 pub fn timestamp(value: &Value) -> Result<Millis, Skip> {
     match value {
         Value::Number(n) => n
@@ -226,10 +226,10 @@ pub fn timestamp_text(text: &str) -> Result<Millis, Skip> {
 /// The skip reason of a value that is not a timestamp.
 const BAD_TIMESTAMP: &str = "bad timestamp";
 
-/// The skip reason of an event outside [`EVENT_TIME_RANGE`].
+/// The skip reason of an event outside `EVENT_TIME_RANGE`.
 pub const TIME_OUT_OF_RANGE: &str = "timestamp out of range";
 
-/// Refuses an event time outside [`EVENT_TIME_RANGE`] (an unknown time passes).
+/// Refuses an event time outside `EVENT_TIME_RANGE` (an unknown time passes).
 pub fn event_time_in_range(ts: Millis) -> Result<(), Skip> {
     if ts == UNKNOWN_TIME || EVENT_TIME_RANGE.contains(&ts) {
         return Ok(());

@@ -10,7 +10,7 @@
 //! JSON `"password":"…"` values, plain or URL-encoded; long hex and long runs) or,
 //! for random tokens that have no shape, by how often their characters switch
 //! between cases and digits and how little of them spells words
-//! ([`looks_random`]). Names that merely contain a
+//! (`looks_random`). Names that merely contain a
 //! secret's key stay: `core/serviceaccounts/token:create` is a permission.
 
 use std::borrow::Cow;
@@ -436,7 +436,7 @@ fn unexplained_characters(bytes: &[u8]) -> usize {
 }
 
 /// Whether a path segment holds a secret: a random token, or one of the shapes
-/// a path can hold ([`Shape::in_paths`]). Only segments with `=`, `%`, `+` or
+/// a path can hold (`Shape::in_paths`). Only segments with `=`, `%`, `+` or
 /// whitespace, or that start like a provider's token, are matched against the
 /// shapes: ordinary segments (`PutBucketLogging`, `rbac.authorization.k8s.io`)
 /// never reach a regex.

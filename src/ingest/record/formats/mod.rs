@@ -1,8 +1,8 @@
-//! Log formats: how one decoded record becomes a canonical [`Event`].
+//! Log formats: how one decoded record becomes a canonical `Event`.
 //!
 //! A format is one file: a [`LogFormat`] that declares its name, how its
 //! records are recognised, the envelope a document wraps them in and the keys
-//! that mark them, and how a record maps onto an event. [`FORMATS`] lists them,
+//! that mark them, and how a record maps onto an event. `FORMATS` lists them,
 //! and everything else (auto-detection, `--input-format`'s values and help,
 //! the decoders' envelopes, the fast path's markers) is read from that list:
 //! a new format is one more file and one more entry there.
