@@ -444,15 +444,16 @@ pub fn is_secret_segment(segment: &str) -> bool {
     // One pass: the runs of token bytes, and what lies between them.
     let mut announced = false;
     let mut run_start = 0;
-    for (at, b) in segment.bytes().enumerate() {
-        if in_token(b) {
+    // By character: a run ends before a non-ASCII character, never inside it.
+    for (at, c) in segment.char_indices() {
+        if c.is_ascii() && in_token(c as u8) {
             continue;
         }
         if looks_random(&segment[run_start..at]) {
             return true;
         }
-        announced |= matches!(b, b'=' | b'%' | b'+') || b.is_ascii_whitespace();
-        run_start = at + 1;
+        announced |= matches!(c, '=' | '%' | '+') || c.is_ascii_whitespace();
+        run_start = at + c.len_utf8();
     }
     if looks_random(&segment[run_start..]) {
         return true;
@@ -610,6 +611,13 @@ mod tests {
             (format!("/api/v1/password-reset/{RANDOM}"), RANDOM),
             (format!("reset code {RANDOM}== expired"), RANDOM),
         ]
+    }
+
+    #[test]
+    fn a_segment_with_non_ascii_characters_is_cut_between_them() {
+        // Found by fuzzing: a run used to end inside a two-byte character.
+        assert!(!is_secret_segment("\u{650}o="));
+        assert!(!is_secret_segment("caf\u{e9}=au+lait"));
     }
 
     #[test]
