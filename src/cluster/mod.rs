@@ -65,6 +65,9 @@ pub struct Finding {
     /// What to do, in words.
     pub fix: String,
     pub note: Option<String>,
+    /// Against `--baseline`: `new` or `persisting`, by (principal, permission).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<&'static str>,
 }
 
 /// What a finding rests on. Lists are sorted and capped; `*_total` counts all.
@@ -121,7 +124,8 @@ pub struct Fix {
     pub grant_roles_exact: bool,
     /// Missing permissions that no existing role grants.
     pub no_role_grants: Vec<String>,
-    /// Remarks: a held role that grants a permission only in another plane.
+    /// Remarks: a held role that grants a permission only in another plane; a
+    /// role granted after the denials it would have prevented.
     pub hints: Vec<String>,
 }
 
@@ -522,11 +526,30 @@ fn finish_principal(
     roles_held: Vec<String>,
     diagnosed: &Diagnosed,
 ) -> PrincipalFindings {
-    let to_grant: BTreeSet<String> = acc
+    let missing: BTreeSet<String> = acc
         .findings
         .keys()
         .filter(|(cause, _)| fixed_by_roles(*cause))
         .filter_map(|(_, perm)| perm.clone())
+        .collect();
+    // A permission granted after its last denial needs no grant: say when it came.
+    let last_denied = |perm: &str| {
+        acc.findings
+            .iter()
+            .filter(|((cause, p), _)| fixed_by_roles(*cause) && p.as_deref() == Some(perm))
+            .filter_map(|(_, f)| f.last)
+            .max()
+    };
+    let granted_later: BTreeMap<String, fix::GrantedLater> = missing
+        .iter()
+        .filter_map(|perm| {
+            let later = fix::granted_after(principal, perm, last_denied(perm)?, diagnosed)?;
+            Some((perm.clone(), later))
+        })
+        .collect();
+    let to_grant: BTreeSet<String> = missing
+        .into_iter()
+        .filter(|perm| !granted_later.contains_key(perm))
         .collect();
     let cover = smallest_cover(&to_grant, diagnosed.correlation.graph);
     let hints = acc
@@ -545,6 +568,7 @@ fn finish_principal(
                 roles.join(", ")
             )
         })
+        .chain(fix::GrantedLater::hints(&granted_later))
         .collect();
     let mut findings: Vec<Finding> = acc
         .findings
@@ -576,14 +600,21 @@ fn finish_principal(
                 .into_iter()
                 .map(|(method, template)| format!("{method} {template}"))
                 .collect();
-            let fix = fix::advice(
-                cause,
-                permission.as_deref(),
-                &endpoints,
-                &evidence,
-                &cover.roles,
-                diagnosed,
-            );
+            let later = permission
+                .as_ref()
+                .filter(|_| fixed_by_roles(cause))
+                .and_then(|p| granted_later.get(p));
+            let fix = match later {
+                Some(later) => later.advice(),
+                None => fix::advice(
+                    cause,
+                    permission.as_deref(),
+                    &endpoints,
+                    &evidence,
+                    &cover.roles,
+                    diagnosed,
+                ),
+            };
             Finding {
                 cause,
                 permission,
@@ -599,6 +630,7 @@ fn finish_principal(
                 fix,
                 note: (!f.notes.is_empty())
                     .then(|| f.notes.into_iter().collect::<Vec<_>>().join("; ")),
+                baseline: None,
             }
         })
         .collect();

@@ -2,9 +2,12 @@
 
 pub mod cover;
 
+use std::collections::BTreeMap;
+
 use super::{FindingEvidence, Timestamp};
 use crate::correlate::roles::grants_permission;
 use crate::diagnose::{Cause, Diagnosed};
+use crate::model::{format_millis, Millis};
 
 /// The roles among `cover` that grant `permission` (any part of `a|b`).
 pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed) -> Vec<String> {
@@ -23,6 +26,81 @@ fn list(values: &[String], total: usize) -> String {
     } else {
         shown
     }
+}
+
+/// A missing permission that a role the principal holds at the end of the
+/// input grants, granted after the last denial it would have prevented.
+#[derive(Debug, Clone)]
+pub struct GrantedLater {
+    /// The held roles that grant it.
+    pub roles: Vec<String>,
+    /// The snapshot that first showed the grant.
+    pub granted_at: Millis,
+    pub last_denied: Millis,
+}
+
+impl GrantedLater {
+    /// The finding's fix: nothing left to grant, and why.
+    pub fn advice(&self) -> String {
+        format!(
+            "none left: {} was granted at {}, after these denials (the last at {})",
+            self.roles.join(" and "),
+            format_millis(self.granted_at),
+            format_millis(self.last_denied)
+        )
+    }
+
+    /// The principal's remarks: one per grant, naming the permissions it
+    /// brought whose denials predate it.
+    pub fn hints(later: &BTreeMap<String, GrantedLater>) -> Vec<String> {
+        // (roles, granted at) -> (permissions, last denial).
+        type Grants<'a> = BTreeMap<(&'a [String], Millis), (Vec<&'a str>, Millis)>;
+        let mut by_grant = Grants::new();
+        for (permission, l) in later {
+            let (permissions, last) = by_grant
+                .entry((&l.roles, l.granted_at))
+                .or_insert((Vec::new(), l.last_denied));
+            permissions.push(permission);
+            *last = (*last).max(l.last_denied);
+        }
+        by_grant
+            .into_iter()
+            .map(|((roles, granted_at), (permissions, last))| {
+                format!(
+                    "already held: {} since {}, granting {}; the denials of {} predate it (the last at {})",
+                    roles.join(", "),
+                    format_millis(granted_at),
+                    permissions.join(", "),
+                    if permissions.len() == 1 { "it" } else { "them" },
+                    format_millis(last)
+                )
+            })
+            .collect()
+    }
+}
+
+/// Whether the principal's latest snapshot grants `permission` through a
+/// grant first seen after `last_denied`: then the denials predate the grant.
+pub fn granted_after(
+    principal: &str,
+    permission: &str,
+    last_denied: Millis,
+    diagnosed: &Diagnosed,
+) -> Option<GrantedLater> {
+    let history = diagnosed.correlation.history;
+    let latest = history.snapshots(principal).last()?;
+    let start = history.granted_since(principal, latest.at, permission)?;
+    if !start.observed || start.at <= last_denied {
+        return None;
+    }
+    let held: Vec<String> = latest.roles.keys().cloned().collect();
+    let roles = roles_granting(&held, permission, diagnosed);
+    // Granted some other way (a data scope, a plane): leave the finding as it is.
+    (!roles.is_empty()).then_some(GrantedLater {
+        roles,
+        granted_at: start.at,
+        last_denied,
+    })
 }
 
 /// What to do about one finding.
@@ -51,7 +129,16 @@ pub fn advice(
             .map_or_else(|| "an unknown time".into(), Timestamp::to_string)
     };
     match cause {
-        Cause::MissingPermission => format!("{} (it grants {perm})", grant_role()),
+        Cause::MissingPermission => {
+            let roles = permission
+                .map(|p| roles_granting(cover, p, diagnosed))
+                .unwrap_or_default();
+            if roles.is_empty() {
+                grant_role()
+            } else {
+                format!("{} (it grants {perm})", grant_role())
+            }
+        }
         Cause::FieldLevel => {
             let fields = evidence.fields.join(", ");
             match permission {
