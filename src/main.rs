@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use grantgap::cli::{self, Failure};
 
 // A run allocates many small strings (keys of the groups it counts, the
@@ -55,6 +55,7 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     Report(cli::report::ReportArgs),
     /// The failure signatures, each with an id that is the same every night.
+    #[command(after_help = EXIT_CODES)]
     Signatures(cli::signatures::SignaturesArgs),
     /// Denials over time, the spikes, and what changed just before each.
     Spikes(cli::spikes::SpikesArgs),
@@ -64,6 +65,10 @@ enum Command {
     Generate(cli::generate::GenerateArgs),
     /// Scores the diagnoses of generated logs against their truth file.
     Eval(cli::eval::EvalArgs),
+    /// A completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(cli::completions::CompletionsArgs),
+    /// The manual pages (roff).
+    Man(cli::man::ManArgs),
 }
 
 /// Exit code of a run that failed: unreadable inputs, unwritable output.
@@ -80,7 +85,17 @@ const EXIT_UNUSABLE_INPUT: u8 = 5;
 
 fn main() -> ExitCode {
     purge_freed_memory_at_once();
-    let cli = Cli::parse();
+    let args = match cli::config::expand(std::env::args_os().collect(), Cli::command()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("grantgap: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    // A later option overrides an earlier one (as in ripgrep): the command line
+    // overrides what --config put before it.
+    let command = Cli::command().mut_subcommands(|s| s.args_override_self(true));
+    let cli = Cli::from_arg_matches(&command.get_matches_from(args)).unwrap_or_else(|e| e.exit());
     exit_cleanly_on_interrupt();
     let result = match cli.command {
         Command::Report(args) => cli::report::run(args),
@@ -89,6 +104,8 @@ fn main() -> ExitCode {
         Command::Query(args) => cli::query::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Completions(args) => cli::completions::run(args, Cli::command()),
+        Command::Man(args) => cli::man::run(args, Cli::command()),
     };
     match result {
         Ok(cli::Outcome::Done) => ExitCode::SUCCESS,

@@ -56,9 +56,9 @@ fuzz_target!(|data: &[u8]| {
             4 => grants
                 .iter()
                 .take(1)
-                .map(|g| g.principal.to_string())
+                .map(|g| glob::Pattern::new(&glob::Pattern::escape(g.principal)).unwrap())
                 .collect(),
-            8 => vec!["nobody at all".to_string()],
+            8 => vec![glob::Pattern::new("nobody at all").unwrap()],
             _ => Vec::new(),
         },
     };

@@ -1,7 +1,10 @@
 //! The command line: options shared by subcommands, and one file per subcommand.
 
+pub mod completions;
+pub mod config;
 pub mod eval;
 pub mod generate;
+pub mod man;
 pub mod query;
 pub mod report;
 pub mod signatures;
@@ -25,8 +28,12 @@ use crate::model::{Millis, Table};
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Event logs: files, folders (read as bundles), globs, or - for stdin.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "config", value_name = "INPUT")]
     pub inputs: Vec<String>,
+    /// Read options from a TOML file (keys are the long options, `inputs` the inputs);
+    /// the command line overrides it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Issued tokens (token_id, principal, scopes, issued_at, expires_at).
     #[arg(long, value_name = "F")]
     pub tokens: Vec<String>,
@@ -83,6 +90,16 @@ pub struct InputArgs {
     /// Longest record (a JSON line, a CSV row) read; longer ones are skipped as "too long" (e.g. 16MiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = byte_size)]
     pub max_record_size: u64,
+    /// Report only the denials of principals matching this glob (`svc-*`; repeat for more).
+    /// Allowed requests of every principal still count as peers' evidence.
+    #[arg(long, value_name = "GLOB", value_parser = principal_glob)]
+    pub principal: Vec<glob::Pattern>,
+    /// Report only denials at or after this time (RFC 3339, or a day: 2026-11-20 is its midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = instant)]
+    pub since: Option<Millis>,
+    /// Report only denials before this time (as --since).
+    #[arg(long, value_name = "TIME", value_parser = instant)]
+    pub until: Option<Millis>,
     /// Largest file read whole (a JSON array, a YAML stream, a compressed Parquet file); larger ones are skipped.
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = byte_size)]
     pub max_document_size: u64,
@@ -145,6 +162,24 @@ fn share(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--principal`: a glob, refused at once if it is not one.
+fn principal_glob(text: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(text).map_err(|e| format!("{e}: give a name or a glob such as svc-*"))
+}
+
+/// `--since`, `--until`: RFC 3339, epoch seconds or milliseconds, or a day (its midnight UTC).
+fn instant(text: &str) -> Result<Millis, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis());
+    }
+    crate::model::time::parse(text).map_err(|e| {
+        format!("{e}: give a time such as 2026-11-20T06:00:00Z or a day such as 2026-11-20")
+    })
+}
+
 /// `--id-pattern`: a regular expression, refused at once if it does not compile.
 fn id_pattern(pattern: &str) -> Result<String> {
     crate::ingest::Templater::with_patterns(&[pattern.to_string()])?;
@@ -165,6 +200,11 @@ fn byte_size(text: &str) -> Result<u64, String> {
 impl InputArgs {
     /// Resolves every named input into files, each with its table.
     pub fn files(&self) -> Result<Vec<InputFile>> {
+        if self.inputs.is_empty() {
+            anyhow::bail!(
+                "no input: name the logs on the command line or as `inputs` in the config"
+            );
+        }
         let mut files = Vec::new();
         for arg in &self.inputs {
             files.extend(ingest::resolve(arg, None)?);
@@ -227,6 +267,11 @@ impl InputArgs {
             id_patterns: self.id_pattern.clone(),
             learn_min_values: self.learn_templates,
             input_format: self.input_format,
+            denials: crate::ingest::DenialFilter {
+                principals: self.principal.clone(),
+                since: self.since,
+                until: self.until,
+            },
             strict: self.strict,
             // 0 turns the share off; a run that used no event still fails.
             max_skipped: Some(if self.max_skipped == 0.0 {

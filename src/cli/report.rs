@@ -1,10 +1,11 @@
 //! `grantgap report`: why each principal was denied, and what to change.
 //!
 //! Usage: grantgap report <INPUT>... [--tokens F] [--role-snapshots F] [--roles F]
+//!        [--principal GLOB]... [--since TIME] [--until TIME]
 //!        [--policies F] [--map PAIRS] [--propagation-window 10m] [--min-peers 3]
-//!        [--baseline PREVIOUS.json] [--suppressions F] [--today YYYY-MM-DD]
-//!        [--format table|json|csv|markdown|html | --emit k8s-rbac|iam-policy
-//!        [--principal NAME]... [--allow-risky]] [-o FILE]
+//!        [--baseline PREVIOUS.json [--only-new]] [--suppressions F] [--today YYYY-MM-DD]
+//!        [--top N] [--format table|json|jsonl|csv|markdown|html | --emit k8s-rbac|iam-policy
+//!        [--allow-risky]] [--min-count N] [-o FILE]
 //!        [--export DIR [--export-format parquet|csv] [--partition-by-date]]
 //!
 //! A folder is read as a bundle: `tokens.*`, `role_snapshots.*`, `roles.*` and
@@ -37,15 +38,21 @@ pub struct ReportArgs {
     /// A previous JSON report: mark signatures and (principal, permission) new, persisting or resolved.
     #[arg(long, value_name = "PREVIOUS.json")]
     pub baseline: Option<PathBuf>,
+    /// Show only what is new against --baseline: findings and signatures a nightly job alerts on.
+    #[arg(long, requires = "baseline")]
+    pub only_new: bool,
+    /// Show only findings and signatures of at least N denials.
+    #[arg(long, value_name = "N")]
+    pub min_count: Option<u64>,
+    /// Show only the N most denied principals (the rest are counted).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
     /// Expected denials to hide: a JSON array of {signature | principal, cause, permission, endpoint; reason; expires}.
     #[arg(long, value_name = "F")]
     pub suppressions: Option<PathBuf>,
     /// Instead of the report, write the fixes natively: Kubernetes RBAC YAML or IAM policy JSON.
     #[arg(long, value_name = "FIX", conflicts_with = "format", value_parser = choice::<Emit>())]
     pub emit: Option<Emit>,
-    /// Emit fixes only for this principal (its exact name; repeat for more).
-    #[arg(long, value_name = "NAME", requires = "emit")]
-    pub principal: Vec<String>,
     /// Also emit what --emit refuses, each marked risky: grants to anonymous or system principals,
     /// and grants that escalate (secrets, pods/exec, bind, escalate, impersonate, wildcards, iam:PassRole, ...).
     #[arg(long, requires = "emit")]
@@ -93,10 +100,19 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
     };
     if let Some(previous) = &previous {
         report::baseline::apply(&mut report, previous)?;
+        if args.only_new {
+            report::baseline::keep_only_new(&mut report);
+        }
+    }
+    if let Some(min) = args.min_count {
+        report::keep_min_count(&mut report, min);
+    }
+    if let Some(top) = args.top {
+        report::keep_top(&mut report, top);
     }
     super::print_skipped(&report);
     let emit_options = report::emit::Options {
-        principals: args.principal,
+        principals: args.input.principal.clone(),
         allow_risky: args.allow_risky,
     };
     let mut left_out = Vec::new();

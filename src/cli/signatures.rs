@@ -1,7 +1,7 @@
 //! `grantgap signatures`: the failure signatures, each with a stable id.
 //!
 //! Usage: grantgap signatures <INPUT>... [input options as for report]
-//!        [--suppressions F] [--format table|json] [-o FILE]
+//!        [--baseline PREVIOUS.json [--only-new]] [--suppressions F] [--format table|json] [-o FILE]
 //!
 //! A signature is method, endpoint template, status, error code, cause, missing
 //! permissions and message template; its id is a hash of exactly that, so the
@@ -27,6 +27,12 @@ pub struct SignaturesArgs {
     /// Write the signatures to FILE (whole or not at all) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A previous JSON report: mark each signature new or persisting; exit 3 when one is new.
+    #[arg(long, value_name = "PREVIOUS.json")]
+    pub baseline: Option<PathBuf>,
+    /// Show only the signatures new against --baseline.
+    #[arg(long, requires = "baseline")]
+    pub only_new: bool,
     /// Expected denials to hide (as for `grantgap report`).
     #[arg(long, value_name = "F")]
     pub suppressions: Option<PathBuf>,
@@ -39,7 +45,18 @@ pub fn run(args: SignaturesArgs) -> Result<Outcome> {
     let files = args.input.files()?;
     super::check_output(args.output.as_deref())?;
     let suppressions = super::suppressions(args.suppressions.as_deref(), args.today)?;
-    let report = crate::pipeline::analyse(files, &args.input.pipeline(suppressions)?)?;
+    let previous = args
+        .baseline
+        .as_deref()
+        .map(report::baseline::Previous::load)
+        .transpose()?;
+    let mut report = crate::pipeline::analyse(files, &args.input.pipeline(suppressions)?)?;
+    if let Some(previous) = &previous {
+        report::baseline::apply(&mut report, previous)?;
+        if args.only_new {
+            report::baseline::keep_only_new(&mut report);
+        }
+    }
     super::print_skipped(&report);
     super::write_output(args.output.as_deref(), |out| match args.format {
         ListFormat::Json => {
@@ -48,5 +65,10 @@ pub fn run(args: SignaturesArgs) -> Result<Outcome> {
         }
         ListFormat::Table => report::write_signatures(&report.signatures, out),
     })?;
-    Ok(Outcome::Done)
+    let new = report.baseline.as_ref().is_some_and(|b| b.has_new());
+    Ok(if new {
+        Outcome::NewDenials
+    } else {
+        Outcome::Done
+    })
 }

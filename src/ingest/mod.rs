@@ -10,6 +10,7 @@ pub(crate) mod record;
 pub(crate) mod source;
 
 pub use self::fold::aggregate::{Aggregates, BadRecord, EventRow, TableStats};
+pub use self::fold::filter::DenialFilter;
 pub use self::record::fields::FieldMap;
 pub use self::record::formats::InputFormat;
 pub use self::record::template::{is_id_segment, Templater, DEFAULT_LEARN_MIN_VALUES};
@@ -78,6 +79,8 @@ pub struct IngestOptions {
     pub spill_after: usize,
     /// The largest record and document read; longer ones are skipped.
     pub limits: SizeLimits,
+    /// Which denials are reported (`--principal`, `--since`, `--until`).
+    pub denials: DenialFilter,
 }
 
 /// About 30 MB of denial groups per worker, as read (with their objects and
@@ -106,6 +109,7 @@ impl Default for IngestOptions {
             strict: false,
             max_skipped: None,
             limits: SizeLimits::default(),
+            denials: DenialFilter::default(),
         }
     }
 }
@@ -348,6 +352,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         event_rows: options.event_rows,
         mmap: options.mmap,
         limits: options.limits,
+        denials: &options.denials,
         // The fast path folds allowed requests into counters: no row to keep.
         fast_path: options.fast_path
             && !options.event_rows

@@ -106,7 +106,18 @@ impl Previous {
     }
 }
 
-/// Compares with a previous report and marks each current signature.
+/// Keeps only what `apply` marked new: the findings and signatures a nightly
+/// job alerts on; principals left without a finding are dropped.
+pub fn keep_only_new(report: &mut Report) {
+    for p in &mut report.principals {
+        p.findings.retain(|f| f.baseline == Some("new"));
+    }
+    report.principals.retain(|p| !p.findings.is_empty());
+    report.signatures.retain(|s| s.baseline == Some("new"));
+}
+
+/// Compares with a previous report and marks each current signature and each
+/// finding with a permission.
 pub fn apply(report: &mut Report, previous: &Previous) -> Result<()> {
     let before = &previous.0;
     let before_signatures: BTreeMap<String, &Value> = before["signatures"]
@@ -133,6 +144,21 @@ pub fn apply(report: &mut Report, previous: &Previous) -> Result<()> {
     );
 
     let signatures = Diff::of(&ids_now, &ids_before);
+    for p in &mut report.principals {
+        for f in &mut p.findings {
+            f.baseline = f.permission.as_ref().map(|permission| {
+                let pair = PrincipalPermission {
+                    principal: p.principal.clone(),
+                    permission: permission.clone(),
+                };
+                if pairs_before.contains(&pair) {
+                    "persisting"
+                } else {
+                    "new"
+                }
+            });
+        }
+    }
     for s in &mut report.signatures {
         s.baseline = Some(if ids_before.contains(&s.id) {
             "persisting"

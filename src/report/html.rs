@@ -79,6 +79,19 @@ fn page(report: &Report) -> Markup {
                     @for p in &report.principals {
                         (account_section(p, grants.get(p.principal.as_str()).copied()))
                     }
+                    @if report.principals_not_shown > 0 {
+                        p { (report.principals_not_shown) " more principals with denials not shown (--top)." }
+                    }
+                    @if let Some(b) = &report.baseline {
+                        @if !b.principal_permissions.resolved.is_empty() {
+                            h3 { "Resolved since the baseline" }
+                            ul {
+                                @for pair in &b.principal_permissions.resolved {
+                                    li { (pair.principal) ": " code { (pair.permission) } " is no longer denied." }
+                                }
+                            }
+                        }
+                    }
                 }
                 section id="signatures" {
                     h2 { "Failure signatures" }
@@ -155,7 +168,10 @@ fn account_section(
                 tbody {
                     @for f in &p.findings {
                         tr {
-                            td { span.cause style={ "border-color:" (cause_colour(f.cause)) } { (f.cause.name()) } }
+                            td {
+                                span.cause style={ "border-color:" (cause_colour(f.cause)) } { (f.cause.name()) }
+                                @if f.baseline == Some("new") { " " span.badge { "new" } }
+                            }
                             td.wrap { (f.permission.as_deref().unwrap_or("-")) }
                             td.num { (f.count) }
                             td { (level_name(f.confidence.level)) }

@@ -1,10 +1,38 @@
-//! The JSON report: the [`Report`] as it is, pretty-printed.
+//! The JSON report: the [`Report`] as it is, pretty-printed; or its findings
+//! as JSON Lines, one finding with its principal per line.
 
 use std::io::{self, Write};
 
+use serde::Serialize;
+
 use super::Report;
+use crate::cluster::Finding;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     writeln!(out)
+}
+
+/// A finding as a line of `--format jsonl`: the finding's fields (as the JSON
+/// report gives them) beside its principal.
+#[derive(Serialize)]
+struct FindingLine<'a> {
+    principal: &'a str,
+    #[serde(flatten)]
+    finding: &'a Finding,
+}
+
+/// One line per finding, principals most denied first: what a SIEM ingests.
+pub fn write_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for p in &report.principals {
+        for finding in &p.findings {
+            let line = FindingLine {
+                principal: &p.principal,
+                finding,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,13 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         r.other,
         principals_with_denials(report)
     )?;
+    if r.denied_filtered_out > 0 {
+        writeln!(
+            out,
+            "{} more denials were left out by `--principal`, `--since` or `--until`.",
+            r.denied_filtered_out
+        )?;
+    }
     for warning in &report.warnings {
         writeln!(out, "\n> warning: {}", markdown(warning))?;
     }
@@ -39,9 +46,14 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
         writeln!(out, "| --- | --- | ---: | --- | --- | --- | --- | --- |")?;
         for f in &p.findings {
+            let new = if f.baseline == Some("new") {
+                "**NEW** "
+            } else {
+                ""
+            };
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {new}{} | {} | {} | {} | {} | {} | {} | {} |",
                 f.cause.name(),
                 markdown(f.permission.as_deref().unwrap_or("-")),
                 f.count,
@@ -83,6 +95,28 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 "- Granted but unused{}: {}.",
                 if g.complete { "" } else { " (not proven)" },
                 markdown(&g.unused.join(", "))
+            )?;
+        }
+    }
+    if report.principals_not_shown > 0 {
+        writeln!(
+            out,
+            "\n{} more principals with denials not shown (`--top`).",
+            report.principals_not_shown
+        )?;
+    }
+    if let Some(b) = report
+        .baseline
+        .as_ref()
+        .filter(|b| !b.principal_permissions.resolved.is_empty())
+    {
+        writeln!(out, "\n## Resolved since the baseline\n")?;
+        for pair in &b.principal_permissions.resolved {
+            writeln!(
+                out,
+                "- {}: {} is no longer denied.",
+                markdown(&pair.principal),
+                markdown(&pair.permission)
             )?;
         }
     }

@@ -50,6 +50,9 @@ pub struct Report {
     pub requests: RequestCounts,
     /// Principals with denials, most denied first.
     pub principals: Vec<PrincipalFindings>,
+    /// Principals with denials left out by `--top`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub principals_not_shown: u64,
     /// Failure signatures, most frequent first.
     pub signatures: Vec<Signature>,
     /// Denials over time by cause and by top signature, and the spikes.
@@ -93,6 +96,9 @@ pub struct RequestCounts {
     pub denied: u64,
     /// Neither allowed nor 403 (404, 401, 5xx…).
     pub other: u64,
+    /// Denials left out by `--principal`, `--since` or `--until` (not in `denied`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub denied_filtered_out: u64,
 }
 
 impl Report {
@@ -124,6 +130,7 @@ impl Report {
         let allowed = events.successes.values().map(|s| s.count).sum();
         let denied = events.denied;
         let other = events.other_statuses.values().sum();
+        let filtered = events.filtered_denials;
         let clustered = analysis.clustered;
         Report {
             schema_version: SCHEMA_VERSION,
@@ -132,12 +139,14 @@ impl Report {
             records,
             bad_records,
             requests: RequestCounts {
-                total: allowed + denied + other,
+                total: allowed + denied + other + filtered,
                 allowed,
                 denied,
                 other,
+                denied_filtered_out: filtered,
             },
             principals: clustered.principals,
+            principals_not_shown: 0,
             signatures: clustered.signatures,
             suppressed: clustered.suppressed,
             baseline: None,
@@ -171,6 +180,28 @@ pub fn summary_line(report: &Report) -> String {
     parts.join("; ")
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Keeps the findings of at least `min` denials, the signatures too, and the
+/// principals left with a finding.
+pub fn keep_min_count(report: &mut Report, min: u64) {
+    for p in &mut report.principals {
+        p.findings.retain(|f| f.count >= min);
+    }
+    report.principals.retain(|p| !p.findings.is_empty());
+    report.signatures.retain(|s| s.count >= min);
+}
+
+/// Keeps the `top` most denied principals (the list is sorted so), counting
+/// the rest in [`Report::principals_not_shown`].
+pub fn keep_top(report: &mut Report, top: usize) {
+    let more = report.principals.len().saturating_sub(top);
+    report.principals.truncate(top);
+    report.principals_not_shown += more as u64;
+}
+
 /// The items joined by `, `, each once, in first-seen order (a principal's
 /// causes or missing permissions across its findings).
 pub(crate) fn joined_once<T: AsRef<str>>(items: impl Iterator<Item = T>) -> String {
@@ -186,7 +217,7 @@ pub(crate) fn joined_once<T: AsRef<str>>(items: impl Iterator<Item = T>) -> Stri
 
 /// "1 principal with denials", "2 principals with denials": the summary's count.
 fn principals_with_denials(report: &Report) -> String {
-    match report.principals.len() {
+    match report.principals.len() as u64 + report.principals_not_shown {
         1 => "1 principal with denials".to_string(),
         n => format!("{n} principals with denials"),
     }
@@ -206,6 +237,7 @@ pub fn level_name(level: Level) -> &'static str {
 pub enum Format {
     Table,
     Json,
+    Jsonl,
     Csv,
     Markdown,
     Html,
@@ -215,6 +247,7 @@ impl Choice for Format {
     const ALL: &'static [Self] = &[
         Format::Table,
         Format::Json,
+        Format::Jsonl,
         Format::Csv,
         Format::Markdown,
         Format::Html,
@@ -224,6 +257,7 @@ impl Choice for Format {
         match self {
             Format::Table => "table",
             Format::Json => "json",
+            Format::Jsonl => "jsonl",
             Format::Csv => "csv",
             Format::Markdown => "markdown",
             Format::Html => "html",
@@ -234,6 +268,7 @@ impl Choice for Format {
         match self {
             Format::Table => "Aligned columns for a terminal",
             Format::Json => "The full report, for machines (schema_version 1)",
+            Format::Jsonl => "One finding per line with its principal, for SIEMs and log pipelines",
             Format::Csv => "One row per finding",
             Format::Markdown => "Sections per principal, for tickets and wikis",
             Format::Html => "One self-contained page with charts and sortable tables, for people who sign off access",
@@ -246,6 +281,7 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
     match format {
         Format::Table => table::write(report, out),
         Format::Json => json::write(report, out),
+        Format::Jsonl => json::write_lines(report, out),
         Format::Csv => csv::write(report, out),
         Format::Markdown => markdown::write(report, out),
         Format::Html => html::write(report, out),

@@ -20,9 +20,20 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         r.other,
         principals_with_denials(report)
     )?;
+    if r.denied_filtered_out > 0 {
+        writeln!(
+            out,
+            "{} more denials left out by --principal, --since or --until",
+            r.denied_filtered_out
+        )?;
+    }
+    if let Some(top) = top_accounts(report) {
+        writeln!(out, "most denied: {top}")?;
+    }
     for warning in &report.warnings {
         writeln!(out, "warning: {}", terminal(warning))?;
     }
+    let marked = report.baseline.is_some();
     for p in &report.principals {
         writeln!(out)?;
         writeln!(
@@ -36,53 +47,67 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         if !p.roles_held.is_empty() {
             writeln!(out, "  roles held: {}", terminal(&p.roles_held.join(", ")))?;
         }
-        let rows: Vec<[String; 5]> = p
+        // One line per finding: what was denied, how often, and what to do.
+        let rows: Vec<[String; 7]> = p
             .findings
             .iter()
             .map(|f| {
+                // A fix that defers to the note is the note.
+                let fix = match &f.note {
+                    Some(note) if f.fix.starts_with("see the note") => note.clone(),
+                    Some(note) => format!("{} (note: {note})", f.fix),
+                    None => f.fix.clone(),
+                };
                 [
+                    f.baseline.map_or("", marker).to_string(),
                     f.cause.name().to_string(),
                     terminal(f.permission.as_deref().unwrap_or("-")).into_owned(),
                     f.count.to_string(),
                     level_name(f.confidence.level).to_string(),
                     terminal(&f.endpoints.join(", ")).into_owned(),
+                    terminal(&fix).into_owned(),
                 ]
             })
             .collect();
-        let header = ["CAUSE", "PERMISSION", "COUNT", "CONFIDENCE", "ENDPOINTS"].map(String::from);
-        let widths: Vec<usize> = (0..4)
-            .map(|i| {
-                rows.iter()
-                    .chain([&header])
-                    .map(|r| r[i].len())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
+        let header = [
+            "",
+            "CAUSE",
+            "PERMISSION",
+            "COUNT",
+            "CONFIDENCE",
+            "ENDPOINTS",
+            "FIX",
+        ]
+        .map(String::from);
+        let width = |i: usize| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..6).map(width).collect();
         for row in [&header].into_iter().chain(&rows) {
+            let mark = if marked {
+                format!("{:<w$}  ", row[0], w = widths[0].max(3))
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "  {:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
-                row[0],
+                "  {mark}{:<w1$}  {:<w2$}  {:>w3$}  {:<w4$}  {:<w5$}  {}",
                 row[1],
                 row[2],
                 row[3],
                 row[4],
-                w0 = widths[0],
+                row[5],
+                row[6],
                 w1 = widths[1],
                 w2 = widths[2],
-                w3 = widths[3]
+                w3 = widths[3],
+                w4 = widths[4],
+                w5 = widths[5]
             )?;
-        }
-        for f in &p.findings {
-            let what = f
-                .permission
-                .as_deref()
-                .map_or(String::new(), |perm| format!(" {}", terminal(perm)));
-            writeln!(out, "  - {}{what}: {}", f.cause.name(), terminal(&f.fix))?;
-            if let Some(note) = &f.note {
-                writeln!(out, "    note: {}", terminal(note))?;
-            }
         }
         if !p.fix.grant_roles.is_empty() {
             writeln!(
@@ -102,6 +127,28 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  hint: {}", terminal(hint))?;
         }
     }
+    if report.principals_not_shown > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} more principals with denials not shown (--top)",
+            report.principals_not_shown
+        )?;
+    }
+    if let Some(b) = &report.baseline {
+        if !b.principal_permissions.resolved.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "RESOLVED since the baseline (no longer denied):")?;
+            for pair in &b.principal_permissions.resolved {
+                writeln!(
+                    out,
+                    "  {}  {}",
+                    terminal(&pair.principal),
+                    terminal(&pair.permission)
+                )?;
+            }
+        }
+    }
     writeln!(out)?;
     writeln!(out, "{}", super::summary_line(report))?;
     let skipped: u64 = report.records.values().map(|c| c.skipped).sum();
@@ -115,17 +162,44 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// How a table marks a finding or signature against the baseline.
+fn marker(baseline: &str) -> &'static str {
+    match baseline {
+        "new" => "NEW",
+        _ => "",
+    }
+}
+
+/// The most denied principals, most first: `svc-a 1234 (3 findings), …`.
+fn top_accounts(report: &Report) -> Option<String> {
+    const SHOWN: usize = 5;
+    let top: Vec<String> = report
+        .principals
+        .iter()
+        .take(SHOWN)
+        .map(|p| {
+            let findings = match p.findings.len() {
+                1 => "1 finding".to_string(),
+                n => format!("{n} findings"),
+            };
+            format!("{} {} ({findings})", terminal(&p.principal), p.denied)
+        })
+        .collect();
+    (!top.is_empty()).then(|| top.join(", "))
+}
+
 /// `grantgap signatures`: each signature on two lines, most frequent first.
 pub fn write_signatures(signatures: &[Signature], out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
-        "{:<12}  {:>7}  {:>10}  {:<20}  ENDPOINT / MESSAGE",
-        "ID", "DENIALS", "PRINCIPALS", "CAUSE"
+        "{:<3}  {:<12}  {:>7}  {:>10}  {:<20}  ENDPOINT / MESSAGE",
+        "", "ID", "DENIALS", "PRINCIPALS", "CAUSE"
     )?;
     for s in signatures {
         writeln!(
             out,
-            "{:<12}  {:>7}  {:>10}  {:<20}  {} {}  [{}]",
+            "{:<3}  {:<12}  {:>7}  {:>10}  {:<20}  {} {}  [{}]",
+            s.baseline.map_or("", marker),
             s.id,
             s.count,
             s.principals_total,
@@ -136,7 +210,8 @@ pub fn write_signatures(signatures: &[Signature], out: &mut dyn Write) -> io::Re
         )?;
         writeln!(
             out,
-            "{:<12}  {} .. {}  {}  e.g. {}",
+            "{:<3}  {:<12}  {} .. {}  {}  e.g. {}",
+            "",
             "",
             s.first_seen,
             s.last_seen,

@@ -366,13 +366,43 @@ fn emit_for_one_principal() {
         ]
     );
 
-    let out = grantgap(&[
+    // Without --emit, --principal narrows the report itself.
+    let report: Value = serde_json::from_str(&stdout_of(&[
         "report",
         "--principal",
-        deployer,
+        "system:serviceaccount:*",
+        "--format",
+        "json",
         "tests/fixtures/k8s_audit.jsonl",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "--principal needs --emit");
+    ]))
+    .unwrap();
+    let principals: Vec<&str> = report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["principal"].as_str().unwrap())
+        .collect();
+    assert!(!principals.is_empty());
+    assert!(
+        principals
+            .iter()
+            .all(|p| p.starts_with("system:serviceaccount:")),
+        "{principals:?}"
+    );
+    let none: Value = serde_json::from_str(&stdout_of(&[
+        "report",
+        "--principal",
+        "nobody*",
+        "--format",
+        "json",
+        "tests/fixtures/k8s_audit.jsonl",
+    ]))
+    .unwrap();
+    assert!(none["principals"].as_array().unwrap().is_empty());
+    assert_eq!(
+        none["requests"]["denied_filtered_out"],
+        report["requests"]["denied"]
+    );
     // The bundled fixture, narrowed to a principal it does not hold, emits nothing.
     let yaml = stdout_of(&[
         "report",

@@ -115,6 +115,8 @@ pub struct Aggregates {
     pub messages: HashSet<Shared<str>>,
     /// Denied requests (403) read.
     pub denied: u64,
+    /// Denials the filter left out (`--principal`, `--since`, `--until`).
+    pub filtered_denials: u64,
     /// The shared strings of the keys this worker made; emptied by a merge,
     /// after which no key is made.
     pub(super) interner: Interner,
@@ -160,6 +162,7 @@ impl Aggregates {
             runs: Vec::new(),
             messages: HashSet::new(),
             denied: 0,
+            filtered_denials: 0,
             interner: Interner::default(),
             successes: HashMap::new(),
             other_statuses: BTreeMap::new(),
@@ -176,6 +179,13 @@ impl Aggregates {
     }
 
     /// Counts one event into its group.
+    /// Counts a denial the filter leaves out of the report: a used record.
+    pub fn add_filtered_denial(&mut self) {
+        self.stats.read += 1;
+        self.stats.used += 1;
+        self.filtered_denials += 1;
+    }
+
     pub fn add_event(&mut self, mut event: Event, derived: Derived, position: Position) {
         self.stats.read += 1;
         self.stats.used += 1;
@@ -347,6 +357,7 @@ impl Aggregates {
         self.runs.extend(other.runs);
         self.messages.extend(other.messages);
         self.denied += other.denied;
+        self.filtered_denials += other.filtered_denials;
         // Merged results read nothing more: their keys are all made.
         self.interner = Interner::default();
         // The two largest maps merge side by side: the last merge of a run

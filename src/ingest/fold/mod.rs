@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod by_object;
 pub mod fast;
+pub mod filter;
 pub mod quarantine;
 pub mod reader;
 pub mod seen;

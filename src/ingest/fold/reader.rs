@@ -8,6 +8,7 @@ use indicatif::ProgressBar;
 
 use super::aggregate::{Aggregates, Derived};
 use super::fast::FastPath;
+use super::filter::DenialFilter;
 use super::seen::SeenObjects;
 use super::timeline::Timeline;
 use crate::ingest::record::fields::FieldMap;
@@ -39,6 +40,8 @@ pub(crate) struct EventReader<'a> {
     /// Map ranges of plain files into memory.
     pub(crate) mmap: bool,
     pub(crate) limits: SizeLimits,
+    /// Which denials are reported.
+    pub(crate) denials: &'a DenialFilter,
 }
 
 impl EventReader<'_> {
@@ -115,6 +118,9 @@ impl EventReader<'_> {
                 })
             });
             match event {
+                Ok(event) if event.is_denial() && !self.denials.keeps(&event) => {
+                    agg.add_filtered_denial();
+                }
                 Ok(event) => {
                     let (template, path_object) = self.templater.template(&event.path);
                     // Only denial groups are cut by the timeline: allowed requests skip the lookups.

@@ -58,8 +58,8 @@ impl Choice for Emit {
 /// What to emit besides the format.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Only these principals (exact names); every principal when empty.
-    pub principals: Vec<String>,
+    /// Only principals matching these globs; every principal when empty.
+    pub principals: Vec<glob::Pattern>,
     /// Also emit grants to anonymous or system principals and grants that
     /// escalate, each annotated as risky.
     pub allow_risky: bool,
@@ -68,7 +68,7 @@ pub struct Options {
 impl Options {
     /// Whether fixes for this principal are emitted.
     fn chooses(&self, principal: &str) -> bool {
-        self.principals.is_empty() || self.principals.iter().any(|p| p == principal)
+        self.principals.is_empty() || self.principals.iter().any(|p| p.matches(principal))
     }
 }
 
@@ -127,10 +127,10 @@ fn grantable(report: &Report) -> impl Iterator<Item = Grant<'_>> {
 pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
     let mut warnings = BTreeSet::new();
     for wanted in &options.principals {
-        if !grants.iter().any(|g| g.principal == wanted) {
+        if !grants.iter().any(|g| wanted.matches(g.principal)) {
             warnings.insert(format!(
                 "no fix for --principal {}: it has no missing_permission or field_level finding; check the name against the report",
-                shown(wanted)
+                shown(wanted.as_str())
             ));
         }
     }
@@ -265,7 +265,10 @@ mod tests {
             grant("b", "core/pods:list", &[]),
         ];
         let options = Options {
-            principals: vec!["b".into(), "c".into()],
+            principals: vec![
+                glob::Pattern::new("b").unwrap(),
+                glob::Pattern::new("c").unwrap(),
+            ],
             ..Options::default()
         };
         let emitted = render(&grants, Emit::K8sRbac, &options);
