@@ -347,3 +347,43 @@ fn a_config_file_holds_a_nightly_job_and_the_command_line_overrides_it() {
         "{message}"
     );
 }
+
+#[test]
+fn a_named_input_that_yields_no_event_fails_the_run_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("gateway.jsonl");
+    std::fs::copy("tests/fixtures/k8s_audit.jsonl", &good).unwrap();
+    let empty = dir.path().join("other-gateway.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let unreadable_format = dir.path().join("azure.jsonl");
+    std::fs::write(&unreadable_format, "{\"operationName\": \"x\"}\n").unwrap();
+
+    let out = grantgap(&[
+        "report",
+        good.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        unreadable_format.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("other-gateway.jsonl (empty)"), "{stderr}");
+    assert!(
+        stderr.contains("azure.jsonl (1 records skipped)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("gateway.jsonl (") || stderr.contains("other-gateway.jsonl ("));
+
+    // Found in a folder, the same files are named in a warning; the run goes on.
+    let out = grantgap(&["report", "--max-skipped", "0", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("other-gateway.jsonl yielded no event"),
+        "{table}"
+    );
+}

@@ -118,9 +118,11 @@ fn each_scenarios_html_report_renders_in_chromium() {
         let url = format!("file://{}", page.display());
         let dom = headless(&browser, &["--dump-dom", &url]);
         let dom = String::from_utf8_lossy(&dom.stdout);
+        // `<wbr>` (a line-break opportunity) is not text.
+        let text_of_dom = dom.replace("<wbr>", "");
         for text in *expected {
             assert!(
-                dom.contains(text),
+                text_of_dom.contains(text),
                 "{scenario}: the rendered page lacks {text:?}"
             );
         }
@@ -142,6 +144,16 @@ fn each_scenarios_html_report_renders_in_chromium() {
             dom.contains("<polyline"),
             "{scenario}: the signature chart has no lines"
         );
+        // The charts explain themselves: axes named, spike marks in the legend.
+        for text in [
+            "bucket start (UTC)",
+            "denials per ",
+            "spike: a bucket far above the ones before it",
+        ] {
+            assert!(dom.contains(text), "{scenario}: the charts lack {text:?}");
+        }
+        // Identifiers break between their parts (<wbr>), never inside a word.
+        assert!(dom.contains("<wbr>") && !html.contains("overflow-wrap: anywhere"));
 
         let shot = shots.join(format!("{scenario}.png"));
         let _ = std::fs::remove_file(&shot);

@@ -138,9 +138,24 @@ pub struct Ingested {
 impl Ingested {
     /// What the report should say of how ingest went without failing it.
     pub fn warnings(&self) -> Vec<String> {
-        fold::seen::overfull_warning(self.events.seen_false_positive_rate)
-            .into_iter()
-            .collect()
+        let overfull = fold::seen::overfull_warning(self.events.seen_false_positive_rate);
+        // Files named on the command line that yield nothing fail the run;
+        // files found in a folder are only named.
+        let barren = self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.table == Table::Events && !f.explicit)
+            .filter_map(|(i, f)| {
+                let (used, skipped) = self.events.per_file.get(&i).copied().unwrap_or_default();
+                (used == 0).then(|| {
+                    format!(
+                        "{} yielded no event ({skipped} records skipped)",
+                        f.display()
+                    )
+                })
+            });
+        overfull.into_iter().chain(barren).collect()
     }
 
     /// `file:line` of a position, with the line counted from the start of the file.
@@ -215,12 +230,15 @@ pub struct UnusableInput {
     max_share: f64,
     /// The most frequent skip reasons, most first.
     reasons: Vec<(String, u64)>,
+    /// Event files named on the command line that yielded no event, with
+    /// how many records each skipped.
+    barren: Vec<(String, u64)>,
 }
 
 impl UnusableInput {
     /// Fails when no event was used, or when skipped events (stage folds, which
     /// are repeats, aside) pass `max_share` of those read.
-    fn check(events: &TableStats, max_share: f64) -> Result<(), Self> {
+    fn check(events: &TableStats, barren: Vec<(String, u64)>, max_share: f64) -> Result<(), Self> {
         let mut reasons: Vec<(String, u64)> = events
             .skipped
             .iter()
@@ -229,7 +247,7 @@ impl UnusableInput {
             .collect();
         let skipped: u64 = reasons.iter().map(|(_, n)| n).sum();
         let share = skipped as f64 / (events.used + skipped).max(1) as f64;
-        if events.used > 0 && share <= max_share {
+        if events.used > 0 && share <= max_share && barren.is_empty() {
             return Ok(());
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -239,6 +257,7 @@ impl UnusableInput {
             skipped,
             max_share,
             reasons,
+            barren,
         })
     }
 }
@@ -250,6 +269,21 @@ impl std::fmt::Display for UnusableInput {
             .iter()
             .map(|(kind, n)| format!("{n} {kind}"))
             .collect();
+        let barren: Vec<String> = self
+            .barren
+            .iter()
+            .map(|(file, skipped)| match skipped {
+                0 => format!("{file} (empty)"),
+                n => format!("{file} ({n} records skipped)"),
+            })
+            .collect();
+        if self.used > 0 && !barren.is_empty() {
+            return write!(
+                f,
+                "{} yielded no event: check that the feed wrote it and its format (--input-format, --map) (no report was written)",
+                barren.join(", ")
+            );
+        }
         if self.used == 0 && self.skipped == 0 {
             return write!(
                 f,
@@ -427,7 +461,11 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     }
     // After the quarantine: it holds what a failed feed's records were.
     if let Some(max_share) = options.max_skipped {
-        UnusableInput::check(&stats[&Table::Events], max_share)?;
+        // With any share allowed (--max-skipped 0), a file whose records were all
+        // skipped passes; an empty one never does.
+        let mut barren = barren_files(&files, &events);
+        barren.retain(|(_, skipped)| *skipped == 0 || max_share < 1.0);
+        UnusableInput::check(&stats[&Table::Events], barren, max_share)?;
     }
     let learned_templates = templater
         .learned()
@@ -446,6 +484,20 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         bad_records: bad,
         files,
     })
+}
+
+/// Event files named on the command line (a folder's files aside) that
+/// yielded no event, with the records each skipped: a feed that died.
+fn barren_files(files: &[InputFile], events: &Aggregates) -> Vec<(String, u64)> {
+    files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.table == Table::Events && f.explicit)
+        .filter_map(|(i, f)| {
+            let (used, skipped) = events.per_file.get(&i).copied().unwrap_or_default();
+            (used == 0).then(|| (f.display(), skipped))
+        })
+        .collect()
 }
 
 fn progress_bar(total: u64, wanted: bool) -> ProgressBar {

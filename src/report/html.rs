@@ -69,7 +69,7 @@ fn page(report: &Report) -> Markup {
                                     td { a href={ "#" (section_id(&p.principal)) } { (p.principal) } }
                                     td.num { (p.denied) }
                                     td { (joined_once(p.findings.iter().map(|f| f.cause.name()))) }
-                                    td.wrap { (joined_once(p.findings.iter().filter_map(|f| f.permission.as_deref()))) }
+                                    td.wrap { (breakable(&joined_once(p.findings.iter().filter_map(|f| f.permission.as_deref())))) }
                                     td { (fix_text(p)) }
                                     td.num { (grants.get(p.principal.as_str()).map_or(0, |g| g.unused.len())) }
                                 }
@@ -106,9 +106,9 @@ fn page(report: &Report) -> Markup {
                                 tr {
                                     td { code { (s.id) } @if let Some(b) = s.baseline { " " span.badge { (b) } } }
                                     td { (s.cause.name()) }
-                                    td.wrap { (s.method) " " (s.endpoint) }
+                                    td.wrap { (s.method) " " (breakable(&s.endpoint)) }
                                     td.num { (s.status) }
-                                    td.wrap { (s.missing.join(", ")) }
+                                    td.wrap { (breakable(&s.missing.join(", "))) }
                                     td.num { (s.count) }
                                     td.num { (s.principals_total) }
                                     td { (time_cell(&s.first_seen)) }
@@ -172,10 +172,10 @@ fn account_section(
                                 span.cause style={ "border-color:" (cause_colour(f.cause)) } { (f.cause.name()) }
                                 @if f.baseline == Some("new") { " " span.badge { "new" } }
                             }
-                            td.wrap { (f.permission.as_deref().unwrap_or("-")) }
+                            td.wrap { (breakable(f.permission.as_deref().unwrap_or("-"))) }
                             td.num { (f.count) }
                             td { (level_name(f.confidence.level)) }
-                            td.wrap { (f.endpoints.join(", ")) }
+                            td.wrap { (breakable(&f.endpoints.join(", "))) }
                             td { (time_cell(&f.first_seen)) }
                             td { (time_cell(&f.last_seen)) }
                             td.wrap { (f.fix) @if let Some(note) = &f.note { br; small { "Note: " (note) } } }
@@ -266,7 +266,7 @@ fn least_privilege_section(report: &Report) -> Markup {
                         @for g in &report.least_privilege {
                             tr {
                                 td { (g.principal) } td.num { (g.granted.len()) } td.num { (g.used.len()) }
-                                td.num { (g.unused.len()) } td.wrap { (g.unused.join(", ")) } td.num { (g.requests) }
+                                td.num { (g.unused.len()) } td.wrap { (breakable(&g.unused.join(", "))) } td.num { (g.requests) }
                                 td.num { (g.requests_without_rule) } td { @if g.complete { "yes" } @else { "no" } }
                             }
                         }
@@ -385,11 +385,11 @@ fn timeline_charts(timeline: &SpikeReport) -> Markup {
         }
         figure {
             (time_chart("timeline-by-cause", "Denials per bucket by cause", timeline, &by_cause, true))
-            figcaption { (legend(by_cause.iter().map(|(n, c, _)| (n.clone(), c.clone())))) }
+            figcaption { (legend(by_cause.iter().map(|(n, c, _)| (n.clone(), c.clone())))) (spike_legend()) }
         }
         figure {
             (time_chart("timeline-by-signature", "Denials per bucket of the top signatures", timeline, &by_signature, false))
-            figcaption { (legend(by_signature.iter().map(|(n, c, _)| (n.clone(), c.clone())))) }
+            figcaption { (legend(by_signature.iter().map(|(n, c, _)| (n.clone(), c.clone())))) (spike_legend()) }
         }
     }
 }
@@ -402,11 +402,11 @@ fn time_chart(
     stack: bool,
 ) -> Markup {
     let buckets = timeline.series.len();
-    let left = 50.0;
+    let left = 58.0;
     let plot_width = WIDTH - left - 10.0;
     let step = plot_width / buckets as f64;
     let top = 14.0;
-    let bottom = CHART_HEIGHT - 30.0;
+    let bottom = CHART_HEIGHT - 36.0;
     let max = if stack {
         (0..buckets)
             .map(|i| series.iter().map(|(_, _, s)| s[i]).sum::<u64>())
@@ -437,6 +437,10 @@ fn time_chart(
             line.axis x1=(left) y1=(top) x2=(left) y2=(bottom) {}
             text x=(num(left - 4.0)) y=(num(top + 4.0)) text-anchor="end" { (max) }
             text x=(num(left - 4.0)) y=(num(bottom)) text-anchor="end" { "0" }
+            text.axis-label x="12" y=(num((top + bottom) / 2.0)) text-anchor="middle" transform={ "rotate(-90 12 " (num((top + bottom) / 2.0)) ")" } {
+                "denials per " (bucket_text(timeline.bucket_seconds))
+            }
+            text.axis-label x=(num(left + plot_width / 2.0)) y=(num(bottom + 28.0)) text-anchor="middle" { "bucket start (UTC)" }
             text x=(left) y=(num(bottom + 16.0)) { (timeline.series[0].start) }
             text x=(num(left + plot_width / 2.0)) y=(num(bottom + 16.0)) text-anchor="middle" { (timeline.series[buckets / 2].start) }
             text x=(num(left + plot_width)) y=(num(bottom + 16.0)) text-anchor="end" { (timeline.series[buckets - 1].start) }
@@ -451,7 +455,7 @@ fn time_chart(
                 }
             } @else {
                 @for (name, colour, s) in series {
-                    polyline fill="none" stroke=(colour) stroke-width="1.5" points=(points(s, left, step, &y_of)) {
+                    polyline fill="none" stroke=(colour) stroke-width="1.5" stroke-dasharray="5 3" points=(points(s, left, step, &y_of)) {
                         title { (name) }
                     }
                 }
@@ -503,6 +507,15 @@ fn legend(items: impl Iterator<Item = (String, String)>) -> Markup {
     }
 }
 
+/// What the spike marks mean.
+fn spike_legend() -> Markup {
+    html! {
+        ul.legend.spikes {
+            li { span.swatch.spike-mark {} "spike: a bucket far above the ones before it (the mark on top; its buckets shaded)" }
+        }
+    }
+}
+
 fn bucket_text(seconds: i64) -> String {
     match seconds {
         s if s % 86_400 == 0 => format!("{} day(s)", s / 86_400),
@@ -521,7 +534,20 @@ fn cause_colour(cause: Cause) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
-const SIGNATURE_COLOURS: [&str; 5] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
+/// The top signatures' lines: dark shades no cause uses, drawn dashed, so a
+/// signature is never read as a cause.
+const SIGNATURE_COLOURS: [&str; 5] = ["#000000", "#6a3d9a", "#b15928", "#01665e", "#8e0152"];
+
+/// `text` with a line-break opportunity after each `.`, `/`, `_` and `:`, so a
+/// permission or a path breaks between its parts, never inside a word.
+fn breakable(text: &str) -> Markup {
+    html! {
+        @for (i, part) in text.split_inclusive(['.', '/', '_', ':']).enumerate() {
+            @if i > 0 { wbr; }
+            (part)
+        }
+    }
+}
 
 fn num(v: f64) -> String {
     format!("{v:.1}")
@@ -550,7 +576,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 120
 h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.6em; } h3 { margin-bottom: .2em; }
 table { border-collapse: collapse; margin: .6em 0; width: 100%; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
-td.wrap { overflow-wrap: anywhere; }
+td.wrap { overflow-wrap: break-word; }
 table { font-size: 13px; }
 th { background: #f3f3f3; }
 table.sortable th { cursor: pointer; user-select: none; }
@@ -561,8 +587,9 @@ table.sortable th::after { content: " \2195"; color: #999; }
 .badge { background: #fde2e1; border-radius: 3px; padding: 0 4px; font-size: .85em; }
 svg.chart { width: 100%; height: auto; font-size: 11px; }
 svg .axis { stroke: #666; }
-svg rect.spike { fill: #fdd; }
-svg rect.spike-mark { fill: #d62728; }
+svg rect.spike { fill: #fff3bf; }
+svg rect.spike-mark, span.swatch.spike-mark { fill: #222; background: #222; }
+svg text.axis-label { font-size: 11px; fill: #555; }
 ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .3em 1.2em; font-size: .9em; }
 .swatch { display: inline-block; width: .9em; height: .9em; margin-right: .3em; vertical-align: -1px; }
 figure { margin: .5em 0 1.2em; }
@@ -602,6 +629,15 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_break_between_their_parts() {
+        assert_eq!(
+            breakable("project.tasks.status.update").into_string(),
+            "project.<wbr>tasks.<wbr>status.<wbr>update"
+        );
+        assert_eq!(breakable("<b>").into_string(), "&lt;b&gt;");
+    }
 
     #[test]
     fn names_are_escaped_and_section_ids_are_distinct() {

@@ -138,6 +138,9 @@ pub struct Aggregates {
     pub stats: TableStats,
     /// The first bad records by position.
     pub bad: Vec<BadRecord>,
+    /// Events used and skipped per input file (by index), to name a file that
+    /// yielded none.
+    pub per_file: BTreeMap<usize, (u64, u64)>,
     /// Lines each unit of each file held, to turn unit lines into file lines.
     pub unit_lines: BTreeMap<(usize, usize), u64>,
     /// Every skipped record, when `--quarantine` asks for them (else `None`).
@@ -172,6 +175,7 @@ impl Aggregates {
             seen_false_positive_rate: 0.0,
             stats: TableStats::default(),
             bad: Vec::new(),
+            per_file: BTreeMap::new(),
             unit_lines: BTreeMap::new(),
             quarantine: None,
             rows: None,
@@ -391,6 +395,11 @@ impl Aggregates {
         self.stats.merge(other.stats);
         keep_smallest(&mut self.bad, other.bad, BAD_RECORDS_KEPT);
         self.unit_lines.extend(other.unit_lines);
+        for (file, (used, skipped)) in other.per_file {
+            let mine = self.per_file.entry(file).or_default();
+            mine.0 += used;
+            mine.1 += skipped;
+        }
         match (&mut self.quarantine, other.quarantine) {
             (Some(mine), Some(theirs)) => mine.extend(theirs),
             (mine @ None, theirs) => *mine = theirs,

@@ -55,6 +55,16 @@ impl EventReader<'_> {
 
     /// Folds the events of one unit into `agg`.
     pub(crate) fn read(&self, agg: &mut Aggregates, unit: Unit) -> Result<()> {
+        let before = (agg.stats.used, agg.stats.skipped_total());
+        let read = self.read_unit(agg, unit);
+        // What each file yielded, to name the ones that yielded nothing.
+        let file = agg.per_file.entry(unit.file).or_default();
+        file.0 += agg.stats.used - before.0;
+        file.1 += agg.stats.skipped_total() - before.1;
+        read
+    }
+
+    fn read_unit(&self, agg: &mut Aggregates, unit: Unit) -> Result<()> {
         let input = &self.files[unit.file];
         let opened = match unit.part {
             Part::Whole => open_source(input, self.progress, self.limits)
