@@ -46,7 +46,8 @@ const EXIT_CODES: &str = "Exit codes:
   2         bad arguments, or an output that would replace an input
   3         --baseline found a new signature or (principal, missing permission)
   4         --strict met an input record it could not use; nothing was written
-  5         no event could be used, or more than --max-skipped were skipped; no report was written
+  5         no event could be used, a named event file yielded none, or more than --max-skipped
+            were skipped; no report was written
   130, 143  interrupted (Ctrl-C, SIGTERM); half-written outputs removed";
 
 #[derive(Debug, Subcommand)]

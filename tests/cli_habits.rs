@@ -387,3 +387,36 @@ fn a_named_input_that_yields_no_event_fails_the_run_and_names_it() {
         "{table}"
     );
 }
+
+#[test]
+fn a_fix_for_another_platform_is_an_error_not_an_empty_file() {
+    // Gateway permissions cannot be written as Kubernetes RBAC.
+    let out = grantgap(&["report", "--emit", "k8s-rbac", "sample_logs/maintenance"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--emit k8s-rbac: none of the 2 missing permissions is one of the Kubernetes RBAC permissions"),
+        "{stderr}"
+    );
+    // Kubernetes permissions are not IAM actions.
+    let out = grantgap(&[
+        "report",
+        "--emit",
+        "iam-policy",
+        "tests/fixtures/k8s_audit.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CloudTrail logs"));
+    // A Kubernetes log emits its RBAC as before.
+    let yaml = stdout_of(&[
+        "report",
+        "--emit",
+        "k8s-rbac",
+        "tests/fixtures/k8s_audit.jsonl",
+    ]);
+    assert!(
+        yaml.contains("kind: Role") || yaml.contains("kind: ClusterRole"),
+        "{yaml}"
+    );
+}

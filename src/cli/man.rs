@@ -1,6 +1,6 @@
 //! `grantgap man`: the manual pages, in roff.
 //!
-//! Usage: grantgap man [DIR]
+//! Usage: `grantgap man [DIR]`
 //!
 //! Without DIR, the page of `grantgap` (which lists the subcommands) on stdout:
 //! `grantgap man | man -l -`. With DIR, `grantgap.1` and a page per subcommand

@@ -115,6 +115,11 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         principals: args.input.principal.clone(),
         allow_risky: args.allow_risky,
     };
+    if let Some(emit) = args.emit {
+        if let Some(why) = report::emit::wrong_platform(&report, emit, &emit_options) {
+            anyhow::bail!(why);
+        }
+    }
     let mut left_out = Vec::new();
     super::write_output(args.output.as_deref(), |out| match args.emit {
         Some(emit) => {

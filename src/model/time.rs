@@ -44,7 +44,7 @@ pub fn parse(text: &str) -> Result<Millis, String> {
     }
 }
 
-/// Epoch seconds or milliseconds (see [`EPOCH_MILLIS_THRESHOLD`]) in milliseconds.
+/// Epoch seconds or milliseconds (see `EPOCH_MILLIS_THRESHOLD`) in milliseconds.
 pub fn from_epoch(x: f64) -> Option<Millis> {
     if !x.is_finite() || !(0.0..=LATEST_MILLIS).contains(&x) {
         None

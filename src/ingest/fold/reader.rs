@@ -18,7 +18,7 @@ use crate::ingest::skip_unreadable;
 use crate::ingest::source::decode::{ParquetSource, RecordSource, SizeLimits};
 use crate::ingest::source::input::InputFile;
 use crate::ingest::source::open_source;
-use crate::ingest::source::units::{self, Part, Unit};
+use crate::ingest::source::units::{Part, RangeReader, Unit};
 use crate::model::Position;
 
 /// Everything a worker needs to fold one unit of events into aggregates.
@@ -53,6 +53,14 @@ impl EventReader<'_> {
         agg
     }
 
+    fn ranges(&self) -> RangeReader<'_> {
+        RangeReader {
+            mmap: self.mmap,
+            progress: self.progress,
+            limits: self.limits,
+        }
+    }
+
     /// Folds the events of one unit into `agg`.
     pub(crate) fn read(&self, agg: &mut Aggregates, unit: Unit) -> Result<()> {
         let before = (agg.stats.used, agg.stats.skipped_total());
@@ -69,21 +77,16 @@ impl EventReader<'_> {
         let opened = match unit.part {
             Part::Whole => open_source(input, self.progress, self.limits)
                 .map(|mut source| self.fold(agg, &mut *source, unit)),
-            Part::Bytes(start, end) => {
-                units::open_json_range(input, start, end, self.mmap, self.progress, self.limits)
-                    .map(|mut source| {
-                        self.fold(agg, &mut source, unit);
-                        agg.unit_lines
-                            .insert((unit.file, unit.index), source.lines_read());
-                    })
-            }
+            Part::Bytes(start, end) => self.ranges().json(input, start, end).map(|mut source| {
+                self.fold(agg, &mut source, unit);
+                agg.unit_lines
+                    .insert((unit.file, unit.index), source.lines_read());
+            }),
             Part::Lines { start, end, lines } => {
-                units::open_csv_range(input, start, end, self.mmap, self.progress, self.limits).map(
-                    |mut source| {
-                        self.fold(agg, &mut source, unit);
-                        agg.unit_lines.insert((unit.file, unit.index), lines);
-                    },
-                )
+                self.ranges().csv(input, start, end).map(|mut source| {
+                    self.fold(agg, &mut source, unit);
+                    agg.unit_lines.insert((unit.file, unit.index), lines);
+                })
             }
             Part::Rows(start, end) => {
                 let path = input

@@ -252,54 +252,60 @@ fn open_at(path: &std::path::Path, offset: u64) -> Result<File> {
     Ok(file)
 }
 
-/// A source over bytes `[start, end)` of a CSV file, both at line starts;
-/// past the first range, its columns are named by the file's header row.
-pub fn open_csv_range(
-    input: &InputFile,
-    start: u64,
-    end: u64,
-    mmap: bool,
-    progress: &ProgressBar,
-    limits: SizeLimits,
-) -> Result<CsvSource<impl Read + Send>> {
-    let path = input.path.as_ref().expect("ranges are cut only from files");
-    let file = open_at(path, start)?;
-    let range = input::PlainRange::up_to(file, end, mmap, progress.clone())
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if start == 0 {
-        return CsvSource::with_limits(range, limits);
-    }
-    let header = CsvSource::with_limits(BufReader::new(open_at(path, 0)?), limits)?;
-    Ok(CsvSource::with_headers(
-        range,
-        header.headers().to_vec(),
-        limits,
-    ))
+/// How a worker reads a range of a plain file.
+pub struct RangeReader<'a> {
+    /// Through a memory map (else `read`).
+    pub mmap: bool,
+    pub progress: &'a ProgressBar,
+    pub limits: SizeLimits,
 }
 
-/// A source over the lines that start in `[start, end)`: the line cut by
-/// `start` belongs to the range before.
-pub fn open_json_range(
-    input: &InputFile,
-    start: u64,
-    end: u64,
-    mmap: bool,
-    progress: &ProgressBar,
-    limits: SizeLimits,
-) -> Result<JsonSource<impl BufRead + Send>> {
-    let path = input.path.as_ref().expect("ranges are cut only from files");
-    let seek_to = start.saturating_sub(1);
-    let file = open_at(path, seek_to)?;
-    let mut reader = input::PlainRange::lines_from(file, end, mmap, progress.clone())
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut line_start = seek_to;
-    if start > 0 {
-        let mut skipped = Vec::new();
-        line_start += reader
-            .read_until(b'\n', &mut skipped)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            as u64;
+impl RangeReader<'_> {
+    /// A source over bytes `[start, end)` of a CSV file, both at line starts;
+    /// past the first range, its columns are named by the file's header row.
+    pub fn csv(
+        &self,
+        input: &InputFile,
+        start: u64,
+        end: u64,
+    ) -> Result<CsvSource<impl Read + Send>> {
+        let path = input.path.as_ref().expect("ranges are cut only from files");
+        let file = open_at(path, start)?;
+        let range = input::PlainRange::up_to(file, end, self.mmap, self.progress.clone())
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if start == 0 {
+            return CsvSource::with_limits(range, self.limits);
+        }
+        let header = CsvSource::with_limits(BufReader::new(open_at(path, 0)?), self.limits)?;
+        Ok(CsvSource::with_headers(
+            range,
+            header.headers().to_vec(),
+            self.limits,
+        ))
     }
-    let limit = end.saturating_sub(line_start);
-    Ok(JsonSource::with_limits(reader, limits)?.with_byte_limit(limit))
+
+    /// A source over the lines that start in `[start, end)`: the line cut by
+    /// `start` belongs to the range before.
+    pub fn json(
+        &self,
+        input: &InputFile,
+        start: u64,
+        end: u64,
+    ) -> Result<JsonSource<impl BufRead + Send>> {
+        let path = input.path.as_ref().expect("ranges are cut only from files");
+        let seek_to = start.saturating_sub(1);
+        let file = open_at(path, seek_to)?;
+        let mut reader = input::PlainRange::lines_from(file, end, self.mmap, self.progress.clone())
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut line_start = seek_to;
+        if start > 0 {
+            let mut skipped = Vec::new();
+            line_start += reader
+                .read_until(b'\n', &mut skipped)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                as u64;
+        }
+        let limit = end.saturating_sub(line_start);
+        Ok(JsonSource::with_limits(reader, self.limits)?.with_byte_limit(limit))
+    }
 }

@@ -29,7 +29,7 @@ struct Statement {
 const RISKY_SID: &str = "RiskyGrantAllowedByFlag";
 
 /// Whether the permission has the shape of an IAM action (it may still be invalid).
-fn iam_shaped(permission: &str) -> bool {
+pub(super) fn iam_shaped(permission: &str) -> bool {
     (permission == "*" || permission.contains(':'))
         && !permission.starts_with("nonresource:")
         && !permission.contains('/')

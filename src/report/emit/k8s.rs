@@ -129,6 +129,12 @@ enum K8sPermission<'a> {
 }
 
 /// The permission, if it has the shape of a Kubernetes one (it may still be invalid).
+/// Whether a permission is written as Kubernetes RBAC's (`group/resource:verb`,
+/// `nonresource:/path:verb`).
+pub(super) fn k8s_shaped(permission: &str) -> bool {
+    parse_k8s(permission).is_some()
+}
+
 fn parse_k8s(permission: &str) -> Option<K8sPermission<'_>> {
     if let Some(rest) = permission.strip_prefix("nonresource:") {
         let (url, verb) = rest.rsplit_once(':')?;

@@ -90,6 +90,25 @@ pub struct Emitted {
     /// What was skipped or refused and why, one line each with every value
     /// JSON-escaped, sorted.
     pub warnings: Vec<String>,
+    /// Grants were asked for, but none is of this platform: the logs are of
+    /// another (what the command line reports as an error).
+    pub wrong_platform: bool,
+}
+
+/// How a platform's permissions look, and where they come from.
+fn platform(emit: Emit) -> (fn(&str) -> bool, &'static str, &'static str) {
+    match emit {
+        Emit::K8sRbac => (
+            k8s::k8s_shaped,
+            "Kubernetes RBAC permissions (group/resource:verb)",
+            "Kubernetes audit logs",
+        ),
+        Emit::IamPolicy => (
+            iam::iam_shaped,
+            "IAM actions (service:Action)",
+            "CloudTrail logs",
+        ),
+    }
 }
 
 /// Writes the fixes of a report; returns what was left out, for stderr.
@@ -103,6 +122,21 @@ pub fn write(
     let emitted = render(&grants, emit, options);
     out.write_all(emitted.text.as_bytes())?;
     Ok(emitted.warnings)
+}
+
+/// Why `emit` cannot fix this report, if grants are missing but none is of
+/// its platform (RBAC asked of a gateway's or a cloud's logs): checked before
+/// anything is written.
+pub fn wrong_platform(report: &Report, emit: Emit, options: &Options) -> Option<String> {
+    let grants: Vec<Grant<'_>> = grantable(report).collect();
+    let (_, kind, source) = platform(emit);
+    render(&grants, emit, options).wrong_platform.then(|| {
+        format!(
+            "--emit {}: none of the {} missing permissions is one of the {kind}: these are not {source}; read the fixes in the report (--format table or json)",
+            emit.name(),
+            grants.len()
+        )
+    })
 }
 
 /// Every finding of a report that a grant fixes.
@@ -152,6 +186,23 @@ pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
         }
         !redacted
     });
+    // Permissions of another platform (a gateway's, another cloud's) are
+    // left out, and said so: an empty fix must not look like "nothing missing".
+    let (shaped, kind, source) = platform(emit);
+    let foreign: Vec<&str> = chosen
+        .iter()
+        .map(|g| g.permission)
+        .filter(|p| !shaped(p))
+        .collect();
+    if let Some(first) = foreign.first() {
+        warnings.insert(format!(
+            "left out {} missing permission(s) that are not {kind}, such as {}: --emit {} writes fixes for {source}; the report lists them",
+            foreign.len(),
+            shown(first),
+            emit.name()
+        ));
+    }
+    let wrong_platform = !chosen.is_empty() && foreign.len() == chosen.len();
     let text = match emit {
         Emit::K8sRbac => k8s::render(&chosen, options.allow_risky, &mut warnings),
         Emit::IamPolicy => iam::render(&chosen, options.allow_risky, &mut warnings),
@@ -159,6 +210,7 @@ pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
     Emitted {
         text,
         warnings: warnings.into_iter().collect(),
+        wrong_platform,
     }
 }
 
@@ -436,6 +488,7 @@ mod tests {
         for text in tampered {
             assert_ne!(text, emitted.text);
             let tampered = Emitted {
+                wrong_platform: false,
                 text,
                 warnings: Vec::new(),
             };

@@ -71,7 +71,7 @@ impl Envelope {
 
 /// Every format, tried in this order by auto-detection. The generic format,
 /// last, takes whatever none of the others claims.
-static FORMATS: [&dyn LogFormat; 4] = [
+static FORMATS: &[&dyn LogFormat] = &[
     &k8s::K8sAudit,
     &cloudtrail::CloudTrail,
     &gcp::GcpAudit,
