@@ -115,19 +115,17 @@ pub fn run(args: ReportArgs) -> Result<Outcome> {
         principals: args.input.principal.clone(),
         allow_risky: args.allow_risky,
     };
-    if let Some(emit) = args.emit {
-        if let Some(why) = report::emit::wrong_platform(&report, emit, &emit_options) {
-            anyhow::bail!(why);
-        }
-    }
-    let mut left_out = Vec::new();
-    super::write_output(args.output.as_deref(), |out| match args.emit {
-        Some(emit) => {
-            left_out = report::emit::write(&report, emit, &emit_options, out)?;
-            Ok(())
-        }
+    // Rendered before anything is written: a fix that cannot be made stops the run.
+    let emitted = args
+        .emit
+        .map(|emit| report::emit::emit(&report, emit, &emit_options))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    super::write_output(args.output.as_deref(), |out| match &emitted {
+        Some(emitted) => out.write_all(emitted.text.as_bytes()),
         None => report::write(&report, args.format, out),
     })?;
+    let left_out = emitted.map(|e| e.warnings).unwrap_or_default();
     // Refused and skipped grants change what the fix does: said on stderr, not only in a YAML comment.
     for warning in &left_out {
         eprintln!("grantgap: --emit: {warning}");

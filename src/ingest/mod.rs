@@ -141,20 +141,9 @@ impl Ingested {
         let overfull = fold::seen::overfull_warning(self.events.seen_false_positive_rate);
         // Files named on the command line that yield nothing fail the run;
         // files found in a folder are only named.
-        let barren = self
-            .files
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.table == Table::Events && !f.explicit)
-            .filter_map(|(i, f)| {
-                let (used, skipped) = self.events.per_file.get(&i).copied().unwrap_or_default();
-                (used == 0).then(|| {
-                    format!(
-                        "{} yielded no event ({skipped} records skipped)",
-                        f.display()
-                    )
-                })
-            });
+        let barren = barren_files(&self.files, &self.events, false)
+            .into_iter()
+            .map(|(file, skipped)| format!("{file} yielded no event ({skipped} records skipped)"));
         overfull.into_iter().chain(barren).collect()
     }
 
@@ -463,7 +452,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     if let Some(max_share) = options.max_skipped {
         // With any share allowed (--max-skipped 0), a file whose records were all
         // skipped passes; an empty one never does.
-        let mut barren = barren_files(&files, &events);
+        let mut barren = barren_files(&files, &events, true);
         barren.retain(|(_, skipped)| *skipped == 0 || max_share < 1.0);
         UnusableInput::check(&stats[&Table::Events], barren, max_share)?;
     }
@@ -486,13 +475,13 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     })
 }
 
-/// Event files named on the command line (a folder's files aside) that
-/// yielded no event, with the records each skipped: a feed that died.
-fn barren_files(files: &[InputFile], events: &Aggregates) -> Vec<(String, u64)> {
+/// Event files that yielded no event, with the records each skipped: those
+/// named on the command line (`explicit`), or those found in a folder.
+fn barren_files(files: &[InputFile], events: &Aggregates, explicit: bool) -> Vec<(String, u64)> {
     files
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.table == Table::Events && f.explicit)
+        .filter(|(_, f)| f.table == Table::Events && f.explicit == explicit)
         .filter_map(|(i, f)| {
             let (used, skipped) = events.per_file.get(&i).copied().unwrap_or_default();
             (used == 0).then(|| (f.display(), skipped))

@@ -113,15 +113,13 @@ pub fn advice(
     diagnosed: &Diagnosed,
 ) -> String {
     let perm = permission.unwrap_or("the required permission");
-    let grant_role = || {
-        let roles = permission
-            .map(|p| roles_granting(cover, p, diagnosed))
-            .unwrap_or_default();
-        if roles.is_empty() {
-            format!("create an API role that grants {perm} and assign it")
-        } else {
-            format!("assign the API role {}", roles.join(" or "))
-        }
+    let roles = permission
+        .map(|p| roles_granting(cover, p, diagnosed))
+        .unwrap_or_default();
+    let grant_role = if roles.is_empty() {
+        format!("create an API role that grants {perm} and assign it")
+    } else {
+        format!("assign the API role {}", roles.join(" or "))
     };
     let first = |values: &[Timestamp]| {
         values
@@ -129,20 +127,13 @@ pub fn advice(
             .map_or_else(|| "an unknown time".into(), Timestamp::to_string)
     };
     match cause {
-        Cause::MissingPermission => {
-            let roles = permission
-                .map(|p| roles_granting(cover, p, diagnosed))
-                .unwrap_or_default();
-            if roles.is_empty() {
-                grant_role()
-            } else {
-                format!("{} (it grants {perm})", grant_role())
-            }
-        }
+        // "(it grants X)" only after a role's name, never after "create a role that grants X".
+        Cause::MissingPermission if roles.is_empty() => grant_role,
+        Cause::MissingPermission => format!("{grant_role} (it grants {perm})"),
         Cause::FieldLevel => {
             let fields = evidence.fields.join(", ");
             match permission {
-                Some(_) => format!("{} to update the field(s) {fields}", grant_role()),
+                Some(_) => format!("{grant_role} to update the field(s) {fields}"),
                 None => format!("the field(s) {fields} are never allowed for this account: find and grant the field permission"),
             }
         }

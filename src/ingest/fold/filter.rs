@@ -28,11 +28,6 @@ impl DenialFilter {
         let before = self.until.is_none_or(|until| known && event.ts < until);
         principal && after && before
     }
-
-    /// Whether the filter leaves anything out.
-    pub fn is_active(&self) -> bool {
-        !self.principals.is_empty() || self.since.is_some() || self.until.is_some()
-    }
 }
 
 #[cfg(test)]
@@ -62,6 +57,5 @@ mod tests {
         assert!(!filter.keeps(&denial("svc-a", UNKNOWN_TIME)));
         let everyone = DenialFilter::default();
         assert!(everyone.keeps(&denial("anyone", UNKNOWN_TIME)));
-        assert!(!everyone.is_active());
     }
 }

@@ -19,7 +19,6 @@ mod k8s;
 
 use crate::choice::Choice;
 use std::collections::BTreeSet;
-use std::io::{self, Write};
 
 use super::{text, Report};
 use crate::diagnose::Cause;
@@ -111,32 +110,21 @@ fn platform(emit: Emit) -> (fn(&str) -> bool, &'static str, &'static str) {
     }
 }
 
-/// Writes the fixes of a report; returns what was left out, for stderr.
-pub fn write(
-    report: &Report,
-    emit: Emit,
-    options: &Options,
-    out: &mut dyn Write,
-) -> io::Result<Vec<String>> {
+/// The fixes of a report in `emit`'s format, with what was left out (for
+/// stderr), or why none can be written: grants are missing but none is of
+/// the platform asked for (RBAC asked of a gateway's or a cloud's logs).
+pub fn emit(report: &Report, emit: Emit, options: &Options) -> Result<Emitted, String> {
     let grants: Vec<Grant<'_>> = grantable(report).collect();
     let emitted = render(&grants, emit, options);
-    out.write_all(emitted.text.as_bytes())?;
-    Ok(emitted.warnings)
-}
-
-/// Why `emit` cannot fix this report, if grants are missing but none is of
-/// its platform (RBAC asked of a gateway's or a cloud's logs): checked before
-/// anything is written.
-pub fn wrong_platform(report: &Report, emit: Emit, options: &Options) -> Option<String> {
-    let grants: Vec<Grant<'_>> = grantable(report).collect();
-    let (_, kind, source) = platform(emit);
-    render(&grants, emit, options).wrong_platform.then(|| {
-        format!(
+    if emitted.wrong_platform {
+        let (_, kind, source) = platform(emit);
+        return Err(format!(
             "--emit {}: none of the {} missing permissions is one of the {kind}: these are not {source}; read the fixes in the report (--format table or json)",
             emit.name(),
             grants.len()
-        )
-    })
+        ));
+    }
+    Ok(emitted)
 }
 
 /// Every finding of a report that a grant fixes.
@@ -156,7 +144,7 @@ fn grantable(report: &Report) -> impl Iterator<Item = Grant<'_>> {
     })
 }
 
-/// The fix for these grants, and what was left out: the whole of `write` but
+/// The fix for these grants, and what was left out: the whole of [`emit`] but
 /// the report, so it can be checked (see [`check_round_trip`]) on any input.
 pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
     let mut warnings = BTreeSet::new();
