@@ -72,12 +72,24 @@ fn cloudtrail_records_file_gzipped() {
     assert_eq!(
         findings(&r),
         vec![
-            row(role, "explicit_deny", None),
+            row(role, "guardrail", None),
             row(role, "missing_permission", Some("s3:GetObject")),
             row(user, "missing_permission", Some("ec2:RunInstances")),
         ]
     );
     assert_eq!(r["requests"]["other"], 1, "throttling is not a denial");
+    let guardrail = r["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["findings"].as_array().unwrap())
+        .find(|f| f["cause"] == "guardrail")
+        .unwrap();
+    assert_eq!(
+        guardrail["evidence"]["denied_by"],
+        serde_json::json!([{"kind": "service_control_policy", "name": null}]),
+        "an SCP's explicit deny is lifted by no grant"
+    );
     let notes: Vec<&str> = r["principals"]
         .as_array()
         .unwrap()
@@ -114,7 +126,8 @@ fn gcp_audit_logs() {
             row(
                 "vm-sa@shop-prod.iam.gserviceaccount.com",
                 "scope_not_requested",
-                None
+                // Cloud Storage's methods are named as their permissions.
+                Some("storage.objects.get")
             ),
         ]
     );
@@ -316,7 +329,7 @@ fn cloudtrail_one_event_per_line_with_bare_and_layered_denials() {
     assert_eq!(
         findings(&r),
         vec![
-            row(user, "missing_permission", Some("s3:GetObject")),
+            row(user, "guardrail", None),
             row(user, "missing_permission", Some("s3:PutObject")),
             row(user, "missing_permission", Some("sts:AssumeRole")),
         ]

@@ -23,6 +23,7 @@ use self::signature::{Signature, SignatureAcc, SignatureKey};
 use self::suppress::{Subject, Suppression, Suppressions};
 
 use self::fix::cover::smallest_cover;
+use crate::diagnose::guardrail::DeniedBy;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
 use crate::model::{format_millis, Millis, Position, Sample, UNKNOWN_TIME};
 
@@ -93,6 +94,8 @@ pub struct FindingEvidence {
     pub fields: Vec<String>,
     /// Whether the principal succeeded on the endpoint after the denials.
     pub later_succeeded: Option<bool>,
+    /// The policies the responses name as the cause (explicit denies, guardrails).
+    pub denied_by: Vec<DeniedBy>,
 }
 
 /// An instant in a finding's evidence, written as RFC 3339 text
@@ -153,6 +156,7 @@ struct FindingAcc<'a> {
     orgs: BTreeSet<&'a str>,
     fields: BTreeSet<&'a str>,
     later_succeeded: Option<bool>,
+    denied_by: BTreeSet<&'a DeniedBy>,
     notes: BTreeSet<&'a str>,
 }
 
@@ -208,6 +212,7 @@ impl<'a> PrincipalAcc<'a> {
             if let Some(later) = e.later_succeeded {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
             }
+            f.denied_by.extend(e.denied_by.iter());
             f.notes.extend(d.note.as_deref());
             f.samples
                 .extend(group.samples.iter().map(|s| (s.ts, request_ref(s, locate))));
@@ -592,6 +597,7 @@ fn finish_principal(
                 orgs: capped(f.orgs.into_iter().map(str::to_string)),
                 fields: capped(f.fields.into_iter().map(str::to_string)),
                 later_succeeded: f.later_succeeded,
+                denied_by: f.denied_by.into_iter().cloned().collect(),
             };
             // "METHOD /path" sorts as (method, path) does: a space sorts before
             // every printable character.

@@ -5,6 +5,7 @@
 //! in which causes are tried, and why, is `docs/diagnosis.md`; [`judge`] follows
 //! it step by step.
 
+pub mod guardrail;
 pub mod least_privilege;
 pub mod messages;
 pub mod policy;
@@ -18,6 +19,7 @@ use crate::model::intern::{Interner, Shared};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use self::guardrail::DeniedBy;
 use self::messages::Signal;
 use self::policy::PolicyCatalog;
 pub use self::required::RequirementSource;
@@ -39,6 +41,9 @@ pub enum Cause {
     DataScope,
     FieldLevel,
     ExplicitDeny,
+    /// A control outside the principal's grants (an organization policy, a
+    /// boundary, a network perimeter) refused it.
+    Guardrail,
     WorkflowState,
     GatewayPolicy,
     MaskedNotFound,
@@ -47,7 +52,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order of the taxonomy.
-    pub const ALL: [Cause; 13] = [
+    pub const ALL: [Cause; 14] = [
         Cause::MissingPermission,
         Cause::ScopeNotRequested,
         Cause::StaleToken,
@@ -57,6 +62,7 @@ impl Cause {
         Cause::DataScope,
         Cause::FieldLevel,
         Cause::ExplicitDeny,
+        Cause::Guardrail,
         Cause::WorkflowState,
         Cause::GatewayPolicy,
         Cause::MaskedNotFound,
@@ -74,6 +80,7 @@ impl Cause {
             Cause::DataScope => "data_scope",
             Cause::FieldLevel => "field_level",
             Cause::ExplicitDeny => "explicit_deny",
+            Cause::Guardrail => "guardrail",
             Cause::WorkflowState => "workflow_state",
             Cause::GatewayPolicy => "gateway_policy",
             Cause::MaskedNotFound => "masked_not_found",
@@ -119,6 +126,8 @@ pub struct Evidence {
     /// all have none (8 bytes where an empty map takes 24).
     #[allow(clippy::box_collection)]
     pub other_plane: Option<Box<BTreeMap<String, BTreeSet<String>>>>,
+    /// The policies the response says denied (empty for nearly every group).
+    pub denied_by: Box<[DeniedBy]>,
 }
 
 /// The diagnosis of one denial group.
@@ -276,7 +285,23 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     };
 
     // 1-3. The response says why, and no grant would change it.
-    if has(&Signal::ExplicitDeny) {
+    evidence.denied_by = signals
+        .iter()
+        .filter_map(|s| match s {
+            Signal::DeniedBy(policy) => Some(policy.clone()),
+            _ => None,
+        })
+        .collect();
+    if evidence.denied_by.iter().any(|p| p.kind.is_guardrail()) {
+        let c = rule(
+            Level::High,
+            "the response names a guardrail outside the principal's grants",
+        );
+        let mut diagnosis = Diagnosis::new(denial, Cause::Guardrail, c, vec![], evidence);
+        diagnosis.note = denied_by(key).map(|layer| format!("denied by: {layer}").into());
+        return diagnosis;
+    }
+    if has(&Signal::ExplicitDeny) || !evidence.denied_by.is_empty() {
         let c = rule(
             level_of(&Signal::ExplicitDeny),
             "the response reports an explicit deny",
@@ -302,6 +327,13 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     // 4. An expired token is refused whatever it carries.
     if key.after_token_expiry {
         let c = rule(Level::High, "the request came after the token's expires_at");
+        return Diagnosis::new(denial, Cause::TokenExpired, c, vec![], evidence);
+    }
+    if has(&Signal::CredentialExpired) {
+        let c = rule(
+            level_of(&Signal::CredentialExpired),
+            "the response says the credential expired",
+        );
         return Diagnosis::new(denial, Cause::TokenExpired, c, vec![], evidence);
     }
     // 5. An object nobody can reach that 404s elsewhere does not exist.
@@ -967,11 +999,25 @@ mod tests {
         let mut w = world();
         w.events.push(with(
             denial(T0 + HOUR),
-            json!({"message": "blocked with an explicit deny in a service control policy"}),
+            json!({"message": "blocked with an explicit deny in an identity-based policy"}),
         ));
         assert_eq!(cause_of(&w), Cause::ExplicitDeny);
         w.events[0]["message"] = json!("Forbidden");
         assert_ne!(cause_of(&w), Cause::ExplicitDeny);
+    }
+
+    #[test]
+    fn guardrails_come_before_everything_a_grant_could_fix() {
+        let mut w = world();
+        w.events.push(with(
+            denial(T0 + HOUR),
+            json!({"message": "blocked with an explicit deny in a service control policy"}),
+        ));
+        assert_eq!(cause_of(&w), Cause::Guardrail);
+        w.events[0]["message"] = json!("… because no permissions boundary allows the x action");
+        assert_eq!(cause_of(&w), Cause::Guardrail);
+        w.events[0]["message"] = json!("… because no identity-based policy allows the x action");
+        assert_ne!(cause_of(&w), Cause::Guardrail);
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl Default for Mix {
                 (PropagationDelay, 4.0),
                 (TokenExpired, 6.0),
                 (ExplicitDeny, 4.0),
+                (Guardrail, 3.0),
                 (WorkflowState, 6.0),
                 (GatewayPolicy, 5.0),
                 (MaskedNotFound, 5.0),
@@ -267,11 +268,15 @@ impl Traffic<'_> {
                     .find(|h| *h >= -1 && world.token(p, *h).expires_at < ts)?;
                 single(r)
             }),
-            Cause::ExplicitDeny | Cause::WorkflowState | Cause::GatewayPolicy => {
+            Cause::ExplicitDeny
+            | Cause::Guardrail
+            | Cause::WorkflowState
+            | Cause::GatewayPolicy => {
                 let p = world.pick_principal(rng);
                 let mut r = self.allowed(rng, p, ts)?;
                 r.condition = match cause {
                     Cause::ExplicitDeny => Condition::ExplicitDeny,
+                    Cause::Guardrail => Condition::Guardrail,
                     Cause::WorkflowState => Condition::WorkflowLocked,
                     _ => {
                         r.endpoint.op = Op::Lock;
@@ -449,6 +454,11 @@ fn denial_text(cause: Cause, variant: bool, object: Option<u64>) -> (Option<&'st
         (Cause::ExplicitDeny, false) => (
             None,
             "Denied by an explicit deny in policy 'IntegrationsNeverDelete'".into(),
+        ),
+        (Cause::Guardrail, true) => (Some("RequestDisallowedByPolicy"), "Forbidden".into()),
+        (Cause::Guardrail, false) => (
+            None,
+            "Forbidden: refused by the organization policy constraint constraints/api.restrictPartnerAccess".into(),
         ),
         (Cause::WorkflowState, true) => (
             Some("WORKFLOW_LOCKED"),

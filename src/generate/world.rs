@@ -305,6 +305,8 @@ pub enum Condition {
     #[default]
     None,
     ExplicitDeny,
+    /// A control above the principal's grants (an organization's policy) refuses it.
+    Guardrail,
     WorkflowLocked,
     GatewayUnpublished,
     /// The object does not exist; the server answers 403 rather than reveal it,
@@ -470,6 +472,7 @@ impl World {
         let denied = |cause, missing| Outcome::Denied { cause, missing };
         match r.condition {
             Condition::ExplicitDeny => return denied(Cause::ExplicitDeny, vec![]),
+            Condition::Guardrail => return denied(Cause::Guardrail, vec![]),
             Condition::WorkflowLocked => return denied(Cause::WorkflowState, vec![]),
             Condition::GatewayUnpublished => return denied(Cause::GatewayPolicy, vec![]),
             _ => {}
@@ -780,6 +783,7 @@ mod tests {
         assert_eq!(cause(w.outcome(&r)), None);
         for (condition, expected) in [
             (Condition::ExplicitDeny, Cause::ExplicitDeny),
+            (Condition::Guardrail, Cause::Guardrail),
             (Condition::WorkflowLocked, Cause::WorkflowState),
             (Condition::GatewayUnpublished, Cause::GatewayPolicy),
             (Condition::Missing { hinted: true }, Cause::MaskedNotFound),

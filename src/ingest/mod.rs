@@ -222,12 +222,20 @@ pub struct UnusableInput {
     /// Event files named on the command line that yielded no event, with
     /// how many records each skipped.
     barren: Vec<(String, u64)>,
+    /// The first skipped record of the most frequent reason, located
+    /// (`file:line: reason: detail`): what the records are, when no event is used.
+    example: Option<String>,
 }
 
 impl UnusableInput {
     /// Fails when no event was used, or when skipped events (stage folds, which
     /// are repeats, aside) pass `max_share` of those read.
-    fn check(events: &TableStats, barren: Vec<(String, u64)>, max_share: f64) -> Result<(), Self> {
+    fn check(
+        events: &TableStats,
+        barren: Vec<(String, u64)>,
+        max_share: f64,
+        example_of: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), Self> {
         let mut reasons: Vec<(String, u64)> = events
             .skipped
             .iter()
@@ -241,12 +249,14 @@ impl UnusableInput {
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         reasons.truncate(3);
+        let example = reasons.first().and_then(|(kind, _)| example_of(kind));
         Err(UnusableInput {
             used: events.used,
             skipped,
             max_share,
             reasons,
             barren,
+            example,
         })
     }
 }
@@ -280,9 +290,13 @@ impl std::fmt::Display for UnusableInput {
             );
         }
         if self.used == 0 {
+            let example = match &self.example {
+                Some(example) => format!(", e.g. {example}"),
+                None => String::new(),
+            };
             return write!(
                 f,
-                "no event could be used: {} skipped ({}); check the log's format (--input-format, --map) (no report was written)",
+                "no event could be used: {} skipped ({}{example}); check the log's format (--input-format, --map) (no report was written)",
                 self.skipped,
                 reasons.join(", ")
             );
@@ -454,7 +468,12 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         // skipped passes; an empty one never does.
         let mut barren = barren_files(&files, &events, true);
         barren.retain(|(_, skipped)| *skipped == 0 || max_share < 1.0);
-        UnusableInput::check(&stats[&Table::Events], barren, max_share)?;
+        let example_of = |kind: &str| {
+            let b = bad.iter().find(|b| b.kind == kind)?;
+            let at = Ingested::locate_in(&files, &events.unit_lines, b.position);
+            Some(format!("{at}: {}", b.detail))
+        };
+        UnusableInput::check(&stats[&Table::Events], barren, max_share, example_of)?;
     }
     let learned_templates = templater
         .learned()

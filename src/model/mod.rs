@@ -41,6 +41,21 @@ impl Table {
     }
 }
 
+/// The method of a request to a named cloud action (`s3:GetObject`,
+/// `storage.objects.get`, `Microsoft.Compute/virtualMachines/write`): its path
+/// is the action's name, already an endpoint, and is never templated.
+pub const ACTION_METHOD: &str = "CALL";
+
+/// The status of a record that answers no request (the start of a long
+/// operation, a policy engine's own record, a dry run): neither allowed nor
+/// denied, counted apart.
+pub const NOT_A_RESPONSE: u16 = 0;
+
+/// The response header in which a format names the policy that denied, read
+/// from the record's structure: `KIND[ NAME]`, KIND one of the diagnosis's
+/// policy kinds (`vpc_service_controls accessPolicies/1/servicePerimeters/p`).
+pub const DENIED_BY_HEADER: &str = "x-denied-by";
+
 /// One API request as the gateway or service logged it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Event {

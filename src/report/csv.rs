@@ -34,6 +34,7 @@ const HEADER: &[&str] = &[
     "orgs",
     "fields",
     "later_succeeded",
+    "denied_by",
     "roles_held",
     "grant_roles",
     "grant_roles_exact",
@@ -79,6 +80,11 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 &e.orgs.join("; "),
                 &e.fields.join("; "),
                 &optional(e.later_succeeded.map(|b| b.to_string())),
+                &e.denied_by
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 &p.roles_held.join("; "),
                 &p.fix.grant_roles.join("; "),
                 &p.fix.grant_roles_exact.to_string(),

@@ -248,6 +248,18 @@ fn diagnoses(report: &Report) -> Result<DataFrame> {
             ),
             text("orgs", col(&|(_, f)| Some(f.evidence.orgs.join(", ")))),
             text(
+                "denied_by",
+                col(&|(_, f)| {
+                    let named: Vec<String> = f
+                        .evidence
+                        .denied_by
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    Some(named.join(", "))
+                }),
+            ),
+            text(
                 "requests",
                 col(&|(_, f)| Some(f.evidence.requests.join(", "))),
             ),

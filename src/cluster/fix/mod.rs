@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{FindingEvidence, Timestamp};
 use crate::correlate::roles::grants_permission;
+use crate::diagnose::guardrail::DeniedBy;
 use crate::diagnose::{Cause, Diagnosed};
 use crate::model::{format_millis, Millis};
 
@@ -17,6 +18,12 @@ pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed)
         .filter(|role| grants_permission(&graph.grants([role.as_str()]).api, permission))
         .cloned()
         .collect()
+}
+
+/// Named policies, in words: `service control policy arn:…, permissions boundary`.
+fn listed<'p>(policies: impl IntoIterator<Item = &'p DeniedBy>) -> String {
+    let named: Vec<String> = policies.into_iter().map(DeniedBy::to_string).collect();
+    named.join(", ")
 }
 
 fn list(values: &[String], total: usize) -> String {
@@ -137,9 +144,12 @@ pub fn advice(
                 None => format!("the field(s) {fields} are never allowed for this account: find and grant the field permission"),
             }
         }
-        Cause::ScopeNotRequested => format!(
-            "add the scope {perm} to the OAuth client's token request (the roles already grant it), then get a new token"
-        ),
+        Cause::ScopeNotRequested => match permission {
+            Some(perm) => format!(
+                "add the scope {perm} to the OAuth client's token request (the roles already grant it), then get a new token"
+            ),
+            None => "the token lacks an OAuth scope the call needs (the response says so): request that scope (a VM's or node pool's service account: widen its access scopes), then get a new token".into(),
+        },
         Cause::StaleToken => format!(
             "re-issue the token: it was issued at {} before {perm} was granted at {}",
             first(&evidence.token_issued_at),
@@ -166,10 +176,32 @@ pub fn advice(
             "extend the account's data access (data access set / data scope of its role bindings) to {}",
             evidence.orgs.join(", ")
         ),
-        Cause::ExplicitDeny => format!(
-            "remove the explicit deny that matches {}, or add an exception for this account; granting more will not help",
-            endpoints.join(", ")
-        ),
+        Cause::ExplicitDeny => match evidence.denied_by.as_slice() {
+            [] => format!(
+                "remove the explicit deny that matches {}, or add an exception for this account; granting more will not help",
+                endpoints.join(", ")
+            ),
+            named => format!(
+                "remove the explicit deny in the {} that matches {}, or add an exception for this account; granting more will not help",
+                listed(named),
+                endpoints.join(", ")
+            ),
+        },
+        Cause::Guardrail => {
+            let guardrails: Vec<&DeniedBy> = evidence
+                .denied_by
+                .iter()
+                .filter(|p| p.kind.is_guardrail())
+                .collect();
+            let mut remedies: Vec<&str> = guardrails.iter().map(|p| p.kind.remedy()).collect();
+            remedies.dedup();
+            format!(
+                "no grant to this account helps: {} refused {}; {}",
+                listed(guardrails),
+                endpoints.join(", "),
+                remedies.join("; ")
+            )
+        }
         Cause::WorkflowState => {
             "no grant helps: the object's state (locked, archived, closed, in workflow) forbids the change; move it on in its workflow or retry when it changes".into()
         }

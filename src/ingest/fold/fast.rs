@@ -19,7 +19,7 @@ use crate::ingest::record::redact::redact_object_str;
 use crate::ingest::record::template::Templater;
 use crate::ingest::record::{fields, formats};
 use crate::model::time::EVENT_TIME_RANGE;
-use crate::model::{SuccessGroup, SuccessKey};
+use crate::model::{SuccessGroup, SuccessKey, ACTION_METHOD};
 
 /// The fields of a flat record in canonical names, borrowed from the line.
 #[derive(Default)]
@@ -173,7 +173,9 @@ impl<'t> FastPath<'t> {
         ) else {
             return false;
         };
-        if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        // A lower-case method is upper-cased by the full path; a named action
+        // is not templated there.
+        if method.bytes().any(|b| b.is_ascii_lowercase()) || method == ACTION_METHOD {
             return false;
         }
         // Out of range: the full path skips it, with the reason.

@@ -19,7 +19,7 @@ use crate::ingest::source::decode::{ParquetSource, RecordSource, SizeLimits};
 use crate::ingest::source::input::InputFile;
 use crate::ingest::source::open_source;
 use crate::ingest::source::units::{Part, RangeReader, Unit};
-use crate::model::Position;
+use crate::model::{Position, ACTION_METHOD};
 
 /// Everything a worker needs to fold one unit of events into aggregates.
 pub(crate) struct EventReader<'a> {
@@ -135,7 +135,11 @@ impl EventReader<'_> {
                     agg.add_filtered_denial();
                 }
                 Ok(event) => {
-                    let (template, path_object) = self.templater.template(&event.path);
+                    let (template, path_object) = if event.method == ACTION_METHOD {
+                        (event.path.clone(), None)
+                    } else {
+                        self.templater.template(&event.path)
+                    };
                     // Only denial groups are cut by the timeline: allowed requests skip the lookups.
                     let denied = event.is_denial();
                     let derived = Derived {

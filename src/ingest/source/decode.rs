@@ -167,12 +167,9 @@ pub fn is_json_lines(head: &[u8]) -> bool {
     }
 }
 
-/// The records inside an envelope (as a format declares it), or the value itself.
+/// The records inside an envelope (as a format or exporter writes it), or the value itself.
 fn unwrap_envelope(value: Value) -> Vec<Value> {
-    match formats::unwrap_envelope(&value) {
-        Some(records) => records.clone(),
-        None => vec![value],
-    }
+    formats::unwrap_envelope(value)
 }
 
 impl<R: BufRead + Send> JsonSource<R> {
@@ -275,9 +272,9 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             if line.is_empty() || take(line) {
                 continue;
             }
-            let parsed = match serde_json::from_slice::<Value>(line) {
-                Ok(value) => {
-                    let mut records = unwrap_envelope(value).into_iter();
+            let parsed = match json_values(line) {
+                Ok(values) => {
+                    let mut records = values.into_iter().flat_map(unwrap_envelope);
                     let Some(first) = records.next() else {
                         continue;
                     };
@@ -290,6 +287,38 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             return Some((self.line, parsed));
         }
     }
+}
+
+/// The JSON values of one line: one document, as JSON Lines has it; several
+/// written back to back (`{…}{…}`, as Firehose concatenates CloudWatch Logs
+/// payloads); or one after a timestamp (`2026-11-20T08:00:00.000Z {…}`, each
+/// line of a CloudWatch Logs export to S3).
+fn json_values(line: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+    let error = match serde_json::from_slice::<Value>(line) {
+        Ok(value) => return Ok(vec![value]),
+        Err(e) => e,
+    };
+    if line.first().is_some_and(u8::is_ascii_digit) {
+        if let Some(space) = line.iter().position(|&b| b == b' ') {
+            let rest = line[space..].trim_ascii_start();
+            if rest.first() == Some(&b'{') {
+                if let Ok(value) = serde_json::from_slice::<Value>(rest) {
+                    return Ok(vec![value]);
+                }
+            }
+        }
+    }
+    if line.first() == Some(&b'{') {
+        let values: Result<Vec<Value>, _> = serde_json::Deserializer::from_slice(line)
+            .into_iter()
+            .collect();
+        if let Ok(values) = values.as_ref() {
+            if values.len() > 1 {
+                return Ok(values.clone());
+            }
+        }
+    }
+    Err(error)
 }
 
 fn object(value: Value) -> Result<Value, Skip> {

@@ -42,6 +42,18 @@ pub(crate) fn open_source(
 /// The encoding of a stream whose name does not say: JSON starts with `{` or `[`,
 /// Parquet with `PAR1`, YAML with `---`, `apiVersion:` or `kind:`, anything else
 /// is taken for CSV.
+/// Whether a line is an RFC 3339 timestamp, a space and a JSON object.
+fn timestamped_json(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.len() > 12
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[10] == b'T'
+        && line
+            .split_once(' ')
+            .is_some_and(|(_, rest)| rest.starts_with('{'))
+}
+
 fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
     let head = stream.fill_buf()?;
     if head.starts_with(PARQUET_MAGIC) {
@@ -51,6 +63,8 @@ fn sniff_encoding(stream: &mut dyn BufRead) -> std::io::Result<Encoding> {
     let text = text.trim_start();
     Ok(match text.as_bytes().first() {
         Some(b'{' | b'[') => Encoding::Json,
+        // `2026-11-20T08:00:00.000Z {…}`: a CloudWatch Logs export to S3.
+        _ if timestamped_json(text) => Encoding::Json,
         // A YAML document marker, or a manifest's first key.
         _ if text.starts_with("---")
             || text.starts_with("apiVersion:")

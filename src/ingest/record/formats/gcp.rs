@@ -13,9 +13,17 @@ use serde_json::Value;
 
 use super::{at, first_text, text_at, utc_timestamp, LogFormat};
 use crate::ingest::record::fields::{FieldMap, Skip};
-use crate::model::Event;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::model::{Event, ACTION_METHOD, DENIED_BY_HEADER, NOT_A_RESPONSE};
 
 pub struct GcpAudit;
+
+/// Where the audit record is: a log entry's `protoPayload`, or the column a
+/// BigQuery log sink writes it to.
+const PAYLOADS: [&str; 2] = ["protoPayload", "protopayload_auditlog"];
 
 /// The principal of an entry that names no caller.
 const UNKNOWN_CALLER: &str = "(caller not in log)";
@@ -30,15 +38,19 @@ impl LogFormat for GcpAudit {
     }
 
     fn markers(&self) -> &'static [&'static str] {
-        &["protoPayload"]
+        &PAYLOADS
     }
 
     fn detect(&self, record: &Value) -> bool {
-        record.get("protoPayload").is_some_and(Value::is_object)
+        PAYLOADS
+            .iter()
+            .any(|p| record.get(*p).is_some_and(Value::is_object))
     }
 
     fn event(&self, record: &Value, _map: &FieldMap) -> Result<Event, Skip> {
-        let payload = at(record, "protoPayload")
+        let payload = PAYLOADS
+            .iter()
+            .find_map(|p| at(record, p))
             .ok_or_else(|| Skip::new("missing field", "no protoPayload"))?;
         let principal = first_text(
             payload,
@@ -56,18 +68,18 @@ impl LogFormat for GcpAudit {
         let service = text_at(payload, "serviceName")
             .or_else(|| text_at(record, "resource.labels.service"))
             .unwrap_or_else(|| "gcp".into());
-        let denied: Vec<String> = payload
-            .get("authorizationInfo")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|a| a.get("granted").and_then(Value::as_bool) == Some(false))
-            .filter_map(|a| text_at(a, "permission"))
-            .collect();
+        // BigQuery exports write integers as strings.
         let code = at(payload, "status.code")
-            .and_then(Value::as_i64)
+            .and_then(|c| c.as_i64().or_else(|| c.as_str()?.parse().ok()))
             .unwrap_or(0);
+        // A VPC Service Controls dry run logs what the perimeter would have
+        // refused; the call went through.
+        let dry_run = at(payload, "metadata.dryRun").and_then(Value::as_bool) == Some(true);
+        let mut denied = denied_permissions(payload, code);
+        let guardrail = guardrail(payload);
         let status = match code {
+            _ if dry_run => NOT_A_RESPONSE,
+            _ if guardrail.is_some() => 403,
             7 => 403,
             16 => 401,
             5 => 404,
@@ -77,10 +89,12 @@ impl LogFormat for GcpAudit {
         };
         let mut headers = BTreeMap::new();
         if status == 403 && !denied.is_empty() {
-            let mut denied = denied;
             denied.sort();
             denied.dedup();
             headers.insert("x-required-permission".to_string(), denied.join(" "));
+        }
+        if let Some(guardrail) = guardrail {
+            headers.insert(DENIED_BY_HEADER.to_string(), guardrail);
         }
         let reason = text_at(payload, "metadata.violationReason");
         Ok(Event {
@@ -89,8 +103,8 @@ impl LogFormat for GcpAudit {
             token_id: None,
             token_issued_at: None,
             scopes: None,
-            method: "CALL".into(),
-            path: format!("/{service}/{method_name}"),
+            method: ACTION_METHOD.into(),
+            path: endpoint(&service, &method_name),
             status,
             error_code: reason.or_else(|| (code != 0).then(|| format!("GRPC_{code}"))),
             message: text_at(payload, "status.message"),
@@ -101,6 +115,130 @@ impl LogFormat for GcpAudit {
             request_id: text_at(record, "insertId"),
         })
     }
+}
+
+/// The endpoint of a call: its method name, which is fully qualified
+/// (`google.cloud.run.v1.Services.SetIamPolicy`, `storage.objects.get`), with
+/// the service in front where the method alone does not name it
+/// (`io.k8s.core.v1.pods.list` on `k8s.io`).
+fn endpoint(service: &str, method: &str) -> String {
+    let product = service.split('.').next().unwrap_or(service);
+    if method.contains(product) {
+        method.to_string()
+    } else {
+        format!("{service}:{method}")
+    }
+}
+
+/// "Permission 'iam.serviceAccounts.create' denied on resource …", BigQuery's
+/// unquoted "Permission bigquery.tables.get denied on table …", Compute's
+/// "Required 'compute.instances.get' permission for …", Cloud SQL's "possibly
+/// missing permission cloudsql.instances.get".
+static PERMISSION_IN_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bpermissions?\s+'?([a-z][\w-]*(?:\.[\w-]+){2,})'?\s+(?:is\s+)?denied|\brequired\s+'([a-z][\w-]*(?:\.[\w-]+){2,})'\s+permission|\bmissing\s+permission\s+'?([a-z][\w-]*(?:\.[\w-]+){2,})")
+        .expect("GCP permission pattern compiles")
+});
+
+/// The permissions a call was refused, in every form a denial takes: an
+/// `authorizationInfo` entry with `granted: false`, or, in a PERMISSION_DENIED
+/// entry, one with no `granted` at all (proto3 leaves `false` out of the JSON);
+/// an `ErrorInfo` detail's `metadata.permission`; the message.
+fn denied_permissions(payload: &Value, code: i64) -> Vec<String> {
+    let permission_denied = code == 7;
+    let from_authorization: Vec<String> = payload
+        .get("authorizationInfo")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| match a.get("granted").and_then(Value::as_bool) {
+            Some(granted) => !granted,
+            None => permission_denied,
+        })
+        .filter_map(|a| text_at(a, "permission"))
+        .collect();
+    if !from_authorization.is_empty() || !permission_denied {
+        return from_authorization;
+    }
+    let from_details: Vec<String> = at(payload, "status.details")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| text_at(d, "metadata.permission"))
+        .collect();
+    if !from_details.is_empty() {
+        return from_details;
+    }
+    text_at(payload, "status.message")
+        .and_then(|m| {
+            let captures = PERMISSION_IN_MESSAGE.captures(&m)?;
+            let permission = captures.iter().skip(1).flatten().next()?;
+            Some(permission.as_str().to_string())
+        })
+        .or_else(|| permission_of_method(payload))
+        .into_iter()
+        .collect()
+}
+
+/// The permission a method requires where its name says it: Cloud Storage's
+/// JSON API methods are named as their permissions (`storage.objects.delete`),
+/// and GKE logs Kubernetes calls as `io.k8s.GROUP.VERSION.RESOURCE.VERB`,
+/// which is the RBAC permission `GROUP/RESOURCE:VERB` the Kubernetes format
+/// writes.
+fn permission_of_method(payload: &Value) -> Option<String> {
+    let method = text_at(payload, "methodName")?;
+    let service = text_at(payload, "serviceName").unwrap_or_default();
+    if service == "storage.googleapis.com" && method.starts_with("storage.") {
+        return Some(method);
+    }
+    let rest = method.strip_prefix("io.k8s.")?;
+    let parts: Vec<&str> = rest.split('.').collect();
+    let version = parts.iter().position(|p| {
+        p.len() > 1 && p.starts_with('v') && p[1..2].bytes().all(|b| b.is_ascii_digit())
+    })?;
+    let (group, after) = (&parts[..version], &parts[version + 1..]);
+    let (verb, resource) = after.split_last()?;
+    if group.is_empty() || resource.is_empty() {
+        return None;
+    }
+    let group = match group {
+        [one] if matches!(*one, "core" | "apps" | "batch" | "autoscaling" | "policy") => {
+            one.to_string()
+        }
+        reversed => {
+            let mut names: Vec<&str> = reversed.to_vec();
+            names.reverse();
+            format!("{}.k8s.io", names.join("."))
+        }
+    };
+    Some(format!("{group}/{}:{verb}", resource.join("/")))
+}
+
+/// The guardrail that refused the call, as `KIND[ NAME]` for the
+/// `x-denied-by` header: a VPC Service Controls perimeter (the Policy Denied
+/// audit log's metadata) or an organization policy constraint.
+fn guardrail(payload: &Value) -> Option<String> {
+    let metadata_type = text_at(payload, "metadata.@type").unwrap_or_default();
+    if metadata_type.ends_with("VpcServiceControlAuditMetadata") {
+        return Some(
+            match text_at(payload, "metadata.securityPolicyInfo.servicePerimeterName") {
+                Some(perimeter) => format!("vpc_service_controls {perimeter}"),
+                None => "vpc_service_controls".to_string(),
+            },
+        );
+    }
+    let violations = at(
+        payload,
+        "policyViolationInfo.orgPolicyViolationInfo.violationInfo",
+    )?;
+    let constraint = violations
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|v| text_at(v, "constraint"));
+    Some(match constraint {
+        Some(constraint) => format!("organization_policy {constraint}"),
+        None => "organization_policy".to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -127,11 +265,38 @@ mod tests {
             e.headers["x-required-permission"],
             "run.services.setIamPolicy"
         );
-        assert_eq!(
-            e.path,
-            "/run.googleapis.com/google.cloud.run.v1.Services.SetIamPolicy"
-        );
+        assert_eq!(e.path, "google.cloud.run.v1.Services.SetIamPolicy");
         assert_eq!(e.org.as_deref(), Some("p1"));
+    }
+
+    #[test]
+    fn methods_that_name_their_permission() {
+        let payload =
+            |service: &str, method: &str| json!({"serviceName": service, "methodName": method});
+        let of = |service, method| permission_of_method(&payload(service, method));
+        assert_eq!(
+            of("storage.googleapis.com", "storage.objects.delete").as_deref(),
+            Some("storage.objects.delete")
+        );
+        assert_eq!(
+            of("k8s.io", "io.k8s.core.v1.pods.list").as_deref(),
+            Some("core/pods:list")
+        );
+        assert_eq!(
+            of("k8s.io", "io.k8s.authorization.rbac.v1.clusterroles.create").as_deref(),
+            Some("rbac.authorization.k8s.io/clusterroles:create")
+        );
+        assert_eq!(
+            of("k8s.io", "io.k8s.core.v1.pods.exec.create").as_deref(),
+            Some("core/pods/exec:create")
+        );
+        assert_eq!(
+            of(
+                "run.googleapis.com",
+                "google.cloud.run.v1.Services.GetService"
+            ),
+            None
+        );
     }
 
     #[test]

@@ -80,8 +80,8 @@ impl LogFormat for K8sAudit {
 
     fn envelope(&self) -> Option<Envelope> {
         Some(Envelope {
-            list: "items",
             kind_suffix: Some("List"),
+            ..Envelope::list("items")
         })
     }
 

@@ -7,10 +7,13 @@
 //! the decoders' envelopes, the fast path's markers) is read from that list:
 //! a new format is one more file and one more entry there.
 
+mod azure;
 mod cloudtrail;
+mod exports;
 mod gcp;
 mod generic;
 mod k8s;
+mod unread;
 
 use serde_json::Value;
 
@@ -52,20 +55,29 @@ pub struct Envelope {
     pub list: &'static str,
     /// The document's `kind` must end so (`List`), where the key alone is too common.
     pub kind_suffix: Option<&'static str>,
+    /// How one item of the list becomes a record.
+    pub item: fn(Value) -> Value,
 }
 
 impl Envelope {
-    /// The records of `document`, if it is this envelope.
-    pub fn records<'v>(&self, document: &'v Value) -> Option<&'v Vec<Value>> {
+    /// An envelope whose list holds records as they are.
+    pub const fn list(list: &'static str) -> Self {
+        Envelope {
+            list,
+            kind_suffix: None,
+            item: std::convert::identity,
+        }
+    }
+
+    /// Whether `document` is this envelope.
+    fn fits(&self, document: &Value) -> bool {
         let kind_fits = self.kind_suffix.is_none_or(|suffix| {
             document
                 .get("kind")
                 .and_then(Value::as_str)
                 .is_some_and(|kind| kind.ends_with(suffix))
         });
-        kind_fits
-            .then(|| document.get(self.list).and_then(Value::as_array))
-            .flatten()
+        kind_fits && document.get(self.list).is_some_and(Value::is_array)
     }
 }
 
@@ -75,6 +87,7 @@ static FORMATS: &[&dyn LogFormat] = &[
     &k8s::K8sAudit,
     &cloudtrail::CloudTrail,
     &gcp::GcpAudit,
+    &azure::AzureMonitor,
     &generic::Generic,
 ];
 
@@ -159,23 +172,70 @@ pub fn event_from_record(
     map: &FieldMap,
     format: InputFormat,
 ) -> Result<Event, Skip> {
-    let event = format.of(record).event(record, map)?;
+    let inner = exports::inner_record(record);
+    let record = inner.as_ref().unwrap_or(record);
+    let event = format
+        .of(record)
+        .event(record, map)
+        .map_err(|skip| explain(record, format, skip))?;
     fields::event_time_in_range(event.ts)?;
     Ok(event)
+}
+
+/// A skip reason that says what the record is where a format's reason would
+/// mislead: a record of a log grantgap does not read, or one that another
+/// format than the forced one reads.
+fn explain(record: &Value, format: InputFormat, skip: Skip) -> Skip {
+    if let InputFormat::Forced(forced) = format {
+        if let Some(other) = FORMATS.iter().find(|f| {
+            f.name() != forced.name() && f.name() != generic::Generic.name() && f.detect(record)
+        }) {
+            return Skip::new(
+                "another format",
+                format!(
+                    "this is a {} record, read as {} by --input-format: drop --input-format, or pass --input-format {}",
+                    other.name(),
+                    forced.name(),
+                    other.name()
+                ),
+            );
+        }
+    }
+    let detected_none = match format {
+        InputFormat::Auto => FORMATS
+            .iter()
+            .all(|f| f.name() == generic::Generic.name() || !f.detect(record)),
+        InputFormat::Forced(f) => f.name() == generic::Generic.name(),
+    };
+    match unread::recognise(record).filter(|_| detected_none) {
+        Some(what) => Skip::new("unread format", what),
+        None => skip,
+    }
 }
 
 /// The path of a record as logged, to learn templates from (see
 /// [`LogFormat::raw_path`]).
 pub fn raw_path(record: &Value, map: &FieldMap, format: InputFormat) -> Option<String> {
+    let inner = exports::inner_record(record);
+    let record = inner.as_ref().unwrap_or(record);
     format.of(record).raw_path(record, map)
 }
 
-/// The records of a document that wraps them in a list, as some format does.
-pub fn unwrap_envelope(document: &Value) -> Option<&Vec<Value>> {
-    FORMATS
+/// The records of a document that wraps them in a list, as some format or
+/// exporter does; the document itself when it is no envelope.
+pub fn unwrap_envelope(mut document: Value) -> Vec<Value> {
+    let envelope = FORMATS
         .iter()
         .filter_map(|f| f.envelope())
-        .find_map(|envelope| envelope.records(document))
+        .chain(exports::ENVELOPES.iter().copied())
+        .find(|envelope| envelope.fits(&document));
+    match envelope {
+        Some(envelope) => match document[envelope.list].take() {
+            Value::Array(items) => items.into_iter().map(envelope.item).collect(),
+            _ => unreachable!("fits() checked the list"),
+        },
+        None => vec![document],
+    }
 }
 
 /// Whether `key` marks a record of some format other than the generic one.
@@ -208,9 +268,12 @@ fn utc_timestamp(record: &Value, paths: &[&str]) -> Result<Millis, Skip> {
     let Some(value) = paths.iter().find_map(|p| at(record, p)) else {
         return Ok(UNKNOWN_TIME);
     };
+    // BigQuery's exports end a UTC time with ` UTC`.
     fields::timestamp(value).or_else(|skip| match value.as_str() {
-        Some(s) => fields::timestamp(&Value::String(format!("{}Z", s.trim_end_matches('Z'))))
-            .map_err(|_| skip),
+        Some(s) => {
+            let naive = s.trim_end_matches(" UTC").trim_end_matches('Z');
+            fields::timestamp(&Value::String(format!("{naive}Z"))).map_err(|_| skip)
+        }
         None => Err(skip),
     })
 }
