@@ -489,3 +489,31 @@ fn logs_grantgap_does_not_read_are_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--input-format azure"), "{stderr}");
 }
+
+#[test]
+fn a_refused_credential_is_never_a_grant_even_with_peers() {
+    // Peers read blobs; a request whose SAS the service refused (no `se=` to
+    // date it) is not an object ACL nor a missing permission.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("storage.jsonl");
+    let ok = |i: u32, who: &str| {
+        format!(
+            r#"{{"time":"2025-03-15T06:0{i}:00Z","category":"StorageRead","operationName":"GetBlob","statusCode":200,"statusText":"Success","identity":{{"type":"OAuth","requester":{{"objectId":"{who}"}}}},"properties":{{"accountName":"st1","serviceType":"blob","objectKey":"/st1/c/ok-{i}.csv"}}}}"#
+        )
+    };
+    let refused = r#"{"time":"2025-03-15T07:00:00Z","category":"StorageRead","operationName":"GetBlob","statusCode":403,"statusText":"AuthenticationFailed","properties":{"accountName":"st1","serviceType":"blob","objectKey":"/st1/c/secret.csv"},"uri":"https://st1.blob.core.windows.net/c/secret.csv?sv=2021-12-02&sp=r&sig=REDACTED"}"#;
+    let lines = [
+        ok(1, "a"),
+        ok(2, "b"),
+        ok(3, "c"),
+        ok(4, "d"),
+        refused.to_string(),
+    ];
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let r: Value =
+        serde_json::from_str(&run(&["report", "--format", "json", log.to_str().unwrap()])).unwrap();
+    let all = seen(&r);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].cause, "unknown", "{all:#?}");
+    assert_eq!(all[0].permission, None);
+}

@@ -24,6 +24,9 @@ pub enum Signal {
     ScopeInsufficient,
     /// The response says the credential (token, signature, key) has expired.
     CredentialExpired,
+    /// The service refused the credential itself, not the permission (Azure
+    /// Storage answers a bad SAS or key with 403 AuthenticationFailed).
+    AuthenticationFailed,
     /// The response names a permission or scope the request needed.
     Requires(String),
     /// The response names the policy that denied: the principal's own, or a
@@ -48,6 +51,7 @@ enum Emits {
     NotFound,
     ScopeInsufficient,
     CredentialExpired,
+    AuthenticationFailed,
     /// The first capture group is the permission.
     Requires,
     /// A policy of this kind; the first capture group that matched names it.
@@ -229,6 +233,12 @@ const RULES: &[(&str, Part, &str, Emits)] = &[
         Emits::CredentialExpired,
     ),
     (
+        "authentication failure code",
+        Part::ErrorCode,
+        r"^(?:AuthenticationFailed|InvalidAuthenticationInfo|NoAuthenticationInformation)$",
+        Emits::AuthenticationFailed,
+    ),
+    (
         "permission named in message",
         Part::Message,
         r#"(?i)\b(?:requires?|missing|needs?|lacks?)\s+(?:the\s+)?(?:scope|permission|privilege)s?\s*[:=]?\s*['"`]?([A-Za-z][\w.:/-]*[\w])"#,
@@ -272,6 +282,7 @@ pub fn signals(key: &DenialKey) -> Vec<Signal> {
                 Emits::NotFound => Signal::NotFound,
                 Emits::ScopeInsufficient => Signal::ScopeInsufficient,
                 Emits::CredentialExpired => Signal::CredentialExpired,
+                Emits::AuthenticationFailed => Signal::AuthenticationFailed,
                 Emits::Requires => Signal::Requires(captures[1].to_string()),
                 Emits::DeniedBy(kind) => Signal::DeniedBy(DeniedBy {
                     kind: *kind,
@@ -512,6 +523,10 @@ mod tests {
             vec![Signal::CredentialExpired]
         );
         assert_eq!(of_code("ExpiredToken"), vec![Signal::CredentialExpired]);
+        assert_eq!(
+            of_code("AuthenticationFailed"),
+            vec![Signal::AuthenticationFailed]
+        );
         assert!(of_message("Insufficient permissions").is_empty());
     }
 

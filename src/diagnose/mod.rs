@@ -336,6 +336,18 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         );
         return Diagnosis::new(denial, Cause::TokenExpired, c, vec![], evidence);
     }
+    if has(&Signal::AuthenticationFailed) {
+        let c = rule(
+            Level::Low,
+            "the service refused the credential, not a permission",
+        );
+        let mut diagnosis = Diagnosis::new(denial, Cause::Unknown, c, vec![], evidence);
+        diagnosis.note = Some(
+            "authentication failed: the service refused the credential itself (a SAS or key that expired, was revoked or is malformed), so no grant is proposed; its expiry and key rotation decide"
+                .into(),
+        );
+        return diagnosis;
+    }
     // 5. An object nobody can reach that 404s elsewhere does not exist.
     // Every object of a group shares these facts (ingest splits groups by them).
     let objects = key.objects;

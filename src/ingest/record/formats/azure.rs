@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use super::{at, first_text, text_at, utc_timestamp, Envelope, LogFormat};
+use super::{at, first_text, text_at, utc_timestamp, Envelope, LogFormat, UNKNOWN_CALLER};
 use crate::ingest::record::fields::{self, FieldMap, Skip};
 use crate::model::{Event, Millis, ACTION_METHOD, NOT_A_RESPONSE};
 
@@ -41,10 +41,6 @@ const UPN_CLAIMS: &[&str] = &[
     "upn",
     "unique_name",
 ];
-
-/// The principal of a record that names none (a Storage request by SAS with
-/// no requester, a trimmed export).
-const UNKNOWN_CALLER: &str = "(caller not in log)";
 
 /// Error codes of an Activity Log denial.
 const DENIAL_CODES: &[&str] = &[

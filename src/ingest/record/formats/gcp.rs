@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{at, first_text, text_at, utc_timestamp, LogFormat};
+use super::{at, first_text, text_at, utc_timestamp, LogFormat, UNKNOWN_CALLER};
 use crate::ingest::record::fields::{FieldMap, Skip};
 use std::sync::LazyLock;
 
@@ -24,9 +24,6 @@ pub struct GcpAudit;
 /// Where the audit record is: a log entry's `protoPayload`, or the column a
 /// BigQuery log sink writes it to.
 const PAYLOADS: [&str; 2] = ["protoPayload", "protopayload_auditlog"];
-
-/// The principal of an entry that names no caller.
-const UNKNOWN_CALLER: &str = "(caller not in log)";
 
 impl LogFormat for GcpAudit {
     fn name(&self) -> &'static str {

@@ -243,6 +243,11 @@ pub fn is_marker(key: &str) -> bool {
     FORMATS.iter().any(|f| f.markers().contains(&key))
 }
 
+/// The principal of a record that names no caller (a VPC Service Controls
+/// denial, a Storage request by SAS, a trimmed export): still a denial,
+/// attributed to a named unknown.
+const UNKNOWN_CALLER: &str = "(caller not in log)";
+
 /// The value at a dotted path.
 fn at<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
