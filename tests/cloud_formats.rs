@@ -112,9 +112,23 @@ fn cloudtrail_lookup_events_rows_carry_the_record_as_a_string() {
         assert_eq!(create.permission.as_deref(), Some("iam:CreateUser"));
         assert_eq!(create.objects, ["arn:aws:iam::111122223333:user/tmp-admin"]);
     }
-    let all = seen(&report("cloudtrail/lookup_events.json"));
+    let r = report("cloudtrail/lookup_events.json");
+    let all = seen(&r);
     let stop = finding(&all, SSO, "CALL ec2:StopInstances");
     assert_eq!(stop.permission.as_deref(), Some("ec2:StopInstances"));
+    // The principal is the role; the session behind it is kept as evidence.
+    let tokens: Vec<&Value> = r["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["principal"] == SSO)
+        .flat_map(|p| p["findings"].as_array().unwrap())
+        .flat_map(|f| f["evidence"]["tokens"].as_array().unwrap())
+        .collect();
+    assert!(
+        !tokens.is_empty() && tokens.iter().all(|t| t.as_str().unwrap().contains('@')),
+        "{tokens:?}"
+    );
 }
 
 #[test]

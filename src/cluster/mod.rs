@@ -79,6 +79,9 @@ pub struct FindingEvidence {
     /// Snapshot instants in effect at these denials.
     #[schemars(with = "Vec<String>")]
     pub snapshots: Vec<Timestamp>,
+    /// The tokens the denied requests carried (a role session's name, in
+    /// CloudTrail), as the log names them.
+    pub tokens: Vec<String>,
     #[schemars(with = "Vec<String>")]
     pub token_issued_at: Vec<Timestamp>,
     #[schemars(with = "Vec<String>")]
@@ -156,6 +159,7 @@ struct FindingAcc<'a> {
     orgs: BTreeSet<&'a str>,
     fields: BTreeSet<&'a str>,
     later_succeeded: Option<bool>,
+    tokens: BTreeSet<&'a str>,
     denied_by: BTreeSet<&'a DeniedBy>,
     notes: BTreeSet<&'a str>,
 }
@@ -212,6 +216,7 @@ impl<'a> PrincipalAcc<'a> {
             if let Some(later) = e.later_succeeded {
                 f.later_succeeded = Some(f.later_succeeded.unwrap_or(false) || later);
             }
+            f.tokens.extend(key.token_id.as_deref());
             f.denied_by.extend(e.denied_by.iter());
             f.notes.extend(d.note.as_deref());
             f.samples
@@ -588,6 +593,7 @@ fn finish_principal(
                     .map(|(_, id)| id.to_string())
                     .collect(),
                 snapshots: capped(f.snapshots.into_iter().map(Timestamp)),
+                tokens: capped(f.tokens.into_iter().map(str::to_string)),
                 token_issued_at: capped(f.issued.into_iter().map(Timestamp)),
                 token_expires_at: capped(f.expires.into_iter().map(Timestamp)),
                 granted_at: capped(f.granted.into_iter().map(Timestamp)),

@@ -109,6 +109,24 @@ fn role_of_session(arn: &str) -> Option<String> {
     Some(format!("{partition}:iam::{account}:role/{role}"))
 }
 
+/// The name of a role session (`…:assumed-role/ROLE/SESSION`, or the part of
+/// `AROA…:SESSION` after the colon): the principal is the role, and the
+/// session, which names the person or job behind it, is the token evidence.
+fn session(record: &Value) -> Option<String> {
+    let from_arn = text_at(record, "userIdentity.arn").and_then(|arn| {
+        let (_, rest) = arn.split_once(":assumed-role/")?;
+        let (_, name) = rest.split_once('/')?;
+        Some(name.to_string())
+    });
+    from_arn
+        .or_else(|| {
+            let id = text_at(record, "userIdentity.principalId")?;
+            let (role, name) = id.split_once(':')?;
+            role.starts_with("AROA").then(|| name.to_string())
+        })
+        .filter(|name| !name.is_empty())
+}
+
 /// Who made the request: the role of an assumed-role session, else the
 /// identity's ARN, else its ids.
 fn principal(record: &Value) -> String {
@@ -317,7 +335,7 @@ impl LogFormat for CloudTrail {
         Ok(Event {
             ts: utc_timestamp(record, &["eventTime", "p_event_time"])?,
             principal: principal(record),
-            token_id: text_at(record, "userIdentity.accessKeyId"),
+            token_id: session(record).or_else(|| text_at(record, "userIdentity.accessKeyId")),
             token_issued_at: utc_timestamp(
                 record,
                 &["userIdentity.sessionContext.attributes.creationDate"],
@@ -451,6 +469,7 @@ mod tests {
             .event(&record(None, None, bare), &FieldMap::default())
             .unwrap();
         assert_eq!(e.principal, "arn:aws:iam::111122223333:role/Deployer");
+        assert_eq!(e.token_id.as_deref(), Some("ci-42"), "the session is kept");
         let ids_only = json!({"type": "AWSAccount", "principalId": "AROAEXAMPLEID:job-7", "accountId": "111122223333"});
         let e = CloudTrail
             .event(&record(None, None, ids_only), &FieldMap::default())

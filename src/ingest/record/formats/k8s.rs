@@ -43,6 +43,9 @@ fn from_message(message: &str) -> Option<(String, Option<String>)> {
     Some((permission, c.name("ns").map(|n| n.as_str().to_string())))
 }
 
+/// The endpoint of a record that names neither a resource nor a URI.
+const RESOURCE_NOT_IN_LOG: &str = "(resource not in log)";
+
 /// The permission a request needs, as RBAC rules name it.
 fn permission(record: &Value, verb: &str) -> Option<String> {
     match at(record, "objectRef") {
@@ -133,16 +136,18 @@ impl LogFormat for K8sAudit {
                 headers.insert("x-required-permission".to_string(), p);
             }
         }
+        // A trimmed record may name neither a resource nor a URI: say so
+        // rather than show an empty endpoint.
         let path = match at(record, "objectRef") {
             Some(object) => {
                 let group = text_at(object, "apiGroup").unwrap_or_else(|| "core".into());
-                let resource = text_at(object, "resource").unwrap_or_default();
-                match text_at(object, "subresource") {
-                    Some(sub) => format!("/{group}/{resource}/{{name}}/{sub}"),
-                    None => format!("/{group}/{resource}"),
+                match (text_at(object, "resource"), text_at(object, "subresource")) {
+                    (None, _) => RESOURCE_NOT_IN_LOG.to_string(),
+                    (Some(resource), Some(sub)) => format!("/{group}/{resource}/{{name}}/{sub}"),
+                    (Some(resource), None) => format!("/{group}/{resource}"),
                 }
             }
-            None => text_at(record, "requestURI").unwrap_or_default(),
+            None => text_at(record, "requestURI").unwrap_or_else(|| RESOURCE_NOT_IN_LOG.into()),
         };
         let message = text_at(record, "responseStatus.message")
             .or_else(|| annotation("authorization.k8s.io/reason"));

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// A log shape grantgap knows and does not read.
 struct Unread {
-    /// What the record is.
+    /// What the record is, with its article.
     name: &'static str,
     /// Why grantgap does not read it, or what to give it instead.
     why: &'static str,
@@ -27,7 +27,7 @@ fn category_is(record: &Value, names: &[&str]) -> bool {
 
 static UNREAD: &[Unread] = &[
     Unread {
-        name: "Microsoft Entra ID sign-in log",
+        name: "a Microsoft Entra ID sign-in log",
         why: "sign-ins record token issuance, never an API call's 403; give grantgap the Azure Activity Log or the resource logs of the service that refused",
         matches: |r| {
             category_is(
@@ -42,22 +42,22 @@ static UNREAD: &[Unread] = &[
         },
     },
     Unread {
-        name: "Microsoft Entra ID audit log",
+        name: "a Microsoft Entra ID audit log",
         why: "directory changes, not API authorization decisions",
         matches: |r| category_is(r, &["AuditLogs"]) || has(r, &["activityDisplayName", "loggedByService"]),
     },
     Unread {
-        name: "Okta System Log",
-        why: "grantgap does not read Okta logs; the API whose 403s you chase logs them (a gateway's access log, a cloud audit log)",
+        name: "an Okta System Log",
+        why: "identity-provider events; the API whose 403s you chase logs them (a gateway's access log, a cloud audit log)",
         matches: |r| has(r, &["eventType", "actor", "outcome"]) && r.get("published").is_some(),
     },
     Unread {
-        name: "GitHub audit log",
-        why: "grantgap does not read GitHub's audit log",
+        name: "a GitHub audit log",
+        why: "GitHub's own audit events; give grantgap the logs of the API that refused",
         matches: |r| has(r, &["action", "actor"]) && (r.get("@timestamp").is_some() || r.get("org").is_some()),
     },
     Unread {
-        name: "Google Workspace activity report",
+        name: "a Google Workspace activity report",
         why: "grantgap reads GCP Cloud Audit Logs, not Workspace reports",
         matches: |r| {
             r.get("kind")
@@ -66,7 +66,7 @@ static UNREAD: &[Unread] = &[
         },
     },
     Unread {
-        name: "AWS CloudTrail digest or Insights record",
+        name: "an AWS CloudTrail digest or Insights",
         why: "digests and Insights summarise; give grantgap the trail's event records",
         matches: |r| r.get("digestStartTime").is_some() || r.get("insightDetails").is_some(),
     },
@@ -76,7 +76,7 @@ static UNREAD: &[Unread] = &[
 pub(super) fn recognise(record: &Value) -> Option<String> {
     UNREAD.iter().find(|u| (u.matches)(record)).map(|u| {
         format!(
-            "this is a {} record, which grantgap does not read: {}",
+            "this is {} record, which grantgap does not read: {}",
             u.name, u.why
         )
     })
