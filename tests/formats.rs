@@ -162,10 +162,16 @@ fn kubernetes_rbac_dump_gives_roles_bindings_and_the_fix() {
             .iter()
             .all(|f| f["confidence"]["level"] == "high"));
         // Secrets come with the aggregated view role or the narrow role it aggregates; the
-        // narrow one grants less. Deployment scaling needs the wildcard apps-admin role.
+        // narrow one grants less. Only the wildcard apps-admin role (`apps/*:*`) grants
+        // deployment scaling, and a whole API group is no fix: a new, narrow role is.
         assert_eq!(
             p["fix"]["grant_roles"],
-            serde_json::json!(["ClusterRole/apps-admin", "ClusterRole/secret-reader"]),
+            serde_json::json!(["ClusterRole/secret-reader"]),
+            "{dump}"
+        );
+        assert_eq!(
+            p["fix"]["no_role_grants"],
+            serde_json::json!(["apps/deployments/scale:update"]),
             "{dump}"
         );
     }

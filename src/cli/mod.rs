@@ -43,8 +43,11 @@ pub struct InputArgs {
     /// Role definitions (role, permissions, inherits, plane).
     #[arg(long, value_name = "F")]
     pub roles: Vec<String>,
-    /// Kubernetes RBAC dump (kubectl get roles,rolebindings,clusterroles,clusterrolebindings -A -o json).
-    #[arg(long, value_name = "F")]
+    /// IAM state as the platform exports it: a Kubernetes RBAC dump (kubectl get
+    /// roles,rolebindings,clusterroles,clusterrolebindings -A -o json) or AWS
+    /// `aws iam get-account-authorization-details`. A time in the file name
+    /// (2026-11-20T08-00-00Z) dates the dump; several dumps form a history.
+    #[arg(long, visible_alias = "iam", value_name = "F")]
     pub rbac: Vec<String>,
     /// Endpoint policies (method, path, all_of, any_of, fields, data_scoped).
     #[arg(long, value_name = "F")]

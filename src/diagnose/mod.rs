@@ -465,6 +465,30 @@ fn judge_grants<'a>(
             );
             return Diagnosis::new(denial, Cause::FieldLevel, c, missing, evidence);
         }
+        // A held role the inputs never define may grant it: say so, and do
+        // not claim more than the defined roles show.
+        if !snapshot.grants.undefined.is_empty() {
+            let c = rule(
+                source_level.min(Level::Medium),
+                "the defined roles in effect do not grant it; some held roles are not defined in the inputs",
+            );
+            let undefined: Vec<&str> = snapshot
+                .grants
+                .undefined
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let mut diagnosis =
+                Diagnosis::new(denial, Cause::MissingPermission, c, missing, evidence);
+            diagnosis.note = Some(
+                format!(
+                    "held but not defined in the inputs, so their permissions are unknown: {}; give their definitions to confirm",
+                    undefined.join(", ")
+                )
+                .into(),
+            );
+            return diagnosis;
+        }
         let c = rule(
             source_level,
             match requirement.source {

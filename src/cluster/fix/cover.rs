@@ -18,6 +18,14 @@ pub struct Cover {
     pub exact: bool,
 }
 
+/// A grant that allows a whole service or everything (`*`, `iam:*`, `*/read`,
+/// `Microsoft.Storage/*`, Kubernetes `core/pods:*`). A fix never proposes a
+/// role for what such a grant covers: an administrator role "covers" every
+/// gap, and proposing it is the over-grant this tool exists to prevent.
+fn broad(grant: &str) -> bool {
+    grant.starts_with('*') || grant.ends_with(":*") || grant.ends_with("/*")
+}
+
 /// A permission written `a|b` is covered by a role granting either.
 fn covers(grants: &BTreeSet<String>, permission: &str) -> bool {
     crate::correlate::roles::grants_permission(grants, permission)
@@ -31,7 +39,11 @@ fn covers(grants: &BTreeSet<String>, permission: &str) -> bool {
 pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
     let mut candidates: Vec<(String, BTreeSet<String>)> = graph
         .api_roles()
-        .map(|role| (role.to_string(), graph.grants([role]).api))
+        .map(|role| {
+            let mut grants = graph.grants([role]).api;
+            grants.retain(|g| !broad(g));
+            (role.to_string(), grants)
+        })
         .filter(|(_, grants)| needed.iter().any(|p| covers(grants, p)))
         .collect();
     candidates.sort();
@@ -272,6 +284,24 @@ mod tests {
     }
 
     #[test]
+    fn administrator_roles_are_never_the_fix() {
+        let graph = RoleGraph::new(&[
+            role("arn:aws:iam::aws:policy/AdministratorAccess", &["*"]),
+            role("S3Full", &["s3:*"]),
+            role("ClusterAdmin", &["*/*:*"]),
+            role("Reader", &["*/read"]),
+            role("S3ReadOnly", &["s3:Get*", "s3:List*"]),
+        ]);
+        assert_eq!(
+            smallest_cover(&needed(&["s3:GetObject"]), &graph).roles,
+            vec!["S3ReadOnly"]
+        );
+        let cover = smallest_cover(&needed(&["s3:PutObject"]), &graph);
+        assert_eq!(cover.roles, Vec::<String>::new());
+        assert_eq!(cover.uncoverable, vec!["s3:PutObject"]);
+    }
+
+    #[test]
     fn the_least_over_granting_role_wins_a_tie() {
         let graph = RoleGraph::new(&[role("Admin", &["x", "y", "z", "w"]), role("Narrow", &["x"])]);
         assert_eq!(
@@ -309,7 +339,11 @@ mod tests {
     fn brute_force(needed: &BTreeSet<String>, graph: &RoleGraph) -> Option<Vec<String>> {
         let candidates: Vec<(String, BTreeSet<String>)> = graph
             .api_roles()
-            .map(|role| (role.to_string(), graph.grants([role]).api))
+            .map(|role| {
+                let mut grants = graph.grants([role]).api;
+                grants.retain(|g| !broad(g));
+                (role.to_string(), grants)
+            })
             .filter(|(_, grants)| needed.iter().any(|p| covers(grants, p)))
             .collect::<BTreeSet<_>>()
             .into_iter()

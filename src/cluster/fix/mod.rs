@@ -20,6 +20,65 @@ pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed)
         .collect()
 }
 
+/// How a platform names granting: a gateway's API role, an IAM policy, a
+/// Kubernetes Role, a GCP role, an Azure role definition.
+struct Terms {
+    create: &'static str,
+    and_grant: &'static str,
+    assign: &'static str,
+}
+
+impl Terms {
+    /// The terms of the platform a permission's shape names.
+    fn of(permission: &str) -> Self {
+        let (service, action) = permission.split_once(':').unwrap_or(("", permission));
+        let iam = !service.is_empty()
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !action.contains('/')
+            && action.starts_with(|c: char| c.is_ascii_uppercase() || c == '*');
+        if iam {
+            Terms {
+                create: "create an IAM policy that allows",
+                and_grant: "and attach it",
+                assign: "attach the IAM policy",
+            }
+        } else if permission.matches('.').count() >= 2
+            && !permission.contains([':', '/'])
+            && permission.starts_with(|c: char| c.is_ascii_lowercase())
+        {
+            Terms {
+                create: "grant a predefined or custom role that includes",
+                and_grant: "(create a custom role only if none does)",
+                assign: "grant the role",
+            }
+        } else if permission.starts_with("Microsoft.") {
+            Terms {
+                create: "create a custom role definition that allows",
+                and_grant: "and assign it at the narrowest scope that covers the denials",
+                assign: "assign the role",
+            }
+        } else if permission.starts_with("nonresource:")
+            || permission
+                .split_once('/')
+                .is_some_and(|(_, rest)| rest.contains(':'))
+        {
+            Terms {
+                create: "create a Role (or ClusterRole) that allows",
+                and_grant: "and bind it",
+                assign: "bind the role",
+            }
+        } else {
+            Terms {
+                create: "create an API role that grants",
+                and_grant: "and assign it",
+                assign: "assign the API role",
+            }
+        }
+    }
+}
+
 /// Named policies, in words: `service control policy arn:…, permissions boundary`.
 fn listed<'p>(policies: impl IntoIterator<Item = &'p DeniedBy>) -> String {
     let named: Vec<String> = policies.into_iter().map(DeniedBy::to_string).collect();
@@ -123,10 +182,11 @@ pub fn advice(
     let roles = permission
         .map(|p| roles_granting(cover, p, diagnosed))
         .unwrap_or_default();
+    let terms = Terms::of(perm);
     let grant_role = if roles.is_empty() {
-        format!("create an API role that grants {perm} and assign it")
+        format!("{} {perm} {}", terms.create, terms.and_grant)
     } else {
-        format!("assign the API role {}", roles.join(" or "))
+        format!("{} {}", terms.assign, roles.join(" or "))
     };
     let first = |values: &[Timestamp]| {
         values

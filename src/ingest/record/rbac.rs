@@ -17,10 +17,22 @@ use serde_json::Value;
 use crate::ingest::record::fields::{self, Skip};
 use crate::model::{RoleBinding, RoleDef};
 
-/// What one RBAC object contributes.
+/// What one object of an IAM state export contributes.
 pub enum RbacObject {
     Role(RoleDef, Aggregation),
     Bindings(Vec<RoleBinding>),
+    /// The roles and bindings of a cloud's export, and which platform's
+    /// history they belong to.
+    Cloud(Platform, Vec<RoleDef>, Vec<RoleBinding>),
+}
+
+/// The platform an export describes: each has its own history of dumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Platform {
+    Kubernetes,
+    Aws,
+    Gcp,
+    Azure,
 }
 
 /// The label selectors of an aggregated ClusterRole, and its own labels.
@@ -74,8 +86,22 @@ fn rule_permissions(rule: &Value) -> Vec<String> {
     out
 }
 
-/// Reads one RBAC object; anything else is skipped with a reason.
+/// Reads one RBAC object, or an AWS authorization-details document; anything
+/// else is skipped with a reason.
 pub fn object_from_record(record: &Value) -> Result<RbacObject, Skip> {
+    if super::aws_iam::is_authorization_details(record) {
+        let (roles, bindings) = super::aws_iam::read(record)?;
+        return Ok(RbacObject::Cloud(Platform::Aws, roles, bindings));
+    }
+    match super::cloud_iam::read(record) {
+        Some(super::cloud_iam::CloudIam::Gcp(roles, bindings)) => {
+            return Ok(RbacObject::Cloud(Platform::Gcp, roles, bindings))
+        }
+        Some(super::cloud_iam::CloudIam::Azure(roles, bindings)) => {
+            return Ok(RbacObject::Cloud(Platform::Azure, roles, bindings))
+        }
+        None => {}
+    }
     let kind = record
         .get("kind")
         .and_then(Value::as_str)
@@ -244,7 +270,7 @@ mod tests {
             .iter()
             .map(|r| match object_from_record(r).unwrap() {
                 RbacObject::Role(d, a) => (d, a),
-                RbacObject::Bindings(_) => panic!("roles"),
+                _ => panic!("roles"),
             })
             .collect();
         aggregate(&mut roles);

@@ -140,6 +140,57 @@ pub fn policy_from_record(record: &Value, map: &FieldMap) -> Result<Policy, Skip
 
 type ParseFn<T> = fn(&Value, &FieldMap) -> Result<T, Skip>;
 
+/// The instant a dump's file name carries: `…2026-11-20T08-00-00Z…`,
+/// `…2026-11-20T08:00:00Z…`, `…20261120T080000Z…` or a date alone (midnight
+/// UTC).
+pub fn snapshot_instant(path: &std::path::Path) -> Option<crate::model::Millis> {
+    static STAMP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(\d{4})-?(\d{2})-?(\d{2})(?:[T_](\d{2})[-:]?(\d{2})[-:]?(\d{2})Z?)?")
+            .expect("stamp pattern compiles")
+    });
+    let name = path.file_name()?.to_str()?;
+    let c = STAMP.captures(name)?;
+    let part = |i: usize| c.get(i).map_or("00", |m| m.as_str());
+    let text = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &c[1],
+        &c[2],
+        &c[3],
+        part(4),
+        part(5),
+        part(6)
+    );
+    fields::timestamp(&Value::String(text)).ok()
+}
+
+/// A platform's bindings with every principal of any dump present in every
+/// dump: one absent from a dump held nothing at its instant.
+fn complete_history(mut bindings: Vec<RoleBinding>) -> Vec<RoleBinding> {
+    use std::collections::BTreeSet;
+    let instants: BTreeSet<crate::model::Millis> = bindings.iter().map(|b| b.snapshot_at).collect();
+    if instants.len() < 2 {
+        return bindings;
+    }
+    let present: BTreeSet<(String, crate::model::Millis)> = bindings
+        .iter()
+        .map(|b| (b.principal.clone(), b.snapshot_at))
+        .collect();
+    let principals: BTreeSet<String> = present.iter().map(|(p, _)| p.clone()).collect();
+    for principal in &principals {
+        for &at in &instants {
+            if !present.contains(&(principal.clone(), at)) {
+                bindings.push(RoleBinding {
+                    snapshot_at: at,
+                    principal: principal.clone(),
+                    role: String::new(),
+                    data_scope: None,
+                });
+            }
+        }
+    }
+    bindings
+}
+
 /// Reads the small tables, sequentially and whole, keeping their counts and bad records.
 pub(crate) struct SmallTables<'a> {
     pub(crate) files: &'a [InputFile],
@@ -153,22 +204,56 @@ pub(crate) struct SmallTables<'a> {
 }
 
 impl SmallTables<'_> {
-    /// Reads the RBAC dumps into role definitions (aggregation followed) and bindings.
+    /// Reads the IAM state exports (Kubernetes RBAC dumps, AWS authorization
+    /// details) into role definitions (aggregation followed) and bindings.
+    ///
+    /// A dump is the state at the instant its file name carries
+    /// ([`snapshot_instant`]), else from the beginning of the logs. Dumps of
+    /// one platform taken at several instants form a history: a principal
+    /// missing from a later dump held nothing then.
     pub(crate) fn read_rbac(&mut self) -> Result<(Vec<RoleDef>, Vec<RoleBinding>)> {
-        let objects = self.read(Table::Rbac, |record, _| rbac::object_from_record(record))?;
+        let objects =
+            self.read_located(Table::Rbac, |record, _| rbac::object_from_record(record))?;
         let mut roles = Vec::new();
-        let mut bindings = Vec::new();
-        for object in objects {
+        // Bindings per platform: histories are per platform.
+        let mut bindings: BTreeMap<rbac::Platform, Vec<RoleBinding>> = BTreeMap::new();
+        for (file, object) in objects {
+            let instant = self.files[file].path.as_deref().and_then(snapshot_instant);
+            let dated = |mut def: RoleDef| {
+                def.defined_at = instant;
+                def
+            };
+            let at = |mut b: RoleBinding| {
+                b.snapshot_at = instant.unwrap_or(b.snapshot_at);
+                b
+            };
             match object {
-                rbac::RbacObject::Role(def, aggregation) => roles.push((def, aggregation)),
-                rbac::RbacObject::Bindings(b) => bindings.extend(b),
+                rbac::RbacObject::Role(def, aggregation) => roles.push((dated(def), aggregation)),
+                rbac::RbacObject::Bindings(b) => bindings
+                    .entry(rbac::Platform::Kubernetes)
+                    .or_default()
+                    .extend(b.into_iter().map(at)),
+                rbac::RbacObject::Cloud(platform, defs, b) => {
+                    roles.extend(defs.into_iter().map(|d| (dated(d), Default::default())));
+                    bindings
+                        .entry(platform)
+                        .or_default()
+                        .extend(b.into_iter().map(at));
+                }
             }
         }
         rbac::aggregate(&mut roles);
+        let bindings = bindings.into_values().flat_map(complete_history).collect();
         Ok((roles.into_iter().map(|(def, _)| def).collect(), bindings))
     }
 
     pub(crate) fn read<T>(&mut self, table: Table, parse: ParseFn<T>) -> Result<Vec<T>> {
+        let rows = self.read_located(table, parse)?;
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
+    }
+
+    /// [`SmallTables::read`], with the index of the file each row came from.
+    fn read_located<T>(&mut self, table: Table, parse: ParseFn<T>) -> Result<Vec<(usize, T)>> {
         let mut rows = Vec::new();
         let mut skips = Aggregates::default();
         skips.quarantine = self.quarantine.take();
@@ -190,7 +275,7 @@ impl SmallTables<'_> {
                 match record
                     .and_then(|r| parse(&r, self.map).map_err(|s| s.with_raw(r.to_string())))
                 {
-                    Ok(row) => rows.push(row),
+                    Ok(row) => rows.push((file, row)),
                     Err(skip) => skips.add_skip(position, skip),
                 }
             }

@@ -130,7 +130,14 @@ pub fn table_from_name(path: &Path) -> Table {
         "role_snapshots" => Table::RoleSnapshots,
         "roles" => Table::Roles,
         "policies" => Table::Policies,
-        "rbac" => Table::Rbac,
+        "rbac" | "iam" => Table::Rbac,
+        // A dated dump: `iam-2026-11-20T08-00-00Z.json`, `rbac_20261120.json`.
+        s if ["rbac-", "rbac_", "iam-", "iam_"]
+            .iter()
+            .any(|prefix| s.starts_with(prefix)) =>
+        {
+            Table::Rbac
+        }
         _ => Table::Events,
     }
 }

@@ -1,0 +1,322 @@
+//! AWS IAM state as `aws iam get-account-authorization-details` exports it,
+//! read as role definitions and bindings.
+//!
+//! Every managed policy (its default version) and every inline policy becomes
+//! a role named by its ARN (`arn:aws:iam::aws:policy/ReadOnlyAccess`; an inline
+//! one `USER-OR-ROLE-ARN#inline/NAME`) granting the actions of its Allow
+//! statements. Users, roles and groups are bound to the policies attached to
+//! them; a user also holds its groups' policies. A role is bound under its ARN
+//! and, where it has a path, under the ARN without it, which is how CloudTrail
+//! names a session whose issuer it does not log.
+//!
+//! Limits, on purpose: only statements that apply to every resource (`*`, or
+//! no `Resource`) grant: a policy that allows an action on one queue does not
+//! grant it on another, and reading it as granting would turn a real gap into
+//! a transient one. `NotAction` statements and Deny statements grant nothing
+//! here (an explicit deny is read from the denial's message). Unattached
+//! managed policies are defined but held by nobody: they are the candidates a
+//! fix can name.
+
+use serde_json::Value;
+
+use crate::ingest::record::fields::{self, Skip};
+use crate::model::{RoleBinding, RoleDef};
+
+/// Whether a record is an authorization-details document.
+pub fn is_authorization_details(record: &Value) -> bool {
+    ["UserDetailList", "RoleDetailList", "GroupDetailList"]
+        .iter()
+        .any(|k| record.get(*k).is_some_and(Value::is_array))
+        || record
+            .get("Policies")
+            .and_then(Value::as_array)
+            .is_some_and(|p| p.iter().any(|p| p.get("PolicyVersionList").is_some()))
+}
+
+fn list<'v>(value: &'v Value, key: &str) -> impl Iterator<Item = &'v Value> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(fields::text)
+}
+
+/// A policy document, as the CLI and boto3 write it (an object), as some
+/// collectors keep it (JSON text) or as the API returns it (URL-encoded JSON
+/// text).
+fn document(value: &Value) -> Option<Value> {
+    let parsed = |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .ok()
+            .filter(Value::is_object)
+    };
+    match value {
+        Value::Object(_) => Some(value.clone()),
+        Value::String(text) => parsed(text).or_else(|| parsed(&percent_decode(text))),
+        _ => None,
+    }
+}
+
+/// `%7B%22Version%22…` → `{"Version"…` (`+` is a space, as the API encodes).
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some(hex(bytes[i + 1])? * 16 + hex(bytes[i + 2])?))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(value), _) => {
+                out.push(value as u8);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A string or a list of strings.
+fn one_or_many(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(items)) => items.iter().filter_map(fields::text).collect(),
+        Some(v) => fields::text(v).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The actions a policy document allows on every resource.
+fn allowed_actions(document: &Value) -> Vec<String> {
+    let statements: Vec<&Value> = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    let mut actions: Vec<String> = statements
+        .into_iter()
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .filter(|s| {
+            s.get("NotResource").is_none()
+                && s.get("Resource")
+                    .is_none_or(|r| one_or_many(Some(r)).iter().any(|r| r == "*"))
+        })
+        .flat_map(|s| one_or_many(s.get("Action")))
+        .collect();
+    actions.sort();
+    actions.dedup();
+    actions
+}
+
+/// The default version's document of a managed policy.
+fn default_document(policy: &Value) -> Option<Value> {
+    let default = text(policy, "DefaultVersionId");
+    list(policy, "PolicyVersionList")
+        .find(|v| {
+            v.get("IsDefaultVersion").and_then(Value::as_bool) == Some(true)
+                || (default.is_some() && text(v, "VersionId") == default)
+        })
+        .and_then(|v| v.get("Document"))
+        .and_then(document)
+}
+
+fn role(name: String, permissions: Vec<String>) -> RoleDef {
+    RoleDef {
+        role: name,
+        permissions,
+        inherits: Vec::new(),
+        plane: "api".into(),
+        defined_at: None,
+    }
+}
+
+/// The ARN of a role without its path (`role/ci/deploy` → `role/deploy`), if it has one.
+fn without_path(arn: &str) -> Option<String> {
+    let (head, rest) = arn.split_once(":role/")?;
+    let name = rest.rsplit('/').next()?;
+    (name != rest).then(|| format!("{head}:role/{name}"))
+}
+
+/// The roles and bindings of one authorization-details document.
+pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
+    let mut roles = Vec::new();
+    let mut bindings = Vec::new();
+    for policy in list(record, "Policies") {
+        let Some(arn) = text(policy, "Arn") else {
+            continue;
+        };
+        let actions = default_document(policy)
+            .map(|d| allowed_actions(&d))
+            .unwrap_or_default();
+        roles.push(role(arn, actions));
+    }
+    // Each principal's own policies: attached managed ones and inline ones.
+    let own = |holder: &Value, inline_key: &str, roles: &mut Vec<RoleDef>| -> Vec<String> {
+        let arn = text(holder, "Arn").unwrap_or_default();
+        let mut held: Vec<String> = list(holder, "AttachedManagedPolicies")
+            .filter_map(|p| text(p, "PolicyArn"))
+            .collect();
+        for inline in list(holder, inline_key) {
+            let name = text(inline, "PolicyName").unwrap_or_default();
+            let actions = inline
+                .get("PolicyDocument")
+                .and_then(document)
+                .map(|d| allowed_actions(&d))
+                .unwrap_or_default();
+            let role_name = format!("{arn}#inline/{name}");
+            roles.push(role(role_name.clone(), actions));
+            held.push(role_name);
+        }
+        held
+    };
+    let mut groups = std::collections::HashMap::new();
+    for group in list(record, "GroupDetailList") {
+        let held = own(group, "GroupPolicyList", &mut roles);
+        if let Some(name) = text(group, "GroupName") {
+            groups.insert(name, held);
+        }
+    }
+    let mut bind = |principal: String, held: Vec<String>| {
+        if held.is_empty() {
+            // Holds nothing: still a principal of the snapshot.
+            bindings.push(binding(principal.clone(), String::new()));
+        }
+        for policy in held {
+            bindings.push(binding(principal.clone(), policy));
+        }
+    };
+    for user in list(record, "UserDetailList") {
+        let mut held = own(user, "UserPolicyList", &mut roles);
+        for group in one_or_many(user.get("GroupList")) {
+            held.extend(groups.get(&group).into_iter().flatten().cloned());
+        }
+        if let Some(arn) = text(user, "Arn") {
+            bind(arn, held);
+        }
+    }
+    for r in list(record, "RoleDetailList") {
+        let held = own(r, "RolePolicyList", &mut roles);
+        if let Some(arn) = text(r, "Arn") {
+            if let Some(short) = without_path(&arn) {
+                bind(short, held.clone());
+            }
+            bind(arn, held);
+        }
+    }
+    if roles.is_empty() && bindings.is_empty() {
+        return Err(Skip::new(
+            "missing field",
+            "an authorization-details document without users, roles, groups or policies",
+        ));
+    }
+    Ok((roles, bindings))
+}
+
+fn binding(principal: String, role: String) -> RoleBinding {
+    RoleBinding {
+        snapshot_at: 0,
+        principal,
+        role,
+        data_scope: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn details() -> Value {
+        json!({
+            "UserDetailList": [{"UserName": "alice", "Arn": "arn:aws:iam::1:user/alice", "GroupList": ["dev"],
+                "AttachedManagedPolicies": [], "UserPolicyList": []}],
+            "GroupDetailList": [{"GroupName": "dev", "Arn": "arn:aws:iam::1:group/dev",
+                "AttachedManagedPolicies": [{"PolicyName": "Describe", "PolicyArn": "arn:aws:iam::1:policy/Describe"}],
+                "GroupPolicyList": []}],
+            "RoleDetailList": [{"RoleName": "deploy", "Arn": "arn:aws:iam::1:role/ci/deploy",
+                "AttachedManagedPolicies": [],
+                "RolePolicyList": [{"PolicyName": "queue", "PolicyDocument":
+                    "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22sqs%3ASendMessage%22%2C%22Resource%22%3A%22*%22%7D%5D%7D"}]}],
+            "Policies": [
+                {"PolicyName": "Describe", "Arn": "arn:aws:iam::1:policy/Describe", "DefaultVersionId": "v2",
+                 "PolicyVersionList": [
+                    {"VersionId": "v2", "IsDefaultVersion": true, "Document": {"Statement": [
+                        {"Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": "*"},
+                        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::one/*"},
+                        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}},
+                    {"VersionId": "v1", "IsDefaultVersion": false, "Document": {"Statement": [
+                        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]},
+                {"PolicyName": "Unused", "Arn": "arn:aws:iam::1:policy/Unused", "DefaultVersionId": "v1",
+                 "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true,
+                    "Document": {"Statement": {"Effect": "Allow", "Action": "iam:CreateUser"}}}]}]
+        })
+    }
+
+    #[test]
+    fn policies_become_roles_and_principals_hold_them() {
+        let record = details();
+        assert!(is_authorization_details(&record));
+        let (roles, bindings) = read(&record).unwrap();
+        let grants = |name: &str| {
+            roles
+                .iter()
+                .find(|r| r.role == name)
+                .unwrap_or_else(|| panic!("{name}"))
+                .permissions
+                .clone()
+        };
+        assert_eq!(
+            grants("arn:aws:iam::1:policy/Describe"),
+            ["ec2:Describe*"],
+            "the default version, Allow on * only"
+        );
+        assert_eq!(grants("arn:aws:iam::1:policy/Unused"), ["iam:CreateUser"]);
+        assert_eq!(
+            grants("arn:aws:iam::1:role/ci/deploy#inline/queue"),
+            ["sqs:SendMessage"],
+            "a URL-encoded document"
+        );
+        let held = |principal: &str| -> Vec<&str> {
+            bindings
+                .iter()
+                .filter(|b| b.principal == principal)
+                .map(|b| b.role.as_str())
+                .collect()
+        };
+        assert_eq!(
+            held("arn:aws:iam::1:user/alice"),
+            ["arn:aws:iam::1:policy/Describe"],
+            "through the group"
+        );
+        assert_eq!(
+            held("arn:aws:iam::1:role/ci/deploy"),
+            ["arn:aws:iam::1:role/ci/deploy#inline/queue"]
+        );
+        assert_eq!(
+            held("arn:aws:iam::1:role/deploy"),
+            held("arn:aws:iam::1:role/ci/deploy"),
+            "the pathless ARN"
+        );
+        assert!(bindings
+            .iter()
+            .all(|b| b.role != "arn:aws:iam::1:policy/Unused"));
+    }
+
+    #[test]
+    fn other_documents_are_not_authorization_details() {
+        assert!(!is_authorization_details(
+            &json!({"kind": "RoleList", "items": []})
+        ));
+        assert!(!is_authorization_details(
+            &json!({"Policies": [{"name": "x"}]})
+        ));
+    }
+}

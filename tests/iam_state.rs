@@ -1,0 +1,260 @@
+//! End-to-end: the IAM state platforms export (AWS authorization details,
+//! Kubernetes RBAC dumps), dated by their file names, as a history the
+//! denials are judged against.
+
+use serde_json::{json, Value};
+
+mod common;
+use common::stdout_of as run;
+
+fn report(args: &[&str]) -> Value {
+    let mut all = vec!["report", "--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&run(&all)).unwrap()
+}
+
+fn principal<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principal"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+}
+
+#[test]
+fn aws_authorization_details_over_time_decide_and_name_the_fix() {
+    // A bundle: two dated `iam-*.json` dumps and a CloudTrail log.
+    let r = report(&["tests/fixtures/aws_iam"]);
+
+    // Alice was denied iam:CreateUser at 10:00; the noon dump attaches
+    // UserAdmin to her group, and her 13:00 request succeeds.
+    let alice = principal(&r, "arn:aws:iam::111122223333:user/alice");
+    let f = &alice["findings"][0];
+    assert_eq!(f["cause"], "missing_permission");
+    assert_eq!(
+        f["confidence"]["level"], "high",
+        "judged against her policies"
+    );
+    assert!(
+        f["fix"].as_str().unwrap().contains(
+            "arn:aws:iam::111122223333:policy/UserAdmin was granted at 2026-11-20T12:00:00Z"
+        ),
+        "{f:#}"
+    );
+    assert_eq!(
+        alice["roles_held"],
+        json!(["arn:aws:iam::111122223333:policy/EC2Describe"]),
+        "the snapshot in effect at the denial, through her group"
+    );
+
+    // The pipeline role lacks iam:TagUser, which an existing, unattached
+    // customer-managed policy grants: attach it, do not write a new one.
+    let deploy = principal(&r, "arn:aws:iam::111122223333:role/ci/deploy-pipeline");
+    let f = &deploy["findings"][0];
+    assert_eq!(f["permission"], "iam:TagUser");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("attach the IAM policy arn:aws:iam::111122223333:policy/UserAdmin"),
+        "{f:#}"
+    );
+    assert_eq!(
+        deploy["fix"]["grant_roles"],
+        json!(["arn:aws:iam::111122223333:policy/UserAdmin"])
+    );
+
+    // A session logged without its issuer is the role without its path; it
+    // holds the same policies. LambdaDeploy allows functions by prefix only,
+    // so it does not grant lambda:DeleteFunction on everything.
+    let session = principal(&r, "arn:aws:iam::111122223333:role/deploy-pipeline");
+    assert!(session["roles_held"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("arn:aws:iam::111122223333:policy/LambdaDeploy")));
+    let f = &session["findings"][0];
+    assert_eq!(f["permission"], "lambda:DeleteFunction");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("create an IAM policy that allows lambda:DeleteFunction"),
+        "{f:#}"
+    );
+}
+
+#[test]
+fn kubernetes_rbac_dumps_over_time_show_a_removed_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "pod-reader", "namespace": "prod"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]});
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "ci-reads-pods", "namespace": "prod"},
+        "roleRef": {"kind": "Role", "name": "pod-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}]});
+    let other = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "ops-reads-pods", "namespace": "prod"},
+        "roleRef": {"kind": "Role", "name": "pod-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ops", "namespace": "ci"}]});
+    let list = |items: Vec<Value>| json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(
+        dir.path().join("rbac-2026-11-20T00-00-00Z.json"),
+        list(vec![role.clone(), binding, other.clone()]).to_string(),
+    )
+    .unwrap();
+    // By noon the deployer's binding is gone.
+    std::fs::write(
+        dir.path().join("rbac-2026-11-20T12-00-00Z.json"),
+        list(vec![role, other]).to_string(),
+    )
+    .unwrap();
+    let event = |at: &str, code: u16| {
+        json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "stage": "ResponseComplete",
+            "auditID": at, "verb": "list", "requestURI": "/api/v1/namespaces/prod/pods",
+            "user": {"username": "system:serviceaccount:ci:deployer"},
+            "objectRef": {"resource": "pods", "namespace": "prod", "apiVersion": "v1"},
+            "responseStatus": {"code": code}, "stageTimestamp": at})
+        .to_string()
+    };
+    let audit = [
+        event("2026-11-20T10:00:00Z", 200),
+        event("2026-11-20T13:00:00Z", 403),
+    ];
+    std::fs::write(dir.path().join("audit.jsonl"), audit.join("\n")).unwrap();
+
+    let r = report(&[dir.path().to_str().unwrap()]);
+    let deployer = principal(&r, "system:serviceaccount:ci:deployer");
+    let f = &deployer["findings"][0];
+    assert_eq!(f["cause"], "missing_permission", "{f:#}");
+    assert_eq!(f["permission"], "core/pods:list");
+    assert_eq!(f["confidence"]["level"], "high");
+    assert_eq!(
+        deployer["roles_held"],
+        json!([]),
+        "the noon dump holds nothing for it"
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("bind the role Role/prod/pod-reader"),
+        "an existing Role before a new one: {f:#}"
+    );
+}
+
+#[test]
+fn a_held_policy_the_dump_does_not_define_keeps_the_confidence_honest() {
+    // `--filter Role` leaves the policies out: the role holds one whose
+    // permissions the inputs never say.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = json!({"RoleDetailList": [{"RoleName": "etl", "Arn": "arn:aws:iam::111122223333:role/etl",
+        "RolePolicyList": [], "AttachedManagedPolicies": [
+            {"PolicyName": "AmazonS3ReadOnlyAccess", "PolicyArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}]}]});
+    std::fs::write(dir.path().join("iam-2026-11-20.json"), dump.to_string()).unwrap();
+    let denial = json!({"eventTime": "2026-11-20T10:00:00Z", "eventSource": "s3.amazonaws.com",
+        "eventName": "PutObject", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/etl/run-1",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/etl"}}},
+        "requestParameters": {"bucketName": "lake", "key": "in/a.csv"},
+        "errorCode": "AccessDenied", "errorMessage": "Access Denied", "eventID": "e-1"});
+    std::fs::write(dir.path().join("trail.jsonl"), denial.to_string()).unwrap();
+    let r = report(&[dir.path().to_str().unwrap()]);
+    let f = &principal(&r, "arn:aws:iam::111122223333:role/etl")["findings"][0];
+    assert_eq!(f["cause"], "missing_permission");
+    assert_eq!(f["confidence"]["level"], "medium", "{f:#}");
+    assert!(
+        f["note"]
+            .as_str()
+            .unwrap()
+            .contains("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"),
+        "{f:#}"
+    );
+}
+
+#[test]
+fn gcp_policies_and_role_definitions() {
+    let r = report(&[
+        "tests/fixtures/gcp/gcloud_read.json",
+        "--iam",
+        "tests/fixtures/snapshots/gcp_get_iam_policy.json",
+        "--iam",
+        "tests/fixtures/snapshots/gcp_roles.json",
+    ]);
+    let ci = principal(&r, "ci-deployer@ledger-prod-4821.iam.gserviceaccount.com");
+    assert_eq!(
+        ci["roles_held"],
+        json!([
+            "projects/ledger-prod-4821/roles/ciDeployer",
+            "roles/run.developer"
+        ])
+    );
+    let f = &ci["findings"][0];
+    assert_eq!(f["permission"], "artifactregistry.repositories.create");
+    assert_eq!(
+        f["confidence"]["level"], "high",
+        "judged against the roles' permissions"
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("grant a predefined or custom role"),
+        "{f:#}"
+    );
+}
+
+#[test]
+fn azure_role_assignments_and_definitions() {
+    let r = report(&[
+        "tests/fixtures/azure/activity_cli.json",
+        "--iam",
+        "tests/fixtures/snapshots/azure_role_assignments.json",
+        "--iam",
+        "tests/fixtures/snapshots/azure_role_definitions.json",
+    ]);
+    let sp = principal(&r, "0d4b6f81-9a2c-4e3b-8c5d-1f7e9a3b5c6d");
+    assert_eq!(sp["roles_held"], json!(["AKS Pay Operator"]));
+    let f = &sp["findings"][0];
+    assert_eq!(f["cause"], "missing_permission");
+    assert_eq!(f["confidence"]["level"], "high");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("create a custom role definition"),
+        "{f:#}"
+    );
+    // A guardrail stays a guardrail whatever the roles.
+    let marco = principal(&r, "marco.ferri@fabrikam-labs.example");
+    assert_eq!(marco["findings"][0]["cause"], "guardrail");
+    assert_eq!(marco["roles_held"], json!(["Reader"]));
+}
+
+#[test]
+fn aws_dumps_with_encoded_documents_and_a_dated_name() {
+    let r = report(&[
+        "tests/fixtures/cloudtrail/cloudwatch_subscription.json",
+        "--iam",
+        "tests/fixtures/snapshots/aws_authorization_details.json",
+        "--iam",
+        "tests/fixtures/snapshots/aws_authorization_details_2026-11-20T08-00-00Z.json",
+    ]);
+    let role = principal(&r, "arn:aws:iam::111122223333:role/orders-fn-role");
+    assert_eq!(
+        role["roles_held"],
+        json!([
+            "arn:aws:iam::111122223333:role/orders-fn-role#inline/orders-sqs-send",
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+        ])
+    );
+    // Its inline policy allows one queue, not the dead-letter queue denied.
+    let sqs = role["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["permission"] == "sqs:SendMessage")
+        .unwrap();
+    assert_eq!(sqs["cause"], "missing_permission");
+}
