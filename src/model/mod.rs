@@ -119,6 +119,18 @@ pub struct RoleBinding {
     pub data_scope: Option<Vec<String>>,
 }
 
+impl RoleBinding {
+    /// A binding of an undated dump (in effect from the start of the logs).
+    pub fn undated(principal: String, role: String, data_scope: Option<Vec<String>>) -> Self {
+        RoleBinding {
+            snapshot_at: 0,
+            principal,
+            role,
+            data_scope,
+        }
+    }
+}
+
 /// One role definition: what it grants directly and which roles it inherits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleDef {
@@ -134,6 +146,17 @@ pub struct RoleDef {
 }
 
 impl RoleDef {
+    /// An API role, undated, as the platforms' IAM exports define them.
+    pub fn api(role: String, permissions: Vec<String>, inherits: Vec<String>) -> Self {
+        RoleDef {
+            role,
+            permissions,
+            inherits,
+            plane: "api".into(),
+            defined_at: None,
+        }
+    }
+
     /// Whether this role's permissions are checked on API calls.
     pub fn grants_api(&self) -> bool {
         self.plane == "api"

@@ -128,16 +128,6 @@ fn default_document(policy: &Value) -> Option<Value> {
         .and_then(document)
 }
 
-fn role(name: String, permissions: Vec<String>) -> RoleDef {
-    RoleDef {
-        role: name,
-        permissions,
-        inherits: Vec::new(),
-        plane: "api".into(),
-        defined_at: None,
-    }
-}
-
 /// The ARN of a role without its path (`role/ci/deploy` → `role/deploy`), if it has one.
 fn without_path(arn: &str) -> Option<String> {
     let (head, rest) = arn.split_once(":role/")?;
@@ -156,7 +146,7 @@ pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
         let actions = default_document(policy)
             .map(|d| allowed_actions(&d))
             .unwrap_or_default();
-        roles.push(role(arn, actions));
+        roles.push(RoleDef::api(arn, actions, Vec::new()));
     }
     // Each principal's own policies: attached managed ones and inline ones.
     let own = |holder: &Value, inline_key: &str, roles: &mut Vec<RoleDef>| -> Vec<String> {
@@ -172,7 +162,7 @@ pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
                 .map(|d| allowed_actions(&d))
                 .unwrap_or_default();
             let role_name = format!("{arn}#inline/{name}");
-            roles.push(role(role_name.clone(), actions));
+            roles.push(RoleDef::api(role_name.clone(), actions, Vec::new()));
             held.push(role_name);
         }
         held
@@ -187,10 +177,10 @@ pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
     let mut bind = |principal: String, held: Vec<String>| {
         if held.is_empty() {
             // Holds nothing: still a principal of the snapshot.
-            bindings.push(binding(principal.clone(), String::new()));
+            bindings.push(RoleBinding::undated(principal.clone(), String::new(), None));
         }
         for policy in held {
-            bindings.push(binding(principal.clone(), policy));
+            bindings.push(RoleBinding::undated(principal.clone(), policy, None));
         }
     };
     for user in list(record, "UserDetailList") {
@@ -218,15 +208,6 @@ pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
         ));
     }
     Ok((roles, bindings))
-}
-
-fn binding(principal: String, role: String) -> RoleBinding {
-    RoleBinding {
-        snapshot_at: 0,
-        principal,
-        role,
-        data_scope: None,
-    }
 }
 
 #[cfg(test)]

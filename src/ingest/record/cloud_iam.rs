@@ -22,7 +22,7 @@
 
 use serde_json::Value;
 
-use crate::ingest::record::fields;
+use crate::ingest::record::fields::{self, strings};
 use crate::model::{RoleBinding, RoleDef};
 
 /// What one record of a GCP or Azure IAM export holds, if it is one.
@@ -31,36 +31,8 @@ pub enum CloudIam {
     Azure(Vec<RoleDef>, Vec<RoleBinding>),
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(fields::text)
-        .collect()
-}
-
 fn text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(fields::text)
-}
-
-fn role(name: String, permissions: Vec<String>, inherits: Vec<String>) -> RoleDef {
-    RoleDef {
-        role: name,
-        permissions,
-        inherits,
-        plane: "api".into(),
-        defined_at: None,
-    }
-}
-
-fn binding(principal: String, role: String, data_scope: Option<Vec<String>>) -> RoleBinding {
-    RoleBinding {
-        snapshot_at: 0,
-        principal,
-        role,
-        data_scope,
-    }
 }
 
 /// Reads a record of a GCP or Azure IAM export.
@@ -71,7 +43,7 @@ pub fn read(record: &Value) -> Option<CloudIam> {
         }
     }
     if let (Some(name), Some(_)) = (text(record, "name"), record.get("includedPermissions")) {
-        let def = role(name, strings(record.get("includedPermissions")), Vec::new());
+        let def = RoleDef::api(name, strings(record.get("includedPermissions")), Vec::new());
         return Some(CloudIam::Gcp(vec![def], Vec::new()));
     }
     if record.get("roleDefinitionId").is_some() && record.get("principalId").is_some() {
@@ -105,7 +77,7 @@ fn gcp_bindings(bindings: &[Value]) -> Vec<RoleBinding> {
                 Some(("deleted", _)) => continue,
                 _ => member.clone(),
             };
-            out.push(binding(principal, role.clone(), None));
+            out.push(RoleBinding::undated(principal, role.clone(), None));
         }
     }
     out
@@ -137,7 +109,7 @@ fn azure_assignment(record: &Value) -> Option<RoleBinding> {
     let role =
         text(record, "roleDefinitionName").unwrap_or_else(|| last_segment(&role_id).to_string());
     let scope = text(record, "scope").unwrap_or_default();
-    Some(binding(principal, role, azure_scope(&scope)))
+    Some(RoleBinding::undated(principal, role, azure_scope(&scope)))
 }
 
 /// Patterns of `allowed` that no pattern of `excluded` can overlap.
@@ -166,13 +138,13 @@ fn azure_definition(record: &Value) -> Vec<RoleDef> {
     }
     permissions.sort();
     permissions.dedup();
-    let mut defs = vec![role(name.clone(), permissions, Vec::new())];
+    let mut defs = vec![RoleDef::api(name.clone(), permissions, Vec::new())];
     // Assignments listed without names refer to the definition by its GUID.
     if let Some(guid) =
         text(record, "name").or_else(|| text(record, "id").map(|id| last_segment(&id).to_string()))
     {
         if guid != name {
-            defs.push(role(guid, Vec::new(), vec![name]));
+            defs.push(RoleDef::api(guid, Vec::new(), vec![name]));
         }
     }
     defs

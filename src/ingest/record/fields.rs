@@ -177,6 +177,16 @@ pub fn status(value: &Value) -> Result<u16, Skip> {
 
 /// A list of names: a JSON array, a string holding a JSON array, or a string
 /// separated by spaces or commas (as OAuth writes scopes). Sorted, de-duplicated.
+/// The texts of a JSON array (nothing for anything else), as exports list names.
+pub fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(text)
+        .collect()
+}
+
 pub fn list(value: &Value) -> Result<Vec<String>, Skip> {
     let mut items: Vec<String> = match value {
         Value::Array(items) => items.iter().filter_map(text).collect(),

@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use crate::ingest::record::fields::{self, Skip};
+use crate::ingest::record::fields::{self, strings, Skip};
 use crate::model::{RoleBinding, RoleDef};
 
 /// What one object of an IAM state export contributes.
@@ -40,15 +40,6 @@ pub enum Platform {
 pub struct Aggregation {
     pub labels: serde_json::Map<String, Value>,
     pub selectors: Vec<serde_json::Map<String, Value>>,
-}
-
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(fields::text)
-        .collect()
 }
 
 fn role_name(kind: &str, namespace: Option<&str>, name: &str) -> String {
@@ -136,13 +127,11 @@ pub fn object_from_record(record: &Value) -> Result<RbacObject, Skip> {
                     .filter_map(|s| s.get("matchLabels").and_then(Value::as_object).cloned())
                     .collect(),
             };
-            let role = RoleDef {
-                role: role_name(kind, namespace.as_deref(), &name),
+            let role = RoleDef::api(
+                role_name(kind, namespace.as_deref(), &name),
                 permissions,
-                inherits: Vec::new(),
-                plane: "api".into(),
-                defined_at: None,
-            };
+                Vec::new(),
+            );
             Ok(RbacObject::Role(role, aggregation))
         }
         "RoleBinding" | "ClusterRoleBinding" => {
@@ -175,12 +164,7 @@ pub fn object_from_record(record: &Value) -> Result<RbacObject, Skip> {
                         Some("Group") => format!("group:{subject_name}"),
                         _ => subject_name,
                     };
-                    Some(RoleBinding {
-                        snapshot_at: 0,
-                        principal,
-                        role: role.clone(),
-                        data_scope: scope.clone(),
-                    })
+                    Some(RoleBinding::undated(principal, role.clone(), scope.clone()))
                 })
                 .collect();
             Ok(RbacObject::Bindings(bindings))
