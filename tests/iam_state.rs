@@ -5,21 +5,12 @@
 use serde_json::{json, Value};
 
 mod common;
-use common::stdout_of as run;
+use common::{principal, stdout_of as run};
 
 fn report(args: &[&str]) -> Value {
     let mut all = vec!["report", "--format", "json"];
     all.extend_from_slice(args);
     serde_json::from_str(&run(&all)).unwrap()
-}
-
-fn principal<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["principals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["principal"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
 }
 
 #[test]

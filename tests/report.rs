@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 mod common;
-use common::grantgap;
+use common::{grantgap, principal};
 
 fn json_report(args: &[&str]) -> Value {
     let mut all = vec!["report", "--format", "json"];
@@ -18,15 +18,6 @@ fn json_report(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the JSON report parses")
-}
-
-fn principal<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["principals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["principal"] == name)
-        .unwrap_or_else(|| panic!("{name} is in the report"))
 }
 
 /// (cause, permission, count) of every finding of a principal.

@@ -22,3 +22,14 @@ pub fn stdout_of(args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
+
+/// One principal's entry of a JSON report, failing the test when it is absent.
+#[allow(dead_code)] // not every test file needs it
+pub fn principal<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principal"] == name)
+        .unwrap_or_else(|| panic!("no {name} in the report: {report:#}"))
+}
