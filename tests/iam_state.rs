@@ -39,10 +39,10 @@ fn aws_authorization_details_over_time_decide_and_name_the_fix() {
         "the snapshot in effect at the denial, through her group"
     );
 
-    // The pipeline role lacks iam:TagUser, which an existing, unattached
-    // customer-managed policy grants: attach it, do not write a new one.
-    let deploy = principal(&r, "arn:aws:iam::111122223333:role/ci/deploy-pipeline");
-    let f = &deploy["findings"][0];
+    // Bob lacks iam:TagUser, which an existing, unattached customer-managed
+    // policy grants: attach it, do not write a new one.
+    let bob = principal(&r, "arn:aws:iam::111122223333:user/bob");
+    let f = &bob["findings"][0];
     assert_eq!(f["permission"], "iam:TagUser");
     assert!(
         f["fix"]
@@ -52,9 +52,21 @@ fn aws_authorization_details_over_time_decide_and_name_the_fix() {
         "{f:#}"
     );
     assert_eq!(
-        deploy["fix"]["grant_roles"],
+        bob["fix"]["grant_roles"],
         json!(["arn:aws:iam::111122223333:policy/UserAdmin"])
     );
+
+    // The pipeline role was refused iam:TagUser too, but a policy it holds
+    // denies iam:* outright: attaching UserAdmin would change nothing.
+    let deploy = principal(&r, "arn:aws:iam::111122223333:role/ci/deploy-pipeline");
+    let f = &deploy["findings"][0];
+    assert_eq!(f["cause"], "explicit_deny", "{f:#}");
+    assert_eq!(f["confidence"]["level"], "high");
+    assert_eq!(
+        f["evidence"]["denied_by"],
+        json!([{"kind": "identity_policy", "name": "arn:aws:iam::111122223333:policy/LambdaDeploy"}])
+    );
+    assert_eq!(deploy["fix"]["grant_roles"], json!([]));
 
     // A session logged without its issuer is the role without its path; it
     // holds the same policies. LambdaDeploy allows functions by prefix only,

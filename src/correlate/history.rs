@@ -152,6 +152,7 @@ mod tests {
                 inherits: vec![],
                 plane: "api".into(),
                 defined_at: None,
+                denies: Vec::new(),
             },
             RoleDef {
                 role: "Writer".into(),
@@ -159,6 +160,7 @@ mod tests {
                 inherits: vec![],
                 plane: "api".into(),
                 defined_at: None,
+                denies: Vec::new(),
             },
         ])
     }

@@ -50,6 +50,22 @@ pub struct Grants {
     pub other_planes: BTreeMap<String, BTreeSet<String>>,
     /// Held roles that no role definition describes.
     pub undefined: BTreeSet<String>,
+    /// Permission patterns a held role explicitly denies, with those held roles.
+    pub denies: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Grants {
+    /// The held roles whose explicit denies refuse `permission` (any one of
+    /// an `a|b` choice), sorted.
+    pub fn denying(&self, permission: &str) -> BTreeSet<&str> {
+        self.denies
+            .iter()
+            .filter(|(pattern, _)| {
+                grants_permission(&BTreeSet::from([(*pattern).clone()]), permission)
+            })
+            .flat_map(|(_, roles)| roles.iter().map(String::as_str))
+            .collect()
+    }
 }
 
 impl RoleGraph {
@@ -63,6 +79,7 @@ impl RoleGraph {
                 Some(existing) => {
                     existing.permissions.extend(def.permissions.iter().cloned());
                     existing.inherits.extend(def.inherits.iter().cloned());
+                    existing.denies.extend(def.denies.iter().cloned());
                 }
                 None => versions.push(def.clone()),
             }
@@ -143,6 +160,13 @@ impl RoleGraph {
                             .insert(root.to_string());
                     }
                 }
+                for denied in &def.denies {
+                    grants
+                        .denies
+                        .entry(denied.clone())
+                        .or_default()
+                        .insert(root.to_string());
+                }
                 stack.extend(def.inherits.iter().map(String::as_str));
             }
         }
@@ -201,7 +225,21 @@ mod tests {
             inherits: inherits.iter().map(|p| p.to_string()).collect(),
             plane: plane.into(),
             defined_at: None,
+            denies: Vec::new(),
         }
+    }
+
+    #[test]
+    fn explicit_denies_are_kept_with_the_roles_that_hold_them() {
+        let mut admin = RoleDef::api("Admin".into(), vec!["*".into()], vec![]);
+        admin.denies = vec!["iam:*".into()];
+        let graph = RoleGraph::new(&[
+            admin,
+            RoleDef::api("Ops".into(), vec![], vec!["Admin".into()]),
+        ]);
+        let grants = graph.grants(["Ops"]);
+        assert_eq!(grants.denying("iam:CreateUser"), BTreeSet::from(["Ops"]));
+        assert!(grants.denying("s3:GetObject").is_empty());
     }
 
     #[test]

@@ -302,10 +302,38 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         return diagnosis;
     }
     if has(&Signal::ExplicitDeny) || !evidence.denied_by.is_empty() {
-        let c = rule(
+        let mut c = rule(
             level_of(&Signal::ExplicitDeny),
             "the response reports an explicit deny",
         );
+        // The held policies whose Deny statements refuse it name the deny the
+        // message leaves unnamed.
+        if let Some(snapshot) = snapshot {
+            let denying: BTreeSet<String> = required::required_by_headers(
+                key.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            )
+            .iter()
+            .flat_map(|p| snapshot.grants.denying(p))
+            .map(str::to_string)
+            .collect();
+            if !denying.is_empty() {
+                let mut named: Vec<DeniedBy> = evidence
+                    .denied_by
+                    .iter()
+                    .filter(|p| p.name.is_some())
+                    .cloned()
+                    .collect();
+                named.extend(denying.into_iter().map(|role| DeniedBy {
+                    kind: guardrail::PolicyKind::IdentityPolicy,
+                    name: Some(role),
+                }));
+                evidence.denied_by = named.into();
+                c = rule(
+                    Level::High,
+                    "the response reports an explicit deny, and a policy the principal holds denies it",
+                );
+            }
+        }
         let mut diagnosis = Diagnosis::new(denial, Cause::ExplicitDeny, c, vec![], evidence);
         diagnosis.note = denied_by(key).map(|layer| format!("denied by: {layer}").into());
         return diagnosis;
@@ -446,6 +474,28 @@ fn judge_grants<'a>(
         .filter(|p| !granted(&snapshot.grants.api, p))
         .cloned()
         .collect();
+
+    // 6. A held role's explicit deny refuses it, whatever grants it.
+    let denying: BTreeSet<String> = requirement
+        .permissions
+        .iter()
+        .flat_map(|p| snapshot.grants.denying(p))
+        .map(str::to_string)
+        .collect();
+    if !denying.is_empty() {
+        evidence.denied_by = denying
+            .into_iter()
+            .map(|role| DeniedBy {
+                kind: guardrail::PolicyKind::IdentityPolicy,
+                name: Some(role),
+            })
+            .collect();
+        let c = rule(
+            Level::High,
+            "a policy the principal holds explicitly denies it",
+        );
+        return Diagnosis::new(denial, Cause::ExplicitDeny, c, vec![], evidence);
+    }
 
     // 6a. The roles lack something: a field rule, or the permission itself.
     if !missing.is_empty() {

@@ -320,6 +320,7 @@ mod tests {
                 inherits: vec![],
                 plane: "api".into(),
                 defined_at: None,
+                denies: Vec::new(),
             },
             RoleDef {
                 role: "Reader".into(),
@@ -327,6 +328,7 @@ mod tests {
                 inherits: vec![],
                 plane: "api".into(),
                 defined_at: None,
+                denies: Vec::new(),
             },
             RoleDef {
                 role: "Extra".into(),
@@ -334,6 +336,7 @@ mod tests {
                 inherits: vec![],
                 plane: "api".into(),
                 defined_at: None,
+                denies: Vec::new(),
             },
         ];
         let graph = RoleGraph::new(&roles);
@@ -437,6 +440,7 @@ mod tests {
                     inherits: vec![],
                     plane: "api".into(),
                     defined_at: None,
+                    denies: vec![],
                 })
                 .collect();
             let graph = RoleGraph::new(&roles);

@@ -143,6 +143,9 @@ pub struct RoleDef {
     /// From when this definition applies (`snapshot_at` in the roles table); `None`:
     /// always, until a dated definition of the same role replaces it.
     pub defined_at: Option<Millis>,
+    /// Permissions this role explicitly denies, whatever any role grants (an
+    /// AWS policy's Deny statements).
+    pub denies: Vec<String>,
 }
 
 impl RoleDef {
@@ -154,6 +157,7 @@ impl RoleDef {
             inherits,
             plane: "api".into(),
             defined_at: None,
+            denies: Vec::new(),
         }
     }
 

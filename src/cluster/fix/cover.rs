@@ -261,6 +261,7 @@ mod tests {
             inherits: vec![],
             plane: "api".into(),
             defined_at: None,
+            denies: Vec::new(),
         }
     }
 

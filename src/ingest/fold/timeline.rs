@@ -131,6 +131,7 @@ mod tests {
             inherits: vec![],
             plane: "api".into(),
             defined_at: at,
+            denies: Vec::new(),
         };
         let out = with_role_changes(
             vec![binding(100, "R"), binding(100, "S")],

@@ -12,8 +12,10 @@
 //! Limits, on purpose: only statements that apply to every resource (`*`, or
 //! no `Resource`) grant: a policy that allows an action on one queue does not
 //! grant it on another, and reading it as granting would turn a real gap into
-//! a transient one. `NotAction` statements and Deny statements grant nothing
-//! here (an explicit deny is read from the denial's message). Unattached
+//! a transient one. `NotAction` statements grant nothing. A Deny statement on
+//! every resource is kept as the policy's explicit deny, so a denial it
+//! explains names the policy even when the message is a bare "Access Denied";
+//! one scoped to some resources is not claimed. Unattached
 //! managed policies are defined but held by nobody: they are the candidates a
 //! fix can name.
 
@@ -96,6 +98,17 @@ fn one_or_many(value: Option<&Value>) -> Vec<String> {
 
 /// The actions a policy document allows on every resource.
 fn allowed_actions(document: &Value) -> Vec<String> {
+    actions_on_every_resource(document, "Allow")
+}
+
+/// The actions a policy document denies on every resource (a Deny scoped to
+/// some resources is not claimed: whether it applies to a request is unknown).
+fn denied_actions(document: &Value) -> Vec<String> {
+    actions_on_every_resource(document, "Deny")
+}
+
+/// The actions of a document's `effect` statements that apply to every resource.
+fn actions_on_every_resource(document: &Value, effect: &str) -> Vec<String> {
     let statements: Vec<&Value> = match document.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
@@ -103,7 +116,9 @@ fn allowed_actions(document: &Value) -> Vec<String> {
     };
     let mut actions: Vec<String> = statements
         .into_iter()
-        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some(effect))
+        // A conditional Deny may not apply to the request: never claimed.
+        .filter(|s| effect != "Deny" || s.get("Condition").is_none())
         .filter(|s| {
             s.get("NotResource").is_none()
                 && s.get("Resource")
@@ -143,10 +158,14 @@ pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
         let Some(arn) = text(policy, "Arn") else {
             continue;
         };
-        let actions = default_document(policy)
-            .map(|d| allowed_actions(&d))
-            .unwrap_or_default();
-        roles.push(RoleDef::api(arn, actions, Vec::new()));
+        let document = default_document(policy);
+        let mut def = RoleDef::api(
+            arn,
+            document.as_ref().map(allowed_actions).unwrap_or_default(),
+            Vec::new(),
+        );
+        def.denies = document.as_ref().map(denied_actions).unwrap_or_default();
+        roles.push(def);
     }
     // Each principal's own policies: attached managed ones and inline ones.
     let own = |holder: &Value, inline_key: &str, roles: &mut Vec<RoleDef>| -> Vec<String> {
@@ -156,13 +175,15 @@ pub fn read(record: &Value) -> Result<(Vec<RoleDef>, Vec<RoleBinding>), Skip> {
             .collect();
         for inline in list(holder, inline_key) {
             let name = text(inline, "PolicyName").unwrap_or_default();
-            let actions = inline
-                .get("PolicyDocument")
-                .and_then(document)
-                .map(|d| allowed_actions(&d))
-                .unwrap_or_default();
+            let document = inline.get("PolicyDocument").and_then(document);
             let role_name = format!("{arn}#inline/{name}");
-            roles.push(RoleDef::api(role_name.clone(), actions, Vec::new()));
+            let mut def = RoleDef::api(
+                role_name.clone(),
+                document.as_ref().map(allowed_actions).unwrap_or_default(),
+                Vec::new(),
+            );
+            def.denies = document.as_ref().map(denied_actions).unwrap_or_default();
+            roles.push(def);
             held.push(role_name);
         }
         held
@@ -260,6 +281,15 @@ mod tests {
             "the default version, Allow on * only"
         );
         assert_eq!(grants("arn:aws:iam::1:policy/Unused"), ["iam:CreateUser"]);
+        let describe = roles
+            .iter()
+            .find(|r| r.role == "arn:aws:iam::1:policy/Describe")
+            .unwrap();
+        assert_eq!(
+            describe.denies,
+            ["iam:*"],
+            "its Deny statement on every resource"
+        );
         assert_eq!(
             grants("arn:aws:iam::1:role/ci/deploy#inline/queue"),
             ["sqs:SendMessage"],

@@ -89,6 +89,7 @@ pub fn role_from_record(record: &Value, map: &FieldMap) -> Result<RoleDef, Skip>
             .get(record, "snapshot_at")
             .map(fields::timestamp)
             .transpose()?,
+        denies: Vec::new(),
     })
 }
 
