@@ -261,3 +261,62 @@ fn aws_dumps_with_encoded_documents_and_a_dated_name() {
         .unwrap();
     assert_eq!(sqs["cause"], "missing_permission");
 }
+
+#[test]
+fn aws_config_items_are_a_history_with_their_own_capture_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |at: &str, actions: &[&str]| {
+        let document =
+            json!({"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+        json!({"configurationItemCaptureTime": at, "configurationItemStatus": "OK",
+            "resourceType": "AWS::IAM::Policy", "ARN": "arn:aws:iam::111122223333:policy/etl-data",
+            "configuration": {"policyName": "etl-data", "arn": "arn:aws:iam::111122223333:policy/etl-data",
+                "defaultVersionId": "v1", "policyVersionList": [{"versionId": "v1", "isDefaultVersion": true,
+                "document": document.to_string()}]}})
+    };
+    let history = json!({"fileVersion": "1.0", "configurationItems": [
+        {"configurationItemCaptureTime": "2026-11-20T08:00:00.000Z", "configurationItemStatus": "OK",
+         "resourceType": "AWS::IAM::Role", "ARN": "arn:aws:iam::111122223333:role/etl",
+         "configuration": {"roleName": "etl", "arn": "arn:aws:iam::111122223333:role/etl", "rolePolicyList": [],
+            "attachedManagedPolicies": [{"policyName": "etl-data", "policyArn": "arn:aws:iam::111122223333:policy/etl-data"}]}},
+        policy("2026-11-20T08:00:00.000Z", &["s3:GetObject"]),
+        // At 11:00 the policy gains s3:PutObject.
+        policy("2026-11-20T11:00:00.000Z", &["s3:GetObject", "s3:PutObject"])]});
+    // The file name's own times must not override the items'.
+    let file = dir
+        .path()
+        .join("111122223333_Config_us-east-1_ConfigHistory_AWS::IAM::Role_20261121T000000Z_1.json");
+    std::fs::write(&file, history.to_string()).unwrap();
+    let call = |at: &str, error: Option<&str>| {
+        let mut r = json!({"eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "PutObject",
+            "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "eventID": at,
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/etl/run",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/etl"}}},
+            "requestParameters": {"bucketName": "lake", "key": "out/x.csv"}});
+        if let Some(e) = error {
+            r["errorCode"] = json!(e);
+            r["errorMessage"] = json!("Access Denied");
+        }
+        r.to_string()
+    };
+    let trail = dir.path().join("trail.jsonl");
+    std::fs::write(
+        &trail,
+        [
+            call("2026-11-20T10:00:00Z", Some("AccessDenied")),
+            call("2026-11-20T12:00:00Z", None),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let r = report(&[trail.to_str().unwrap(), "--iam", file.to_str().unwrap()]);
+    let etl = principal(&r, "arn:aws:iam::111122223333:role/etl");
+    let f = &etl["findings"][0];
+    assert_eq!(f["cause"], "missing_permission", "{f:#}");
+    assert_eq!(f["permission"], "s3:PutObject");
+    assert_eq!(f["confidence"]["level"], "high");
+    assert!(
+        f["fix"].as_str().unwrap().contains("2026-11-20T11:00:00Z"),
+        "the policy's new version came after the denial: {f:#}"
+    );
+}

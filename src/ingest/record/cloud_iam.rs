@@ -2,7 +2,8 @@
 //! and bindings (AWS, whose export is one document, is `aws_iam.rs`).
 //!
 //! GCP: `gcloud projects|folders|organizations get-iam-policy --format=json`
-//! (`bindings[]` of `role` and `members`) and role definitions from `gcloud
+//! (`bindings[]` of `role` and `members`), Cloud Asset Inventory IAM exports
+//! (`iam_policy` per line) and `search-all-iam-policies` results, and role definitions from `gcloud
 //! iam roles describe --format=json` (one role, or a list of them, with
 //! `includedPermissions`). A member `serviceAccount:E` or `user:E` is the
 //! principal `E`, as audit logs name the caller; `group:G` stays `group:G`. A
@@ -22,7 +23,7 @@
 
 use serde_json::Value;
 
-use crate::ingest::record::fields::{self, strings};
+use crate::ingest::record::fields::{self, strings, Skip};
 use crate::model::{RoleBinding, RoleDef};
 
 /// What one record of a GCP or Azure IAM export holds, if it is one.
@@ -36,26 +37,40 @@ fn text(value: &Value, key: &str) -> Option<String> {
 }
 
 /// Reads a record of a GCP or Azure IAM export.
-pub fn read(record: &Value) -> Option<CloudIam> {
-    if let Some(bindings) = record.get("bindings").and_then(Value::as_array) {
+pub fn read(record: &Value) -> Result<Option<CloudIam>, Skip> {
+    // A policy itself, a Cloud Asset Inventory export line (`iam_policy`), or
+    // a `search-all-iam-policies` result (`policy`).
+    let policy = ["iam_policy", "policy"]
+        .iter()
+        .find_map(|k| record.get(*k).filter(|p| p.get("bindings").is_some()))
+        .unwrap_or(record);
+    if let Some(bindings) = policy.get("bindings").and_then(Value::as_array) {
         if bindings.iter().all(|b| b.get("role").is_some()) {
-            return Some(CloudIam::Gcp(Vec::new(), gcp_bindings(bindings)));
+            return Ok(Some(CloudIam::Gcp(Vec::new(), gcp_bindings(bindings))));
         }
     }
-    if let (Some(name), Some(_)) = (text(record, "name"), record.get("includedPermissions")) {
+    let gcp_role =
+        text(record, "name").filter(|n| n.starts_with("roles/") || n.contains("/roles/"));
+    if let Some(name) = gcp_role {
+        if record.get("includedPermissions").is_none() {
+            return Err(Skip::new(
+                "missing field",
+                format!("the role {name} lists no includedPermissions (`gcloud iam roles list` leaves them out): export each role with `gcloud iam roles describe ROLE --format=json`"),
+            ));
+        }
         let def = RoleDef::api(name, strings(record.get("includedPermissions")), Vec::new());
-        return Some(CloudIam::Gcp(vec![def], Vec::new()));
+        return Ok(Some(CloudIam::Gcp(vec![def], Vec::new())));
     }
     if record.get("roleDefinitionId").is_some() && record.get("principalId").is_some() {
-        return Some(CloudIam::Azure(
+        return Ok(Some(CloudIam::Azure(
             Vec::new(),
             azure_assignment(record).into_iter().collect(),
-        ));
+        )));
     }
     if record.get("roleName").is_some() && record.get("permissions").is_some() {
-        return Some(CloudIam::Azure(azure_definition(record), Vec::new()));
+        return Ok(Some(CloudIam::Azure(azure_definition(record), Vec::new())));
     }
-    None
+    Ok(None)
 }
 
 fn gcp_bindings(bindings: &[Value]) -> Vec<RoleBinding> {
@@ -161,7 +176,7 @@ mod tests {
             {"role": "roles/run.developer", "members": ["serviceAccount:ci@p.iam.gserviceaccount.com", "group:eng@x.com"]},
             {"role": "roles/storage.objectViewer", "members": ["user:a@x.com"], "condition": {"title": "exports-only", "expression": "…"}}],
             "etag": "e", "version": 3});
-        let Some(CloudIam::Gcp(_, bindings)) = read(&policy) else {
+        let Ok(Some(CloudIam::Gcp(_, bindings))) = read(&policy) else {
             panic!()
         };
         let pairs: Vec<(&str, &str)> = bindings
@@ -177,7 +192,7 @@ mod tests {
             ]
         );
         let described = json!({"name": "roles/run.developer", "includedPermissions": ["run.services.get", "run.services.update"]});
-        let Some(CloudIam::Gcp(roles, _)) = read(&described) else {
+        let Ok(Some(CloudIam::Gcp(roles, _))) = read(&described) else {
             panic!()
         };
         assert_eq!(
@@ -191,7 +206,7 @@ mod tests {
         let assignment = json!({"principalId": "oid-1", "principalName": "ci-app", "principalType": "ServicePrincipal",
             "roleDefinitionId": "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/g-1",
             "roleDefinitionName": "Reader", "scope": "/subscriptions/S/resourceGroups/RG-A"});
-        let Some(CloudIam::Azure(_, b)) = read(&assignment) else {
+        let Ok(Some(CloudIam::Azure(_, b))) = read(&assignment) else {
             panic!()
         };
         assert_eq!(
@@ -204,7 +219,7 @@ mod tests {
         );
         let contributor = json!({"roleName": "Contributor", "name": "g-2", "permissions": [{"actions": ["*"],
             "notActions": ["Microsoft.Authorization/*/Write"], "dataActions": [], "notDataActions": []}]});
-        let Some(CloudIam::Azure(defs, _)) = read(&contributor) else {
+        let Ok(Some(CloudIam::Azure(defs, _))) = read(&contributor) else {
             panic!()
         };
         assert!(
@@ -214,7 +229,7 @@ mod tests {
         assert_eq!(defs[1].inherits, ["Contributor"]);
         let custom = json!({"roleName": "Blob Writer", "permissions": [{"actions": [],
             "dataActions": ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"]}]});
-        let Some(CloudIam::Azure(defs, _)) = read(&custom) else {
+        let Ok(Some(CloudIam::Azure(defs, _))) = read(&custom) else {
             panic!()
         };
         assert_eq!(

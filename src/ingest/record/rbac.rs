@@ -31,6 +31,8 @@ pub enum RbacObject {
 pub enum Platform {
     Kubernetes,
     Aws,
+    /// AWS Config items: each dated by its own capture time, a history already.
+    AwsConfig,
     Gcp,
     Azure,
 }
@@ -80,11 +82,15 @@ fn rule_permissions(rule: &Value) -> Vec<String> {
 /// Reads one RBAC object, or an AWS authorization-details document; anything
 /// else is skipped with a reason.
 pub fn object_from_record(record: &Value) -> Result<RbacObject, Skip> {
+    if super::aws_iam::is_config_items(record) {
+        let (roles, bindings) = super::aws_iam::read_config(record)?;
+        return Ok(RbacObject::Cloud(Platform::AwsConfig, roles, bindings));
+    }
     if super::aws_iam::is_authorization_details(record) {
         let (roles, bindings) = super::aws_iam::read(record)?;
         return Ok(RbacObject::Cloud(Platform::Aws, roles, bindings));
     }
-    match super::cloud_iam::read(record) {
+    match super::cloud_iam::read(record)? {
         Some(super::cloud_iam::CloudIam::Gcp(roles, bindings)) => {
             return Ok(RbacObject::Cloud(Platform::Gcp, roles, bindings))
         }

@@ -220,12 +220,15 @@ impl SmallTables<'_> {
         let mut bindings: BTreeMap<rbac::Platform, Vec<RoleBinding>> = BTreeMap::new();
         for (file, object) in objects {
             let instant = self.files[file].path.as_deref().and_then(snapshot_instant);
+            // The data's own instant (a Config item's capture time) wins.
             let dated = |mut def: RoleDef| {
-                def.defined_at = instant;
+                def.defined_at = def.defined_at.or(instant);
                 def
             };
             let at = |mut b: RoleBinding| {
-                b.snapshot_at = instant.unwrap_or(b.snapshot_at);
+                if b.snapshot_at == 0 {
+                    b.snapshot_at = instant.unwrap_or(0);
+                }
                 b
             };
             match object {
@@ -244,7 +247,15 @@ impl SmallTables<'_> {
             }
         }
         rbac::aggregate(&mut roles);
-        let bindings = bindings.into_values().flat_map(complete_history).collect();
+        // Config items are per-resource histories already: completing them
+        // across resources would take every role away at every capture.
+        let bindings = bindings
+            .into_iter()
+            .flat_map(|(platform, b)| match platform {
+                rbac::Platform::AwsConfig => b,
+                _ => complete_history(b),
+            })
+            .collect();
         Ok((roles.into_iter().map(|(def, _)| def).collect(), bindings))
     }
 
