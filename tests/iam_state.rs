@@ -280,8 +280,8 @@ fn aws_config_items_are_a_history_with_their_own_capture_times() {
          "configuration": {"roleName": "etl", "arn": "arn:aws:iam::111122223333:role/etl", "rolePolicyList": [],
             "attachedManagedPolicies": [{"policyName": "etl-data", "policyArn": "arn:aws:iam::111122223333:policy/etl-data"}]}},
         policy("2026-11-20T08:00:00.000Z", &["s3:GetObject"]),
-        // At 11:00 the policy gains s3:PutObject.
-        policy("2026-11-20T11:00:00.000Z", &["s3:GetObject", "s3:PutObject"])]});
+        // At 11:00 the policy gains s3:Put*: a wildcard, honoured as IAM does.
+        policy("2026-11-20T11:00:00.000Z", &["s3:GetObject", "s3:Put*"])]});
     // The file name's own times must not override the items'.
     let file = dir
         .path()
@@ -318,5 +318,95 @@ fn aws_config_items_are_a_history_with_their_own_capture_times() {
     assert!(
         f["fix"].as_str().unwrap().contains("2026-11-20T11:00:00Z"),
         "the policy's new version came after the denial: {f:#}"
+    );
+}
+
+#[test]
+fn gcp_and_azure_dumps_over_time_judge_each_denial_by_the_dump_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy =
+        std::fs::read_to_string("tests/fixtures/snapshots/gcp_get_iam_policy.json").unwrap();
+    let mut later: Value = serde_json::from_str(&policy).unwrap();
+    later["bindings"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"role": "roles/artifactregistry.repoAdmin",
+        "members": ["serviceAccount:ci-deployer@ledger-prod-4821.iam.gserviceaccount.com"]}));
+    std::fs::write(
+        dir.path().join("iam-gcp-2026-03-11T00-00-00Z.json"),
+        &policy,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("iam-gcp-2026-03-11T12-00-00Z.json"),
+        later.to_string(),
+    )
+    .unwrap();
+    let mut roles: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/snapshots/gcp_roles.json").unwrap(),
+    )
+    .unwrap();
+    roles.as_array_mut().unwrap().push(json!({"name": "roles/artifactregistry.repoAdmin",
+        "includedPermissions": ["artifactregistry.repositories.create", "artifactregistry.repositories.get"]}));
+    std::fs::write(dir.path().join("iam-gcp-roles.json"), roles.to_string()).unwrap();
+    std::fs::copy(
+        "tests/fixtures/gcp/gcloud_read.json",
+        dir.path().join("audit.json"),
+    )
+    .unwrap();
+    let r = report(&[dir.path().to_str().unwrap()]);
+    let ci = principal(&r, "ci-deployer@ledger-prod-4821.iam.gserviceaccount.com");
+    let f = &ci["findings"][0];
+    // The noon dump grants it; the morning one, in effect at the denial, does not.
+    assert_eq!(f["cause"], "missing_permission", "{f:#}");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .contains("roles/artifactregistry.repoAdmin was granted at 2026-03-11T12:00:00Z"),
+        "{f:#}"
+    );
+
+    // Azure: the service principal's assignment is gone by the time of its
+    // denial, though the latest state would show it again.
+    let dir = tempfile::tempdir().unwrap();
+    let assignments =
+        std::fs::read_to_string("tests/fixtures/snapshots/azure_role_assignments.json").unwrap();
+    let all: Vec<Value> = serde_json::from_str(&assignments).unwrap();
+    let without_sp: Vec<&Value> = all
+        .iter()
+        .filter(|a| a["principalId"] != "0d4b6f81-9a2c-4e3b-8c5d-1f7e9a3b5c6d")
+        .collect();
+    std::fs::write(
+        dir.path().join("iam-az-2025-03-14T00-00-00Z.json"),
+        &assignments,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("iam-az-2025-03-14T12-00-00Z.json"),
+        serde_json::to_string(&without_sp).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("iam-az-2025-03-14T18-00-00Z.json"),
+        &assignments,
+    )
+    .unwrap();
+    std::fs::copy(
+        "tests/fixtures/snapshots/azure_role_definitions.json",
+        dir.path().join("iam-az-definitions.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        "tests/fixtures/azure/activity_cli.json",
+        dir.path().join("activity.json"),
+    )
+    .unwrap();
+    let r = report(&[dir.path().to_str().unwrap()]);
+    let sp = principal(&r, "0d4b6f81-9a2c-4e3b-8c5d-1f7e9a3b5c6d");
+    assert_eq!(
+        sp["roles_held"],
+        json!([]),
+        "the 12:00 state, in effect at 16:20"
     );
 }
