@@ -97,6 +97,9 @@ pub struct Evaluation {
     pub unexpected: u64,
     /// Which wrong answers occurred, most frequent first: (truth, predicted, count).
     pub confusions: Vec<(String, String, u64)>,
+    /// The tables left out of the run (`eval --withhold`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 /// What one partition's diagnoses say of each request and principal: a request's
@@ -199,6 +202,7 @@ pub fn evaluate(truth: &[TruthRow], partitions: &[Predictions]) -> Evaluation {
         unseen,
         unexpected,
         confusions,
+        withheld: Vec::new(),
     }
 }
 
@@ -214,7 +218,11 @@ impl Evaluation {
 
     /// A plain-text table.
     pub fn table(&self) -> String {
-        let mut out = format!(
+        let mut out = String::new();
+        if !self.withheld.is_empty() {
+            out.push_str(&format!("without: {}\n", self.withheld.join(", ")));
+        }
+        out += &format!(
             "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             "CAUSE", "TRUTH", "DIAGNOSED", "CORRECT", "PRECISION", "RECALL"
         );

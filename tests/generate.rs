@@ -208,3 +208,44 @@ fn a_mapped_log_and_a_read_one_give_the_same_report() {
     let report: Value = serde_json::from_str(&mapped).unwrap();
     assert_eq!(report["records"]["events"]["read"], 200000);
 }
+
+#[test]
+fn without_the_policy_catalog_the_fields_and_objects_are_told_apart_by_evidence() {
+    // The generator's bundle holds the answer key; users rarely have one.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--seed", "11"]);
+    let out = stdout_of(&[
+        "eval",
+        "--truth",
+        dir.path().join("truth.jsonl").to_str().unwrap(),
+        dir.path().join("logs").to_str().unwrap(),
+        "--withhold",
+        "policies",
+        "--format",
+        "json",
+    ]);
+    let evaluation: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(evaluation["withheld"], serde_json::json!(["policies"]));
+    let score = |cause: &str, measure: &str| evaluation["causes"][cause][measure].as_f64().unwrap();
+    // Decided by which feature separates denials from successes, not by the
+    // order of the checks (which gave field_level a recall of 2%).
+    assert!(score("field_level", "precision") >= 0.99, "{evaluation:#}");
+    assert!(score("field_level", "recall") >= 0.75, "{evaluation:#}");
+    assert!(score("object_acl", "recall") >= 0.95, "{evaluation:#}");
+    for cause in [
+        "guardrail",
+        "explicit_deny",
+        "token_expired",
+        "masked_not_found",
+    ] {
+        assert!(
+            score(cause, "precision") >= 0.99 && score(cause, "recall") >= 0.99,
+            "{cause}"
+        );
+    }
+    // A table that is not there to withhold is an error that says which are.
+    let bad = common::grantgap(&["eval", "--truth", "t", "x", "--withhold", "events"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("policies, role_snapshots, tokens, roles or iam"));
+}

@@ -715,15 +715,32 @@ fn judge_behaviour<'a>(
     let level = if known { Level::High } else { Level::Medium };
     let own = cx.own_successes(denial);
 
-    if key.objects.named {
-        let allowed_elsewhere = own.iter().any(|(k, _)| k.org() == key.org.as_deref());
-        if allowed_elsewhere && !key.objects.allowed_for_principal {
-            let c = rule(
-                level,
-                "allowed on other objects of the endpoint, never on this one",
-            );
-            return Diagnosis::new(denial, Cause::ObjectAcl, c, vec![], evidence);
-        }
+    // The features that may set these requests apart from the principal's
+    // successes on the endpoint: fields no success touched, an object never
+    // allowed, a data scope never allowed. The one that separates decides,
+    // not the order of the checks: an object never allowed while the request
+    // also touches a field no success touched is a field rule's denial (the
+    // same fields never succeeded anywhere), with the object as the runner-up.
+    let differing: Vec<String> = if key.fields.is_empty() || own.is_empty() {
+        Vec::new()
+    } else {
+        let touched_when_allowed: BTreeSet<&str> =
+            own.iter().flat_map(|(k, _)| k.fields()).collect();
+        key.fields
+            .iter()
+            .filter(|f| !touched_when_allowed.contains(f.as_str()))
+            .cloned()
+            .collect()
+    };
+    let object_never_allowed = key.objects.named
+        && !key.objects.allowed_for_principal
+        && own.iter().any(|(k, _)| k.org() == key.org.as_deref());
+    if object_never_allowed && differing.is_empty() {
+        let c = rule(
+            level,
+            "allowed on other objects of the endpoint with the same fields, never on this one",
+        );
+        return Diagnosis::new(denial, Cause::ObjectAcl, c, vec![], evidence);
     }
     if let Some(org) = &key.org {
         let other_orgs = own
@@ -738,23 +755,20 @@ fn judge_behaviour<'a>(
             return Diagnosis::new(denial, Cause::DataScope, c, vec![], evidence);
         }
     }
-    if !key.fields.is_empty() && !own.is_empty() {
-        let touched_when_allowed: BTreeSet<&str> =
-            own.iter().flat_map(|(k, _)| k.fields()).collect();
-        let differing: Vec<String> = key
-            .fields
-            .iter()
-            .filter(|f| !touched_when_allowed.contains(f.as_str()))
-            .cloned()
-            .collect();
-        if !differing.is_empty() {
-            evidence.fields = differing.into();
-            let c = rule(
-                Level::Medium,
-                "allowed on the endpoint except when these fields are touched",
+    if !differing.is_empty() {
+        evidence.fields = differing.into();
+        let c = rule(
+            Level::Medium,
+            "allowed on the endpoint except when these fields are touched",
+        );
+        let mut diagnosis = Diagnosis::new(denial, Cause::FieldLevel, c, vec![], evidence);
+        if object_never_allowed {
+            diagnosis.note = Some(
+                "runner-up: object_acl (this object was never allowed for the account either); the fields decide, as no success touched them"
+                    .into(),
             );
-            return Diagnosis::new(denial, Cause::FieldLevel, c, vec![], evidence);
         }
+        return diagnosis;
     }
     let note = if known {
         "the roles in effect and the token grant every required permission, and no object, data scope or field sets these requests apart"
@@ -1078,6 +1092,44 @@ mod tests {
         assert_eq!(cause_of(&w), Cause::ObjectAcl);
         w.events.remove(0);
         assert_ne!(cause_of(&w), Cause::ObjectAcl);
+    }
+
+    #[test]
+    fn the_feature_that_separates_decides_between_object_and_field() {
+        // Without a rule: the account updates W2 and W3 touching `status`; the
+        // denial is on W1, never allowed to it.
+        let denied_touching = |fields: Value| {
+            let mut w = world();
+            w.policies.clear();
+            for (hour, object) in [(1, "W2"), (2, "W3")] {
+                w.events.push(with(
+                    event(T0 + hour * HOUR, "svc", "PUT", &format!("/w/{object}"), 200),
+                    json!({"fields": ["status"]}),
+                ));
+            }
+            w.events
+                .push(with(denial(T0 + 3 * HOUR), json!({ "fields": fields })));
+            let mut ingested = run(&w);
+            let denials = ingested.events.denial_groups().unwrap();
+            let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
+            let reference = crate::correlate::Reference::new(&ingested).unwrap();
+            let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
+            let catalog = PolicyCatalog::new(ingested.policies.clone());
+            let diagnosed = diagnose(
+                &correlation,
+                &catalog,
+                &ingested.events.successes,
+                DiagnoseOptions::default(),
+            );
+            let d = &diagnosed.diagnoses[0];
+            (d.cause, d.note.as_deref().map(str::to_string))
+        };
+        // The same fields succeed elsewhere: the object is the difference.
+        assert_eq!(denied_touching(json!(["status"])).0, Cause::ObjectAcl);
+        // A field no success touched: the field rule is, the object the runner-up.
+        let (cause, note) = denied_touching(json!(["cost"]));
+        assert_eq!(cause, Cause::FieldLevel);
+        assert!(note.unwrap().starts_with("runner-up: object_acl"));
     }
 
     #[test]
