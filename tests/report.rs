@@ -852,3 +852,31 @@ fn a_feed_that_yields_nothing_usable_exits_5_not_0() {
     let out = grantgap(&["report", empty.to_str().unwrap(), "--max-skipped", "0"]);
     assert_eq!(out.status.code(), Some(5), "no event at all always fails");
 }
+
+#[test]
+fn a_run_on_events_alone_says_what_was_absent_and_what_it_cannot_conclude() {
+    let alone = grantgap(&[
+        "report",
+        "--format",
+        "json",
+        "sample_logs/maintenance/events.jsonl",
+    ]);
+    let report: Value = serde_json::from_slice(&alone.stdout).unwrap();
+    let warnings = report["warnings"].to_string();
+    for absent in [
+        "a policy catalog",
+        "role snapshots or IAM state",
+        "tokens (--tokens)",
+    ] {
+        assert!(warnings.contains(absent), "{absent}: {warnings}");
+    }
+    assert!(warnings.contains("stale tokens, propagation delays and data scopes cannot be told"));
+    // The whole bundle lacks only its tokens, and says only that.
+    let bundle = grantgap(&["report", "--format", "json", "sample_logs/maintenance"]);
+    let report: Value = serde_json::from_slice(&bundle.stdout).unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("tokens (--tokens)") && !warnings.contains("policy catalog"),
+        "{warnings}"
+    );
+}

@@ -144,7 +144,32 @@ impl Ingested {
         let barren = barren_files(&self.files, &self.events, false)
             .into_iter()
             .map(|(file, skipped)| format!("{file} yielded no event ({skipped} records skipped)"));
-        overfull.into_iter().chain(barren).collect()
+        overfull
+            .into_iter()
+            .chain(barren)
+            .chain(self.absent_inputs())
+            .collect()
+    }
+
+    /// Which of the tables that sharpen a diagnosis the run had none of, and
+    /// what that leaves undecided: said once, so no confidence rests on
+    /// behaviour alone without the report saying so.
+    fn absent_inputs(&self) -> Option<String> {
+        let mut absent = Vec::new();
+        if self.policies.is_empty() {
+            absent.push("a policy catalog (--policies): what an endpoint requires comes only from the responses and from succeeding peers");
+        }
+        if self.bindings.is_empty() {
+            absent.push("role snapshots or IAM state (--role-snapshots, --iam): the roles in effect are unknown, so stale tokens, propagation delays and data scopes cannot be told from missing permissions, and no existing role can be named as the fix");
+        } else if self.roles.is_empty() {
+            absent.push("role definitions (--roles, --iam): the roles held grant nothing known");
+        }
+        if self.tokens.is_empty() {
+            absent.push(
+                "tokens (--tokens): scopes and expiry are known only where the log carries them",
+            );
+        }
+        (!absent.is_empty()).then(|| format!("ran without {}", absent.join("; ")))
     }
 
     /// `file:line` of a position, with the line counted from the start of the file.
