@@ -887,8 +887,8 @@ mod tests {
         ingest(files, &IngestOptions::default()).unwrap()
     }
 
-    /// (cause, missing) of the denial groups of `svc`, by path.
-    fn diagnoses(world: &World) -> Vec<(String, Cause, Vec<String>)> {
+    /// What `read` takes from each diagnosis of `svc`'s denial groups, sorted.
+    fn read_diagnoses<T: Ord>(world: &World, read: impl Fn(&Diagnosis) -> T) -> Vec<T> {
         let mut ingested = run(world);
         let denials = ingested.events.denial_groups().unwrap();
         let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
@@ -901,20 +901,25 @@ mod tests {
             &ingested.events.successes,
             DiagnoseOptions::default(),
         );
-        let mut out: Vec<_> = diagnosed
+        let mut out: Vec<T> = diagnosed
             .diagnoses
             .iter()
             .filter(|d| &*d.denial.key.principal == "svc")
-            .map(|d| {
-                (
-                    d.denial.key.template.to_string(),
-                    d.cause,
-                    d.missing.to_vec(),
-                )
-            })
+            .map(read)
             .collect();
         out.sort();
         out
+    }
+
+    /// (cause, missing) of the denial groups of `svc`, by path.
+    fn diagnoses(world: &World) -> Vec<(String, Cause, Vec<String>)> {
+        read_diagnoses(world, |d| {
+            (
+                d.denial.key.template.to_string(),
+                d.cause,
+                d.missing.to_vec(),
+            )
+        })
     }
 
     fn cause_of(world: &World) -> Cause {
@@ -1109,20 +1114,9 @@ mod tests {
             }
             w.events
                 .push(with(denial(T0 + 3 * HOUR), json!({ "fields": fields })));
-            let mut ingested = run(&w);
-            let denials = ingested.events.denial_groups().unwrap();
-            let groups: Vec<_> = denials.iter().map(|(k, g)| (k, g)).collect();
-            let reference = crate::correlate::Reference::new(&ingested).unwrap();
-            let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
-            let catalog = PolicyCatalog::new(ingested.policies.clone());
-            let diagnosed = diagnose(
-                &correlation,
-                &catalog,
-                &ingested.events.successes,
-                DiagnoseOptions::default(),
-            );
-            let d = &diagnosed.diagnoses[0];
-            (d.cause, d.note.as_deref().map(str::to_string))
+            let read = read_diagnoses(&w, |d| (d.cause, d.note.as_deref().map(str::to_string)));
+            assert_eq!(read.len(), 1, "{read:?}");
+            read[0].clone()
         };
         // The same fields succeed elsewhere: the object is the difference.
         assert_eq!(denied_touching(json!(["status"])).0, Cause::ObjectAcl);
