@@ -39,6 +39,9 @@ static ID_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
           | \d{4}-\d{2}-\d{2}(?:[T\ ][0-9:.]+Z?)?  # dates
           | [^@/\s]+@[^@/\s]+                     # e-mail
           | [A-Za-z_]*[A-Za-z][A-Za-z_]*[-_.]?\d[\w.-]*  # WO12345, M-1001, OP-2345, SO_77
+          | [\w.-]*\d[\w.-]*(?:[,;+|~][\w.-]+)+        # composite keys: 2026-01-05,ACME  42;7
+          | [\w.-]+(?:[,;+|~][\w.-]+)*[,;+|~][\w.-]*\d[\w.-]*  # ACME,2026-01-05  52.5,13.4
+          # (not `:`: it ends Google-style custom methods, `gemini-1.5:generateContent`)
         )$",
     )
     .expect("id pattern compiles")
@@ -342,6 +345,11 @@ mod tests {
             "١٢٣",
             "v١",
             "SO_77",
+            "ACME,2026-01-05",
+            "42;7",
+            "items:batchGet",
+            "gemini-1.5-pro:countTokens",
+            "a,b",
             "a.b",
             "tasks",
             "ORG-EU",
@@ -386,6 +394,17 @@ mod tests {
                 "/users/jane.doe@example.com/roles",
                 "/users/{id}/roles",
                 Some("jane.doe@example.com"),
+            ),
+            (
+                "/invoices/ACME,2026-01-05/lines",
+                "/invoices/{id}/lines",
+                Some("ACME,2026-01-05"),
+            ),
+            ("/geo/52.5,13.4", "/geo/{id}", Some("52.5,13.4")),
+            (
+                "/v1/models/gemini-1.5-pro:countTokens",
+                "/v1/models/gemini-1.5-pro:countTokens",
+                None,
             ),
             (
                 "/fscmRestApi/resources/custom/inventoryAttributes",
