@@ -232,6 +232,22 @@ fn without_the_policy_catalog_the_fields_and_objects_are_told_apart_by_evidence(
     assert!(score("field_level", "precision") >= 0.99, "{evaluation:#}");
     assert!(score("field_level", "recall") >= 0.75, "{evaluation:#}");
     assert!(score("object_acl", "recall") >= 0.95, "{evaluation:#}");
+    // Peers show the roles suffice: timing and the token decide, as with the
+    // catalog (these were all `unknown` while peers only named what was lacking).
+    for cause in ["stale_token", "propagation_delay"] {
+        assert!(
+            score(cause, "precision") >= 0.99 && score(cause, "recall") >= 0.99,
+            "{cause}: {evaluation:#}"
+        );
+    }
+    assert!(
+        score("scope_not_requested", "recall") >= 0.99,
+        "{evaluation:#}"
+    );
+    assert!(
+        score("scope_not_requested", "precision") >= 0.85,
+        "{evaluation:#}"
+    );
     for cause in [
         "guardrail",
         "explicit_deny",

@@ -602,6 +602,23 @@ fn judge_grants<'a>(
         return Diagnosis::new(denial, Cause::PropagationDelay, c, recent, evidence);
     }
     if let Some(diagnosis) = judge_token(denial, requirement, grant_start, evidence.clone()) {
+        // A requirement inferred from peers holds what they co-hold too: a
+        // scope the token lacks for one of those is weaker evidence than a
+        // field, object or data scope that sets these requests apart.
+        if requirement.source == Some(RequirementSource::Peers)
+            && diagnosis.cause == Cause::ScopeNotRequested
+        {
+            let mut behaviour = judge_behaviour(denial, evidence, Some(requirement), cx);
+            if matches!(
+                behaviour.cause,
+                Cause::FieldLevel | Cause::ObjectAcl | Cause::DataScope
+            ) {
+                behaviour.note.get_or_insert_with(|| {
+                    "runner-up: scope_not_requested (the token lacks a scope of a permission every succeeding peer holds, which the peers may hold for other endpoints)".into()
+                });
+                return behaviour;
+            }
+        }
         return diagnosis;
     }
 

@@ -176,7 +176,9 @@ pub fn requirement<'p>(
     inferred_from_peers(key, peers, history, own_grants, rule)
 }
 
-/// The permissions every peer held when it last succeeded and this principal lacks.
+/// The permissions every peer held when it last succeeded and this principal
+/// lacks; all of them when it lacks none (then the roles suffice as far as the
+/// peers show, and timing, the token or the request decides).
 fn inferred_from_peers<'p>(
     key: &DenialKey,
     peers: &EndpointPeers,
@@ -203,18 +205,30 @@ fn inferred_from_peers<'p>(
         return Requirement::default();
     }
     let held_as_peer = |permission: &str| as_peer.flatten().is_some_and(|g| g.contains(permission));
-    let common: BTreeSet<String> = held
+    let shared: BTreeSet<String> = held
         .widely_held
         .iter()
         .filter(|(permission, holders)| holders - usize::from(held_as_peer(permission)) == others)
-        .filter(|(permission, _)| own_grants.is_none_or(|own| !own.contains(permission)))
         .map(|(permission, _)| permission.clone())
         .collect();
-    if common.is_empty() {
+    // What every peer held and this principal lacks is what it is asked to
+    // gain. When it lacks none of it, the roles suffice as far as the peers
+    // show: the requirement is all of it, and timing or the token decides.
+    let lacking: BTreeSet<String> = shared
+        .iter()
+        .filter(|permission| own_grants.is_none_or(|own| !own.contains(permission.as_str())))
+        .cloned()
+        .collect();
+    let permissions = if lacking.is_empty() && own_grants.is_some() {
+        shared
+    } else {
+        lacking
+    };
+    if permissions.is_empty() {
         return Requirement::default();
     }
     Requirement {
-        permissions: common,
+        permissions,
         source: Some(RequirementSource::Peers),
         peers: others,
         ..Default::default()
@@ -414,8 +428,16 @@ mod tests {
         for grants in &held[1..] {
             common.retain(|p| grants.contains(p));
         }
+        // What the principal lacks of it; all of it when it lacks nothing.
         if let Some(own) = own_grants {
-            common.retain(|p| !own.contains(p));
+            let lacking: BTreeSet<String> = common
+                .iter()
+                .filter(|p| !own.contains(*p))
+                .cloned()
+                .collect();
+            if !lacking.is_empty() {
+                common = lacking;
+            }
         }
         if common.is_empty() {
             return (BTreeSet::new(), None, 0);
