@@ -222,7 +222,7 @@ fn inferred_from_peers<'p>(
     let permissions = if lacking.is_empty() && own_grants.is_some() {
         shared
     } else {
-        lacking
+        closest_to_endpoint(lacking, &key.method, &key.template)
     };
     if permissions.is_empty() {
         return Requirement::default();
@@ -233,6 +233,54 @@ fn inferred_from_peers<'p>(
         peers: others,
         ..Default::default()
     }
+}
+
+/// Of several permissions peers co-hold, those whose names share most with
+/// the endpoint (`DELETE /orders/{id}` and `orders.delete` share `orders` and
+/// the verb); all of them when none shares anything. Peers that hold a role
+/// hold every permission it bundles, so the data alone cannot separate them:
+/// the name breaks the tie, and the finding stays low confidence (peers).
+fn closest_to_endpoint(
+    candidates: BTreeSet<String>,
+    method: &str,
+    template: &str,
+) -> BTreeSet<String> {
+    if candidates.len() < 2 {
+        return candidates;
+    }
+    let verbs: &[&str] = match method {
+        "GET" | "HEAD" | "LIST" | "WATCH" => &["read", "get", "list", "view"],
+        "POST" | "CREATE" => &["create", "write", "add"],
+        "PUT" | "PATCH" | "UPDATE" => &["update", "write", "edit"],
+        "DELETE" => &["delete", "write", "remove"],
+        _ => &[],
+    };
+    let words: BTreeSet<String> = template
+        .split(['/', '-', '_', '.'])
+        .filter(|w| !w.is_empty() && !w.starts_with('{') && !w.starts_with('v'))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let score = |permission: &str| -> usize {
+        let parts: Vec<String> = permission
+            .split(['.', ':', '/', '_'])
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let nouns = parts.iter().filter(|p| words.contains(p.as_str())).count();
+        let verb = parts
+            .last()
+            .is_some_and(|last| verbs.contains(&last.as_str()));
+        // Extra parts (`owner`, `price` in `orders.owner.update`) name more than the endpoint does.
+        let extra = parts.len().saturating_sub(nouns + usize::from(verb));
+        (nouns * 4 + usize::from(verb) * 2).saturating_sub(extra)
+    };
+    let best = candidates.iter().map(|p| score(p)).max().unwrap_or(0);
+    if best == 0 {
+        return candidates;
+    }
+    candidates
+        .into_iter()
+        .filter(|p| score(p) == best)
+        .collect()
 }
 
 /// `scope="a b"` inside an RFC 6750 `WWW-Authenticate` challenge.
@@ -443,6 +491,28 @@ mod tests {
             return (BTreeSet::new(), None, 0);
         }
         (common, Some(RequirementSource::Peers), held.len())
+    }
+
+    #[test]
+    fn the_name_breaks_a_tie_between_co_held_permissions() {
+        let co_held: BTreeSet<String> = [
+            "orders.orders.delete",
+            "orders.orders.owner.update",
+            "orders.returns.delete",
+        ]
+        .map(str::to_string)
+        .into();
+        assert_eq!(
+            closest_to_endpoint(co_held.clone(), "DELETE", "/api/v1/orders/orders/{id}"),
+            BTreeSet::from(["orders.orders.delete".to_string()])
+        );
+        // Nothing in common with the endpoint: the data cannot tell, all stay.
+        assert_eq!(
+            closest_to_endpoint(co_held.clone(), "GET", "/x/{id}"),
+            co_held
+        );
+        let one = BTreeSet::from(["a.b".to_string()]);
+        assert_eq!(closest_to_endpoint(one.clone(), "GET", "/a/b"), one);
     }
 
     proptest::proptest! {
