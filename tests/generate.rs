@@ -248,6 +248,10 @@ fn without_the_policy_catalog_the_fields_and_objects_are_told_apart_by_evidence(
         score("scope_not_requested", "precision") >= 0.85,
         "{evaluation:#}"
     );
+    // Co-held permissions: the endpoint's name breaks the tie (41% of the
+    // proposed grants were right before it did, on the 300k corpus).
+    let grants = |measure: &str| evaluation["grants"][measure].as_f64().unwrap();
+    assert!(grants("precision") >= 0.8, "{evaluation:#}");
     for cause in [
         "guardrail",
         "explicit_deny",
