@@ -410,3 +410,46 @@ fn gcp_and_azure_dumps_over_time_judge_each_denial_by_the_dump_then() {
         "the 12:00 state, in effect at 16:20"
     );
 }
+
+#[test]
+fn snapshot_at_dates_an_export_whose_name_does_not() {
+    // The AWS history of tests/fixtures/aws_iam, renamed so that nothing dates
+    // the dumps but --snapshot-at.
+    let dir = tempfile::tempdir().unwrap();
+    let morning = dir.path().join("morning.json");
+    let noon = dir.path().join("noon.json");
+    std::fs::copy(
+        "tests/fixtures/aws_iam/iam-2026-11-20T00-00-00Z.json",
+        &morning,
+    )
+    .unwrap();
+    std::fs::copy(
+        "tests/fixtures/aws_iam/iam-2026-11-20T12-00-00Z.json",
+        &noon,
+    )
+    .unwrap();
+    let at = |file: &std::path::Path, time: &str| format!("{}={time}", file.display());
+    let r = report(&[
+        "tests/fixtures/aws_iam/cloudtrail.jsonl",
+        "--iam",
+        morning.to_str().unwrap(),
+        "--iam",
+        noon.to_str().unwrap(),
+        "--snapshot-at",
+        &at(&morning, "2026-11-20T00:00:00Z"),
+        "--snapshot-at",
+        &at(&noon, "2026-11-20T12:00:00Z"),
+    ]);
+    let alice = principal(&r, "arn:aws:iam::111122223333:user/alice");
+    assert!(
+        alice["findings"][0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("was granted at 2026-11-20T12:00:00Z"),
+        "{alice:#}"
+    );
+    // A malformed pair says what to write.
+    let bad = common::grantgap(&["report", "x.jsonl", "--snapshot-at", "iam.json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("FILE=TIME"));
+}

@@ -49,6 +49,10 @@ pub struct InputArgs {
     /// (2026-11-20T08-00-00Z) dates the dump; several dumps form a history.
     #[arg(long, visible_alias = "iam", value_name = "F")]
     pub rbac: Vec<String>,
+    /// When an IAM export was taken, where neither its data nor its name says:
+    /// FILE=TIME (repeat per file).
+    #[arg(long, value_name = "FILE=TIME", value_parser = file_instant)]
+    pub snapshot_at: Vec<(std::path::PathBuf, Millis)>,
     /// Endpoint policies (method, path, all_of, any_of, fields, data_scoped).
     #[arg(long, value_name = "F")]
     pub policies: Vec<String>,
@@ -183,6 +187,14 @@ fn instant(text: &str) -> Result<Millis, String> {
     })
 }
 
+/// `--snapshot-at FILE=TIME`.
+fn file_instant(text: &str) -> Result<(std::path::PathBuf, Millis), String> {
+    let (file, time) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{text:?} is not FILE=TIME: write iam.json=2026-11-20T08:00:00Z"))?;
+    Ok((std::path::PathBuf::from(file), instant(time)?))
+}
+
 /// `--id-pattern`: a regular expression, refused at once if it does not compile.
 fn id_pattern(pattern: &str) -> Result<String> {
     crate::ingest::Templater::with_patterns(&[pattern.to_string()])?;
@@ -283,6 +295,7 @@ impl InputArgs {
                 self.max_skipped
             }),
             quarantine: self.quarantine.clone(),
+            snapshot_at: self.snapshot_at.clone(),
             mmap: !self.no_mmap,
             limits: SizeLimits {
                 record: usize::try_from(self.max_record_size).unwrap_or(usize::MAX),

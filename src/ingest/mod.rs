@@ -68,6 +68,9 @@ pub struct IngestOptions {
     pub fast_path: bool,
     /// Write every skipped record here (JSON Lines: where, why, the record redacted).
     pub quarantine: Option<PathBuf>,
+    /// When IAM exports were taken, by file, where neither their data nor
+    /// their names say (`--snapshot-at FILE=TIME`).
+    pub snapshot_at: Vec<(PathBuf, Millis)>,
     /// Keep every used event as an [`aggregate::EventRow`] (for `grantgap query`;
     /// memory grows with the input, so only when asked).
     pub event_rows: bool,
@@ -99,6 +102,7 @@ impl Default for IngestOptions {
             samples_per_group: aggregate::SAMPLES_PER_GROUP,
             fast_path: true,
             quarantine: None,
+            snapshot_at: Vec::new(),
             event_rows: false,
             mmap: true,
             spill_after: SPILL_AFTER_GROUPS,
@@ -358,6 +362,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         bad: Vec::new(),
         quarantine: options.quarantine.as_ref().map(|_| Vec::new()),
         limits: options.limits,
+        snapshot_at: &options.snapshot_at,
     };
     let read_small_tables = || -> Result<_> {
         let tokens = small.read(Table::Tokens, tables::token_from_record)?;

@@ -9,8 +9,9 @@
 //! RoleBinding binds in its namespace (the binding's data scope); a
 //! ClusterRoleBinding everywhere. Service accounts are named as the API server
 //! names them, `system:serviceaccount:NS:NAME`; groups `group:NAME`. A dump is the state at one
-//! instant that it does not record, so its bindings are taken as in effect from
-//! the beginning of the logs.
+//! instant that it does not record: `--snapshot-at` or its file name dates it
+//! (`tables::snapshot_instant`), else its bindings hold from the beginning of
+//! the logs.
 
 use serde_json::Value;
 

@@ -164,6 +164,15 @@ pub fn snapshot_instant(path: &std::path::Path) -> Option<crate::model::Millis> 
     fields::timestamp(&Value::String(text)).ok()
 }
 
+/// Whether a path given on the command line names this input.
+fn same_file(given: &std::path::Path, input: &std::path::Path) -> bool {
+    given == input
+        || std::fs::canonicalize(given)
+            .ok()
+            .zip(std::fs::canonicalize(input).ok())
+            .is_some_and(|(a, b)| a == b)
+}
+
 /// A platform's bindings with every principal of any dump present in every
 /// dump: one absent from a dump held nothing at its instant.
 fn complete_history(mut bindings: Vec<RoleBinding>) -> Vec<RoleBinding> {
@@ -202,6 +211,8 @@ pub(crate) struct SmallTables<'a> {
     /// Skipped rows, when `--quarantine` asks for them.
     pub(crate) quarantine: Option<Vec<Quarantined>>,
     pub(crate) limits: SizeLimits,
+    /// `--snapshot-at FILE=TIME`: instants of IAM exports by file.
+    pub(crate) snapshot_at: &'a [(std::path::PathBuf, crate::model::Millis)],
 }
 
 impl SmallTables<'_> {
@@ -219,7 +230,16 @@ impl SmallTables<'_> {
         // Bindings per platform: histories are per platform.
         let mut bindings: BTreeMap<rbac::Platform, Vec<RoleBinding>> = BTreeMap::new();
         for (file, object) in objects {
-            let instant = self.files[file].path.as_deref().and_then(snapshot_instant);
+            // The instant given for the file, else the one its name carries.
+            let path = self.files[file].path.as_deref();
+            let instant = path
+                .and_then(|path| {
+                    self.snapshot_at
+                        .iter()
+                        .find(|(given, _)| same_file(given, path))
+                        .map(|(_, at)| *at)
+                })
+                .or_else(|| path.and_then(snapshot_instant));
             // The data's own instant (a Config item's capture time) wins.
             let dated = |mut def: RoleDef| {
                 def.defined_at = def.defined_at.or(instant);
