@@ -16,6 +16,14 @@ pub fn grants_permission(grants: &BTreeSet<String>, permission: &str) -> bool {
     })
 }
 
+/// Whether one grant (a permission or a `*` pattern) covers a permission
+/// written `a|b`.
+fn pattern_covers(pattern: &str, permission: &str) -> bool {
+    permission.split('|').any(|wanted| {
+        pattern == wanted || (pattern.contains('*') && wildcard_match(pattern, wanted))
+    })
+}
+
 /// Glob matching with `*` only.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -60,9 +68,7 @@ impl Grants {
     pub fn denying(&self, permission: &str) -> BTreeSet<&str> {
         self.denies
             .iter()
-            .filter(|(pattern, _)| {
-                grants_permission(&BTreeSet::from([(*pattern).clone()]), permission)
-            })
+            .filter(|(pattern, _)| pattern_covers(pattern, permission))
             .flat_map(|(_, roles)| roles.iter().map(String::as_str))
             .collect()
     }

@@ -229,17 +229,21 @@ impl SmallTables<'_> {
         let mut roles = Vec::new();
         // Bindings per platform: histories are per platform.
         let mut bindings: BTreeMap<rbac::Platform, Vec<RoleBinding>> = BTreeMap::new();
+        // Each file's instant, once: the one given for it, else its name's.
+        let instants: Vec<Option<crate::model::Millis>> = self
+            .files
+            .iter()
+            .map(|f| {
+                let path = f.path.as_deref().filter(|_| f.table == Table::Rbac)?;
+                self.snapshot_at
+                    .iter()
+                    .find(|(given, _)| same_file(given, path))
+                    .map(|(_, at)| *at)
+                    .or_else(|| snapshot_instant(path))
+            })
+            .collect();
         for (file, object) in objects {
-            // The instant given for the file, else the one its name carries.
-            let path = self.files[file].path.as_deref();
-            let instant = path
-                .and_then(|path| {
-                    self.snapshot_at
-                        .iter()
-                        .find(|(given, _)| same_file(given, path))
-                        .map(|(_, at)| *at)
-                })
-                .or_else(|| path.and_then(snapshot_instant));
+            let instant = instants[file];
             // The data's own instant (a Config item's capture time) wins.
             let dated = |mut def: RoleDef| {
                 def.defined_at = def.defined_at.or(instant);
