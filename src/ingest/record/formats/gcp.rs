@@ -59,12 +59,8 @@ impl LogFormat for GcpAudit {
         // Some entries (VPC Service Controls, trimmed exports) name no caller:
         // they are still denials, attributed to a named unknown.
         .unwrap_or_else(|| UNKNOWN_CALLER.to_string());
-        let method_name = text_at(payload, "methodName")
-            .or_else(|| text_at(record, "resource.labels.method"))
-            .unwrap_or_else(|| "unknown-method".to_string());
-        let service = text_at(payload, "serviceName")
-            .or_else(|| text_at(record, "resource.labels.service"))
-            .unwrap_or_else(|| "gcp".into());
+        let service =
+            text_at(payload, "serviceName").or_else(|| text_at(record, "resource.labels.service"));
         // BigQuery exports write integers as strings.
         let code = at(payload, "status.code")
             .and_then(|c| c.as_i64().or_else(|| c.as_str()?.parse().ok()))
@@ -73,6 +69,16 @@ impl LogFormat for GcpAudit {
         // refused; the call went through.
         let dry_run = at(payload, "metadata.dryRun").and_then(Value::as_bool) == Some(true);
         let mut denied = denied_permissions(payload, code);
+        // A trimmed entry may drop the method; the permission checked names
+        // the call as well.
+        let method_name = text_at(payload, "methodName")
+            .or_else(|| text_at(record, "resource.labels.method"))
+            .or_else(|| denied.first().cloned())
+            .or_else(|| {
+                let checks = at(payload, "authorizationInfo")?.as_array()?;
+                checks.iter().find_map(|c| text_at(c, "permission"))
+            })
+            .unwrap_or_else(|| "unknown-method".to_string());
         let guardrail = guardrail(payload);
         let status = match code {
             _ if dry_run => NOT_A_RESPONSE,
@@ -101,7 +107,7 @@ impl LogFormat for GcpAudit {
             token_issued_at: None,
             scopes: None,
             method: ACTION_METHOD.into(),
-            path: endpoint(&service, &method_name),
+            path: endpoint(service.as_deref(), &method_name),
             status,
             error_code: reason.or_else(|| (code != 0).then(|| format!("GRPC_{code}"))),
             message: text_at(payload, "status.message"),
@@ -118,12 +124,12 @@ impl LogFormat for GcpAudit {
 /// (`google.cloud.run.v1.Services.SetIamPolicy`, `storage.objects.get`), with
 /// the service in front where the method alone does not name it
 /// (`io.k8s.core.v1.pods.list` on `k8s.io`).
-fn endpoint(service: &str, method: &str) -> String {
-    let product = service.split('.').next().unwrap_or(service);
-    if method.contains(product) {
-        method.to_string()
-    } else {
-        format!("{service}:{method}")
+fn endpoint(service: Option<&str>, method: &str) -> String {
+    match service {
+        Some(service) if !method.contains(service.split('.').next().unwrap_or(service)) => {
+            format!("{service}:{method}")
+        }
+        _ => method.to_string(),
     }
 }
 
@@ -264,6 +270,26 @@ mod tests {
         );
         assert_eq!(e.path, "google.cloud.run.v1.Services.SetIamPolicy");
         assert_eq!(e.org.as_deref(), Some("p1"));
+    }
+
+    #[test]
+    fn a_trimmed_entry_is_named_by_the_permission_it_checked() {
+        let record = json!({"timestamp": "2024-02-02T09:44:26Z",
+            "protoPayload": {"authenticationInfo": {"principalEmail": "u@p1.example"},
+                "authorizationInfo": [{"granted": false, "permission": "run.services.setIamPolicy"}]}});
+        let e = GcpAudit.event(&record, &FieldMap::default()).unwrap();
+        assert_eq!(
+            (e.status, e.path.as_str()),
+            (403, "run.services.setIamPolicy")
+        );
+        assert_eq!(
+            endpoint(None, "io.k8s.core.v1.services.create"),
+            "io.k8s.core.v1.services.create"
+        );
+        assert_eq!(
+            endpoint(Some("iamcredentials.googleapis.com"), "SignJwt"),
+            "iamcredentials.googleapis.com:SignJwt"
+        );
     }
 
     #[test]
