@@ -65,6 +65,40 @@ fn kubernetes_audit_events() {
 }
 
 #[test]
+fn kubernetes_requests_that_name_no_grant() {
+    let r = report("k8s_unauthenticated.jsonl");
+    assert_eq!(r["requests"]["denied"], 3);
+    let notes: Vec<(String, String)> = r["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["findings"].as_array().unwrap())
+        .map(|f| {
+            assert_eq!(f["cause"], "unknown", "{f}");
+            assert!(f["permission"].is_null(), "{f}");
+            let endpoint = f["endpoints"][0].as_str().unwrap().to_string();
+            (endpoint, f["note"].as_str().unwrap().to_string())
+        })
+        .collect();
+    // No credential: granting the anonymous identity would open the API to all.
+    let anonymous: Vec<_> = notes
+        .iter()
+        .filter(|(_, n)| n.contains("no credential"))
+        .collect();
+    assert_eq!(anonymous.len(), 1, "{notes:?}");
+    // A record without objectRef or requestURI says what is missing.
+    assert!(
+        notes.iter().any(|(e, n)| e == "WATCH (resource not in log)"
+            && n.contains("names neither the resource nor the path")),
+        "{notes:?}"
+    );
+    // And nothing is proposed to grant.
+    for p in r["principals"].as_array().unwrap() {
+        assert_eq!(p["fix"]["grant_roles"], serde_json::json!([]), "{p}");
+    }
+}
+
+#[test]
 fn cloudtrail_records_file_gzipped() {
     let r = report("cloudtrail.json.gz");
     let role = "arn:aws:iam::111122223333:role/etl-reader";

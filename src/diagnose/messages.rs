@@ -27,6 +27,9 @@ pub enum Signal {
     /// The service refused the credential itself, not the permission (Azure
     /// Storage answers a bad SAS or key with 403 AuthenticationFailed).
     AuthenticationFailed,
+    /// The request carried no credential: it ran as the platform's anonymous
+    /// identity (`model::ANONYMOUS_CODE`).
+    Anonymous,
     /// The response names a permission or scope the request needed.
     Requires(String),
     /// The response names the policy that denied: the principal's own, or a
@@ -52,6 +55,7 @@ enum Emits {
     ScopeInsufficient,
     CredentialExpired,
     AuthenticationFailed,
+    Anonymous,
     /// The first capture group is the permission.
     Requires,
     /// A policy of this kind; the first capture group that matched names it.
@@ -239,6 +243,13 @@ const RULES: &[(&str, Part, &str, Emits)] = &[
         Emits::AuthenticationFailed,
     ),
     (
+        // model::ANONYMOUS_CODE, which a format sets (tested below).
+        "anonymous request code",
+        Part::ErrorCode,
+        r"^Anonymous$",
+        Emits::Anonymous,
+    ),
+    (
         "permission named in message",
         Part::Message,
         r#"(?i)\b(?:requires?|missing|needs?|lacks?)\s+(?:the\s+)?(?:scope|permission|privilege)s?\s*[:=]?\s*['"`]?([A-Za-z][\w.:/-]*[\w])"#,
@@ -283,6 +294,7 @@ pub fn signals(key: &DenialKey) -> Vec<Signal> {
                 Emits::ScopeInsufficient => Signal::ScopeInsufficient,
                 Emits::CredentialExpired => Signal::CredentialExpired,
                 Emits::AuthenticationFailed => Signal::AuthenticationFailed,
+                Emits::Anonymous => Signal::Anonymous,
                 Emits::Requires => Signal::Requires(captures[1].to_string()),
                 Emits::DeniedBy(kind) => Signal::DeniedBy(DeniedBy {
                     kind: *kind,
@@ -528,6 +540,15 @@ mod tests {
             vec![Signal::AuthenticationFailed]
         );
         assert!(of_message("Insufficient permissions").is_empty());
+    }
+
+    #[test]
+    fn an_anonymous_request_is_told_by_its_code() {
+        assert_eq!(
+            of_code(crate::model::ANONYMOUS_CODE),
+            vec![Signal::Anonymous]
+        );
+        assert!(of_code("AnonymousAccessAllowed").is_empty());
     }
 
     #[test]

@@ -376,6 +376,15 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         );
         return diagnosis;
     }
+    if has(&Signal::Anonymous) {
+        let c = rule(Level::High, "the request carried no credential");
+        let mut diagnosis = Diagnosis::new(denial, Cause::Unknown, c, vec![], evidence);
+        diagnosis.note = Some(
+            "the request carried no credential and ran as the anonymous identity: have the caller send its own credential; no grant is proposed, as a grant to the anonymous identity opens the endpoint to everyone"
+                .into(),
+        );
+        return diagnosis;
+    }
     // 5. An object nobody can reach that 404s elsewhere does not exist.
     // Every object of a group shares these facts (ingest splits groups by them).
     let objects = key.objects;
@@ -787,7 +796,9 @@ fn judge_behaviour<'a>(
         }
         return diagnosis;
     }
-    let note = if known {
+    let note = if &*key.template == crate::model::UNNAMED_ENDPOINT {
+        "the record names neither the resource nor the path (an audit policy below Metadata, or a trimmed export), so no permission can be told from it; records logged at level Metadata name both".to_string()
+    } else if known {
         "the roles in effect and the token grant every required permission, and no object, data scope or field sets these requests apart"
             .to_string()
     } else {

@@ -51,6 +51,16 @@ pub const ACTION_METHOD: &str = "CALL";
 /// denied, counted apart.
 pub const NOT_A_RESPONSE: u16 = 0;
 
+/// The endpoint of a record that names neither a resource nor a path (an
+/// audit policy below `Metadata`, a trimmed export): no permission can be told
+/// from it.
+pub const UNNAMED_ENDPOINT: &str = "(resource not in log)";
+
+/// The error code a format gives a request that carried no credential and ran
+/// as the platform's anonymous identity (Kubernetes `system:anonymous`): a
+/// grant to that identity would open the endpoint to everyone.
+pub const ANONYMOUS_CODE: &str = "Anonymous";
+
 /// The response header in which a format names the policy that denied, read
 /// from the record's structure: `KIND[ NAME]`, KIND one of the diagnosis's
 /// policy kinds (`vpc_service_controls accessPolicies/1/servicePerimeters/p`).

@@ -282,17 +282,35 @@ fn risky_grants_are_refused_unless_allowed() {
 
 #[test]
 fn system_and_anonymous_principals_get_no_grant() {
+    // An unauthenticated request is diagnosed as such: no permission is
+    // proposed, so there is nothing to refuse or to allow.
+    let unauthenticated: Vec<Value> = ["system:anonymous", "system:unauthenticated"]
+        .iter()
+        .map(|p| denied(p, "core/configmaps:get", "prod"))
+        .collect();
+    for flags in [
+        &["--emit", "k8s-rbac"][..],
+        &["--emit", "k8s-rbac", "--allow-risky"],
+    ] {
+        let (yaml, stderr) = run(&unauthenticated, flags);
+        assert!(objects(&yaml).is_empty(), "{yaml}");
+        assert!(left_out(&stderr).is_empty(), "{stderr}");
+    }
+
+    // Impersonating them, or naming a system identity, is refused by the emitter.
+    let mut impersonated = denied("ops-admin", "core/configmaps:get", "prod");
+    impersonated["impersonatedUser"] = json!({"username": "system:anonymous"});
     let principals = [
         "system:anonymous",
-        "system:unauthenticated",
         "system:authenticated",
         "system:node:n1",
         "system:kube-scheduler",
         "system:serviceaccounts:ci",
     ];
-    let events: Vec<Value> = principals
+    let events: Vec<Value> = principals[1..]
         .iter()
         .map(|p| denied(p, "core/configmaps:get", "prod"))
+        .chain([impersonated])
         .collect();
     let (yaml, stderr) = run(&events, &["--emit", "k8s-rbac"]);
     assert!(objects(&yaml).is_empty(), "{yaml}");
@@ -314,7 +332,6 @@ fn system_and_anonymous_principals_get_no_grant() {
         owned(&[
             ("Group", "system:authenticated", None),
             ("Group", "system:serviceaccounts:ci", None),
-            ("Group", "system:unauthenticated", None),
             ("User", "system:anonymous", None),
             ("User", "system:kube-scheduler", None),
             ("User", "system:node:n1", None),

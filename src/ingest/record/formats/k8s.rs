@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::{at, first_text, text_at, utc_timestamp, Envelope, LogFormat};
 use crate::ingest::record::fields::{self, FieldMap, Skip};
-use crate::model::Event;
+use crate::model::{Event, ANONYMOUS_CODE, UNNAMED_ENDPOINT};
 
 pub struct K8sAudit;
 
@@ -43,8 +43,16 @@ fn from_message(message: &str) -> Option<(String, Option<String>)> {
     Some((permission, c.name("ns").map(|n| n.as_str().to_string())))
 }
 
-/// The endpoint of a record that names neither a resource nor a URI.
-const RESOURCE_NOT_IN_LOG: &str = "(resource not in log)";
+/// Whether the request ran unauthenticated: as `system:anonymous`, or in the
+/// `system:unauthenticated` group the API server gives such requests.
+fn anonymous(record: &Value) -> bool {
+    const UNAUTHENTICATED: &str = "system:unauthenticated";
+    let user = text_at(record, "user.username");
+    let in_group = at(record, "user.groups")
+        .and_then(Value::as_array)
+        .is_some_and(|g| g.iter().any(|g| g.as_str() == Some(UNAUTHENTICATED)));
+    in_group || matches!(user.as_deref(), Some("system:anonymous" | UNAUTHENTICATED))
+}
 
 /// The permission a request needs, as RBAC rules name it.
 fn permission(record: &Value, verb: &str) -> Option<String> {
@@ -142,12 +150,12 @@ impl LogFormat for K8sAudit {
             Some(object) => {
                 let group = text_at(object, "apiGroup").unwrap_or_else(|| "core".into());
                 match (text_at(object, "resource"), text_at(object, "subresource")) {
-                    (None, _) => RESOURCE_NOT_IN_LOG.to_string(),
+                    (None, _) => UNNAMED_ENDPOINT.to_string(),
                     (Some(resource), Some(sub)) => format!("/{group}/{resource}/{{name}}/{sub}"),
                     (Some(resource), None) => format!("/{group}/{resource}"),
                 }
             }
-            None => text_at(record, "requestURI").unwrap_or_else(|| RESOURCE_NOT_IN_LOG.into()),
+            None => text_at(record, "requestURI").unwrap_or_else(|| UNNAMED_ENDPOINT.into()),
         };
         let message = text_at(record, "responseStatus.message")
             .or_else(|| annotation("authorization.k8s.io/reason"));
@@ -168,9 +176,13 @@ impl LogFormat for K8sAudit {
             method: verb.to_ascii_uppercase(),
             path: path.split('?').next().unwrap_or_default().to_string(),
             status,
-            error_code: decision
-                .filter(|d| d == "forbid")
-                .map(|_| "RBAC_FORBID".to_string()),
+            error_code: if anonymous(record) {
+                Some(ANONYMOUS_CODE.to_string())
+            } else {
+                decision
+                    .filter(|d| d == "forbid")
+                    .map(|_| "RBAC_FORBID".to_string())
+            },
             message,
             headers,
             object_id: text_at(record, "objectRef.name"),
@@ -210,6 +222,21 @@ mod tests {
         );
         assert_eq!(e.headers["x-required-permission"], "core/pods:list");
         assert_eq!(e.org.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn an_unauthenticated_request_is_marked_anonymous() {
+        let anonymous = event(json!({"user": {"username": "system:anonymous"}})).unwrap();
+        let in_group =
+            event(json!({"user": {"username": "x", "groups": ["system:unauthenticated"]}}));
+        let authenticated =
+            event(json!({"user": {"username": "x", "groups": ["system:authenticated"]}}));
+        assert_eq!(anonymous.error_code.as_deref(), Some(ANONYMOUS_CODE));
+        assert_eq!(
+            in_group.unwrap().error_code.as_deref(),
+            Some(ANONYMOUS_CODE)
+        );
+        assert_eq!(authenticated.unwrap().error_code, None);
     }
 
     #[test]
