@@ -453,3 +453,98 @@ fn snapshot_at_dates_an_export_whose_name_does_not() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("FILE=TIME"));
 }
+
+/// The script `--emit` writes, after `sh -n` has read it as valid shell.
+fn script(args: &[&str]) -> String {
+    let mut all = vec!["report"];
+    all.extend_from_slice(args);
+    let text = run(&all);
+    let dir = std::env::temp_dir().join(format!("grantgap-emit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{}.sh", args.last().unwrap()));
+    std::fs::write(&file, &text).unwrap();
+    let check = std::process::Command::new("sh")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "sh -n: {check:?}\n{text}");
+    text
+}
+
+/// Each line that runs something, without the header.
+fn commands(script: &str) -> Vec<&str> {
+    script
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "set -eu")
+        .collect()
+}
+
+#[test]
+fn fixes_as_each_cloud_writes_them() {
+    // AWS: bob's missing action is granted by an existing policy, attached;
+    // the pipeline's is granted by none, so an inline policy on the function
+    // it was denied on. Alice's came later and the pipeline's iam:TagUser is
+    // denied outright: neither gets a command.
+    let aws = script(&["tests/fixtures/aws_iam", "--emit", "aws-cli"]);
+    assert_eq!(
+        commands(&aws),
+        [
+            r#"aws iam put-role-policy '--role-name=deploy-pipeline' '--policy-name=grantgap-missing-permissions' '--policy-document={"Statement":[{"Action":["lambda:DeleteFunction"],"Effect":"Allow","Resource":["arn:aws:lambda:us-east-1:111122223333:function:orders-api"]}],"Version":"2012-10-17"}'"#,
+            "aws iam attach-user-policy '--user-name=bob' '--policy-arn=arn:aws:iam::111122223333:policy/UserAdmin'",
+        ],
+        "{aws}"
+    );
+
+    // GCP: the existing role that grants the denied permission, bound in the
+    // project of the denial; a custom role for what none grants.
+    let gcp = script(&[
+        "tests/fixtures/gcp/gcloud_read.json",
+        "--iam",
+        "tests/fixtures/snapshots/gcp_get_iam_policy.json",
+        "--iam",
+        "tests/fixtures/snapshots/gcp_roles.json",
+        "--iam",
+        "tests/fixtures/emit/gcp_roles_artifactregistry.json",
+        "--emit",
+        "gcloud",
+    ]);
+    let gcp_commands = commands(&gcp);
+    assert!(gcp_commands.contains(&"gcloud projects add-iam-policy-binding ledger-prod-4821 '--member=serviceAccount:ci-deployer@ledger-prod-4821.iam.gserviceaccount.com' '--role=roles/artifactregistry.repoAdmin' '--condition=None'"), "{gcp}");
+    assert!(
+        gcp_commands
+            .iter()
+            .any(|c| c.starts_with("gcloud iam roles create ")
+                && c.contains("'--permissions=cloudsql.instances.connect'")),
+        "{gcp}"
+    );
+
+    // Azure: the existing definition, by its name, at the one cluster denied.
+    let azure = script(&[
+        "tests/fixtures/azure/activity_cli.json",
+        "--iam",
+        "tests/fixtures/snapshots/azure_role_assignments.json",
+        "--iam",
+        "tests/fixtures/snapshots/azure_role_definitions.json",
+        "--iam",
+        "tests/fixtures/emit/azure_aks_admin_definition.json",
+        "--emit",
+        "az",
+    ]);
+    assert_eq!(
+        commands(&azure),
+        ["az role assignment create '--assignee-object-id=0d4b6f81-9a2c-4e3b-8c5d-1f7e9a3b5c6d' '--role=Azure Kubernetes Service Cluster Admin Role' '--scope=/subscriptions/9c1d4e7a-2b3f-4a5c-8d6e-0f1a2b3c4d5e/resourceGroups/rg-pay-prod/providers/Microsoft.ContainerService/managedClusters/aks-pay-01'"],
+        "{azure}"
+    );
+
+    // A guardrail is no grant: only the plain denials get commands.
+    let guarded = script(&[
+        "tests/fixtures/cloudtrail/guardrails.jsonl",
+        "--emit",
+        "aws-cli",
+    ]);
+    for action in ["ec2:RunInstances", "cloudtrail:StopLogging", "s3:GetObject"] {
+        assert!(!guarded.contains(action), "{action}:\n{guarded}");
+    }
+    assert!(guarded.contains("sns:CreateTopic"), "{guarded}");
+}

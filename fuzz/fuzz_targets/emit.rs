@@ -1,6 +1,6 @@
-//! Native fixes: whatever the principals, permissions, namespaces and object
-//! ids, the emitted RBAC YAML and IAM JSON parse back into exactly the objects
-//! the grants call for (`report::emit::check_round_trip` says what that means).
+//! Native fixes: whatever the principals, permissions, namespaces, object ids
+//! and existing roles, the emitted RBAC YAML, IAM JSON and aws/gcloud/az
+//! scripts parse back into exactly the objects and commands the grants call for (`report::emit::check_round_trip` says what that means).
 #![no_main]
 
 use grantgap::internals::report::emit::{self, Emit, Emitted, Grant, Options};
@@ -18,11 +18,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    // principal FIELD permission FIELD orgs FIELD objects, lists split by ITEM.
-    let rows: Vec<(&str, &str, Vec<String>, Vec<String>)> = text
+    // principal FIELD permission FIELD orgs FIELD objects FIELD roles, lists split by ITEM.
+    let rows: Vec<(&str, &str, Vec<String>, Vec<String>, Vec<String>)> = text
         .split(GRANT)
         .map(|row| {
-            let mut fields = row.splitn(4, FIELD);
+            let mut fields = row.splitn(5, FIELD);
             let mut next = || fields.next().unwrap_or_default();
             let (principal, permission) = (next(), next());
             let list = |field: &str| -> Vec<String> {
@@ -32,25 +32,30 @@ fuzz_target!(|data: &[u8]| {
                     .map(String::from)
                     .collect()
             };
-            (principal, permission, list(next()), list(next()))
+            let (orgs, objects) = (list(next()), list(next()));
+            (principal, permission, orgs, objects, list(next()))
         })
         .collect();
     let grants: Vec<Grant<'_>> = rows
         .iter()
-        .map(|(principal, permission, orgs, objects)| Grant {
+        .map(|(principal, permission, orgs, objects, roles)| Grant {
             principal,
             permission,
             orgs,
             objects,
+            roles,
         })
         .collect();
-    let emit = if flags & 1 == 0 {
-        Emit::K8sRbac
-    } else {
-        Emit::IamPolicy
-    };
+    const EMITS: [Emit; 5] = [
+        Emit::K8sRbac,
+        Emit::IamPolicy,
+        Emit::AwsCli,
+        Emit::Gcloud,
+        Emit::Az,
+    ];
+    let emit = EMITS[usize::from(flags >> 4) % EMITS.len()];
     let options = Options {
-        allow_risky: flags & 2 != 0,
+        allow_risky: flags & 1 != 0,
         // Narrowed to the first principal, and to one no grant has.
         principals: match flags & 12 {
             4 => grants

@@ -65,6 +65,10 @@ pub struct Finding {
     pub evidence: FindingEvidence,
     /// What to do, in words.
     pub fix: String,
+    /// The existing roles (IAM policies, cloud roles) of the principal's fix
+    /// that grant this finding's permission; empty where none does, a new one
+    /// is needed, or no grant helps. What `--emit` binds.
+    pub grant_roles: Vec<String>,
     pub note: Option<String>,
     /// Against `--baseline`: `new` or `persisting`, by (principal, permission).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -616,6 +620,12 @@ fn finish_principal(
                 .as_ref()
                 .filter(|_| fixed_by_roles(cause))
                 .and_then(|p| granted_later.get(p));
+            let grant_roles = match (&permission, later) {
+                (Some(p), None) if fixed_by_roles(cause) => {
+                    fix::roles_granting(&cover.roles, p, diagnosed)
+                }
+                _ => Vec::new(),
+            };
             let fix = match later {
                 Some(later) => later.advice(),
                 None => fix::advice(
@@ -640,6 +650,7 @@ fn finish_principal(
                     .expect("every finding folds at least one diagnosis"),
                 evidence,
                 fix,
+                grant_roles,
                 note: (!f.notes.is_empty())
                     .then(|| f.notes.into_iter().collect::<Vec<_>>().join("; ")),
                 baseline: None,

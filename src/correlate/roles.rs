@@ -135,6 +135,17 @@ impl RoleGraph {
             .map(|r| r.role.as_str())
     }
 
+    /// Whether a role is only another name for one role (an Azure
+    /// definition's GUID): a fix names the role itself.
+    pub fn is_alias(&self, role: &str) -> bool {
+        self.roles
+            .get(role)
+            .and_then(|versions| versions.last())
+            .is_some_and(|r| {
+                r.permissions.is_empty() && r.denies.is_empty() && r.inherits.len() == 1
+            })
+    }
+
     /// Everything the held roles grant by their latest definitions.
     pub fn grants<'a>(&self, held: impl IntoIterator<Item = &'a str>) -> Grants {
         self.grants_at(held, Millis::MAX)

@@ -39,6 +39,7 @@ fn covers(grants: &BTreeSet<String>, permission: &str) -> bool {
 pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
     let mut candidates: Vec<(String, BTreeSet<String>)> = graph
         .api_roles()
+        .filter(|role| !graph.is_alias(role))
         .map(|role| {
             let mut grants = graph.grants([role]).api;
             grants.retain(|g| !broad(g));

@@ -72,7 +72,7 @@ fn iam_principal_risk(principal: &str) -> Option<&'static str> {
 
 /// How allowing this action on these resources reaches past a missing
 /// permission, if it does. IAM action names are case-insensitive.
-fn iam_escalation(action: &str, resources: &[String]) -> Option<&'static str> {
+pub(super) fn iam_escalation(action: &str, resources: &[String]) -> Option<&'static str> {
     let on_everything = resources.iter().any(|r| r == "*");
     let is = |name: &str| action.eq_ignore_ascii_case(name);
     if is("*") || is("*:*") {

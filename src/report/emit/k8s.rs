@@ -1,4 +1,7 @@
 //! `--emit k8s-rbac`: Roles and ClusterRoles with their bindings, as YAML.
+//! An existing Role or ClusterRole the report names (`grant_roles`, from an
+//! RBAC dump) is bound as it is; a new, narrow role is generated only for what
+//! no existing one grants.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -229,6 +232,34 @@ fn k8s_escalation(permission: K8sPermission<'_>) -> Option<&'static str> {
     }
 }
 
+/// Built-in ClusterRoles that hand over a namespace or the cluster.
+const RISKY_ROLES: &[&str] = &["cluster-admin", "admin", "edit"];
+
+/// An existing role a report names (`ClusterRole/NAME`, `Role/NAMESPACE/NAME`)
+/// as (kind, namespace, name), if its parts are names Kubernetes accepts.
+fn existing_role(role: &str) -> Option<(&'static str, Option<&str>, &str)> {
+    let (kind, namespace, name) = match role.split('/').collect::<Vec<_>>()[..] {
+        ["ClusterRole", name] => ("ClusterRole", None, name),
+        ["Role", namespace, name] => ("Role", Some(namespace), name),
+        _ => return None,
+    };
+    let valid = is_dns_subdomain(name)
+        && !misread_by_yaml_1_1(name)
+        && namespace.is_none_or(|ns| is_dns_label(ns) && !misread_by_yaml_1_1(ns));
+    valid.then_some((kind, namespace, name))
+}
+
+/// Why binding this existing role reaches past the permission, if it does.
+fn existing_role_risk(name: &str) -> Option<&'static str> {
+    (RISKY_ROLES.contains(&name) || name.starts_with("system:"))
+        .then_some("is a built-in role that hands over a namespace, the cluster or a system component's rights")
+}
+
+/// The name of the binding of `principal` to an existing role: one per pair.
+fn existing_binding_name(principal: &str, role: &str) -> String {
+    object_name(&format!("{principal} {role}"))
+}
+
 /// The groups Kubernetes itself puts principals in.
 fn is_k8s_group(principal: &str) -> bool {
     let in_family = |family: &str| {
@@ -387,6 +418,8 @@ pub(super) fn render(
 ) -> String {
     // (principal, namespace or cluster-wide) -> rules
     let mut wanted: BTreeMap<(&str, Option<&str>), K8sRules> = BTreeMap::new();
+    // (principal, binding namespace, role as the report names it) -> risk notes
+    let mut existing: BTreeMap<(&str, Option<&str>, &str), BTreeSet<String>> = BTreeMap::new();
     for grant in grants {
         let (principal, permission) = (grant.principal, grant.permission);
         let what = format!("{} for {}", shown(permission), shown(principal));
@@ -412,6 +445,16 @@ pub(super) fn render(
         let risk = risk_notes(grant, k8s_principal_risk(principal), k8s_escalation(parsed));
         if let (Some((_, refusal)), false) = (&risk, allow_risky) {
             warnings.insert(refusal.clone());
+            continue;
+        }
+        if !grant.roles.is_empty() {
+            bind_existing(
+                grant,
+                risk.map(|(note, _)| note),
+                allow_risky,
+                &mut existing,
+                warnings,
+            );
             continue;
         }
         let mut scopes = Vec::new();
@@ -524,6 +567,38 @@ pub(super) fn render(
             out.push_str(&serde_yaml_ng::to_string(&object).expect("RBAC objects serialise"));
         }
     }
+    for ((principal, namespace, role), risky) in existing {
+        let (kind, _, name) = existing_role(role).expect("only valid roles are kept");
+        let binding = RbacObject {
+            api_version: RBAC_VERSION.into(),
+            kind: if namespace.is_some() {
+                "RoleBinding"
+            } else {
+                "ClusterRoleBinding"
+            }
+            .into(),
+            metadata: Metadata {
+                name: existing_binding_name(principal, role),
+                namespace: namespace.map(String::from),
+            },
+            rules: None,
+            role_ref: Some(RoleRef {
+                api_group: RBAC_GROUP.into(),
+                kind: kind.into(),
+                name: name.into(),
+            }),
+            subjects: Some(vec![
+                k8s_subject(principal).expect("only bindable principals")
+            ]),
+        };
+        out.push_str("---\n");
+        for risk in &risky {
+            out.push_str(&format!(
+                "# risky, emitted because of --allow-risky: {risk}\n"
+            ));
+        }
+        out.push_str(&serde_yaml_ng::to_string(&binding).expect("RBAC objects serialise"));
+    }
     if !warnings.is_empty() {
         out.push_str("# Not emitted (each also on stderr):\n");
         for warning in warnings.iter() {
@@ -531,6 +606,56 @@ pub(super) fn render(
         }
     }
     out
+}
+
+/// Where a grant's existing roles are bound: a ClusterRole in each namespace
+/// denied (cluster-wide when none), a Role in its own namespace.
+fn bind_existing<'a>(
+    grant: &Grant<'a>,
+    risk: Option<String>,
+    allow_risky: bool,
+    existing: &mut BTreeMap<(&'a str, Option<&'a str>, &'a str), BTreeSet<String>>,
+    warnings: &mut BTreeSet<String>,
+) {
+    for role in grant.roles {
+        let Some((_, role_namespace, name)) = existing_role(role) else {
+            warnings.insert(format!(
+                "skipped role {} for {}: it is not ClusterRole/NAME or Role/NAMESPACE/NAME with names Kubernetes accepts",
+                shown(role),
+                shown(grant.principal)
+            ));
+            continue;
+        };
+        let mut risky: BTreeSet<String> = risk.iter().cloned().collect();
+        if let Some(why) = existing_role_risk(name) {
+            if !allow_risky {
+                warnings.insert(format!(
+                    "refused {} for {}: {} {why}; if that is intended, review it and pass --allow-risky",
+                    shown(role),
+                    shown(grant.principal),
+                    shown(name)
+                ));
+                continue;
+            }
+            risky.insert(format!("{} {why}", shown(role)));
+        }
+        let namespaces: Vec<Option<&str>> = match role_namespace {
+            Some(ns) => vec![Some(ns)],
+            None if grant.orgs.is_empty() => vec![None],
+            None => grant
+                .orgs
+                .iter()
+                .filter(|ns| is_dns_label(ns) && !misread_by_yaml_1_1(ns))
+                .map(|ns| Some(ns.as_str()))
+                .collect(),
+        };
+        for namespace in namespaces {
+            existing
+                .entry((grant.principal, namespace, role.as_str()))
+                .or_default()
+                .extend(risky.iter().cloned());
+        }
+    }
 }
 
 pub(super) fn check(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Result<(), String> {
@@ -613,6 +738,15 @@ pub(super) fn check(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Res
         if !allow_risky && k8s_principal_risk(&principal).is_some() {
             return Err(format!("risky principal {principal:?} bound"));
         }
+        if let Some(role) = grants
+            .iter()
+            .filter(|g| g.principal == principal)
+            .flat_map(|g| g.roles.iter())
+            .find(|r| binding.metadata.name == existing_binding_name(&principal, r))
+        {
+            check_existing(grants, allow_risky, binding, role_ref, &principal, role)?;
+            continue;
+        }
         let role_kind = binding.kind.trim_end_matches("Binding");
         let role_key = (
             role_kind.to_string(),
@@ -683,6 +817,63 @@ pub(super) fn check(grants: &[&Grant<'_>], allow_risky: bool, yaml: &str) -> Res
         Some(unbound) => Err(format!("role {unbound:?} without its binding")),
         None => Ok(()),
     }
+}
+
+/// A binding to an existing role: the role is one the principal's grants name,
+/// bound where [`bind_existing`] binds it, risky only when allowed.
+fn check_existing(
+    grants: &[&Grant<'_>],
+    allow_risky: bool,
+    binding: &RbacObject,
+    role_ref: &RoleRef,
+    principal: &str,
+    role: &str,
+) -> Result<(), String> {
+    let (kind, role_namespace, name) =
+        existing_role(role).ok_or_else(|| format!("role {role:?} bound"))?;
+    let namespace = binding.metadata.namespace.as_deref();
+    let placed = match (role_namespace, namespace) {
+        (Some(own), Some(ns)) => own == ns,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    let expected_kind = if namespace.is_some() {
+        "RoleBinding"
+    } else {
+        "ClusterRoleBinding"
+    };
+    if role_ref.api_group != RBAC_GROUP
+        || role_ref.kind != kind
+        || role_ref.name != name
+        || !placed
+        || binding.kind != expected_kind
+    {
+        return Err(format!(
+            "binding {:?} to {role_ref:?} for {role:?}",
+            binding.metadata
+        ));
+    }
+    let justified = grants.iter().any(|g| {
+        g.principal == principal
+            && g.roles.iter().any(|r| r == role)
+            && (allow_risky || parse_k8s(g.permission).is_some_and(|p| k8s_escalation(p).is_none()))
+            && match (role_namespace, namespace) {
+                (None, Some(ns)) => g.orgs.iter().any(|o| o == ns),
+                (None, None) => g.orgs.is_empty(),
+                (Some(_), _) => true,
+            }
+    });
+    if !justified {
+        return Err(format!(
+            "{role:?} bound for {principal:?} in {namespace:?}: no grant names it there"
+        ));
+    }
+    if !allow_risky
+        && (existing_role_risk(name).is_some() || k8s_principal_risk(principal).is_some())
+    {
+        return Err(format!("risky {role:?} bound"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -767,6 +958,75 @@ mod tests {
         ] {
             assert!(k8s_subject(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn existing_roles_are_bound_before_new_ones_are_made() {
+        let sa = "system:serviceaccount:ci:deployer";
+        let (prod, none) = (["prod".to_string()], Vec::<String>::new());
+        let reader = ["ClusterRole/secret-reader".to_string()];
+        let admin = ["ClusterRole/cluster-admin".to_string()];
+        let own = ["Role/prod/pod-reader".to_string()];
+        let grants = [
+            Grant {
+                roles: &reader,
+                ..grant(sa, "core/configmaps:get", &prod)
+            },
+            Grant {
+                roles: &own,
+                ..grant(sa, "core/pods:list", &prod)
+            },
+            Grant {
+                roles: &admin,
+                ..grant(sa, "core/nodes:list", &none)
+            },
+            grant(sa, "apps/deployments/scale:update", &prod),
+        ];
+        let options = Options::default();
+        let emitted = render(&grants, Emit::K8sRbac, &options);
+        let objects: Vec<RbacObject> = serde_yaml_ng::Deserializer::from_str(&emitted.text)
+            .filter_map(|d| RbacObject::deserialize(d).ok())
+            .collect();
+        let refs: Vec<(&str, Option<&str>, &str)> = objects
+            .iter()
+            .filter_map(|o| {
+                Some((
+                    o.kind.as_str(),
+                    o.metadata.namespace.as_deref(),
+                    o.role_ref.as_ref()?.name.as_str(),
+                ))
+            })
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                (
+                    "RoleBinding",
+                    Some("prod"),
+                    "grantgap-system-serviceaccount-ci-deployer-179592d3db90"
+                ),
+                ("RoleBinding", Some("prod"), "secret-reader"),
+                ("RoleBinding", Some("prod"), "pod-reader"),
+            ],
+            "{}",
+            emitted.text
+        );
+        assert!(emitted
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("refused \"ClusterRole/cluster-admin\"")));
+        check_round_trip(&grants, Emit::K8sRbac, &options, &emitted).unwrap();
+        let options = Options {
+            allow_risky: true,
+            ..Options::default()
+        };
+        let allowed = render(&grants, Emit::K8sRbac, &options);
+        assert!(
+            allowed.text.contains("kind: ClusterRoleBinding"),
+            "{}",
+            allowed.text
+        );
+        check_round_trip(&grants, Emit::K8sRbac, &options, &allowed).unwrap();
     }
 
     #[test]

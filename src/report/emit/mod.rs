@@ -10,10 +10,20 @@
 //! system principals or let a principal escalate are refused unless
 //! `--allow-risky`. Whatever is left out is a warning, never silence.
 //!
+//! The cloud command scripts (`aws-cli`, `gcloud`, `az`) bind the existing
+//! policies and roles the report names (`--iam` dumps), and create what no
+//! existing one grants where the platform can take it as data. Every value is
+//! checked against the platform's own syntax and quoted as one shell word, so
+//! a script never runs more than its commands.
+//!
 //! Each platform is one file with its writer and its round-trip check
 //! ([`check_round_trip`], for the tests and the fuzz target): `k8s.rs`,
-//! `iam.rs`; this file chooses the grants and holds what both share.
+//! `iam.rs`, `aws_cli.rs`, `gcloud.rs`, `az.rs`; this file chooses the grants
+//! and holds what they share.
 
+mod aws_cli;
+mod az;
+mod gcloud;
 mod iam;
 mod k8s;
 
@@ -30,15 +40,27 @@ pub use k8s::object_name;
 pub enum Emit {
     K8sRbac,
     IamPolicy,
+    AwsCli,
+    Gcloud,
+    Az,
 }
 
 impl Choice for Emit {
-    const ALL: &'static [Self] = &[Emit::K8sRbac, Emit::IamPolicy];
+    const ALL: &'static [Self] = &[
+        Emit::K8sRbac,
+        Emit::IamPolicy,
+        Emit::AwsCli,
+        Emit::Gcloud,
+        Emit::Az,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Emit::K8sRbac => "k8s-rbac",
             Emit::IamPolicy => "iam-policy",
+            Emit::AwsCli => "aws-cli",
+            Emit::Gcloud => "gcloud",
+            Emit::Az => "az",
         }
     }
 
@@ -49,6 +71,15 @@ impl Choice for Emit {
             }
             Emit::IamPolicy => {
                 "AWS IAM policy JSON per principal: the missing actions on the resources seen"
+            }
+            Emit::AwsCli => {
+                "aws iam commands: attach the existing policies that grant, put an inline policy for the rest"
+            }
+            Emit::Gcloud => {
+                "gcloud commands: bind the existing roles that grant in each project, a custom role for the rest"
+            }
+            Emit::Az => {
+                "az role assignment commands: the existing role definitions that grant, at the narrowest scope denied"
             }
         }
     }
@@ -72,13 +103,16 @@ impl Options {
 }
 
 /// One finding a grant fixes: who is missing which permission, in which
-/// namespaces (orgs) and on which objects.
+/// namespaces (orgs) and on which objects, and which existing roles grant it.
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
     pub principal: &'a str,
     pub permission: &'a str,
     pub orgs: &'a [String],
     pub objects: &'a [String],
+    /// Existing roles (policies, role definitions) that grant the permission;
+    /// empty when a new one is needed.
+    pub roles: &'a [String],
 }
 
 /// The fix as written, and what was left out of it.
@@ -102,10 +136,20 @@ fn platform(emit: Emit) -> (fn(&str) -> bool, &'static str, &'static str) {
             "Kubernetes RBAC permissions (group/resource:verb)",
             "Kubernetes audit logs",
         ),
-        Emit::IamPolicy => (
+        Emit::IamPolicy | Emit::AwsCli => (
             iam::iam_shaped,
             "IAM actions (service:Action)",
             "CloudTrail logs",
+        ),
+        Emit::Gcloud => (
+            gcloud::gcp_shaped,
+            "GCP IAM permissions (service.resource.verb)",
+            "GCP audit logs",
+        ),
+        Emit::Az => (
+            az::azure_shaped,
+            "Azure actions (Microsoft.Provider/type/action)",
+            "Azure Activity or resource logs",
         ),
     }
 }
@@ -127,18 +171,26 @@ pub fn emit(report: &Report, emit: Emit, options: &Options) -> Result<Emitted, S
     Ok(emitted)
 }
 
-/// Every finding of a report that a grant fixes.
+/// Every finding of a report that a grant fixes: its permission is in the
+/// principal's fix (a permission granted after its last denial is not).
 fn grantable(report: &Report) -> impl Iterator<Item = Grant<'_>> {
     report.principals.iter().flat_map(|p| {
         p.findings
             .iter()
             .filter(|f| matches!(f.cause, Cause::MissingPermission | Cause::FieldLevel))
+            .filter(|f| {
+                !f.grant_roles.is_empty()
+                    || f.permission
+                        .as_ref()
+                        .is_some_and(|perm| p.fix.no_role_grants.contains(perm))
+            })
             .filter_map(move |f| {
                 Some(Grant {
                     principal: p.principal.as_str(),
                     permission: f.permission.as_deref()?,
                     orgs: f.evidence.orgs.as_slice(),
                     objects: f.evidence.objects.as_slice(),
+                    roles: f.grant_roles.as_slice(),
                 })
             })
     })
@@ -194,6 +246,9 @@ pub fn render(grants: &[Grant<'_>], emit: Emit, options: &Options) -> Emitted {
     let text = match emit {
         Emit::K8sRbac => k8s::render(&chosen, options.allow_risky, &mut warnings),
         Emit::IamPolicy => iam::render(&chosen, options.allow_risky, &mut warnings),
+        Emit::AwsCli => aws_cli::render(&chosen, options.allow_risky, &mut warnings),
+        Emit::Gcloud => gcloud::render(&chosen, options.allow_risky, &mut warnings),
+        Emit::Az => az::render(&chosen, options.allow_risky, &mut warnings),
     };
     Emitted {
         text,
@@ -253,6 +308,90 @@ fn printable(name: &str) -> bool {
     matches!(text::terminal(name), std::borrow::Cow::Borrowed(_))
 }
 
+/// A POSIX shell script under construction: comments, and commands whose
+/// every word is quoted as one shell word (shlex), so no value can end a
+/// command, start another or expand.
+struct Script {
+    text: String,
+}
+
+/// The line before a command that --allow-risky let through.
+const RISKY_MARK: &str = "# risky, emitted because of --allow-risky: ";
+
+impl Script {
+    fn new(emit: Emit) -> Self {
+        let text = format!(
+            "#!/bin/sh\n# grantgap --emit {}: review each command before running it.\nset -eu\n",
+            emit.name()
+        );
+        Script { text }
+    }
+
+    /// A comment line; the text is inert because values in it went through [`shown`].
+    fn comment(&mut self, text: &str) {
+        debug_assert!(!text.contains(['\n', '\r']));
+        self.text.push_str("# ");
+        self.text.push_str(text);
+        self.text.push('\n');
+    }
+
+    /// One command; `risk` (from [`risk_notes`]) marks it. Fails only on a
+    /// NUL, which no shell word can hold.
+    fn command(&mut self, words: &[String], risk: Option<&str>) -> Result<(), String> {
+        let line = shlex::try_join(words.iter().map(String::as_str))
+            .map_err(|e| format!("it cannot be one shell word ({e})"))?;
+        if let Some(why) = risk {
+            self.text.push_str(RISKY_MARK);
+            self.text.push_str(why);
+            self.text.push('\n');
+        }
+        self.text.push_str(&line);
+        self.text.push('\n');
+        Ok(())
+    }
+
+    fn finish(mut self, commands: usize) -> String {
+        if commands == 0 {
+            self.comment("nothing to grant");
+        }
+        self.text
+    }
+}
+
+/// The commands of a script as words, each with whether it is marked risky;
+/// what [`Script`] writes and nothing else (a line that is not a comment, the
+/// header or a command that splits back into words is an error).
+fn script_commands(script: &str) -> Result<Vec<(bool, Vec<String>)>, String> {
+    let mut commands = Vec::new();
+    let mut marked = false;
+    for line in script.lines() {
+        if line.starts_with(RISKY_MARK) {
+            marked = true;
+        } else if line.starts_with('#') || line == "set -eu" {
+            if marked {
+                return Err(format!("risk mark before {line:?}"));
+            }
+        } else {
+            let words = shlex::split(line).ok_or_else(|| format!("unquoted line {line:?}"))?;
+            if words.is_empty() {
+                return Err(format!("empty command {line:?}"));
+            }
+            commands.push((std::mem::take(&mut marked), words));
+        }
+    }
+    if !script.starts_with("#!/bin/sh\n") {
+        return Err("no #!/bin/sh line".into());
+    }
+    Ok(commands)
+}
+
+/// The value of `--name=value` among a command's words.
+fn option<'a>(words: &'a [String], name: &str) -> Option<&'a str> {
+    words
+        .iter()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+}
+
 /// Checks what [`render`] promises, for the fuzz target and the tests: the text
 /// parses back into exactly the objects the grants call for and nothing else.
 /// RBAC: only the four RBAC kinds, names Kubernetes accepts and never two
@@ -278,6 +417,9 @@ pub fn check_round_trip(
     match emit {
         Emit::K8sRbac => k8s::check(&chosen, options.allow_risky, &emitted.text),
         Emit::IamPolicy => iam::check(&chosen, options.allow_risky, &emitted.text),
+        Emit::AwsCli => aws_cli::check(&chosen, options.allow_risky, &emitted.text),
+        Emit::Gcloud => gcloud::check(&chosen, options.allow_risky, &emitted.text),
+        Emit::Az => az::check(&chosen, options.allow_risky, &emitted.text),
     }
 }
 
@@ -289,6 +431,7 @@ fn grant<'a>(principal: &'a str, permission: &'a str, orgs: &'a [String]) -> Gra
         permission,
         orgs,
         objects: &[],
+        roles: &[],
     }
 }
 
@@ -376,6 +519,30 @@ mod tests {
         "system:serviceaccounts:ci",
         "system:unauthenticated",
         "arn:aws:iam::111122223333:role/etl-reader",
+        "arn:aws:iam::111122223333:user/bob;id",
+        "arn:aws:iam::111122223333:policy/UserAdmin",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+        "arn:aws:iam::111122223333:policy/$(id)",
+        "ci@build-prod.iam.gserviceaccount.com",
+        "user:ann@example.com'",
+        "build-prod",
+        "roles/run.invoker",
+        "roles/owner",
+        "roles/x`id`",
+        "storage.objects.get",
+        "iam.serviceAccounts.actAs",
+        "storage.objects.get;x",
+        "0b1f3c2a-9d4e-4f6a-8b7c-112233445566",
+        "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a",
+        "/subscriptions/s1/resourceGroups/rg;reboot",
+        "Storage Blob Data Reader",
+        "Owner",
+        "ClusterRole/secret-reader",
+        "Role/prod/pod-reader",
+        "ClusterRole/cluster-admin",
+        "Role/kube-system/x",
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Authorization/roleAssignments/write",
         "arn:aws:s3:::bucket/*",
         "arn:aws:s3:::bucket/\nkey",
         "*",
@@ -413,10 +580,16 @@ mod tests {
                     permission,
                     orgs: list,
                     objects: list,
+                    // A third names existing roles; the rest need new ones.
+                    roles: if (i + j) % 3 == 0 {
+                        &lists[(i * 7 + j) % lists.len()]
+                    } else {
+                        &[]
+                    },
                 });
             }
         }
-        for emit in [Emit::K8sRbac, Emit::IamPolicy] {
+        for &emit in Emit::ALL {
             for allow_risky in [false, true] {
                 let options = Options {
                     allow_risky,
