@@ -548,3 +548,92 @@ fn fixes_as_each_cloud_writes_them() {
     }
     assert!(guarded.contains("sns:CreateTopic"), "{guarded}");
 }
+
+#[test]
+fn a_cloud_session_is_judged_by_the_policies_in_force_at_each_request() {
+    // Alice's group gets UserAdmin in the noon dump. Her console session
+    // began at 08:00, before it. AWS evaluates a session's policies on every
+    // request, so: 12:03 is propagation, and 15:00, with the grant in force,
+    // is no stale session but something outside the dumps.
+    let dir = tempfile::tempdir().unwrap();
+    for dump in [
+        "iam-2026-11-20T00-00-00Z.json",
+        "iam-2026-11-20T12-00-00Z.json",
+    ] {
+        std::fs::copy(
+            format!("tests/fixtures/aws_iam/{dump}"),
+            dir.path().join(dump),
+        )
+        .unwrap();
+    }
+    let event = |at: &str, name: &str, error: Option<&str>| {
+        let mut e = json!({"eventVersion": "1.09", "eventTime": at, "eventSource": "iam.amazonaws.com",
+            "eventName": name, "awsRegion": "us-east-1", "eventID": format!("{at}-{name}"),
+            "eventType": "AwsApiCall", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEALICE0001",
+                "arn": "arn:aws:iam::111122223333:user/alice", "accountId": "111122223333",
+                "userName": "alice", "sessionContext": {"attributes": {
+                    "creationDate": "2026-11-20T08:00:00Z", "mfaAuthenticated": "true"}}}});
+        if let Some(code) = error {
+            e["errorCode"] = code.into();
+            e["errorMessage"] = "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: iam:CreateUser".into();
+        }
+        e.to_string()
+    };
+    let trail = [
+        event("2026-11-20T09:00:00Z", "TagUser", Some("AccessDenied")),
+        event("2026-11-20T12:03:00Z", "CreateUser", Some("AccessDenied")),
+        event("2026-11-20T15:00:00Z", "CreateUser", Some("AccessDenied")),
+        event("2026-11-20T16:00:00Z", "TagUser", None),
+    ];
+    std::fs::write(dir.path().join("trail.jsonl"), trail.join("\n")).unwrap();
+    let r = report(&[dir.path().to_str().unwrap()]);
+    let alice = principal(&r, "arn:aws:iam::111122223333:user/alice");
+    let causes: Vec<(&str, &str)> = alice["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["cause"].as_str().unwrap(),
+                f["first_seen"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        causes.contains(&("propagation_delay", "2026-11-20T12:03:00Z")),
+        "{causes:?}"
+    );
+    assert!(
+        !causes.iter().any(|(c, _)| *c == "stale_token"),
+        "{causes:?}"
+    );
+    let later = alice["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["first_seen"] == "2026-11-20T15:00:00Z")
+        .unwrap();
+    assert_eq!(later["cause"], "unknown", "{later:#}");
+    assert!(
+        later["note"]
+            .as_str()
+            .unwrap()
+            .contains("permissions boundary, session policy, SCP/RCP"),
+        "{later:#}"
+    );
+    // Her 16:00 success used iam:TagUser; what she holds and never used is
+    // listed, not proven (an action may need more than its own name).
+    let grants = r["least_privilege"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["principal"] == "arn:aws:iam::111122223333:user/alice")
+        .unwrap();
+    assert_eq!(grants["used"], json!({"iam:TagUser": 1}), "{grants:#}");
+    assert!(grants["unused"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("iam:CreateUser")));
+    assert_eq!(grants["complete"], false);
+}

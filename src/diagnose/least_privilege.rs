@@ -5,7 +5,8 @@
 //! requires (`all_of`, one granted choice of `any_of`, and the rules of the body
 //! fields it touched). Requests to endpoints no rule covers could have used any
 //! grant, so while a principal has such requests its list is marked incomplete:
-//! "unused" then means "not shown used", never a proof.
+//! "unused" then means "not shown used", never a proof. A cloud action's name
+//! is a permission it used, with or without a rule.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -16,7 +17,7 @@ use serde::Serialize;
 use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
 use crate::correlate::roles::grants_permission;
-use crate::model::{Millis, Policy, SuccessGroup, SuccessKey, UNKNOWN_TIME};
+use crate::model::{Millis, Policy, SuccessGroup, SuccessKey, ACTION_METHOD, UNKNOWN_TIME};
 
 /// One principal's grants against its use of them.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -77,6 +78,16 @@ pub fn unused_grants(
                 requests += count;
                 let Some(policy) = rules[&(key.method(), key.template())] else {
                     without_rule += count;
+                    // A cloud action names a permission it needs (`s3:GetObject`,
+                    // `Microsoft.Storage/storageAccounts/read`); what else it
+                    // needs (iam:PassRole) is unknown, so the list stays unproven.
+                    if key.method() == ACTION_METHOD {
+                        for (permission, one) in &singles {
+                            if grants_permission(one, key.template()) {
+                                *used.entry((*permission).clone()).or_default() += count;
+                            }
+                        }
+                    }
                     continue;
                 };
                 let mut needed: Vec<&str> = policy.all_of.iter().map(String::as_str).collect();

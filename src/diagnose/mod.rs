@@ -26,7 +26,7 @@ pub use self::required::RequirementSource;
 use self::required::{EndpointPeers, PeerRule, Requirement};
 use crate::correlate::history::Snapshot;
 use crate::correlate::{CorrelatedDenial, Correlation};
-use crate::model::{DenialKey, Millis, SuccessGroup, SuccessKey, Successes};
+use crate::model::{DenialKey, Millis, SuccessGroup, SuccessKey, Successes, ACTION_METHOD};
 
 /// Why a request was denied: the taxonomy of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
@@ -676,7 +676,11 @@ fn judge_token<'a>(
                 Diagnosis::new(denial, Cause::ScopeNotRequested, c, lacking, evidence)
             })
         }
-        None if issued_before_grant => {
+        // A cloud evaluates the policies in force on every request: a session
+        // begun before a grant gets it once it propagates (AWS: "Permissions
+        // assigned to temporary security credentials are evaluated each time
+        // they are used"). Only a token that carries its grants goes stale.
+        None if issued_before_grant && &*denial.key.method != ACTION_METHOD => {
             let c = rule(
                 Level::Medium,
                 "the token was issued before the grant; its scopes are unknown",
@@ -796,7 +800,9 @@ fn judge_behaviour<'a>(
         }
         return diagnosis;
     }
-    let note = if &*key.template == crate::model::UNNAMED_ENDPOINT {
+    let note = if known && &*key.method == ACTION_METHOD {
+        "the policies in force at the request grant every required permission, and the cloud evaluates them on each request (a session's age does not matter): what refused it lies outside the IAM dumps: a permissions boundary, session policy, SCP/RCP or resource policy (AWS), a deny policy or organization policy (GCP), a deny assignment or Azure Policy (Azure); the service's error message names it where it says".to_string()
+    } else if &*key.template == crate::model::UNNAMED_ENDPOINT {
         "the record names neither the resource nor the path (an audit policy below Metadata, or a trimmed export), so no permission can be told from it; records logged at level Metadata name both".to_string()
     } else if known {
         "the roles in effect and the token grant every required permission, and no object, data scope or field sets these requests apart"
