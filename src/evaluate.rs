@@ -58,6 +58,59 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>> {
     Ok(rows)
 }
 
+/// One line of a fixes file: the existing roles (policies) a principal needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FixRow {
+    pub principal: String,
+    pub grant_roles: Vec<String>,
+}
+
+/// Reads a fixes file (JSON Lines, as `grantgap generate --platform aws` writes it).
+pub fn read_fixes(path: &Path) -> Result<Vec<FixRow>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the fixes file {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| {
+            serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{}:{}: not a fix record (principal, grant_roles)",
+                    path.display(),
+                    n + 1
+                )
+            })
+        })
+        .collect()
+}
+
+/// Over principals: of those proposed roles, how many got exactly the true
+/// set (precision), and of those needing roles, how many got them (recall).
+pub fn score_fixes<'a>(
+    truth: &[FixRow],
+    proposed: impl IntoIterator<Item = (&'a str, &'a [String])>,
+) -> Score {
+    let wanted: BTreeMap<&str, BTreeSet<&str>> = truth
+        .iter()
+        .map(|r| {
+            let roles = r.grant_roles.iter().map(String::as_str).collect();
+            (r.principal.as_str(), roles)
+        })
+        .collect();
+    let (mut predicted, mut correct) = (0, 0);
+    for (principal, roles) in proposed {
+        if roles.is_empty() {
+            continue;
+        }
+        predicted += 1;
+        let roles: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
+        if wanted.get(principal) == Some(&roles) {
+            correct += 1;
+        }
+    }
+    Score::new(wanted.len() as u64, predicted, correct)
+}
+
 /// Precision and recall of one class.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Score {
@@ -97,6 +150,9 @@ pub struct Evaluation {
     pub unexpected: u64,
     /// Which wrong answers occurred, most frequent first: (truth, predicted, count).
     pub confusions: Vec<(String, String, u64)>,
+    /// Over principals, the existing roles proposed (`eval --fixes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<Score>,
     /// The tables left out of the run (`eval --withhold`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<String>,
@@ -202,6 +258,7 @@ pub fn evaluate(truth: &[TruthRow], partitions: &[Predictions]) -> Evaluation {
         unseen,
         unexpected,
         confusions,
+        fixes: None,
         withheld: Vec::new(),
     }
 }
@@ -213,6 +270,7 @@ impl Evaluation {
             .values()
             .filter(|s| s.truth > 0 || s.predicted > 0)
             .chain(std::iter::once(&self.grants))
+            .chain(self.fixes.as_ref())
             .all(|s| s.precision >= floor && s.recall >= floor)
     }
 
@@ -241,6 +299,9 @@ impl Evaluation {
             out.push_str(&line(cause, score));
         }
         out.push_str(&line("(principal, grant)", &self.grants));
+        if let Some(fixes) = &self.fixes {
+            out.push_str(&line("(principal, roles)", fixes));
+        }
         out.push_str(&format!(
             "denials in the truth not counted: {}; denials counted not in the truth: {}\n",
             self.unseen, self.unexpected

@@ -269,3 +269,59 @@ fn without_the_policy_catalog_the_fields_and_objects_are_told_apart_by_evidence(
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("policies, role_snapshots, tokens, roles or iam"));
 }
+
+#[test]
+fn the_aws_corpus_is_cloudtrail_with_an_iam_history_and_its_fixes_are_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--platform", "aws", "--days", "2", "--seed", "5"];
+    generate_events(dir.path(), "60000", &args);
+    let logs = dir.path().join("logs");
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let dumps = names.iter().filter(|n| n.starts_with("iam-")).count();
+    assert!(dumps >= 3, "a history of dumps: {names:?}");
+    assert!(names
+        .iter()
+        .any(|n| n.ends_with("_CloudTrail_us-east-1_00000.json.gz")));
+
+    let truth = dir.path().join("truth.jsonl");
+    let fixes = dir.path().join("fixes.jsonl");
+    let out = stdout_of(&[
+        "eval",
+        "--truth",
+        truth.to_str().unwrap(),
+        "--fixes",
+        fixes.to_str().unwrap(),
+        "--format",
+        "json",
+        "--require",
+        "0.99",
+        logs.to_str().unwrap(),
+    ]);
+    let scores: Value = serde_json::from_str(&out).unwrap();
+    for cause in [
+        "missing_permission",
+        "explicit_deny",
+        "guardrail",
+        "propagation_delay",
+    ] {
+        let s = &scores["causes"][cause];
+        assert!(
+            s["truth"].as_u64().unwrap() > 0,
+            "{cause} is in the corpus: {s}"
+        );
+        assert!(s["precision"].as_f64().unwrap() >= 0.99, "{cause}: {s}");
+        assert!(s["recall"].as_f64().unwrap() >= 0.99, "{cause}: {s}");
+    }
+    let fixes = &scores["fixes"];
+    assert!(fixes["truth"].as_u64().unwrap() >= 3, "{fixes}");
+    assert!(fixes["precision"].as_f64().unwrap() >= 0.99, "{fixes}");
+    assert!(fixes["recall"].as_f64().unwrap() >= 0.99, "{fixes}");
+
+    // The same arguments write the same corpus.
+    let again = tempfile::tempdir().unwrap();
+    generate_events(again.path(), "60000", &args);
+    assert_eq!(bytes(dir.path()), bytes(again.path()));
+}

@@ -1,12 +1,13 @@
 //! `grantgap eval`: how well grantgap's diagnoses match a truth file.
 //!
-//! Usage: grantgap eval --truth FILE <INPUT>... [input options as for report]
+//! Usage: grantgap eval --truth FILE [--fixes FILE] <INPUT>... [input options as for report]
 //!        [--withhold policies,role_snapshots,tokens,roles,iam]
 //!        [--format table|json] [-o FILE] [--require 0.99]
 //!
 //! Runs the whole pipeline keeping every denied request id, then scores each
 //! cause (precision, recall over requests) and the grants asked for (over
-//! principal and permission pairs). With --require, a score below it is an error.
+//! principal and permission pairs), and with --fixes the existing roles proposed
+//! per principal. With --require, a score below it is an error.
 //! --withhold leaves tables out, as a user without them would run: a generated
 //! bundle always holds the answer key (its policy catalog), users rarely do.
 
@@ -46,6 +47,10 @@ pub struct EvalArgs {
     /// The truth file (`grantgap generate` writes DIR/truth.jsonl).
     #[arg(long, value_name = "FILE")]
     pub truth: PathBuf,
+    /// The existing roles each principal needs (`grantgap generate --platform
+    /// aws` writes DIR/fixes.jsonl): scores the roles the report proposes.
+    #[arg(long, value_name = "FILE")]
+    pub fixes: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
@@ -63,6 +68,11 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<Outcome> {
     let truth = evaluate::read_truth(&args.truth)?;
+    let fixes = args
+        .fixes
+        .as_deref()
+        .map(evaluate::read_fixes)
+        .transpose()?;
     let mut files = args.input.files()?;
     files.retain(|f| !args.withhold.contains(&f.table));
     super::check_output(args.output.as_deref())?;
@@ -72,7 +82,18 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
         files,
         &options,
         |partition| Ok(evaluate::Predictions::of(partition.diagnosed)),
-        |_, _, predictions| Ok(evaluate::evaluate(&truth, &predictions)),
+        |_, analysis, predictions| {
+            let mut evaluation = evaluate::evaluate(&truth, &predictions);
+            evaluation.fixes = fixes.as_deref().map(|fixes| {
+                let proposed = analysis
+                    .clustered
+                    .principals
+                    .iter()
+                    .map(|p| (p.principal.as_str(), p.fix.grant_roles.as_slice()));
+                evaluate::score_fixes(fixes, proposed)
+            });
+            Ok(evaluation)
+        },
     )?;
     let mut evaluation = evaluation;
     evaluation.withheld = args.withhold.iter().map(|t| t.name().to_string()).collect();

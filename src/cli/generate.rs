@@ -1,12 +1,14 @@
 //! `grantgap generate`: a synthetic corpus with a truth file, for evaluation and benchmarks.
 //!
-//! Usage: grantgap generate --out DIR [--events N] [--principals K] [--seed S] [--days D]
-//!        [--format jsonl|csv|parquet] [--compress gz|zst] [--files F]
+//! Usage: grantgap generate --out DIR [--platform gateway|aws] [--events N] [--principals K]
+//!        [--seed S] [--days D] [--format jsonl|csv|parquet] [--compress gz|zst] [--files F]
 //!        [--denial-rate R] [--causes CAUSE=WEIGHT,...] [--propagation 10m]
 //!
 //! Writes DIR/logs/ (events and the tables grantgap reads beside them) and
-//! DIR/truth.jsonl (each denied request's true cause and what to grant). The same
-//! arguments always give the same bytes; see src/generate for what is in the world.
+//! DIR/truth.jsonl (each denied request's true cause and what to grant); with
+//! --platform aws, CloudTrail files and IAM dumps, and DIR/fixes.jsonl (the
+//! existing policies each principal needs). The same arguments always give the
+//! same bytes; see src/generate for what is in the world.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::diagnose::Cause;
 use crate::generate::traffic::Mix;
-use crate::generate::{self, Compression, EventFormat, GenerateOptions};
+use crate::generate::{self, Compression, EventFormat, GenerateOptions, Platform};
 
 use super::Outcome;
 
@@ -28,6 +30,10 @@ pub struct GenerateArgs {
     /// Folder to write logs/ and truth.jsonl into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Whose logs: a gateway's, or AWS CloudTrail with IAM dumps (--format,
+    /// --files and the cause mix apply to the gateway's only).
+    #[arg(long, default_value = "gateway", value_parser = super::choice::<Platform>())]
+    pub platform: Platform,
     /// Events to write.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub events: u64,
@@ -109,7 +115,10 @@ pub fn run(args: GenerateArgs) -> Result<Outcome> {
     } else {
         ProgressBar::hidden()
     };
-    let summary = generate::generate(&options, |n| bar.inc(n))?;
+    let summary = match args.platform {
+        Platform::Gateway => generate::generate(&options, |n| bar.inc(n))?,
+        Platform::Aws => generate::generate_aws(&options, |n| bar.inc(n))?,
+    };
     bar.finish_and_clear();
     let denials: u64 = summary.denials.values().sum();
     eprintln!(
@@ -123,8 +132,12 @@ pub fn run(args: GenerateArgs) -> Result<Outcome> {
     for (cause, n) in &summary.denials {
         eprintln!("  {:<20} {n}", cause.name());
     }
+    let fixes = match args.platform {
+        Platform::Aws => format!(" --fixes {}", args.out.join("fixes.jsonl").display()),
+        Platform::Gateway => String::new(),
+    };
     eprintln!(
-        "truth: {}\nnext: grantgap report {} ; grantgap eval --truth {} {}",
+        "truth: {}\nnext: grantgap report {} ; grantgap eval --truth {}{fixes} {}",
         summary.truth.display(),
         args.out.join("logs").display(),
         summary.truth.display(),

@@ -26,7 +26,10 @@ pub use self::required::RequirementSource;
 use self::required::{EndpointPeers, PeerRule, Requirement};
 use crate::correlate::history::Snapshot;
 use crate::correlate::{CorrelatedDenial, Correlation};
-use crate::model::{DenialKey, Millis, SuccessGroup, SuccessKey, Successes, ACTION_METHOD};
+use crate::model::{
+    DenialKey, Millis, SuccessGroup, SuccessKey, Successes, ACTION_METHOD, DENIAL_REASON_HEADER,
+    UNTOLD_LAYER,
+};
 
 /// Why a request was denied: the taxonomy of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
@@ -459,7 +462,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
 fn denied_by(key: &DenialKey) -> Option<&str> {
     key.headers
         .iter()
-        .find(|(name, _)| name == "x-denial-reason")
+        .find(|(name, _)| name == DENIAL_REASON_HEADER)
         .map(|(_, v)| v.as_str())
 }
 
@@ -715,11 +718,30 @@ fn judge_token_only<'a>(
     // The service's own denial names the permission it checked: what the log
     // itself proves, even without the principal's roles.
     if requirement.source == Some(RequirementSource::Response) {
+        let missing: Vec<String> = requirement.permissions.iter().cloned().collect();
+        if denied_by(denial.key) == Some(UNTOLD_LAYER) {
+            // The record names the action refused, not the policy that refused it.
+            let c = rule(
+                Level::Low,
+                "the action was refused, but the response names no policy; the roles are unknown",
+            );
+            let mut diagnosis = Diagnosis::new(
+                denial,
+                Cause::MissingPermission,
+                c,
+                missing.clone(),
+                evidence,
+            );
+            diagnosis.note = Some(format!(
+                "the response does not say which policy refused {}: an identity policy without it is the usual cause, but an explicit deny, a resource policy (bucket, key), an SCP or a VPC endpoint policy answer the same; the principal's IAM export (--iam) decides the identity policies",
+                missing.join(", ")
+            ).into());
+            return diagnosis;
+        }
         let c = rule(
             Level::Medium,
             "the denial response names the permission it checked; the roles are unknown",
         );
-        let missing = requirement.permissions.iter().cloned().collect();
         return Diagnosis::new(denial, Cause::MissingPermission, c, missing, evidence);
     }
     let mut diagnosis = judge_behaviour(denial, evidence, Some(requirement), cx);

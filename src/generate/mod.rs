@@ -11,6 +11,7 @@
 //! plus tokens, role_snapshots, roles, policies); `DIR/truth.jsonl` has, for every
 //! denied request id, the true cause and what to grant.
 
+pub mod aws;
 pub mod traffic;
 pub mod world;
 
@@ -32,6 +33,33 @@ use world::World;
 
 /// Events per block: the unit of parallel work and of memory.
 const BLOCK: u64 = 20_000;
+
+/// Whose logs to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Gateway,
+    Aws,
+}
+
+impl Choice for Platform {
+    const ALL: &'static [Self] = &[Platform::Gateway, Platform::Aws];
+
+    fn name(self) -> &'static str {
+        match self {
+            Platform::Gateway => "gateway",
+            Platform::Aws => "aws",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Platform::Gateway => "an API gateway's logs with tokens, role snapshots, roles and policies",
+            Platform::Aws => {
+                "CloudTrail files with the IAM authorization-details history (fixes.jsonl: the policies to attach)"
+            }
+        }
+    }
+}
 
 /// The format of the generated event files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +163,8 @@ pub struct Summary {
     pub truth: PathBuf,
 }
 
-/// Writes the corpus; `progress` is told of every block's events.
-pub fn generate(options: &GenerateOptions, progress: impl Fn(u64) + Sync) -> Result<Summary> {
+/// Checks the options and makes `OUT/logs`, which must not hold files yet.
+fn empty_logs(options: &GenerateOptions) -> Result<PathBuf> {
     if options.events == 0 || options.principals < 3 || options.days == 0 || options.files == 0 {
         bail!("--events, --days and --files must be at least 1, and --principals at least 3");
     }
@@ -148,6 +176,30 @@ pub fn generate(options: &GenerateOptions, progress: impl Fn(u64) + Sync) -> Res
         );
     }
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    Ok(logs)
+}
+
+/// Writes a CloudTrail corpus (see [`aws`]); `--format`, `--files` and the
+/// cause mix do not apply: the causes follow from the world.
+pub fn generate_aws(options: &GenerateOptions, progress: impl Fn(u64)) -> Result<Summary> {
+    empty_logs(options)?;
+    aws::generate(
+        &aws::AwsOptions {
+            out: &options.out,
+            events: options.events,
+            principals: options.principals,
+            seed: options.seed,
+            days: options.days,
+            start: options.start,
+            propagation: options.propagation,
+        },
+        progress,
+    )
+}
+
+/// Writes the corpus; `progress` is told of every block's events.
+pub fn generate(options: &GenerateOptions, progress: impl Fn(u64) + Sync) -> Result<Summary> {
+    let logs = empty_logs(options)?;
     let world = World::new(
         options.seed,
         options.principals,

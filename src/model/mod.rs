@@ -61,6 +61,20 @@ pub const UNNAMED_ENDPOINT: &str = "(resource not in log)";
 /// grant to that identity would open the endpoint to everyone.
 pub const ANONYMOUS_CODE: &str = "Anonymous";
 
+/// What marks a role as a policy embedded in one holder (an AWS inline
+/// policy, `HOLDER-ARN#inline/NAME`): it grants what it holds, and is no fix
+/// for anyone, as nothing else can be given it.
+pub const INLINE_POLICY_MARK: &str = "#inline/";
+
+/// The response header in which a format says which policy layer refused
+/// (CloudTrail's "no identity-based policy allows"), or [`UNTOLD_LAYER`].
+pub const DENIAL_REASON_HEADER: &str = "x-denial-reason";
+
+/// The denial reason of a refusal whose response names no policy layer (S3's
+/// bare "Access Denied"): an identity policy, an explicit deny, a resource
+/// policy or a guardrail may each have refused.
+pub const UNTOLD_LAYER: &str = "no policy named (a bare Access Denied)";
+
 /// The response header in which a format names the policy that denied, read
 /// from the record's structure: `KIND[ NAME]`, KIND one of the diagnosis's
 /// policy kinds (`vpc_service_controls accessPolicies/1/servicePerimeters/p`).

@@ -4,10 +4,17 @@
 use std::collections::BTreeSet;
 
 use crate::correlate::roles::RoleGraph;
+use crate::model::INLINE_POLICY_MARK;
 
 /// Exhaustive search is used while the number of role combinations to try stays
 /// under this; beyond it, greedy.
 const EXACT_SEARCH_LIMIT: u64 = 200_000;
+
+/// What a wildcard grant (`s3:Get*`) weighs against listed permissions when
+/// the least excess is chosen: it grants every action of its pattern, most of
+/// which no log or dump lists, so a role that lists a few actions is preferred
+/// to one that matches them by pattern, unless it lists ten more.
+const WILDCARD_WEIGHT: usize = 10;
 
 /// The roles to grant, and the permissions no existing role grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +46,7 @@ fn covers(grants: &BTreeSet<String>, permission: &str) -> bool {
 pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
     let mut candidates: Vec<(String, BTreeSet<String>)> = graph
         .api_roles()
-        .filter(|role| !graph.is_alias(role))
+        .filter(|role| !graph.is_alias(role) && !role.contains(INLINE_POLICY_MARK))
         .map(|role| {
             let mut grants = graph.grants([role]).api;
             grants.retain(|g| !broad(g));
@@ -79,10 +86,11 @@ pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
         .map(|(_, g)| Bits::of(universe.len(), |i| g.contains(universe[i])))
         .collect();
     let everything = Bits::of(coverable.len(), |_| true);
+    let wildcards = Bits::of(universe.len(), |i| universe[i].contains(['*', '?']));
     let mut grant_scratch = Bits::of(universe.len(), |_| false);
     let mut excess = |chosen: &[usize]| {
-        Bits::union_into(&mut grant_scratch, chosen, &granted)
-            .count()
+        let union = Bits::union_into(&mut grant_scratch, chosen, &granted);
+        (union.count() + (WILDCARD_WEIGHT - 1) * union.common(&wildcards))
             .saturating_sub(coverable.len())
     };
 
@@ -115,6 +123,20 @@ pub fn smallest_cover(needed: &BTreeSet<String>, graph: &RoleGraph) -> Cover {
     greedy(&coverable, &candidates, uncoverable)
 }
 
+/// What a role grants, each wildcard counted as [`WILDCARD_WEIGHT`].
+fn weight(grants: &BTreeSet<String>) -> usize {
+    grants
+        .iter()
+        .map(|g| {
+            if g.contains(['*', '?']) {
+                WILDCARD_WEIGHT
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 fn greedy(
     coverable: &[&String],
     candidates: &[(String, BTreeSet<String>)],
@@ -129,7 +151,7 @@ fn greedy(
                 let n = left.iter().filter(|p| covers(grants, p)).count();
                 (
                     n,
-                    std::cmp::Reverse(grants.len().saturating_sub(n)),
+                    std::cmp::Reverse(weight(grants).saturating_sub(n)),
                     std::cmp::Reverse(role),
                     grants,
                 )
@@ -198,6 +220,15 @@ impl Bits {
 
     fn count(&self) -> usize {
         self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// How many indices are in both.
+    fn common(&self, other: &Bits) -> usize {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a & b).count_ones() as usize)
+            .sum()
     }
 }
 
@@ -283,6 +314,31 @@ mod tests {
         let cover = smallest_cover(&needed(&["a", "b", "c", "d", "e", "f"]), &graph);
         assert_eq!(cover.roles, vec!["Left", "Right"]);
         assert!(cover.exact);
+    }
+
+    #[test]
+    fn listed_actions_beat_a_pattern_and_inline_policies_are_no_fix() {
+        let graph = RoleGraph::new(&[
+            role(
+                "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+                &["s3:Get*", "s3:List*"],
+            ),
+            role(
+                "arn:aws:iam::1:policy/S3Read",
+                &[
+                    "s3:GetObject",
+                    "s3:GetObjectTagging",
+                    "s3:GetBucketLocation",
+                ],
+            ),
+            role("arn:aws:iam::1:role/etl#inline/adhoc", &["s3:GetObject"]),
+        ]);
+        // The pattern grants every s3:Get and s3:List action there is; the
+        // inline policy grants least but belongs to its role alone.
+        assert_eq!(
+            smallest_cover(&needed(&["s3:GetObject"]), &graph).roles,
+            vec!["arn:aws:iam::1:policy/S3Read"]
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@
 use serde_json::Value;
 
 use crate::ingest::record::fields::{self, Skip};
-use crate::model::{Millis, RoleBinding, RoleDef};
+use crate::model::{Millis, RoleBinding, RoleDef, INLINE_POLICY_MARK};
 
 /// Whether a record is an authorization-details document.
 pub fn is_authorization_details(record: &Value) -> bool {
@@ -168,7 +168,7 @@ fn own_policies(
         .collect();
     for inline in list(holder, inline_key) {
         let name = text(inline, "PolicyName").unwrap_or_default();
-        let role_name = format!("{arn}#inline/{name}");
+        let role_name = format!("{arn}{INLINE_POLICY_MARK}{name}");
         let document = get(inline, "PolicyDocument").and_then(document);
         roles.push(policy_role(role_name.clone(), document, at));
         held.push(role_name);

@@ -21,7 +21,9 @@ use serde_json::Value;
 
 use super::{first_text, text_at, utc_timestamp, Envelope, LogFormat};
 use crate::ingest::record::fields::{FieldMap, Skip};
-use crate::model::{Event, ACTION_METHOD, DENIED_BY_HEADER, UNKNOWN_TIME};
+use crate::model::{
+    Event, ACTION_METHOD, DENIAL_REASON_HEADER, DENIED_BY_HEADER, UNKNOWN_TIME, UNTOLD_LAYER,
+};
 
 pub struct CloudTrail;
 
@@ -317,8 +319,11 @@ impl LogFormat for CloudTrail {
         let mut headers = BTreeMap::new();
         if status == 403 {
             headers.insert("x-required-permission".to_string(), required);
-            if let Some(layer) = message.as_deref().and_then(policy_layer) {
-                headers.insert("x-denial-reason".to_string(), layer);
+            let layer = message.as_deref().and_then(policy_layer);
+            let untold =
+                layer.is_none() && named.is_none() && code.as_deref() != Some("VpceAccessDenied");
+            if let Some(layer) = layer.or_else(|| untold.then(|| UNTOLD_LAYER.to_string())) {
+                headers.insert(DENIAL_REASON_HEADER.to_string(), layer);
             }
             // The endpoint whose policy denied, when the record names it.
             let by_endpoint = code.as_deref() == Some("VpceAccessDenied")
