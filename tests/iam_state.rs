@@ -637,3 +637,81 @@ fn a_cloud_session_is_judged_by_the_policies_in_force_at_each_request() {
         .contains(&json!("iam:CreateUser")));
     assert_eq!(grants["complete"], false);
 }
+
+#[test]
+fn an_asset_inventory_table_is_a_history_dated_by_its_read_times() {
+    // A BigQuery export partitioned by read time: two snapshots in one file.
+    // The role arrives in the second, after the 09:00 denial and before the
+    // 13:00 one, which is then no role gap.
+    let dir = tempfile::tempdir().unwrap();
+    let row = |read: &str, members: &[&str]| {
+        json!({"name": "//cloudresourcemanager.googleapis.com/projects/ledger-prod-4821",
+            "asset_type": "cloudresourcemanager.googleapis.com/Project", "readTime": read,
+            "iam_policy": {"bindings": [
+                {"role": "roles/storage.objectViewer", "members": members},
+                {"role": "roles/viewer", "members": ["serviceAccount:etl@ledger-prod-4821.iam.gserviceaccount.com"]}]}})
+        .to_string()
+    };
+    let etl = "serviceAccount:etl@ledger-prod-4821.iam.gserviceaccount.com";
+    std::fs::write(
+        dir.path().join("assets.jsonl"),
+        [
+            row("2026-11-20 08:00:00 UTC", &["user:ann@example.com"]),
+            row("2026-11-20 12:00:00 UTC", &["user:ann@example.com", etl]),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let roles = json!([{"name": "roles/storage.objectViewer", "includedPermissions": ["storage.objects.get", "storage.objects.list"]},
+        {"name": "roles/viewer", "includedPermissions": ["resourcemanager.projects.get"]}]);
+    std::fs::write(dir.path().join("roles.json"), roles.to_string()).unwrap();
+    let denial = |at: &str| {
+        json!({"insertId": at, "timestamp": at, "resource": {"type": "gcs_bucket", "labels": {"project_id": "ledger-prod-4821"}},
+            "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+                "authenticationInfo": {"principalEmail": "etl@ledger-prod-4821.iam.gserviceaccount.com"},
+                "serviceName": "storage.googleapis.com", "methodName": "storage.objects.get",
+                "resourceName": "projects/_/buckets/ledger-exports/objects/q1.csv",
+                "status": {"code": 7, "message": "PERMISSION_DENIED"},
+                "authorizationInfo": [{"permission": "storage.objects.get", "granted": false}]}})
+        .to_string()
+    };
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(
+        &log,
+        [
+            denial("2026-11-20T09:00:00Z"),
+            denial("2026-11-20T13:00:00Z"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let r = report(&[
+        log.to_str().unwrap(),
+        "--iam",
+        dir.path().join("assets.jsonl").to_str().unwrap(),
+        "--iam",
+        dir.path().join("roles.json").to_str().unwrap(),
+    ]);
+    let sa = principal(&r, "etl@ledger-prod-4821.iam.gserviceaccount.com");
+    let causes: Vec<(&str, &str)> = sa["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["first_seen"].as_str().unwrap(),
+                f["cause"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        causes.contains(&("2026-11-20T09:00:00Z", "missing_permission")),
+        "{causes:?}"
+    );
+    assert!(
+        causes
+            .iter()
+            .any(|(at, c)| *at == "2026-11-20T13:00:00Z" && *c != "missing_permission"),
+        "judged by the 12:00 snapshot, which grants it: {causes:?}"
+    );
+}

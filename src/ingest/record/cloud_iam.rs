@@ -46,7 +46,26 @@ pub fn read(record: &Value) -> Result<Option<CloudIam>, Skip> {
         .unwrap_or(record);
     if let Some(bindings) = policy.get("bindings").and_then(Value::as_array) {
         if bindings.iter().all(|b| b.get("role").is_some()) {
-            return Ok(Some(CloudIam::Gcp(Vec::new(), gcp_bindings(bindings))));
+            let mut bindings = gcp_bindings(bindings);
+            // A Cloud Asset Inventory export to BigQuery dates each row with the
+            // snapshot's read time: the data's own instant, as Config's is.
+            if let Some(at) = ["readTime", "read_time"]
+                .iter()
+                .find_map(|k| record.get(*k))
+            {
+                let at = match at {
+                    // BigQuery writes TIMESTAMP as `2026-11-20 08:00:00 UTC`.
+                    Value::String(text) => match text.strip_suffix(" UTC") {
+                        Some(utc) => fields::timestamp_text(&format!("{utc}Z"))?,
+                        None => fields::timestamp_text(text)?,
+                    },
+                    other => fields::timestamp(other)?,
+                };
+                for b in &mut bindings {
+                    b.snapshot_at = at;
+                }
+            }
+            return Ok(Some(CloudIam::Gcp(Vec::new(), bindings)));
         }
     }
     let gcp_role =
@@ -169,6 +188,23 @@ fn azure_definition(record: &Value) -> Vec<RoleDef> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_asset_export_row_is_dated_by_its_read_time() {
+        let row = json!({"name": "//cloudresourcemanager.googleapis.com/projects/p1",
+            "asset_type": "cloudresourcemanager.googleapis.com/Project",
+            "readTime": "2026-11-20 08:00:00 UTC",
+            "iam_policy": {"bindings": [{"role": "roles/viewer", "members": ["user:a@example.com"]}]}});
+        let Ok(Some(CloudIam::Gcp(_, bindings))) = read(&row) else {
+            panic!("not read");
+        };
+        assert_eq!(
+            bindings[0].snapshot_at,
+            crate::model::time::parse("2026-11-20T08:00:00Z").unwrap()
+        );
+        let bad = json!({"readTime": "yesterday", "iam_policy": {"bindings": [{"role": "roles/viewer", "members": []}]}});
+        assert!(read(&bad).is_err());
+    }
 
     #[test]
     fn gcp_policies_and_roles() {
