@@ -715,3 +715,82 @@ fn an_asset_inventory_table_is_a_history_dated_by_its_read_times() {
         "judged by the 12:00 snapshot, which grants it: {causes:?}"
     );
 }
+
+#[test]
+fn a_policy_detached_between_two_dumps_explains_the_spike() {
+    let dir = tempfile::tempdir().unwrap();
+    let acct = "111122223333";
+    let dump = |attached: &[&str]| {
+        let policies: Vec<Value> = [("S3Read", "s3:GetObject"), ("SqsSend", "sqs:SendMessage")]
+            .iter()
+            .map(|(name, action)| json!({"PolicyName": name, "Arn": format!("arn:aws:iam::{acct}:policy/{name}"),
+                "DefaultVersionId": "v1", "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true,
+                "Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}}]}))
+            .collect();
+        let attached: Vec<Value> = attached
+            .iter()
+            .map(|p| json!({"PolicyName": p, "PolicyArn": format!("arn:aws:iam::{acct}:policy/{p}")}))
+            .collect();
+        json!({"UserDetailList": [], "GroupDetailList": [], "Policies": policies, "RoleDetailList": [
+            {"Path": "/", "RoleName": "etl", "Arn": format!("arn:aws:iam::{acct}:role/etl"), "RolePolicyList": [],
+             "AttachedManagedPolicies": attached}]})
+        .to_string()
+    };
+    std::fs::write(
+        dir.path().join("iam-2026-11-20T00-00-00Z.json"),
+        dump(&["S3Read", "SqsSend"]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("iam-2026-11-20T12-00-00Z.json"),
+        dump(&["S3Read"]),
+    )
+    .unwrap();
+    // Three sends a minute all day; from noon they are refused.
+    let mut trail = String::new();
+    for minute in 0..24 * 60 {
+        for n in 0..3 {
+            let at = format!(
+                "2026-11-20T{:02}:{:02}:{:02}Z",
+                minute / 60,
+                minute % 60,
+                n * 10
+            );
+            let mut e = json!({"eventTime": at, "eventSource": "sqs.amazonaws.com", "eventName": "SendMessage",
+                "awsRegion": "us-east-1", "recipientAccountId": acct, "eventID": format!("{minute}-{n}"),
+                "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{acct}:assumed-role/etl/run"),
+                    "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::{acct}:role/etl")}}}});
+            if minute >= 12 * 60 {
+                e["errorCode"] = "AccessDenied".into();
+                e["errorMessage"] = format!("User: arn:aws:sts::{acct}:assumed-role/etl/run is not authorized to perform: sqs:SendMessage because no identity-based policy allows the sqs:SendMessage action").into();
+            }
+            trail.push_str(&e.to_string());
+            trail.push('\n');
+        }
+        // Now and then another role is refused all day: the baseline.
+        if minute % 37 == 0 {
+            let at = format!("2026-11-20T{:02}:{:02}:30Z", minute / 60, minute % 60);
+            let e = json!({"eventTime": at, "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                "awsRegion": "us-east-1", "recipientAccountId": acct, "eventID": format!("web-{minute}"),
+                "errorCode": "AccessDenied", "errorMessage": "Access Denied",
+                "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{acct}:assumed-role/web/run")}});
+            trail.push_str(&e.to_string());
+            trail.push('\n');
+        }
+    }
+    std::fs::write(dir.path().join("trail.jsonl"), trail).unwrap();
+    let spikes: Value = serde_json::from_str(&run(&[
+        "spikes",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ]))
+    .unwrap();
+    let spike = &spikes["spikes"][0];
+    assert_eq!(spike["start"], "2026-11-20T12:00:00Z", "{spikes:#}");
+    assert_eq!(spike["changes"][0]["kind"], "binding_removed", "{spike:#}");
+    assert_eq!(
+        spike["changes"][0]["role"],
+        format!("arn:aws:iam::{acct}:policy/SqsSend")
+    );
+}
