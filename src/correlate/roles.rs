@@ -7,25 +7,57 @@ use crate::model::{Millis, RoleDef};
 /// Whether `grants` satisfy a required permission. A permission written `a|b` is
 /// satisfied by either; a granted permission holding `*` is a pattern in which
 /// `*` stands for any text (`core/*:get`, `s3:*`, `nonresource:/healthz*:get`).
+/// AWS and Azure actions are matched as those clouds match them: without
+/// regard to case, and `?` (AWS) for one character.
 pub fn grants_permission(grants: &BTreeSet<String>, permission: &str) -> bool {
-    permission.split('|').any(|wanted| {
-        grants.contains(wanted)
-            || grants
-                .iter()
-                .any(|g| g.contains('*') && wildcard_match(g, wanted))
-    })
+    permission
+        .split('|')
+        .any(|wanted| grants.contains(wanted) || grants.iter().any(|g| covers_one(g, wanted)))
 }
 
 /// Whether one grant (a permission or a `*` pattern) covers a permission
 /// written `a|b`.
 fn pattern_covers(pattern: &str, permission: &str) -> bool {
-    permission.split('|').any(|wanted| {
-        pattern == wanted || (pattern.contains('*') && wildcard_match(pattern, wanted))
-    })
+    permission
+        .split('|')
+        .any(|wanted| pattern == wanted || covers_one(pattern, wanted))
 }
 
-/// Glob matching with `*` only.
+/// Whether a grant other than the permission itself covers it: a pattern, or
+/// a cloud action written in other case.
+fn covers_one(grant: &str, wanted: &str) -> bool {
+    if cloud_action(wanted) {
+        let (grant, wanted) = (grant.to_ascii_lowercase(), wanted.to_ascii_lowercase());
+        grant == wanted || (grant.contains(['*', '?']) && wildcard_match(&grant, &wanted))
+    } else {
+        grant.contains('*') && wildcard_match(grant, wanted)
+    }
+}
+
+/// An AWS action (`s3:GetObject`: a lower-case service, then a name) or an
+/// Azure one (`Microsoft.Storage/storageAccounts/read`): both clouds ignore
+/// case in policies.
+fn cloud_action(permission: &str) -> bool {
+    let azure = permission
+        .get(..10)
+        .is_some_and(|p| p.eq_ignore_ascii_case("microsoft."));
+    let aws = permission.split_once(':').is_some_and(|(service, action)| {
+        !service.is_empty()
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && action.starts_with(|c: char| c.is_ascii_uppercase())
+            && !action.contains(['/', ':'])
+    });
+    azure || aws
+}
+
+/// Glob matching with `*` (any text) and `?` (one character, as only AWS
+/// and Azure patterns use it: see [`covers_one`]).
 fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if pattern.contains('?') {
+        return glob_match(pattern.as_bytes(), text.as_bytes());
+    }
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, last) = (parts[0], parts[parts.len() - 1]);
     if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
@@ -39,6 +71,33 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
         }
     }
     true
+}
+
+/// `*` and `?` matching, iteratively with one backtrack point (the last `*`).
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// Role definitions by name, with inheritance, and their versions over time.
@@ -244,6 +303,38 @@ mod tests {
             defined_at: None,
             denies: Vec::new(),
         }
+    }
+
+    #[test]
+    fn cloud_actions_match_as_the_clouds_match_them() {
+        let grants = |g: &[&str]| g.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        // AWS and Azure ignore case; AWS patterns have `?`.
+        assert!(grants_permission(
+            &grants(&["s3:getobject"]),
+            "s3:GetObject"
+        ));
+        assert!(grants_permission(&grants(&["S3:Get*"]), "s3:GetObject"));
+        assert!(grants_permission(
+            &grants(&["dynamodb:?etItem"]),
+            "dynamodb:GetItem"
+        ));
+        assert!(!grants_permission(
+            &grants(&["dynamodb:?etItem"]),
+            "dynamodb:PutItems"
+        ));
+        assert!(grants_permission(
+            &grants(&["microsoft.storage/*/read"]),
+            "Microsoft.Storage/storageAccounts/read"
+        ));
+        // Other permissions keep their case, and `?` is a character there.
+        assert!(!grants_permission(&grants(&["orders.Read"]), "orders.read"));
+        assert!(!grants_permission(
+            &grants(&["core/pods:GET"]),
+            "core/pods:get"
+        ));
+        assert!(!grants_permission(&grants(&["a?c"]), "abc"));
+        assert!(glob_match(b"a*b?d*", b"axxbcdyy"));
+        assert!(!glob_match(b"a*b?d", b"abd"));
     }
 
     #[test]
