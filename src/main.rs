@@ -66,6 +66,8 @@ enum Command {
     Generate(cli::generate::GenerateArgs),
     /// Scores the diagnoses of generated logs against their truth file.
     Eval(cli::eval::EvalArgs),
+    /// A policy catalog learned from who succeeds on each endpoint, to review and pass back.
+    Policies(cli::policies::PoliciesArgs),
     /// A completion script for bash, zsh, fish, elvish or PowerShell.
     Completions(cli::completions::CompletionsArgs),
     /// The manual pages (roff).
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         Command::Query(args) => cli::query::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Policies(args) => cli::policies::run(args),
         Command::Completions(args) => cli::completions::run(args, Cli::command()),
         Command::Man(args) => cli::man::run(args, Cli::command()),
     };

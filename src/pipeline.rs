@@ -50,6 +50,30 @@ impl Default for Options {
     }
 }
 
+/// Reads the inputs and learns a policy catalog from who succeeds on each
+/// endpoint (see [`diagnose::learn`]); `None` when no role snapshot or IAM
+/// export said what any principal held.
+pub fn learn_policies(
+    files: Vec<InputFile>,
+    options: &Options,
+) -> Result<
+    Option<(
+        Vec<diagnose::learn::LearnedRule>,
+        diagnose::learn::Unlearned,
+    )>,
+> {
+    let ingested = ingest::ingest(files, &options.ingest)?;
+    let reference = Reference::new(&ingested)?;
+    if reference.history.principals().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(diagnose::learn::learn(
+        &ingested.events.successes,
+        &reference.history,
+        options.diagnose.min_peers,
+    )))
+}
+
 /// Runs ingest, then correlate, diagnose and cluster a partition of principals
 /// at a time, handing each partition to `each_partition`, and the result with
 /// what it made of each partition to `finish` (which borrows from what ingest

@@ -325,3 +325,102 @@ fn the_aws_corpus_is_cloudtrail_with_an_iam_history_and_its_fixes_are_scored() {
     generate_events(again.path(), "60000", &args);
     assert_eq!(bytes(dir.path()), bytes(again.path()));
 }
+
+#[test]
+fn a_learned_catalog_is_never_wrong_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &[]);
+    let logs = dir.path().join("logs");
+    // The bundle without its catalog, as users have it.
+    let bundle = dir.path().join("without-catalog");
+    std::fs::create_dir(&bundle).unwrap();
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        if !name.to_string_lossy().starts_with("policies") {
+            std::fs::copy(&path, bundle.join(name)).unwrap();
+        }
+    }
+    let learned = dir.path().join("learned.jsonl");
+    let run = grantgap(&[
+        "policies",
+        "learn",
+        bundle.to_str().unwrap(),
+        "-o",
+        learned.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let truth: std::collections::BTreeMap<(String, String), Value> =
+        std::fs::read_to_string(logs.join("policies.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|r| {
+                (
+                    (
+                        r["method"].as_str().unwrap().to_string(),
+                        r["path"].as_str().unwrap().to_string(),
+                    ),
+                    r,
+                )
+            })
+            .collect();
+    let (mut exact, mut open) = (0, 0);
+    for line in std::fs::read_to_string(&learned).unwrap().lines() {
+        let rule: Value = serde_json::from_str(line).unwrap();
+        let key = (
+            rule["method"].as_str().unwrap().to_string(),
+            rule["path"].as_str().unwrap().to_string(),
+        );
+        let wanted = &truth[&key]["all_of"];
+        if rule["all_of"].is_array() {
+            assert_eq!(&rule["all_of"], wanted, "{line}");
+            exact += 1;
+        } else {
+            let candidates = rule["any_of"].as_array().unwrap();
+            assert!(
+                wanted
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|p| candidates.contains(p)),
+                "{line}"
+            );
+            open += 1;
+        }
+    }
+    assert!(exact > open && exact >= 20, "{exact} exact, {open} open");
+
+    // Passed back, it is a catalog the report uses.
+    let report = stdout_of(&[
+        "report",
+        "--format",
+        "json",
+        bundle.to_str().unwrap(),
+        "--policies",
+        learned.to_str().unwrap(),
+    ]);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert!(
+        report["records"]["policies"]["used"].as_u64().unwrap() >= 20,
+        "{}",
+        report["records"]
+    );
+
+    // Without what the principals held there is nothing to learn from.
+    let events_only = dir.path().join("events-only");
+    std::fs::create_dir(&events_only).unwrap();
+    std::fs::copy(
+        bundle.join("events.jsonl"),
+        events_only.join("events.jsonl"),
+    )
+    .unwrap();
+    let run = grantgap(&["policies", "learn", events_only.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr)
+        .contains("add --role-snapshots with --roles, or --iam"));
+}

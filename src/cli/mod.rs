@@ -5,6 +5,7 @@ pub mod config;
 pub mod eval;
 pub mod generate;
 pub mod man;
+pub mod policies;
 pub mod query;
 pub mod report;
 pub mod signatures;

@@ -6,6 +6,7 @@
 //! it step by step.
 
 pub mod guardrail;
+pub mod learn;
 pub mod least_privilege;
 pub mod messages;
 pub mod policy;

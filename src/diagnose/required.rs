@@ -240,7 +240,7 @@ fn inferred_from_peers<'p>(
 /// the verb); all of them when none shares anything. Peers that hold a role
 /// hold every permission it bundles, so the data alone cannot separate them:
 /// the name breaks the tie, and the finding stays low confidence (peers).
-fn closest_to_endpoint(
+pub(super) fn closest_to_endpoint(
     candidates: BTreeSet<String>,
     method: &str,
     template: &str,
