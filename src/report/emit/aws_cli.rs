@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{iam, option, script_commands, shown, Emit, Grant, Script};
+use super::{iam, option, script_commands, shown, subject_risk, Emit, Grant, Script};
 
 /// The inline policy's name: `put-*-policy` replaces a policy of the same
 /// name, so running the script again leaves one policy, not two.
@@ -116,17 +116,8 @@ pub(super) fn render(
                 ));
                 continue;
             }
-            let risk = attach_risk(policy, grant.permission).map(|why| {
-                (
-                    format!("{} {why}", shown(policy)),
-                    format!(
-                        "refused {} for {} ({}): it {why}; if that is intended, review it and pass --allow-risky",
-                        shown(policy),
-                        shown(grant.principal),
-                        shown(grant.permission)
-                    ),
-                )
-            });
+            let risk =
+                attach_risk(policy, grant.permission).map(|why| subject_risk(policy, grant, why));
             if let (Some((_, refusal)), false) = (&risk, allow_risky) {
                 warnings.insert(refusal.clone());
                 continue;

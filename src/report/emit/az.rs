@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{option, script_commands, shown, Emit, Grant, Script};
+use super::{option, script_commands, shown, subject_risk, Emit, Grant, Script};
 
 /// Built-in roles that hand over the scope or its access control.
 const RISKY_ROLES: &[&str] = &[
@@ -162,15 +162,13 @@ pub(super) fn render(
                 escalation(grant.permission)
             };
             let risk = match why {
-                Some(why) if allow_risky => Some(format!("{} {why}", shown(name))),
                 Some(why) => {
-                    warnings.insert(format!(
-                        "refused {} for {}: {} {why}; if that is intended, review it and pass --allow-risky",
-                        shown(grant.permission),
-                        shown(grant.principal),
-                        shown(name)
-                    ));
-                    continue;
+                    let (note, refusal) = subject_risk(name, grant, why);
+                    if !allow_risky {
+                        warnings.insert(refusal);
+                        continue;
+                    }
+                    Some(note)
                 }
                 None => None,
             };

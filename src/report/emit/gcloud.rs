@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{option, script_commands, shown, Emit, Grant, Script};
+use super::{option, script_commands, shown, subject_risk, Emit, Grant, Script};
 
 /// Predefined roles that hand over the project or its IAM.
 const RISKY_ROLES: &[&str] = &[
@@ -188,16 +188,11 @@ pub(super) fn render(
             continue;
         }
         let refuse = |subject: &str, why: &str, warnings: &mut BTreeSet<String>| {
-            let note = format!("{} {why}", shown(subject));
+            let (note, refusal) = subject_risk(subject, grant, why);
             if allow_risky {
                 Some(Some(note))
             } else {
-                warnings.insert(format!(
-                    "refused {} for {}: {} {why}; if that is intended, review it and pass --allow-risky",
-                    shown(grant.permission),
-                    shown(grant.principal),
-                    shown(subject)
-                ));
+                warnings.insert(refusal);
                 None
             }
         };

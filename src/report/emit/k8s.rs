@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{printable, risk_notes, shown, Grant, REDACTED, REDACTED_WHY};
+use super::{printable, risk_notes, shown, subject_risk, Grant, REDACTED, REDACTED_WHY};
 
 /// Whether a YAML 1.1 reader (kubectl's go-yaml) takes this scalar for a
 /// boolean or a number where serde_yaml_ng, which follows the YAML 1.2 core
@@ -628,16 +628,12 @@ fn bind_existing<'a>(
         };
         let mut risky: BTreeSet<String> = risk.iter().cloned().collect();
         if let Some(why) = existing_role_risk(name) {
+            let (note, refusal) = subject_risk(role, grant, why);
             if !allow_risky {
-                warnings.insert(format!(
-                    "refused {} for {}: {} {why}; if that is intended, review it and pass --allow-risky",
-                    shown(role),
-                    shown(grant.principal),
-                    shown(name)
-                ));
+                warnings.insert(refusal);
                 continue;
             }
-            risky.insert(format!("{} {why}", shown(role)));
+            risky.insert(note);
         }
         let namespaces: Vec<Option<&str>> = match role_namespace {
             Some(ns) => vec![Some(ns)],

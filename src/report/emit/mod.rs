@@ -296,6 +296,20 @@ fn risk_notes(
     ))
 }
 
+/// The comment a risky existing role or new grant (`subject`) carries when
+/// --allow-risky lets it through, and the warning that refuses it otherwise.
+fn subject_risk(subject: &str, grant: &Grant<'_>, why: &str) -> (String, String) {
+    (
+        format!("{} {why}", shown(subject)),
+        format!(
+            "refused {} for {} ({}): it {why}; if that is intended, review it and pass --allow-risky",
+            shown(subject),
+            shown(grant.principal),
+            shown(grant.permission)
+        ),
+    )
+}
+
 /// Redaction replaces secrets with this; a grant built on one would name the mark, not the value.
 const REDACTED: &str = "<redacted:";
 
