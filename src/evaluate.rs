@@ -137,6 +137,60 @@ impl Score {
     }
 }
 
+/// The (principal, permission) pairs one side holds and the other does not,
+/// counted by the cause that asked for them, with the first few of each cause:
+/// where the pairs go wrong says what to look at.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GrantMisses {
+    /// In the truth, not proposed: by the truth's cause.
+    pub not_proposed: Vec<MissedGrants>,
+    /// Proposed, not in the truth: by the diagnosed cause.
+    pub not_needed: Vec<MissedGrants>,
+}
+
+/// The missed pairs of one cause.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MissedGrants {
+    pub cause: String,
+    pub count: u64,
+    /// The first pairs, `principal permission`, sorted.
+    pub examples: Vec<String>,
+}
+
+impl GrantMisses {
+    const EXAMPLES: usize = 3;
+
+    fn between(
+        truth: &BTreeMap<(&str, &str), &str>,
+        predicted: &BTreeMap<(&str, &str), &str>,
+    ) -> Self {
+        let missing_from = |one: &BTreeMap<(&str, &str), &str>,
+                            other: &BTreeMap<(&str, &str), &str>| {
+            let mut by_cause: BTreeMap<&str, MissedGrants> = BTreeMap::new();
+            for ((principal, permission), cause) in one {
+                if other.contains_key(&(*principal, *permission)) {
+                    continue;
+                }
+                let missed = by_cause.entry(cause).or_insert_with(|| MissedGrants {
+                    cause: cause.to_string(),
+                    ..Default::default()
+                });
+                missed.count += 1;
+                if missed.examples.len() < Self::EXAMPLES {
+                    missed.examples.push(format!("{principal} {permission}"));
+                }
+            }
+            let mut missed: Vec<MissedGrants> = by_cause.into_values().collect();
+            missed.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cause.cmp(&b.cause)));
+            missed
+        };
+        GrantMisses {
+            not_proposed: missing_from(truth, predicted),
+            not_needed: missing_from(predicted, truth),
+        }
+    }
+}
+
 /// The whole evaluation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Evaluation {
@@ -144,6 +198,8 @@ pub struct Evaluation {
     pub causes: BTreeMap<String, Score>,
     /// Over (principal, permission to grant) pairs.
     pub grants: Score,
+    /// The (principal, grant) pairs wrong either way, by cause.
+    pub grant_misses: GrantMisses,
     /// Denied requests in the truth that grantgap did not count as denials.
     pub unseen: u64,
     /// Denials grantgap counted that the truth does not hold.
@@ -164,7 +220,7 @@ pub struct Evaluation {
 #[derive(Debug, Default)]
 pub struct Predictions {
     causes: Vec<(CompactString, Cause)>,
-    grants: Vec<(Shared<str>, String)>,
+    grants: Vec<(Shared<str>, String, Cause)>,
 }
 
 impl Predictions {
@@ -179,7 +235,7 @@ impl Predictions {
             }
             for perm in d.missing.iter() {
                 out.grants
-                    .push((d.denial.key.principal.clone(), perm.clone()));
+                    .push((d.denial.key.principal.clone(), perm.clone(), d.cause));
             }
         }
         out
@@ -189,19 +245,27 @@ impl Predictions {
 /// Scores every partition's predictions against the truth.
 pub fn evaluate(truth: &[TruthRow], partitions: &[Predictions]) -> Evaluation {
     let mut predicted: HashMap<&str, Cause> = HashMap::new();
-    let mut predicted_grants: BTreeSet<(&str, &str)> = BTreeSet::new();
+    // Each pair with the cause of the first diagnosis (or truth row) that asks for it.
+    let mut predicted_grants: BTreeMap<(&str, &str), &str> = BTreeMap::new();
     for p in partitions {
         for (id, cause) in &p.causes {
             predicted.insert(id.as_str(), *cause);
         }
-        for (principal, perm) in &p.grants {
-            predicted_grants.insert((principal, perm.as_str()));
+        for (principal, perm, cause) in &p.grants {
+            predicted_grants
+                .entry((principal, perm.as_str()))
+                .or_insert(cause.name());
         }
     }
-    let true_grants: BTreeSet<(&str, &str)> = truth
-        .iter()
-        .flat_map(|r| r.missing.iter().map(|m| (r.principal.as_str(), m.as_str())))
-        .collect();
+    let mut true_grants: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for r in truth {
+        for m in &r.missing {
+            true_grants
+                .entry((r.principal.as_str(), m.as_str()))
+                .or_insert(r.cause.as_str());
+        }
+    }
+    let grant_misses = GrantMisses::between(&true_grants, &predicted_grants);
 
     let mut counts: BTreeMap<&str, (u64, u64, u64)> =
         Cause::ALL.iter().map(|c| (c.name(), (0, 0, 0))).collect();
@@ -253,8 +317,12 @@ pub fn evaluate(truth: &[TruthRow], partitions: &[Predictions]) -> Evaluation {
         grants: Score::new(
             true_grants.len() as u64,
             predicted_grants.len() as u64,
-            true_grants.intersection(&predicted_grants).count() as u64,
+            true_grants
+                .keys()
+                .filter(|k| predicted_grants.contains_key(*k))
+                .count() as u64,
         ),
+        grant_misses,
         unseen,
         unexpected,
         confusions,
@@ -308,6 +376,28 @@ impl Evaluation {
         ));
         for (truth, predicted, n) in self.confusions.iter().take(10) {
             out.push_str(&format!("  {n:>7} {truth} diagnosed as {predicted}\n"));
+        }
+        let misses = [
+            (
+                "grants needed for",
+                "not proposed",
+                &self.grant_misses.not_proposed,
+            ),
+            (
+                "grants proposed for",
+                "not needed",
+                &self.grant_misses.not_needed,
+            ),
+        ];
+        for (what, side, missed) in misses {
+            for m in missed {
+                out.push_str(&format!(
+                    "  {:>7} {what} {} {side}, e.g. {}\n",
+                    m.count,
+                    m.cause,
+                    m.examples.join("; ")
+                ));
+            }
         }
         out
     }

@@ -564,9 +564,13 @@ fn changes(
         }
     }
     let weight = |c: &Change| principals.get(c.principal.as_str()).copied().unwrap_or(0);
+    // Of one principal's changes, its grants' come before its expiries: an
+    // expiry explains only the requests sent with the expired token.
+    let expiry = |c: &Change| c.kind == "tokens_expired";
     out.sort_by(|a, b| {
         weight(b)
             .cmp(&weight(a))
+            .then_with(|| expiry(a).cmp(&expiry(b)))
             .then_with(|| b.at.cmp(&a.at))
             .then_with(|| a.principal.cmp(&b.principal))
     });

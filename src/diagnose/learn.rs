@@ -152,6 +152,7 @@ mod tests {
                     "orders.read".into(),
                     "orders.write".into(),
                     "orders.delete".into(),
+                    "orders.remove".into(),
                 ],
                 vec![],
             ),
@@ -205,7 +206,12 @@ mod tests {
         assert!(rules[0].learned.by_name && !rules[0].learned.ambiguous);
         assert_eq!(
             rules[0].learned.shared,
-            ["orders.delete", "orders.read", "orders.write"]
+            [
+                "orders.delete",
+                "orders.read",
+                "orders.remove",
+                "orders.write"
+            ]
         );
         assert_eq!(rules[0].learned.successes, 6);
     }
@@ -224,10 +230,10 @@ mod tests {
             ("b", "DELETE", "/orders/{id}"),
             ("c", "DELETE", "/orders/{id}"),
         ]);
-        // `delete` and `write` both fit DELETE: one of them, the operator says which.
+        // `delete` and `remove` both name DELETE: one of them, the operator says which.
         let (rules, _) = learn(&on, &history, 3);
         assert!(rules[0].all_of.is_empty() && rules[0].learned.ambiguous);
-        assert_eq!(rules[0].any_of, ["orders.delete", "orders.write"]);
+        assert_eq!(rules[0].any_of, ["orders.delete", "orders.remove"]);
         // Two peers are too few; a peer without a snapshot leaves it unknown.
         on.extend(successes(&[("a", "GET", "/few"), ("b", "GET", "/few")]));
         on.extend(successes(&[

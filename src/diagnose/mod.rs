@@ -448,6 +448,21 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         (Some(_), None) => judge_token_only(denial, &requirement, evidence, cx),
         (None, _) => judge_behaviour(denial, evidence, None, cx),
     };
+    let unexplained = (requirement.source, diagnosis.cause) == (None, Cause::Unknown);
+    if let Some((n, candidates)) = own_grants
+        .filter(|_| unexplained)
+        .and_then(|own| required::few_peers_candidates(key, &cx.peers, cx.correlation.history, own))
+    {
+        let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        diagnosis.note = Some(
+            format!(
+                "{} (of what the {n} succeeding there held, it lacks {}: a candidate for that rule to confirm, not a conclusion)",
+                diagnosis.note.as_deref().unwrap_or_default(),
+                candidates.join(", ")
+            )
+            .into(),
+        );
+    }
     diagnosis.required = requirement.permissions.iter().cloned().collect();
     diagnosis.source = requirement.source;
     if let Some(layer) = denied_by(key) {
@@ -522,10 +537,17 @@ fn judge_grants<'a>(
         }
         if missing.iter().all(|p| requirement.by_fields.contains(p)) {
             evidence.fields = key.fields.clone();
-            let c = rule(
-                Level::High,
-                "a field rule of the policy requires a permission the roles lack",
-            );
+            let c = if requirement.source == Some(RequirementSource::Peers) {
+                rule(
+                    source_level,
+                    "every peer that succeeds touching these fields holds a permission the roles lack",
+                )
+            } else {
+                rule(
+                    Level::High,
+                    "a field rule of the policy requires a permission the roles lack",
+                )
+            };
             return Diagnosis::new(denial, Cause::FieldLevel, c, missing, evidence);
         }
         // A held role the inputs never define may grant it: say so, and do
@@ -601,11 +623,13 @@ fn judge_grants<'a>(
     let grant_start = starts.iter().map(|(_, at)| *at).max();
     evidence.granted_at = grant_start;
     let window = cx.correlation.propagation_window;
-    let recent: Vec<String> = starts
-        .iter()
-        .filter(|(_, at)| denial.group.first_ts.saturating_sub(*at) <= window)
-        .map(|(p, _)| (*p).clone())
-        .collect();
+    let recent: Vec<String> = requirement.narrowed(
+        starts
+            .iter()
+            .filter(|(_, at)| denial.group.first_ts.saturating_sub(*at) <= window)
+            .map(|(p, _)| (*p).clone()),
+        key,
+    );
     if !recent.is_empty() {
         evidence.later_succeeded = Some(later_succeeded(denial, cx));
         let c = rule(
@@ -651,11 +675,12 @@ fn judge_token<'a>(
     match denial.scopes {
         Some(scopes) => {
             let scopes: BTreeSet<String> = scopes.iter().cloned().collect();
+            // Of a requirement peers co-hold, the permissions named like the
+            // endpoint are the ones whose scope the request needed.
             let lacking: Vec<String> = requirement
-                .permissions
-                .iter()
+                .narrowed(requirement.permissions.iter().cloned(), denial.key)
+                .into_iter()
                 .filter(|p| !granted(&scopes, p))
-                .cloned()
                 .collect();
             if lacking.is_empty() {
                 return None;
@@ -814,13 +839,19 @@ fn judge_behaviour<'a>(
             Level::Medium,
             "allowed on the endpoint except when these fields are touched",
         );
+        let fields = evidence.fields.join(", ");
         let mut diagnosis = Diagnosis::new(denial, Cause::FieldLevel, c, vec![], evidence);
-        if object_never_allowed {
-            diagnosis.note = Some(
-                "runner-up: object_acl (this object was never allowed for the account either); the fields decide, as no success touched them"
-                    .into(),
-            );
+        let mut notes = Vec::new();
+        if requirement.is_none_or(|r| r.source != Some(RequirementSource::PolicyCatalog)) {
+            notes.push(format!(
+                "which permission {fields} needs is unknown: no policy field rule names one, and the principals that succeed touching it do not show one (fewer than {} with known roles, or holding nothing this one lacks); a field rule in the catalog (--policies) decides",
+                cx.options.min_peers
+            ));
         }
+        if object_never_allowed {
+            notes.push("runner-up: object_acl (this object was never allowed for the account either); the fields decide, as no success touched them".into());
+        }
+        diagnosis.note = (!notes.is_empty()).then(|| notes.join("; ").into());
         return diagnosis;
     }
     let note = if known && &*key.method == ACTION_METHOD {
@@ -1180,7 +1211,12 @@ mod tests {
         // A field no success touched: the field rule is, the object the runner-up.
         let (cause, note) = denied_touching(json!(["cost"]));
         assert_eq!(cause, Cause::FieldLevel);
-        assert!(note.unwrap().starts_with("runner-up: object_acl"));
+        let note = note.unwrap();
+        assert!(note.contains("runner-up: object_acl"), "{note}");
+        assert!(
+            note.starts_with("which permission cost needs is unknown"),
+            "{note}"
+        );
     }
 
     #[test]

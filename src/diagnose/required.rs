@@ -50,6 +50,27 @@ pub struct Requirement<'p> {
     pub peers: usize,
 }
 
+impl Requirement<'_> {
+    /// Of `permissions` (a part of this requirement that a grant, a token or
+    /// timing concerns), the ones to name: all of them when the catalog or the
+    /// response said so; when peers did, they co-hold what other endpoints
+    /// need, so the names closest to the endpoint (all when none is close).
+    pub fn narrowed(
+        &self,
+        permissions: impl Iterator<Item = String>,
+        key: &DenialKey,
+    ) -> Vec<String> {
+        let permissions: BTreeSet<String> = permissions.collect();
+        if self.source == Some(RequirementSource::Peers) {
+            closest_to_endpoint(permissions, &key.method, &key.template)
+                .into_iter()
+                .collect()
+        } else {
+            permissions.into_iter().collect()
+        }
+    }
+}
+
 /// Successful principals per endpoint, with the time of their last success.
 ///
 /// What they held then is tallied per endpoint on the first denial that asks,
@@ -58,6 +79,8 @@ pub struct Requirement<'p> {
 #[derive(Debug, Default)]
 pub struct EndpointPeers<'a> {
     by_endpoint: HashMap<(&'a str, &'a str), Peers<'a>>,
+    /// The same, per body field the successes touched: (method, template, field).
+    by_field: HashMap<(&'a str, &'a str, &'a str), Peers<'a>>,
 }
 
 /// The principals that succeeded on one endpoint.
@@ -85,16 +108,67 @@ struct HeldByPeers {
 impl<'a> EndpointPeers<'a> {
     pub fn new(successes: &'a hashbrown::HashMap<SuccessKey, SuccessGroup>) -> Self {
         let mut by_endpoint: HashMap<(&str, &str), Peers> = HashMap::new();
+        let mut by_field: HashMap<(&str, &str, &str), Peers> = HashMap::new();
         for (key, group) in successes {
-            let last = by_endpoint
-                .entry((key.method(), key.template()))
+            let (method, template) = (key.method(), key.template());
+            by_endpoint
+                .entry((method, template))
                 .or_default()
-                .last_success
-                .entry(key.principal())
-                .or_insert(group.last_ts);
-            *last = (*last).max(group.last_ts);
+                .succeeded(key.principal(), group.last_ts);
+            for field in key.fields() {
+                by_field
+                    .entry((method, template, field))
+                    .or_default()
+                    .succeeded(key.principal(), group.last_ts);
+            }
         }
-        EndpointPeers { by_endpoint }
+        EndpointPeers {
+            by_endpoint,
+            by_field,
+        }
+    }
+}
+
+impl<'a> Peers<'a> {
+    fn succeeded(&mut self, principal: &'a str, at: Millis) {
+        let last = self.last_success.entry(principal).or_insert(at);
+        *last = (*last).max(at);
+    }
+
+    /// What every peer but `principal` held at its last success, with how many
+    /// they are; `None` when they are fewer than `min_peers` or some peer's
+    /// grants are unknown: no safe inference then.
+    fn shared_by_others(
+        &self,
+        principal: &str,
+        history: &GrantHistory,
+        rule: PeerRule,
+    ) -> Option<(BTreeSet<String>, usize)> {
+        let held = self
+            .held
+            .get_or_init(|| HeldByPeers::new(&self.last_success, history));
+        // The principal's own success is no evidence for it: it comes off the
+        // counts. `Some(None)`: it succeeded, holding what is unknown.
+        let as_peer: Option<Option<&BTreeSet<String>>> = self
+            .last_success
+            .get(principal)
+            .map(|at| history.as_of(principal, *at).map(|s| &s.grants.api));
+        let others = self.last_success.len() - usize::from(as_peer.is_some());
+        let unknown_others = held.unknown - usize::from(as_peer == Some(None));
+        if others < rule.min_peers.max(1) || unknown_others > 0 {
+            return None;
+        }
+        let held_as_peer =
+            |permission: &str| as_peer.flatten().is_some_and(|g| g.contains(permission));
+        let shared = held
+            .widely_held
+            .iter()
+            .filter(|(permission, holders)| {
+                holders - usize::from(held_as_peer(permission)) == others
+            })
+            .map(|(permission, _)| permission.clone())
+            .collect();
+        Some((shared, others))
     }
 }
 
@@ -189,50 +263,96 @@ fn inferred_from_peers<'p>(
     let Some(endpoint) = peers.by_endpoint.get(&(&*key.method, &*key.template)) else {
         return Requirement::default();
     };
-    let held = endpoint
-        .held
-        .get_or_init(|| HeldByPeers::new(&endpoint.last_success, history));
-    // The principal's own success on the endpoint is no evidence for it: it comes
-    // off the counts. `Some(None)`: it succeeded, holding what is unknown.
-    let as_peer: Option<Option<&BTreeSet<String>>> = endpoint
-        .last_success
-        .get(&*key.principal)
-        .map(|at| history.as_of(&key.principal, *at).map(|s| &s.grants.api));
-    let others = endpoint.last_success.len() - usize::from(as_peer.is_some());
-    let unknown_others = held.unknown - usize::from(as_peer == Some(None));
-    if others < rule.min_peers.max(1) || unknown_others > 0 {
-        // Too few peers, or some peer's grants are unknown: no safe inference.
+    let Some((shared, others)) = endpoint.shared_by_others(&key.principal, history, rule) else {
         return Requirement::default();
-    }
-    let held_as_peer = |permission: &str| as_peer.flatten().is_some_and(|g| g.contains(permission));
-    let shared: BTreeSet<String> = held
-        .widely_held
-        .iter()
-        .filter(|(permission, holders)| holders - usize::from(held_as_peer(permission)) == others)
-        .map(|(permission, _)| permission.clone())
-        .collect();
+    };
     // What every peer held and this principal lacks is what it is asked to
     // gain. When it lacks none of it, the roles suffice as far as the peers
     // show: the requirement is all of it, and timing or the token decides.
-    let lacking: BTreeSet<String> = shared
-        .iter()
-        .filter(|permission| own_grants.is_none_or(|own| !own.contains(permission.as_str())))
-        .cloned()
-        .collect();
-    let permissions = if lacking.is_empty() && own_grants.is_some() {
-        shared
+    let lacks =
+        |permission: &String| own_grants.is_none_or(|own| !own.contains(permission.as_str()));
+    let lacking: BTreeSet<String> = shared.iter().filter(|p| lacks(p)).cloned().collect();
+    let lacking = unrelated_dropped(lacking, &shared, &lacks, &key.method, &key.template);
+    let by_fields = own_grants
+        .map(|_| by_fields(key, peers, history, rule, &shared, &lacks))
+        .unwrap_or_default();
+    let mut permissions = if lacking.is_empty() && own_grants.is_some() {
+        // What it lacks of the shared set, if anything, is unrelated to the endpoint.
+        shared.iter().filter(|p| !lacks(p)).cloned().collect()
     } else {
         closest_to_endpoint(lacking, &key.method, &key.template)
     };
     if permissions.is_empty() {
         return Requirement::default();
     }
+    permissions.extend(by_fields.iter().cloned());
     Requirement {
         permissions,
+        by_fields,
         source: Some(RequirementSource::Peers),
         peers: others,
         ..Default::default()
     }
+}
+
+/// For each body field the request touched, what every other peer that
+/// succeeded touching it held beyond what all the endpoint's peers hold, and
+/// this principal lacks: a field rule's permission, as the peers show it. Of
+/// several, the name breaks the tie, with the field as one more word
+/// (`PATCH /prices/{id}` touching `owner`: `prices.owner.update`).
+fn by_fields(
+    key: &DenialKey,
+    peers: &EndpointPeers,
+    history: &GrantHistory,
+    rule: PeerRule,
+    endpoint_shared: &BTreeSet<String>,
+    lacks: &impl Fn(&String) -> bool,
+) -> BTreeSet<String> {
+    let mut required = BTreeSet::new();
+    for field in key.fields.iter() {
+        let Some(field_peers) = peers
+            .by_field
+            .get(&(&*key.method, &*key.template, field.as_str()))
+        else {
+            continue;
+        };
+        let Some((shared, _)) = field_peers.shared_by_others(&key.principal, history, rule) else {
+            continue;
+        };
+        let lacking: BTreeSet<String> = shared
+            .iter()
+            .filter(|p| !endpoint_shared.contains(*p) && lacks(p))
+            .cloned()
+            .collect();
+        let named = format!("{}/{field}", key.template);
+        let lacking = unrelated_dropped(lacking, &shared, &lacks, &key.method, &named);
+        required.extend(closest_to_endpoint(lacking, &key.method, &named));
+    }
+    required
+}
+
+/// When fewer than `min_peers` principals succeed on the endpoint: how many
+/// do, and what they all hold and this principal lacks (closest by name). A
+/// candidate for a catalog rule to show the operator, never a conclusion.
+pub fn few_peers_candidates(
+    key: &DenialKey,
+    peers: &EndpointPeers,
+    history: &GrantHistory,
+    own_grants: &BTreeSet<String>,
+) -> Option<(usize, BTreeSet<String>)> {
+    let found = inferred_from_peers(
+        key,
+        peers,
+        history,
+        Some(own_grants),
+        PeerRule { min_peers: 1 },
+    );
+    let lacking: BTreeSet<String> = found
+        .permissions
+        .into_iter()
+        .filter(|p| !own_grants.contains(p))
+        .collect();
+    (!lacking.is_empty()).then_some((found.peers, lacking))
 }
 
 /// Of several permissions peers co-hold, those whose names share most with
@@ -248,39 +368,98 @@ pub(super) fn closest_to_endpoint(
     if candidates.len() < 2 {
         return candidates;
     }
-    let verbs: &[&str] = match method {
-        "GET" | "HEAD" | "LIST" | "WATCH" => &["read", "get", "list", "view"],
-        "POST" | "CREATE" => &["create", "write", "add"],
-        "PUT" | "PATCH" | "UPDATE" => &["update", "write", "edit"],
-        "DELETE" => &["delete", "write", "remove"],
-        _ => &[],
-    };
-    let words: BTreeSet<String> = template
-        .split(['/', '-', '_', '.'])
-        .filter(|w| !w.is_empty() && !w.starts_with('{') && !w.starts_with('v'))
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let score = |permission: &str| -> usize {
-        let parts: Vec<String> = permission
-            .split(['.', ':', '/', '_'])
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let nouns = parts.iter().filter(|p| words.contains(p.as_str())).count();
-        let verb = parts
-            .last()
-            .is_some_and(|last| verbs.contains(&last.as_str()));
-        // Extra parts (`owner`, `price` in `orders.owner.update`) name more than the endpoint does.
-        let extra = parts.len().saturating_sub(nouns + usize::from(verb));
-        (nouns * 4 + usize::from(verb) * 2).saturating_sub(extra)
-    };
-    let best = candidates.iter().map(|p| score(p)).max().unwrap_or(0);
+    let name = EndpointName::new(method, template);
+    let best = candidates.iter().map(|p| name.fit(p)).max().unwrap_or(0);
     if best == 0 {
         return candidates;
     }
     candidates
         .into_iter()
-        .filter(|p| score(p) == best)
+        .filter(|p| name.fit(p) == best)
         .collect()
+}
+
+/// The words of a method and endpoint that a permission's name may share.
+struct EndpointName {
+    /// The verbs the method names first (`delete` for DELETE)…
+    verbs: &'static [&'static str],
+    /// …and the ones it also covers (`write` for DELETE).
+    also: &'static [&'static str],
+    words: BTreeSet<String>,
+}
+
+impl EndpointName {
+    fn new(method: &str, template: &str) -> Self {
+        let (verbs, also): (&[&str], &[&str]) = match method {
+            "GET" | "HEAD" | "LIST" | "WATCH" => (&["read", "get", "list", "view"], &[]),
+            "POST" | "CREATE" => (&["create", "write", "add"], &[]),
+            "PUT" | "PATCH" | "UPDATE" => (&["update", "write", "edit"], &[]),
+            "DELETE" => (&["delete", "remove"], &["write"]),
+            _ => (&[], &[]),
+        };
+        let words = template
+            .split(['/', '-', '_', '.'])
+            .filter(|w| !w.is_empty() && !w.starts_with('{') && !is_version(w))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        EndpointName { verbs, also, words }
+    }
+
+    /// How well `permission` names the endpoint; 0 when it shares nothing.
+    fn fit(&self, permission: &str) -> usize {
+        let parts: Vec<String> = permission
+            .split(['.', ':', '/', '_'])
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let is_word = |p: &str| self.words.contains(p);
+        let is_verb = |p: &str| self.verbs.contains(&p) || self.also.contains(&p);
+        // Each word of the endpoint counts once: `orders.orders.delete` names
+        // the endpoint `/orders/returns/{id}` less than `orders.returns.delete`.
+        let nouns = parts
+            .iter()
+            .filter(|p| is_word(p))
+            .collect::<BTreeSet<_>>()
+            .len();
+        let last = parts.last().map(String::as_str).unwrap_or_default();
+        let verb = if self.verbs.contains(&last) {
+            2
+        } else {
+            usize::from(self.also.contains(&last))
+        };
+        // Extra parts (`owner`, `price` in `orders.owner.update`) name more than the endpoint does.
+        let named = parts.iter().filter(|p| is_word(p) || is_verb(p)).count();
+        (nouns * 4 + verb).saturating_sub(parts.len() - named)
+    }
+}
+
+/// `v1`, `v2beta1`: a path's API version, which no permission names.
+fn is_version(word: &str) -> bool {
+    word.strip_prefix('v')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Of what the principal lacks, the permissions that may be the endpoint's:
+/// none when the principal holds a shared permission named like the endpoint
+/// and nothing it lacks is (peers that also co-hold unrelated roles, as
+/// `catalog.prices.read` beside `projects.tasks.write` for `PATCH
+/// /projects/tasks/{id}`): the roles then suffice as far as the peers show.
+/// Unchanged when names say nothing either way (permissions named unlike
+/// their endpoints).
+fn unrelated_dropped(
+    lacking: BTreeSet<String>,
+    shared: &BTreeSet<String>,
+    lacks: &impl Fn(&String) -> bool,
+    method: &str,
+    template: &str,
+) -> BTreeSet<String> {
+    let name = EndpointName::new(method, template);
+    let named = |p: &String| name.fit(p) > 0;
+    let holds_named = shared.iter().any(|p| !lacks(p) && named(p));
+    if holds_named && !lacking.iter().any(named) {
+        BTreeSet::new()
+    } else {
+        lacking
+    }
 }
 
 /// `scope="a b"` inside an RFC 6750 `WWW-Authenticate` challenge.
@@ -447,6 +626,170 @@ mod tests {
         assert!(too_few.permissions.is_empty() && too_few.source.is_none());
     }
 
+    #[test]
+    fn peers_touching_a_field_show_what_the_field_needs() {
+        let role = |name: &str, permissions: &[&str]| RoleDef {
+            role: name.into(),
+            permissions: permissions.iter().map(|p| p.to_string()).collect(),
+            inherits: vec![],
+            plane: "api".into(),
+            defined_at: None,
+            denies: Vec::new(),
+        };
+        let graph = RoleGraph::new(&[
+            role("Writer", &["prices.write"]),
+            role(
+                "Admin",
+                &["prices.write", "prices.owner.update", "prices.price.update"],
+            ),
+        ]);
+        let bind = |p: &str, r: &str| RoleBinding {
+            snapshot_at: 0,
+            principal: p.into(),
+            role: r.into(),
+            data_scope: None,
+        };
+        let history = GrantHistory::new(
+            &[
+                bind("a", "Admin"),
+                bind("b", "Admin"),
+                bind("c", "Admin"),
+                bind("d", "Writer"),
+                bind("svc", "Writer"),
+            ],
+            &graph,
+        );
+        let touching = |who: &str, field: &str| {
+            (
+                SuccessKey::new(who, "PATCH", "/prices/{id}", None, &[field]),
+                SuccessGroup {
+                    count: 1,
+                    first_ts: 50,
+                    last_ts: 50,
+                },
+            )
+        };
+        let denied = DenialKey {
+            principal: "svc".into(),
+            method: "PATCH".into(),
+            template: "/prices/{id}".into(),
+            status: 403,
+            fields: vec!["owner".into()].into(),
+            ..DenialKey::default()
+        };
+        let own = history.as_of("svc", 100).map(|s| s.grants.api.clone());
+        let catalog = PolicyCatalog::default();
+        let rule = PeerRule { min_peers: 3 };
+        let infer = |successes: &hashbrown::HashMap<SuccessKey, SuccessGroup>| {
+            let peers = EndpointPeers::new(successes);
+            let got = requirement(&denied, &[], &catalog, &peers, &history, own.as_ref(), rule);
+            (got.permissions, got.by_fields)
+        };
+        // Admins edit the owner; everyone edits the note. Of what the admins
+        // hold beyond the endpoint's peers, the field's name picks the owner's.
+        let mut successes: hashbrown::HashMap<_, _> = [
+            touching("a", "owner"),
+            touching("b", "owner"),
+            touching("c", "owner"),
+            touching("d", "note"),
+        ]
+        .into_iter()
+        .collect();
+        let owner = BTreeSet::from(["prices.owner.update".to_string()]);
+        assert_eq!(
+            infer(&successes),
+            (
+                BTreeSet::from(["prices.owner.update".into(), "prices.write".into()]),
+                owner.clone()
+            )
+        );
+        // Two principals touching the field are too few: the field's need stays unknown.
+        successes.remove(&touching("c", "owner").0);
+        successes.insert(touching("c", "note").0, touching("c", "note").1);
+        assert_eq!(
+            infer(&successes),
+            (BTreeSet::from(["prices.write".into()]), BTreeSet::new())
+        );
+    }
+
+    #[test]
+    fn co_held_permissions_unlike_the_endpoint_are_not_asked_for() {
+        let shared: BTreeSet<String> = [
+            "catalog.prices.read",
+            "projects.tasks.read",
+            "projects.tasks.write",
+            "vendors.read",
+        ]
+        .map(str::to_string)
+        .into();
+        let holds = |held: &'static [&'static str]| move |p: &String| !held.contains(&p.as_str());
+        let lacking = |lacks: &dyn Fn(&String) -> bool| -> BTreeSet<String> {
+            shared.iter().filter(|p| lacks(p)).cloned().collect()
+        };
+        // Holds what names the endpoint, lacks only what does not: nothing to ask.
+        let lacks = holds(&["projects.tasks.read", "projects.tasks.write"]);
+        let dropped = unrelated_dropped(
+            lacking(&lacks),
+            &shared,
+            &lacks,
+            "PATCH",
+            "/v1/projects/tasks/{id}",
+        );
+        assert!(dropped.is_empty(), "{dropped:?}");
+        // Lacks what names the endpoint: kept, the unrelated one too (the name narrows later).
+        let lacks = holds(&["projects.tasks.read"]);
+        assert_eq!(
+            unrelated_dropped(
+                lacking(&lacks),
+                &shared,
+                &lacks,
+                "PATCH",
+                "/v1/projects/tasks/{id}"
+            )
+            .len(),
+            3
+        );
+        // Holds nothing named like the endpoint: the names say nothing, all stay.
+        let lacks = holds(&["catalog.prices.read"]);
+        assert_eq!(
+            unrelated_dropped(lacking(&lacks), &shared, &lacks, "GET", "/x/{id}").len(),
+            3
+        );
+        // `vendors` is a word, `v1` a version.
+        let lacks = holds(&["catalog.prices.read", "projects.tasks.write"]);
+        assert_eq!(
+            unrelated_dropped(lacking(&lacks), &shared, &lacks, "GET", "/v1/vendors"),
+            BTreeSet::from([
+                "projects.tasks.read".to_string(),
+                "vendors.read".to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn a_peer_inferred_part_is_narrowed_by_name_a_stated_one_is_not() {
+        let key = DenialKey {
+            method: "GET".into(),
+            template: "/hr/absences/{id}".into(),
+            ..DenialKey::default()
+        };
+        let co_held = || {
+            ["hr.absences.read", "hr.employees.read"]
+                .map(str::to_string)
+                .into_iter()
+        };
+        let peers = Requirement {
+            source: Some(RequirementSource::Peers),
+            ..Default::default()
+        };
+        assert_eq!(peers.narrowed(co_held(), &key), ["hr.absences.read"]);
+        let stated = Requirement {
+            source: Some(RequirementSource::PolicyCatalog),
+            ..Default::default()
+        };
+        assert_eq!(stated.narrowed(co_held(), &key).len(), 2);
+    }
+
     /// What inference gave before peers were tallied: every peer but the
     /// principal, intersected one by one. The oracle for [`inferred_from_peers`].
     fn intersecting_every_peer(
@@ -505,6 +848,18 @@ mod tests {
         assert_eq!(
             closest_to_endpoint(co_held.clone(), "DELETE", "/api/v1/orders/orders/{id}"),
             BTreeSet::from(["orders.orders.delete".to_string()])
+        );
+        // A word of the endpoint named twice counts once; the method's own verb beats one it covers.
+        let same_words: BTreeSet<String> = [
+            "orders.orders.delete",
+            "orders.returns.delete",
+            "orders.returns.write",
+        ]
+        .map(str::to_string)
+        .into();
+        assert_eq!(
+            closest_to_endpoint(same_words, "DELETE", "/api/v1/orders/returns/{id}"),
+            BTreeSet::from(["orders.returns.delete".to_string()])
         );
         // Nothing in common with the endpoint: the data cannot tell, all stay.
         assert_eq!(

@@ -169,7 +169,7 @@ impl Traffic<'_> {
         let org = endpoint
             .data_scoped()
             .then(|| scope.unwrap_or_else(|| rng.random_range(0..ORGS.len())));
-        Request {
+        let request = Request {
             principal: p,
             ts,
             endpoint,
@@ -184,6 +184,27 @@ impl Traffic<'_> {
             },
             token: principal.token_at(self.world.start, ts),
             condition: Condition::None,
+        };
+        self.maybe_guarded(rng, request)
+    }
+
+    /// Principals whose roles grant a guarded field's permission use it now
+    /// and then, as administrators do: an update that touches the field and
+    /// is allowed replaces an allowed one that does not.
+    fn maybe_guarded(&self, rng: &mut ChaCha8Rng, request: Request) -> Request {
+        if request.endpoint.op != Op::Update || !rng.random_bool(GUARDED_SHARE) {
+            return request;
+        }
+        let mut guarded = request.clone();
+        guarded
+            .fields
+            .push(GUARDED_FIELDS[rng.random_range(0..GUARDED_FIELDS.len())]);
+        guarded.fields.sort_unstable();
+        let allowed = |r: &Request| self.world.outcome(r) == Outcome::Allowed;
+        if allowed(&guarded) && allowed(&request) {
+            guarded
+        } else {
+            request
         }
     }
 
@@ -477,6 +498,9 @@ fn denial_text(cause: Cause, variant: bool, object: Option<u64>) -> (Option<&'st
         _ => (None, plain.into()),
     }
 }
+
+/// How often a routine update tries a guarded field.
+const GUARDED_SHARE: f64 = 0.2;
 
 /// One to two plain fields, sorted.
 fn plain_fields(rng: &mut ChaCha8Rng) -> Vec<&'static str> {
