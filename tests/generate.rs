@@ -346,7 +346,8 @@ fn the_aws_corpus_is_cloudtrail_with_an_iam_history_and_its_fixes_are_scored() {
 #[test]
 fn a_learned_catalog_is_never_wrong_and_reads_back() {
     let dir = tempfile::tempdir().unwrap();
-    generate(dir.path(), &[]);
+    // Enough traffic for administrators' field edits to show.
+    generate_events(dir.path(), "100000", &[]);
     let logs = dir.path().join("logs");
     // The bundle without its catalog, as users have it.
     let bundle = dir.path().join("without-catalog");
@@ -386,13 +387,18 @@ fn a_learned_catalog_is_never_wrong_and_reads_back() {
                 )
             })
             .collect();
-    let (mut exact, mut open) = (0, 0);
+    let (mut exact, mut open, mut fields) = (0, 0, 0);
     for line in std::fs::read_to_string(&learned).unwrap().lines() {
         let rule: Value = serde_json::from_str(line).unwrap();
         let key = (
             rule["method"].as_str().unwrap().to_string(),
             rule["path"].as_str().unwrap().to_string(),
         );
+        // A learned field rule is the generator's, never another permission.
+        for (field, permission) in rule["fields"].as_object().into_iter().flatten() {
+            assert_eq!(&truth[&key]["fields"][field], permission, "{line}");
+            fields += 1;
+        }
         let wanted = &truth[&key]["all_of"];
         if rule["all_of"].is_array() {
             assert_eq!(&rule["all_of"], wanted, "{line}");
@@ -411,6 +417,7 @@ fn a_learned_catalog_is_never_wrong_and_reads_back() {
         }
     }
     assert!(exact > open && exact >= 20, "{exact} exact, {open} open");
+    assert!(fields >= 1, "no field rule learned");
 
     // Passed back, it is a catalog the report uses.
     let report = stdout_of(&[

@@ -60,8 +60,10 @@ pub fn run(args: PoliciesArgs) -> Result<Outcome> {
         .iter()
         .filter(|r| r.learned.by_name && !r.learned.ambiguous)
         .count();
+    let fields: usize = rules.iter().map(|r| r.fields.len()).sum();
+    let open_fields: usize = rules.iter().map(|r| r.learned.open_fields.len()).sum();
     eprintln!(
-        "learned {} rules ({by_name} chosen by the endpoint's name among shared permissions, {ambiguous} left open as any_of); no rule for {} endpoints with fewer than {} succeeding principals, {} with a principal whose grants are unknown, {} whose principals share nothing",
+        "learned {} rules ({by_name} chosen by the endpoint's name among shared permissions, {ambiguous} left open as any_of) and {fields} field rules ({open_fields} fields left open in learned.open_fields); no rule for {} endpoints with fewer than {} succeeding principals, {} with a principal whose grants are unknown, {} whose principals share nothing",
         rules.len(),
         unlearned.too_few_peers,
         args.input.min_peers,

@@ -9,15 +9,22 @@
 //! ambiguous when several shared permissions fit equally or none fits: the
 //! operator chooses among the candidates written beside it.
 //!
-//! Not learned: choices (`any_of`), field rules and data scoping, which
-//! successes alone cannot show; endpoints with fewer succeeding principals than
-//! `min_peers`, or with a peer whose grants are unknown, get no rule.
+//! A body field gets a field rule the same way: what every principal that
+//! succeeded touching it held beyond what all the endpoint's principals held,
+//! with the field as one more word for the name (`owner`:
+//! `prices.owner.update`); a field with several candidates gets none, and the
+//! evidence lists it. Candidates that name nothing of the endpoint or field are
+//! permissions those principals co-hold by chance, and are left out.
+//!
+//! Not learned: data scoping, which successes alone cannot show; endpoints
+//! (and fields) with fewer succeeding principals than `min_peers`, or with a
+//! peer whose grants are unknown, get no rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::required::closest_to_endpoint;
+use super::required::{closest_to_endpoint, named_like};
 use crate::correlate::history::GrantHistory;
 use crate::model::{Millis, SuccessGroup, SuccessKey};
 
@@ -33,6 +40,9 @@ pub struct LearnedRule {
     /// When ambiguous, the candidates: one of them is required.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub any_of: Vec<String>,
+    /// Body field → the permission touching it requires.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
     pub learned: Evidence,
 }
 
@@ -52,6 +62,10 @@ pub struct Evidence {
     /// endpoint's name equally, or none does (they are then `any_of`, which
     /// requires one of them and so never asks for a grant too many).
     pub ambiguous: bool,
+    /// Fields whose principals held several permissions beyond the
+    /// endpoint's that fit equally: field → the candidates, for the operator.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub open_fields: BTreeMap<String, Vec<String>>,
 }
 
 /// Why an endpoint got no rule, with how many.
@@ -71,17 +85,18 @@ pub fn learn(
     history: &GrantHistory,
     min_peers: usize,
 ) -> (Vec<LearnedRule>, Unlearned) {
-    /// Per principal: its last success on the endpoint, and how many.
-    type Peers<'a> = BTreeMap<&'a str, (Millis, u64)>;
     let mut endpoints: BTreeMap<(&str, &str), Peers<'_>> = BTreeMap::new();
+    let mut by_field: BTreeMap<(&str, &str, &str), Peers<'_>> = BTreeMap::new();
     for (key, group) in successes {
-        let peer = endpoints
-            .entry((key.method(), key.template()))
-            .or_default()
-            .entry(key.principal())
-            .or_insert((group.last_ts, 0));
-        peer.0 = peer.0.max(group.last_ts);
-        peer.1 += group.count;
+        let (method, template) = (key.method(), key.template());
+        add_success(endpoints.entry((method, template)).or_default(), key, group);
+        for field in key.fields() {
+            add_success(
+                by_field.entry((method, template, field)).or_default(),
+                key,
+                group,
+            );
+        }
     }
     let mut rules = Vec::new();
     let mut unlearned = Unlearned::default();
@@ -90,24 +105,10 @@ pub fn learn(
             unlearned.too_few_peers += 1;
             continue;
         }
-        let mut shared: Option<BTreeSet<&String>> = None;
-        let mut known = true;
-        for (peer, (at, _)) in &peers {
-            let Some(snapshot) = history.as_of(peer, *at) else {
-                known = false;
-                break;
-            };
-            let held: BTreeSet<&String> = snapshot.grants.api.iter().collect();
-            shared = Some(match shared {
-                None => held,
-                Some(s) => s.intersection(&held).copied().collect(),
-            });
-        }
-        if !known {
+        let Some(shared) = shared_by(&peers, history) else {
             unlearned.unknown_grants += 1;
             continue;
-        }
-        let shared: BTreeSet<String> = shared.unwrap_or_default().into_iter().cloned().collect();
+        };
         if shared.is_empty() {
             unlearned.nothing_shared += 1;
             continue;
@@ -121,6 +122,38 @@ pub fn learn(
         } else {
             (chosen, Vec::new())
         };
+        let (mut fields, mut open_fields) = (BTreeMap::new(), BTreeMap::new());
+        let touched = by_field
+            .range((method, template, "")..)
+            .take_while(|((m, t, _), _)| (*m, *t) == (method, template));
+        for ((_, _, field), field_peers) in touched {
+            if field_peers.len() < min_peers.max(1) {
+                continue;
+            }
+            let Some(held) = shared_by(field_peers, history) else {
+                continue;
+            };
+            // What those touching the field co-hold by chance names nothing of
+            // it: only candidates named like the endpoint and field count.
+            let named = format!("{template}/{field}");
+            let beyond: BTreeSet<String> = held
+                .difference(&shared)
+                .filter(|p| named_like(p, method, &named))
+                .cloned()
+                .collect();
+            let mut candidates: Vec<String> = closest_to_endpoint(beyond, method, &named)
+                .into_iter()
+                .collect();
+            match candidates.len() {
+                0 => {}
+                1 => {
+                    fields.insert(field.to_string(), candidates.remove(0));
+                }
+                _ => {
+                    open_fields.insert(field.to_string(), candidates);
+                }
+            }
+        }
         rules.push(LearnedRule {
             method: method.to_string(),
             path: template.to_string(),
@@ -130,12 +163,37 @@ pub fn learn(
                 by_name: shared.len() > 1,
                 ambiguous,
                 shared: shared.into_iter().collect(),
+                open_fields,
             },
             all_of,
             any_of,
+            fields,
         });
     }
     (rules, unlearned)
+}
+
+/// Per principal: its last success on an endpoint (or with a field), and how many.
+type Peers<'a> = BTreeMap<&'a str, (Millis, u64)>;
+
+fn add_success<'a>(peers: &mut Peers<'a>, key: &'a SuccessKey, group: &SuccessGroup) {
+    let peer = peers.entry(key.principal()).or_insert((group.last_ts, 0));
+    peer.0 = peer.0.max(group.last_ts);
+    peer.1 += group.count;
+}
+
+/// Every permission all `peers` held at their last success; `None` when one's
+/// grants then are unknown.
+fn shared_by(peers: &Peers<'_>, history: &GrantHistory) -> Option<BTreeSet<String>> {
+    let mut shared: Option<BTreeSet<&String>> = None;
+    for (peer, (at, _)) in peers {
+        let held: BTreeSet<&String> = history.as_of(peer, *at)?.grants.api.iter().collect();
+        shared = Some(match shared {
+            None => held,
+            Some(s) => s.intersection(&held).copied().collect(),
+        });
+    }
+    Some(shared.unwrap_or_default().into_iter().cloned().collect())
 }
 
 #[cfg(test)]
@@ -214,6 +272,75 @@ mod tests {
             ]
         );
         assert_eq!(rules[0].learned.successes, 6);
+    }
+
+    #[test]
+    fn a_field_gets_the_permission_those_touching_it_hold_beyond_the_endpoints() {
+        let graph = RoleGraph::new(&[
+            RoleDef::api("writer".into(), vec!["orders.write".into()], vec![]),
+            RoleDef::api(
+                "admin".into(),
+                vec![
+                    "orders.write".into(),
+                    "orders.owner.update".into(),
+                    "orders.price.update".into(),
+                ],
+                vec![],
+            ),
+        ]);
+        let bind = |who: &str, role: &str| RoleBinding {
+            snapshot_at: 0,
+            principal: who.into(),
+            role: role.into(),
+            data_scope: None,
+        };
+        let bindings = [
+            bind("a", "admin"),
+            bind("b", "admin"),
+            bind("c", "admin"),
+            bind("d", "writer"),
+        ];
+        let history = GrantHistory::new(&bindings, &graph);
+        let touching = |who: &str, fields: &[&str]| {
+            let group = SuccessGroup {
+                count: 1,
+                first_ts: 10,
+                last_ts: 20,
+            };
+            (
+                SuccessKey::new(who, "PATCH", "/orders/{id}", None, fields),
+                group,
+            )
+        };
+        let on: hashbrown::HashMap<_, _> = [
+            // Administrators set the owner, and now and then an `x` only they touch.
+            touching("a", &["note", "owner", "x"]),
+            touching("b", &["owner", "x"]),
+            touching("c", &["owner", "x"]),
+            touching("d", &["note"]),
+            // Two who touched the price are too few to learn from.
+            touching("a", &["price"]),
+            touching("b", &["price"]),
+        ]
+        .into_iter()
+        .collect();
+        let (rules, _) = learn(&on, &history, 3);
+        assert_eq!(rules[0].all_of, ["orders.write"]);
+        assert_eq!(
+            rules[0].fields,
+            BTreeMap::from([("owner".to_string(), "orders.owner.update".to_string())])
+        );
+        // `x` names neither: both permissions only administrators hold stay open.
+        assert_eq!(
+            rules[0].learned.open_fields,
+            BTreeMap::from([(
+                "x".to_string(),
+                vec![
+                    "orders.owner.update".to_string(),
+                    "orders.price.update".to_string()
+                ]
+            )])
+        );
     }
 
     #[test]

@@ -379,6 +379,11 @@ pub(super) fn closest_to_endpoint(
         .collect()
 }
 
+/// Whether `permission` shares a word or verb with the method and endpoint.
+pub(super) fn named_like(permission: &str, method: &str, template: &str) -> bool {
+    EndpointName::new(method, template).fit(permission) > 0
+}
+
 /// The words of a method and endpoint that a permission's name may share.
 struct EndpointName {
     /// The verbs the method names first (`delete` for DELETE)…
