@@ -557,6 +557,16 @@ mod tests {
         }
     }
 
+    /// `principal` holds `role` from the start.
+    fn bind(principal: &str, role: &str) -> RoleBinding {
+        RoleBinding {
+            snapshot_at: 0,
+            principal: principal.into(),
+            role: role.into(),
+            data_scope: None,
+        }
+    }
+
     #[test]
     fn peers_infer_what_they_all_hold_and_we_lack() {
         let roles = [
@@ -586,12 +596,6 @@ mod tests {
             },
         ];
         let graph = RoleGraph::new(&roles);
-        let bind = |p: &str, r: &str| RoleBinding {
-            snapshot_at: 0,
-            principal: p.into(),
-            role: r.into(),
-            data_scope: None,
-        };
         let history = GrantHistory::new(
             &[
                 bind("p1", "Assigner"),
@@ -633,13 +637,12 @@ mod tests {
 
     #[test]
     fn peers_touching_a_field_show_what_the_field_needs() {
-        let role = |name: &str, permissions: &[&str]| RoleDef {
-            role: name.into(),
-            permissions: permissions.iter().map(|p| p.to_string()).collect(),
-            inherits: vec![],
-            plane: "api".into(),
-            defined_at: None,
-            denies: Vec::new(),
+        let role = |name: &str, permissions: &[&str]| {
+            RoleDef::api(
+                name.into(),
+                permissions.iter().map(|p| p.to_string()).collect(),
+                vec![],
+            )
         };
         let graph = RoleGraph::new(&[
             role("Writer", &["prices.write"]),
@@ -648,12 +651,6 @@ mod tests {
                 &["prices.write", "prices.owner.update", "prices.price.update"],
             ),
         ]);
-        let bind = |p: &str, r: &str| RoleBinding {
-            snapshot_at: 0,
-            principal: p.into(),
-            role: r.into(),
-            data_scope: None,
-        };
         let history = GrantHistory::new(
             &[
                 bind("a", "Admin"),
