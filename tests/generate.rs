@@ -32,13 +32,17 @@ fn generate_events(out: &Path, events: &str, extra: &[&str]) {
     );
 }
 
+/// `eval` with the truth and the fixes, failing below 99% on either.
 fn eval(dir: &Path) -> Value {
     let truth = dir.join("truth.jsonl");
+    let fixes = dir.join("fixes.jsonl");
     let logs = dir.join("logs");
     let out = stdout_of(&[
         "eval",
         "--truth",
         truth.to_str().unwrap(),
+        "--fixes",
+        fixes.to_str().unwrap(),
         logs.to_str().unwrap(),
         "--format",
         "json",
@@ -81,6 +85,11 @@ fn every_cause_is_injected_and_diagnosed_with_high_precision_and_recall() {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), &["--seed", "11"]);
     let evaluation = eval(dir.path());
+    // The existing roles proposed per principal are the generator's least ones.
+    let fixes = &evaluation["fixes"];
+    assert!(fixes["truth"].as_u64().unwrap() > 0, "{fixes}");
+    assert_eq!(fixes["precision"].as_f64(), Some(1.0), "{fixes}");
+    assert_eq!(fixes["recall"].as_f64(), Some(1.0), "{fixes}");
     for (cause, score) in evaluation["causes"].as_object().unwrap() {
         assert!(
             score["truth"].as_u64().unwrap() > 0,

@@ -47,8 +47,8 @@ pub struct EvalArgs {
     /// The truth file (`grantgap generate` writes DIR/truth.jsonl).
     #[arg(long, value_name = "FILE")]
     pub truth: PathBuf,
-    /// The existing roles each principal needs (`grantgap generate --platform
-    /// aws` writes DIR/fixes.jsonl): scores the roles the report proposes.
+    /// The existing roles each principal needs (`grantgap generate` writes
+    /// DIR/fixes.jsonl): scores the roles the report proposes.
     #[arg(long, value_name = "FILE")]
     pub fixes: Option<PathBuf>,
     /// Output format.

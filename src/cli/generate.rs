@@ -5,9 +5,10 @@
 //!        [--denial-rate R] [--causes CAUSE=WEIGHT,...] [--propagation 10m]
 //!
 //! Writes DIR/logs/ (events and the tables grantgap reads beside them) and
-//! DIR/truth.jsonl (each denied request's true cause and what to grant); with
-//! --platform aws, CloudTrail files and IAM dumps, and DIR/fixes.jsonl (the
-//! existing policies each principal needs). The same arguments always give the
+//! DIR/truth.jsonl (each denied request's true cause and what to grant) and
+//! DIR/fixes.jsonl (the existing roles, or with --platform aws the existing
+//! policies, each principal needs); with --platform aws, CloudTrail files and
+//! IAM dumps. The same arguments always give the
 //! same bytes; see src/generate for what is in the world.
 
 use std::io::IsTerminal;
@@ -132,10 +133,7 @@ pub fn run(args: GenerateArgs) -> Result<Outcome> {
     for (cause, n) in &summary.denials {
         eprintln!("  {:<20} {n}", cause.name());
     }
-    let fixes = match args.platform {
-        Platform::Aws => format!(" --fixes {}", args.out.join("fixes.jsonl").display()),
-        Platform::Gateway => String::new(),
-    };
+    let fixes = format!(" --fixes {}", args.out.join("fixes.jsonl").display());
     eprintln!(
         "truth: {}\nnext: grantgap report {} ; grantgap eval --truth {}{fixes} {}",
         summary.truth.display(),

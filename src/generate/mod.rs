@@ -9,14 +9,15 @@
 //!
 //! Layout of `--out DIR`: `DIR/logs/` is a bundle grantgap reads as it is (events
 //! plus tokens, role_snapshots, roles, policies); `DIR/truth.jsonl` has, for every
-//! denied request id, the true cause and what to grant.
+//! denied request id, the true cause and what to grant; `DIR/fixes.jsonl`, per
+//! principal, the existing roles that grant it.
 
 pub mod aws;
 pub mod traffic;
 pub mod world;
 
 use crate::choice::Choice;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -221,6 +222,8 @@ pub fn generate(options: &GenerateOptions, progress: impl Fn(u64) + Sync) -> Res
         truth: truth_path.clone(),
         ..Summary::default()
     };
+    // Per principal, the permissions its role gaps and field rules denied.
+    let mut denied: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     let files = options.files as u64;
     for f in 0..files {
         let (lo, hi) = (options.events * f / files, options.events * (f + 1) / files);
@@ -245,6 +248,12 @@ pub fn generate(options: &GenerateOptions, progress: impl Fn(u64) + Sync) -> Res
                 let block = block?;
                 sink.write(&block)?;
                 truth.write_all(&block.truth)?;
+                for (who, permissions) in &block.to_grant {
+                    denied
+                        .entry(*who)
+                        .or_default()
+                        .extend(permissions.iter().cloned());
+                }
                 summary.events += block.events;
                 for (cause, n) in block.denials {
                     *summary.denials.entry(cause).or_default() += n;
@@ -257,7 +266,56 @@ pub fn generate(options: &GenerateOptions, progress: impl Fn(u64) + Sync) -> Res
     truth
         .flush()
         .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    write_fixes(&world, &denied, &options.out.join("fixes.jsonl"))?;
     Ok(summary)
+}
+
+/// `fixes.jsonl`: per principal, the existing API roles that grant what its
+/// denials needed and it still lacks at the end: per service, the lowest level
+/// granting all of it (each level includes the one below, so that is the
+/// fewest roles with the least excess). `grantgap eval --fixes` scores the
+/// roles a report proposes against it.
+fn write_fixes(
+    world: &World,
+    denied: &BTreeMap<usize, BTreeSet<String>>,
+    path: &Path,
+) -> Result<()> {
+    let mut out = BufWriter::new(create(path)?);
+    for (&who, permissions) in denied {
+        let held = world.principals[who].held(Millis::MAX - 1);
+        let mut roles = BTreeSet::new();
+        for permission in permissions.difference(&held) {
+            let granting = (0..world::SERVICES.len())
+                .flat_map(|service| (0..3u8).map(move |level| (service, level)))
+                .find(|&(service, level)| {
+                    world::role_permissions(service, level).contains(permission)
+                });
+            if let Some((service, level)) = granting {
+                roles.insert((service, level));
+            }
+        }
+        // Of one service's roles, the highest level holds the others.
+        let mut by_service: BTreeMap<usize, u8> = BTreeMap::new();
+        for (service, level) in roles {
+            let top = by_service.entry(service).or_default();
+            *top = (*top).max(level);
+        }
+        if by_service.is_empty() {
+            continue;
+        }
+        let mut grant_roles: Vec<String> = by_service
+            .into_iter()
+            .map(|(service, level)| world::role_name(service, level))
+            .collect();
+        grant_roles.sort();
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"principal": world.principals[who].name, "grant_roles": grant_roles}),
+        )?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn event_file_name(options: &GenerateOptions, file: usize) -> String {
@@ -302,6 +360,8 @@ struct Rendered {
     truth: Vec<u8>,
     events: u64,
     denials: BTreeMap<Cause, u64>,
+    /// (principal, permissions) of the denials a role would fix.
+    to_grant: Vec<(usize, Vec<String>)>,
 }
 
 impl Rendered {
@@ -313,9 +373,13 @@ impl Rendered {
     ) -> Result<Rendered> {
         let mut truth = Vec::new();
         let mut denials = BTreeMap::new();
+        let mut to_grant = Vec::new();
         for row in rows {
             if let Some((cause, missing)) = &row.truth {
                 *denials.entry(*cause).or_default() += 1;
+                if matches!(cause, Cause::MissingPermission | Cause::FieldLevel) {
+                    to_grant.push((row.principal, missing.clone()));
+                }
                 serde_json::to_writer(
                     &mut truth,
                     &serde_json::json!({
@@ -339,6 +403,7 @@ impl Rendered {
             truth,
             events: rows.len() as u64,
             denials,
+            to_grant,
         })
     }
 }
