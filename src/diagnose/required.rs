@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::messages::Signal;
 use super::policy::PolicyCatalog;
 use crate::correlate::history::GrantHistory;
+use crate::ingest::is_version_segment;
 use crate::model::{DenialKey, Millis, Policy, SuccessGroup, SuccessKey};
 
 /// Where the required permissions were learned, strongest first.
@@ -404,7 +405,7 @@ impl EndpointName {
         };
         let words = template
             .split(['/', '-', '_', '.'])
-            .filter(|w| !w.is_empty() && !w.starts_with('{') && !is_version(w))
+            .filter(|w| !w.is_empty() && !w.starts_with('{') && !is_version_segment(w))
             .map(str::to_ascii_lowercase)
             .collect();
         EndpointName { verbs, also, words }
@@ -435,12 +436,6 @@ impl EndpointName {
         let named = parts.iter().filter(|p| is_word(p) || is_verb(p)).count();
         (nouns * 4 + verb).saturating_sub(parts.len() - named)
     }
-}
-
-/// `v1`, `v2beta1`: a path's API version, which no permission names.
-fn is_version(word: &str) -> bool {
-    word.strip_prefix('v')
-        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Of what the principal lacks, the permissions that may be the endpoint's:

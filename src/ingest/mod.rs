@@ -13,7 +13,9 @@ pub use self::fold::aggregate::{Aggregates, BadRecord, EventRow, TableStats};
 pub use self::fold::filter::DenialFilter;
 pub use self::record::fields::FieldMap;
 pub use self::record::formats::InputFormat;
-pub use self::record::template::{is_id_segment, Templater, DEFAULT_LEARN_MIN_VALUES};
+pub use self::record::template::{
+    is_id_segment, is_version_segment, Templater, DEFAULT_LEARN_MIN_VALUES,
+};
 pub use self::source::decode::SizeLimits;
 pub use self::source::input::{resolve, InputFile};
 

@@ -52,6 +52,11 @@ static VERSION_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[vV]\d+(?:(?:alpha|beta)\d+)?(?:\.\d+)*$").expect("version pattern compiles")
 });
 
+/// Whether a path segment names an API version (`v1`, `v2.1`, `v2beta1`).
+pub fn is_version_segment(segment: &str) -> bool {
+    VERSION_SEGMENT.is_match(segment)
+}
+
 /// Whether a path segment is an object id rather than part of the endpoint.
 pub fn is_id_segment(segment: &str) -> bool {
     // Shortcuts for the segments of nearly every path, each giving exactly what
