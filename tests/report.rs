@@ -880,3 +880,108 @@ fn a_run_on_events_alone_says_what_was_absent_and_what_it_cannot_conclude() {
         "{warnings}"
     );
 }
+
+/// A bundle written by hand, with no policy catalog and names unlike the
+/// generator's: what peers show, and what they co-hold by chance.
+#[test]
+fn without_a_catalog_peers_name_a_fields_permission_and_never_one_they_co_hold_by_chance() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, lines: &[Value]| {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(dir.path().join(name), text).unwrap();
+    };
+    write(
+        "roles.jsonl",
+        &[
+            serde_json::json!({"role": "PO Editor", "permissions": ["erp:PurchaseOrder:Write"]}),
+            serde_json::json!({"role": "PO Approver Admin", "permissions": ["erp:PurchaseOrder:SetApprover"], "inherits": ["PO Editor"]}),
+            serde_json::json!({"role": "Invoice Viewer", "permissions": ["erp:Invoice:Read"]}),
+            serde_json::json!({"role": "People Directory", "permissions": ["hr:Employee:Read"]}),
+        ],
+    );
+    let mut bindings = Vec::new();
+    let mut bind = |who: &str, roles: &[&str]| {
+        for role in roles {
+            bindings.push(serde_json::json!({"snapshot_at": "2026-03-01T00:00:00Z", "principal": who, "role": role}));
+        }
+    };
+    // Administrators may set the approver; every invoice reader also happens
+    // to hold the people directory, which the invoice endpoint never needs.
+    for admin in ["ops-admin-1", "ops-admin-2", "ops-admin-3"] {
+        bind(
+            admin,
+            &["PO Approver Admin", "Invoice Viewer", "People Directory"],
+        );
+    }
+    bind("po-sync", &["PO Editor", "Invoice Viewer"]);
+    write("role_snapshots.jsonl", &bindings);
+    let mut events = Vec::new();
+    let mut event = |minute: u32,
+                     who: &str,
+                     method: &str,
+                     path: &str,
+                     status: u16,
+                     fields: &[&str]| {
+        events.push(serde_json::json!({
+            "ts": format!("2026-03-02T10:{minute:02}:00Z"), "request_id": format!("r{}", events.len()),
+            "principal": who, "method": method, "path": path, "status": status, "fields": fields,
+        }));
+    };
+    for (i, admin) in ["ops-admin-1", "ops-admin-2", "ops-admin-3"]
+        .into_iter()
+        .enumerate()
+    {
+        let po = format!("/erp/purchase-orders/PO-2026-00{i}1");
+        event(1, admin, "PATCH", &po, 200, &["approver"]);
+        event(2, admin, "PATCH", &po, 200, &["note"]);
+        event(
+            3,
+            admin,
+            "GET",
+            &format!("/erp/invoices/INV-77{i}0"),
+            200,
+            &[],
+        );
+    }
+    event(
+        4,
+        "po-sync",
+        "PATCH",
+        "/erp/purchase-orders/PO-2026-0091",
+        200,
+        &["note"],
+    );
+    event(
+        5,
+        "po-sync",
+        "PATCH",
+        "/erp/purchase-orders/PO-2026-0092",
+        403,
+        &["approver", "note"],
+    );
+    event(6, "po-sync", "GET", "/erp/invoices/INV-7701", 200, &[]);
+    event(7, "po-sync", "GET", "/erp/invoices/INV-9999", 403, &[]);
+    write("events.jsonl", &events);
+
+    let report = json_report(&[dir.path().to_str().unwrap()]);
+    let found = findings(&report, "po-sync");
+    // The approver field: what every administrator setting it holds beyond the endpoint's peers.
+    assert!(
+        found.contains(&(
+            "field_level".into(),
+            Some("erp:PurchaseOrder:SetApprover".into()),
+            1
+        )),
+        "{found:?}"
+    );
+    // The invoice: its roles suffice; the directory every peer holds is not asked for.
+    assert!(found.contains(&("object_acl".into(), None, 1)), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|(_, p, _)| p.as_deref() != Some("hr:Employee:Read")),
+        "{found:?}"
+    );
+    let fix = &principal(&report, "po-sync")["fix"];
+    assert_eq!(strings(&fix["grant_roles"]), vec!["PO Approver Admin"]);
+}

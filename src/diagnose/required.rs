@@ -138,7 +138,8 @@ impl<'a> Peers<'a> {
 
     /// What every peer but `principal` held at its last success, with how many
     /// they are; `None` when they are fewer than `min_peers` or some peer's
-    /// grants are unknown: no safe inference then.
+    /// grants are unknown: no safe inference then. When `principal` itself
+    /// succeeded, what it did not hold then is not required either.
     fn shared_by_others(
         &self,
         principal: &str,
@@ -148,8 +149,10 @@ impl<'a> Peers<'a> {
         let held = self
             .held
             .get_or_init(|| HeldByPeers::new(&self.last_success, history));
-        // The principal's own success is no evidence for it: it comes off the
-        // counts. `Some(None)`: it succeeded, holding what is unknown.
+        // The principal's own success does not count as a peer; it only bounds
+        // the requirement by what it held then (peers that are all
+        // administrators hold more than the endpoint needs).
+        // `Some(None)`: it succeeded, holding what is unknown.
         let as_peer: Option<Option<&BTreeSet<String>>> = self
             .last_success
             .get(principal)
@@ -166,6 +169,7 @@ impl<'a> Peers<'a> {
             .iter()
             .filter(|(permission, holders)| {
                 holders - usize::from(held_as_peer(permission)) == others
+                    && as_peer.flatten().is_none_or(|own| own.contains(permission))
             })
             .map(|(permission, _)| permission.clone())
             .collect();
@@ -815,6 +819,18 @@ mod tests {
         let mut common: BTreeSet<String> = held[0].clone();
         for grants in &held[1..] {
             common.retain(|p| grants.contains(p));
+        }
+        // Its own success bounds the requirement by what it held then.
+        let own_last = successes
+            .iter()
+            .filter(|(k, _)| {
+                (k.principal(), k.method(), k.template())
+                    == (&*key.principal, &*key.method, &*key.template)
+            })
+            .map(|(_, g)| g.last_ts)
+            .max();
+        if let Some(then) = own_last.and_then(|at| history.as_of(&key.principal, at)) {
+            common.retain(|p| then.grants.api.contains(p));
         }
         // What the principal lacks of it; all of it when it lacks nothing.
         if let Some(own) = own_grants {
