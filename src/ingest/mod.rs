@@ -381,7 +381,8 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         let mut templater = Templater::with_patterns(&options.id_patterns)?;
         if options.learn_min_values > 0 {
             let paths = template::sample_paths(&files, map, options.input_format, options.limits)?;
-            templater.learn(paths.iter().map(String::as_str), options.learn_min_values);
+            let paths = paths.iter().map(|(path, denied)| (path.as_str(), *denied));
+            templater.learn(paths, options.learn_min_values);
         }
         Ok(templater)
     };

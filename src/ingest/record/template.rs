@@ -5,7 +5,8 @@
 //! hex, dates, e-mails, mixed ids such as `WO12345`), patterns the user adds
 //! (`--id-pattern`), and positions learned from a sample of the data: where one
 //! path prefix is followed by many distinct literal segments (`/projects/alpha`,
-//! `/projects/beta`, …), that position is a parameter.
+//! `/projects/beta`, …), or by a few of one digit-bearing shape that denials
+//! reach (`/periods/2026-03`), that position is a parameter.
 //!
 //! A segment that holds a secret (a reset token, a `sig=` signature, a
 //! `Bearer%20…` credential) becomes `{secret}` before any of these: the endpoint
@@ -21,7 +22,7 @@ use crate::ingest::source::decode::SizeLimits;
 use crate::ingest::source::input::InputFile;
 use crate::ingest::source::open_source;
 use crate::model::Table;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -112,6 +113,91 @@ fn holds_secret(segment: &str) -> bool {
 /// Distinct literal segments after one prefix from which that position is learned
 /// as a parameter.
 pub const DEFAULT_LEARN_MIN_VALUES: usize = 25;
+
+/// Distinct values after one prefix from which a position that denials reach
+/// is learned, when every value has one shape that holds a digit (`2026-03`,
+/// `2026-04`, …). Denials are few: at the general threshold their objects
+/// would stay separate endpoints, pooled with neither their peers nor their
+/// 404s. One digit-bearing shape across values that differ is what ids look
+/// like; endpoint names are words (`orders`, `invoices`), and a position whose
+/// values mix shapes (`s3`, `sqs`) is left alone.
+const DENIED_LEARN_MIN_VALUES: usize = 3;
+
+/// A segment's shape: digits, capitals and small letters each become one
+/// mark per run (`2026-03` and `2025-11` are `9-9`; `FY26` is `A9`).
+fn shape(segment: &str) -> String {
+    let mut out = String::new();
+    for c in segment.chars() {
+        let mark = match c {
+            '0'..='9' => '9',
+            'A'..='Z' => 'A',
+            'a'..='z' => 'a',
+            other => other,
+        };
+        if !out.ends_with(mark) || !matches!(mark, '9' | 'A' | 'a') {
+            out.push(mark);
+        }
+    }
+    out
+}
+
+/// `1.0`, `2.1.3`: a version number, never an id position's value.
+fn is_version_number(segment: &str) -> bool {
+    segment.contains('.')
+        && segment
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What one prefix is followed by in the sample. Hash maps, looked up by
+/// borrowed slices: with sorted maps of owned keys, comparing and copying
+/// prefixes took most of a 300,000-event report's time.
+#[derive(Default)]
+struct Followers {
+    /// Literal next segment -> the segments after it (the path may also end there).
+    values: hashbrown::HashMap<String, BTreeSet<String>>,
+    /// Whether a denied request reached a value here.
+    denied: bool,
+}
+
+impl Followers {
+    /// Whether the values' continuations look alike: at least 80% of the
+    /// values that continue share their most common next segment.
+    fn alike(&self) -> bool {
+        let continuing: Vec<&BTreeSet<String>> = self
+            .values
+            .values()
+            .filter(|after| !after.is_empty())
+            .collect();
+        if continuing.is_empty() {
+            return true;
+        }
+        let mut counts: hashbrown::HashMap<&str, usize> = hashbrown::HashMap::new();
+        for after in &continuing {
+            for a in after.iter() {
+                *counts.entry(a.as_str()).or_default() += 1;
+            }
+        }
+        let top = counts.values().copied().max().unwrap_or(0);
+        top * 5 >= continuing.len() * 4
+    }
+
+    /// Whether denials reach this position and its values share one shape
+    /// with a digit (see [`DENIED_LEARN_MIN_VALUES`]).
+    fn denied_ids(&self) -> bool {
+        if !self.denied || self.values.len() < DENIED_LEARN_MIN_VALUES {
+            return false;
+        }
+        let mut shapes = self.values.keys().map(|v| shape(v));
+        let first = shapes.next().unwrap_or_default();
+        first.contains('9')
+            && shapes.all(|s| s == first)
+            && !self
+                .values
+                .keys()
+                .any(|v| is_version_segment(v) || is_version_number(v))
+    }
+}
 
 /// Turns paths into endpoint templates.
 #[derive(Debug, Clone, Default)]
@@ -212,62 +298,59 @@ impl Templater {
         last_id
     }
 
-    /// Learns parameter positions from a sample of paths: a prefix followed by at
-    /// least `min_values` distinct literal segments whose continuations look alike
-    /// (at least 80% of those that continue share their most common next segment)
-    /// is a parameter position. Learning repeats until nothing new is learned, so
-    /// `/projects/alpha/tasks/design` learns both positions.
+    /// Learns parameter positions from a sample of paths, each with whether
+    /// its request was denied: a prefix followed by at least `min_values`
+    /// distinct literal segments whose continuations look alike (see
+    /// [`Followers::alike`]) is a parameter position, and so is one that
+    /// denials reach with fewer values of one id-like shape
+    /// ([`DENIED_LEARN_MIN_VALUES`]). Learning repeats until nothing new is
+    /// learned, so `/projects/alpha/tasks/design` learns both positions.
     pub fn learn<'p>(
         &mut self,
-        paths: impl IntoIterator<Item = &'p str> + Clone,
+        paths: impl IntoIterator<Item = (&'p str, bool)> + Clone,
         min_values: usize,
     ) {
         loop {
-            // prefix -> literal next segment -> the segment after it (None: path ends).
-            let mut next: BTreeMap<String, BTreeMap<String, BTreeSet<Option<String>>>> =
-                BTreeMap::new();
-            for path in paths.clone() {
-                let (template, _) = self.template(path);
-                let segments: Vec<&str> = template.split('/').collect();
+            let mut next: hashbrown::HashMap<String, Followers> = hashbrown::HashMap::new();
+            let mut template = String::new();
+            for (path, denied) in paths.clone() {
+                template.clear();
+                self.template_into(path, &mut template);
+                // (start of the segment, the segment), after the leading one.
+                let mut starts = vec![0];
+                starts.extend(template.match_indices('/').map(|(at, _)| at + 1));
+                let segments: Vec<(usize, &str)> = starts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &from)| {
+                        let to = starts.get(i + 1).map_or(template.len(), |next| next - 1);
+                        (from, &template[from..to])
+                    })
+                    .collect();
                 for k in 1..segments.len() {
-                    let segment = segments[k];
+                    let (from, segment) = segments[k];
                     if segment == "{id}" || segment == SECRET_SEGMENT || segment.is_empty() {
                         continue;
                     }
-                    let prefix = segments[..k].join("/");
-                    let after = segments.get(k + 1).map(|s| s.to_string());
-                    next.entry(prefix)
-                        .or_default()
-                        .entry(segment.to_string())
-                        .or_default()
-                        .insert(after);
-                }
-            }
-            let mut candidates: Vec<String> = Vec::new();
-            for (prefix, children) in next {
-                if children.len() < min_values || self.learned.contains(&prefix) {
-                    continue;
-                }
-                let continuing: Vec<&BTreeSet<Option<String>>> = children
-                    .values()
-                    .filter(|after| after.iter().any(Option::is_some))
-                    .collect();
-                let alike = if continuing.is_empty() {
-                    true
-                } else {
-                    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-                    for after in &continuing {
-                        for a in after.iter().flatten() {
-                            *counts.entry(a.as_str()).or_default() += 1;
+                    let followers = next.entry_ref(&template[..from - 1]).or_default();
+                    followers.denied |= denied;
+                    let after = followers.values.entry_ref(segment).or_default();
+                    if let Some(&(_, following)) = segments.get(k + 1) {
+                        if !after.contains(following) {
+                            after.insert(following.to_string());
                         }
                     }
-                    let top = counts.values().copied().max().unwrap_or(0);
-                    top * 5 >= continuing.len() * 4
-                };
-                if alike {
-                    candidates.push(prefix);
                 }
             }
+            let candidates: Vec<String> = next
+                .into_iter()
+                .filter(|(prefix, f)| {
+                    !self.learned.contains(prefix)
+                        && (f.values.len() >= min_values || f.denied_ids())
+                        && f.alike()
+                })
+                .map(|(prefix, _)| prefix)
+                .collect();
             // Shallowest first: once `/projects/{id}` is learned, the tasks of
             // every project share one prefix and are learned once, not per project.
             let depth = |p: &String| p.matches('/').count();
@@ -288,14 +371,15 @@ impl Templater {
 /// Events read, from the start of the inputs, to learn path templates from.
 const TEMPLATE_SAMPLE_EVENTS: usize = 200_000;
 
-/// The paths of the first events of the inputs, to learn templates from. Reading
-/// them again later costs little: they are at most a few tens of MB.
+/// The paths of the first events of the inputs, each with whether its request
+/// was denied, to learn templates from. Reading them again later costs little:
+/// they are at most a few tens of MB.
 pub(crate) fn sample_paths(
     files: &[InputFile],
     map: &FieldMap,
     format: InputFormat,
     limits: SizeLimits,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, bool)>> {
     let mut paths = Vec::new();
     // Not counted as progress: the main pass reads these bytes again.
     let quiet = ProgressBar::hidden();
@@ -311,8 +395,11 @@ pub(crate) fn sample_paths(
             if paths.len() >= TEMPLATE_SAMPLE_EVENTS {
                 return Ok(paths);
             }
-            if let Some(path) = record.ok().and_then(|r| formats::raw_path(&r, map, format)) {
-                paths.push(path);
+            if let Some(sampled) = record
+                .ok()
+                .and_then(|r| formats::sampled_path(&r, map, format))
+            {
+                paths.push(sampled);
             }
         }
     }
@@ -472,7 +559,7 @@ mod tests {
             paths.push(format!("/api/v1/{e}"));
         }
         let mut t = Templater::default();
-        t.learn(paths.iter().map(String::as_str), 10);
+        t.learn(paths.iter().map(|p| (p.as_str(), false)), 10);
         assert_eq!(
             t.template("/api/v1/projects/omega/tasks/cleanup").0,
             "/api/v1/projects/{id}/tasks/{id}"
@@ -486,7 +573,7 @@ mod tests {
         assert_eq!(t.template("/api/v1/orders").0, "/api/v1/orders");
         // Below the threshold nothing is learned.
         let mut strict = Templater::default();
-        strict.learn(paths.iter().map(String::as_str), 11);
+        strict.learn(paths.iter().map(|p| (p.as_str(), false)), 11);
         assert_eq!(
             strict.template("/api/v1/projects/omega/tasks/cleanup").0,
             "/api/v1/projects/omega/tasks/cleanup"
@@ -500,8 +587,46 @@ mod tests {
             .map(|c| format!("/api/res{c}{c}/op{c}{c}"))
             .collect();
         let mut t = Templater::default();
-        t.learn(paths.iter().map(String::as_str), 3);
+        t.learn(paths.iter().map(|p| (p.as_str(), false)), 3);
         assert_eq!(t.template("/api/resqq/opqq").0, "/api/resqq/opqq");
+    }
+
+    #[test]
+    fn few_values_of_one_shape_are_learned_where_denials_reach_them() {
+        let periods = |denied: bool| -> Vec<(String, bool)> {
+            ["2026-01", "2026-02", "2026-03"]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("/fin/periods/{p}/close"), denied && i == 2))
+                .collect()
+        };
+        let learned = |paths: &[(String, bool)]| {
+            let mut t = Templater::default();
+            t.learn(paths.iter().map(|(p, d)| (p.as_str(), *d)), 25);
+            t.template("/fin/periods/2025-12/close").0
+        };
+        assert_eq!(learned(&periods(true)), "/fin/periods/{id}/close");
+        // Without a denial there, the general threshold holds.
+        assert_eq!(learned(&periods(false)), "/fin/periods/2025-12/close");
+    }
+
+    #[test]
+    fn words_mixed_shapes_and_versions_stay_where_denials_reach_them() {
+        for values in [
+            ["s3", "ec2", "sqs"],
+            ["1.0", "2.0", "2.1"],
+            ["orders", "users", "invoices"],
+        ] {
+            let paths: Vec<(String, bool)> = values
+                .iter()
+                .map(|v| (format!("/api/{v}/search"), true))
+                .collect();
+            let mut t = Templater::default();
+            t.learn(paths.iter().map(|(p, d)| (p.as_str(), *d)), 25);
+            assert!(t.learned().is_empty(), "{values:?}");
+        }
+        assert_eq!(shape("2026-03"), "9-9");
+        assert_eq!(shape("FY26-P03"), "A9-A9");
     }
 
     const TOKEN: &str = "Xk9fQ2mZ7pLr4TbW8nVc";
@@ -570,7 +695,7 @@ mod tests {
         let paths: Vec<String> = (b'a'..=b'z')
             .map(|c| format!("/reset/code{}/confirm", char::from(c)))
             .collect();
-        t.learn(paths.iter().map(String::as_str), 25);
+        t.learn(paths.iter().map(|p| (p.as_str(), false)), 25);
         assert_eq!(
             t.template("/reset/other/confirm"),
             ("/reset/{id}/confirm".to_string(), Some("other".to_string()))

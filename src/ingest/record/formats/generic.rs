@@ -28,8 +28,12 @@ impl LogFormat for Generic {
         event_from_record(record, map)
     }
 
-    fn raw_path(&self, record: &Value, map: &FieldMap) -> Option<String> {
-        map.get(record, "path").and_then(fields::text)
+    fn sampled_path(&self, record: &Value, map: &FieldMap) -> Option<(String, bool)> {
+        let path = map.get(record, "path").and_then(fields::text)?;
+        let status = map
+            .get(record, "status")
+            .and_then(|s| fields::status(s).ok());
+        Some((path, status == Some(403)))
     }
 }
 

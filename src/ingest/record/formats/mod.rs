@@ -42,8 +42,10 @@ pub trait LogFormat: Sync {
     }
     /// The path of a record as logged, when it may hold object ids to learn
     /// endpoint templates from (formats that build their paths from fields
-    /// that never hold ids have none).
-    fn raw_path(&self, _record: &Value, _map: &FieldMap) -> Option<String> {
+    /// that never hold ids have none), and whether the request was denied.
+    /// Read alone: building the whole event for a sample of 200,000 made
+    /// learning three times slower.
+    fn sampled_path(&self, _record: &Value, _map: &FieldMap) -> Option<(String, bool)> {
         None
     }
 }
@@ -213,12 +215,12 @@ fn explain(record: &Value, format: InputFormat, skip: Skip) -> Skip {
     }
 }
 
-/// The path of a record as logged, to learn templates from (see
-/// [`LogFormat::raw_path`]).
-pub fn raw_path(record: &Value, map: &FieldMap, format: InputFormat) -> Option<String> {
+/// The path of a record as logged, to learn templates from, and whether it
+/// was denied (see [`LogFormat::sampled_path`]).
+pub fn sampled_path(record: &Value, map: &FieldMap, format: InputFormat) -> Option<(String, bool)> {
     let inner = exports::inner_record(record);
     let record = inner.as_ref().unwrap_or(record);
-    format.of(record).raw_path(record, map)
+    format.of(record).sampled_path(record, map)
 }
 
 /// The records of a document that wraps them in a list, as some format or
