@@ -881,15 +881,18 @@ fn a_run_on_events_alone_says_what_was_absent_and_what_it_cannot_conclude() {
     );
 }
 
+/// Writes `lines` as JSON Lines.
+fn write_lines(path: &Path, lines: &[Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
 /// A bundle written by hand, with no policy catalog and names unlike the
 /// generator's: what peers show, and what they co-hold by chance.
 #[test]
 fn without_a_catalog_peers_name_a_fields_permission_and_never_one_they_co_hold_by_chance() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, lines: &[Value]| {
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(dir.path().join(name), text).unwrap();
-    };
+    let write = |name: &str, lines: &[Value]| write_lines(&dir.path().join(name), lines);
     write(
         "roles.jsonl",
         &[
@@ -984,4 +987,111 @@ fn without_a_catalog_peers_name_a_fields_permission_and_never_one_they_co_hold_b
     );
     let fix = &principal(&report, "po-sync")["fix"];
     assert_eq!(strings(&fix["grant_roles"]), vec!["PO Approver Admin"]);
+}
+
+/// A bundle written by hand with no catalog and one other peer: the
+/// principal's own transition (denied, granted, then succeeding) names what
+/// the grant added, and period ids of a shape no built-in pattern knows
+/// (`2026-03`) pool its denials with its success.
+#[test]
+fn without_a_catalog_its_own_success_after_a_grant_names_what_the_grant_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, lines: &[Value]| write_lines(&dir.path().join(name), lines);
+    write(
+        "roles.jsonl",
+        &[
+            serde_json::json!({"role": "Ledger Clerk", "permissions": ["fin:Journal:Read"]}),
+            serde_json::json!({"role": "Period Closer", "permissions": ["fin:Period:Close", "fin:Journal:Read"]}),
+            serde_json::json!({"role": "Audit Pack", "permissions": ["fin:Audit:Export"]}),
+        ],
+    );
+    let mut bindings = Vec::new();
+    for at in ["2026-04-01T00:00:00Z", "2026-04-03T12:00:00Z"] {
+        let closer = if at.starts_with("2026-04-01") {
+            vec!["Ledger Clerk"]
+        } else {
+            vec!["Ledger Clerk", "Period Closer"]
+        };
+        for (who, roles) in [
+            ("close-bot", closer),
+            ("fin-admin", vec!["Period Closer", "Audit Pack"]),
+        ] {
+            for role in roles {
+                bindings
+                    .push(serde_json::json!({"snapshot_at": at, "principal": who, "role": role}));
+            }
+        }
+    }
+    write("role_snapshots.jsonl", &bindings);
+    let event = |i: usize, ts: &str, who: &str, path: &str, status: u16| {
+        serde_json::json!({"ts": ts, "request_id": format!("r{i}"), "principal": who,
+            "method": "POST", "path": path, "status": status})
+    };
+    write(
+        "events.jsonl",
+        &[
+            event(
+                1,
+                "2026-04-02T09:00:00Z",
+                "fin-admin",
+                "/fin/periods/2026-01/close",
+                200,
+            ),
+            event(
+                2,
+                "2026-04-02T10:00:00Z",
+                "close-bot",
+                "/fin/periods/2026-03/close",
+                403,
+            ),
+            event(
+                3,
+                "2026-04-02T11:00:00Z",
+                "close-bot",
+                "/fin/periods/2026-03/close",
+                403,
+            ),
+            event(
+                4,
+                "2026-04-02T11:30:00Z",
+                "fin-admin",
+                "/fin/periods/2026-02/close",
+                200,
+            ),
+            event(
+                5,
+                "2026-04-04T10:00:00Z",
+                "close-bot",
+                "/fin/periods/2026-04/close",
+                200,
+            ),
+        ],
+    );
+
+    let report = json_report(&[dir.path().to_str().unwrap()]);
+    assert_eq!(
+        strings(&report["learned_templates"]),
+        vec!["/fin/periods/{id}"]
+    );
+    let found = findings(&report, "close-bot");
+    assert_eq!(
+        found,
+        vec![(
+            "missing_permission".into(),
+            Some("fin:Period:Close".into()),
+            2
+        )]
+    );
+    let finding = &principal(&report, "close-bot")["findings"][0];
+    assert_eq!(finding["required_by"], "own_transition");
+    assert_eq!(finding["confidence"]["level"], "medium");
+    assert_eq!(finding["endpoints"][0], "POST /fin/periods/{id}/close");
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with("none left: Period Closer was granted at 2026-04-03T12:00:00Z")
+            && fix.ends_with("its requests to these endpoints succeeded after the last denial"),
+        "{fix}"
+    );
+    // Nothing is left to grant, and the administrator's Audit Pack never is.
+    assert!(strings(&principal(&report, "close-bot")["fix"]["grant_roles"]).is_empty());
 }

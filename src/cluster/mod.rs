@@ -627,7 +627,7 @@ fn finish_principal(
                 _ => Vec::new(),
             };
             let fix = match later {
-                Some(later) => later.advice(),
+                Some(later) => later.advice(evidence.later_succeeded),
                 None => fix::advice(
                     cause,
                     permission.as_deref(),

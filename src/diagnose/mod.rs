@@ -494,6 +494,9 @@ fn judge_grants<'a>(
     let source_level = match requirement.source {
         Some(RequirementSource::PolicyCatalog) => Level::High,
         Some(RequirementSource::Response) => Level::High,
+        // One permission changed between its own success and the denial: the
+        // strongest evidence the data give, short of the catalog or the response.
+        Some(RequirementSource::OwnTransition) if !requirement.by_name => Level::Medium,
         _ => Level::Low,
     };
     let missing: Vec<String> = requirement
@@ -583,9 +586,15 @@ fn judge_grants<'a>(
                 Some(RequirementSource::Response) => {
                     "the response names it; the roles in effect do not grant it"
                 }
+                Some(RequirementSource::OwnTransition) => {
+                    "its own success on the endpoint held it; the roles in effect at the denial do not grant it"
+                }
                 _ => "every succeeding peer holds it; the roles in effect do not grant it",
             },
         );
+        // A grant after these denials fixes them already; whether the same
+        // requests then succeeded says the grant sufficed.
+        evidence.later_succeeded = Some(later_succeeded(denial, cx));
         return Diagnosis::new(denial, Cause::MissingPermission, c, missing, evidence);
     }
 

@@ -25,6 +25,9 @@ pub enum RequirementSource {
     Response,
     /// Every principal that succeeds on the endpoint holds it.
     Peers,
+    /// The principal's own success there held it, and its grants at the
+    /// denial did not (a grant came between, or was taken away).
+    OwnTransition,
 }
 
 impl RequirementSource {
@@ -33,6 +36,7 @@ impl RequirementSource {
             RequirementSource::PolicyCatalog => "policy_catalog",
             RequirementSource::Response => "response",
             RequirementSource::Peers => "peers",
+            RequirementSource::OwnTransition => "own_transition",
         }
     }
 }
@@ -49,6 +53,10 @@ pub struct Requirement<'p> {
     pub policy: Option<&'p Policy>,
     /// Principals whose success it was inferred from.
     pub peers: usize,
+    /// Whether the names chose among permissions the principal's own
+    /// transition could not separate (peer-inferred requirements are weighed
+    /// low whatever the names say).
+    pub by_name: bool,
 }
 
 impl Requirement<'_> {
@@ -238,6 +246,7 @@ pub fn requirement<'p>(
             source: Some(RequirementSource::PolicyCatalog),
             policy: Some(policy),
             peers: 0,
+            by_name: false,
         };
     }
     let mut named = required_by_headers(key.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
@@ -269,7 +278,7 @@ fn inferred_from_peers<'p>(
         return Requirement::default();
     };
     let Some((shared, others)) = endpoint.shared_by_others(&key.principal, history, rule) else {
-        return Requirement::default();
+        return own_transition(key, endpoint, history, own_grants);
     };
     // What every peer held and this principal lacks is what it is asked to
     // gain. When it lacks none of it, the roles suffice as far as the peers
@@ -296,6 +305,44 @@ fn inferred_from_peers<'p>(
         by_fields,
         source: Some(RequirementSource::Peers),
         peers: others,
+        ..Default::default()
+    }
+}
+
+/// When too few peers succeed to infer from: the principal's own success on
+/// the endpoint, holding what it lacked at the denial. The requirement was
+/// within what it held then and not within what it held at the denial, so one
+/// of the permissions that changed between is required: the one named like
+/// the endpoint, or a choice (`a|b`) when names do not decide.
+fn own_transition<'p>(
+    key: &DenialKey,
+    endpoint: &Peers,
+    history: &GrantHistory,
+    own_grants: Option<&BTreeSet<String>>,
+) -> Requirement<'p> {
+    let (Some(own), Some(at)) = (own_grants, endpoint.last_success.get(&*key.principal)) else {
+        return Requirement::default();
+    };
+    let Some(then) = history.as_of(&key.principal, *at) else {
+        return Requirement::default();
+    };
+    let changed: BTreeSet<String> = then
+        .grants
+        .api
+        .iter()
+        .filter(|p| !own.contains(*p))
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        return Requirement::default();
+    }
+    let several = changed.len() > 1;
+    let closest = closest_to_endpoint(changed, &key.method, &key.template);
+    let choice = closest.into_iter().collect::<Vec<_>>().join("|");
+    Requirement {
+        permissions: BTreeSet::from([choice]),
+        source: Some(RequirementSource::OwnTransition),
+        by_name: several,
         ..Default::default()
     }
 }
@@ -566,33 +613,97 @@ mod tests {
         }
     }
 
+    fn role(name: &str, permissions: &[&str]) -> RoleDef {
+        let permissions = permissions.iter().map(|p| p.to_string()).collect();
+        RoleDef::api(name.into(), permissions, vec![])
+    }
+
+    /// What `svc`'s denial of `POST /assign` at `denied_at` is found to need.
+    fn svc_needs(
+        successes: &hashbrown::HashMap<SuccessKey, SuccessGroup>,
+        history: &GrantHistory,
+        denied_at: Millis,
+        min_peers: usize,
+    ) -> (BTreeSet<String>, Option<RequirementSource>, usize, bool) {
+        let peers = EndpointPeers::new(successes);
+        let own = history.as_of("svc", denied_at).map(|s| &s.grants.api);
+        let catalog = PolicyCatalog::default();
+        let rule = PeerRule { min_peers };
+        let got = requirement(&denial(), &[], &catalog, &peers, history, own, rule);
+        (got.permissions, got.source, got.peers, got.by_name)
+    }
+
+    /// What `svc`, denied at `denied_at` and succeeding itself at
+    /// `succeeded_at` (no other peer), is found to need given its bindings.
+    fn from_own_success(
+        bindings: &[(Millis, &str)],
+        denied_at: Millis,
+        succeeded_at: Millis,
+    ) -> (BTreeSet<String>, Option<RequirementSource>, usize, bool) {
+        let roles = [
+            role("Reader", &["read"]),
+            role("Assigner", &["assign", "read"]),
+            role("Bundle", &["ledger.close", "ledger.export", "read"]),
+        ];
+        let graph = RoleGraph::new(&roles);
+        let bindings: Vec<RoleBinding> = bindings
+            .iter()
+            .map(|(at, role)| RoleBinding {
+                snapshot_at: *at,
+                ..bind("svc", role)
+            })
+            .collect();
+        let history = GrantHistory::new(&bindings, &graph);
+        let mut successes = hashbrown::HashMap::new();
+        let (key, mut group) = success("svc");
+        (group.first_ts, group.last_ts) = (succeeded_at, succeeded_at);
+        successes.insert(key, group);
+        svc_needs(&successes, &history, denied_at, 3)
+    }
+
+    #[test]
+    fn its_own_success_after_a_grant_names_what_the_grant_added() {
+        let granted = [(0, "Reader"), (60, "Reader"), (60, "Assigner")];
+        let assign = BTreeSet::from(["assign".to_string()]);
+        assert_eq!(
+            from_own_success(&granted, 10, 80),
+            (
+                assign.clone(),
+                Some(RequirementSource::OwnTransition),
+                0,
+                false
+            )
+        );
+        // Taken away: it succeeded holding it, then was denied without it.
+        let revoked = [(0, "Assigner"), (60, "Reader")];
+        assert_eq!(from_own_success(&revoked, 80, 10).0, assign);
+    }
+
+    #[test]
+    fn an_own_success_with_the_same_grants_names_nothing() {
+        assert_eq!(
+            from_own_success(&[(0, "Reader")], 10, 80),
+            (BTreeSet::new(), None, 0, false)
+        );
+    }
+
+    #[test]
+    fn a_grant_of_several_unnamed_permissions_leaves_a_choice() {
+        let granted = [(0, "Reader"), (60, "Reader"), (60, "Bundle")];
+        let choice = BTreeSet::from(["ledger.close|ledger.export".to_string()]);
+        // The data cannot tell which: the names chose nothing, confidence stays low.
+        assert_eq!(
+            from_own_success(&granted, 10, 80),
+            (choice, Some(RequirementSource::OwnTransition), 0, true)
+        );
+    }
+
     #[test]
     fn peers_infer_what_they_all_hold_and_we_lack() {
         let roles = [
-            RoleDef {
-                role: "Assigner".into(),
-                permissions: vec!["assign".into(), "read".into()],
-                inherits: vec![],
-                plane: "api".into(),
-                defined_at: None,
-                denies: Vec::new(),
-            },
-            RoleDef {
-                role: "Reader".into(),
-                permissions: vec!["read".into()],
-                inherits: vec![],
-                plane: "api".into(),
-                defined_at: None,
-                denies: Vec::new(),
-            },
-            RoleDef {
-                role: "Extra".into(),
-                permissions: vec!["extra".into()],
-                inherits: vec![],
-                plane: "api".into(),
-                defined_at: None,
-                denies: Vec::new(),
-            },
+            role("Assigner", &["assign", "read"]),
+            role("Reader", &["read"]),
+            role("Extra", &["extra"]),
         ];
         let graph = RoleGraph::new(&roles);
         let history = GrantHistory::new(
@@ -607,31 +718,15 @@ mod tests {
         );
         let successes: hashbrown::HashMap<_, _> =
             ["p1", "p2", "p3"].into_iter().map(success).collect();
-        let peers = EndpointPeers::new(&successes);
-        let own = history.as_of("svc", 100).map(|s| s.grants.api.clone());
-        let catalog = PolicyCatalog::default();
-        let got = requirement(
-            &denial(),
-            &[],
-            &catalog,
-            &peers,
-            &history,
-            own.as_ref(),
-            PeerRule { min_peers: 3 },
+        let assign = BTreeSet::from(["assign".to_string()]);
+        assert_eq!(
+            svc_needs(&successes, &history, 100, 3),
+            (assign, Some(RequirementSource::Peers), 3, false)
         );
-        assert_eq!(got.permissions, BTreeSet::from(["assign".to_string()]));
-        assert_eq!((got.source, got.peers), (Some(RequirementSource::Peers), 3));
-
-        let too_few = requirement(
-            &denial(),
-            &[],
-            &catalog,
-            &peers,
-            &history,
-            own.as_ref(),
-            PeerRule { min_peers: 4 },
+        assert_eq!(
+            svc_needs(&successes, &history, 100, 4),
+            (BTreeSet::new(), None, 0, false)
         );
-        assert!(too_few.permissions.is_empty() && too_few.source.is_none());
     }
 
     #[test]
@@ -942,10 +1037,13 @@ mod tests {
                 };
                 let own = history.as_of(&key.principal, 100).map(|s| &s.grants.api);
                 let got = requirement(&key, &[], &catalog, &peers, &history, own, rule);
-                proptest::prop_assert_eq!(
-                    (got.permissions, got.source, got.peers),
-                    intersecting_every_peer(&successes, &key, &history, own, rule)
-                );
+                let want = intersecting_every_peer(&successes, &key, &history, own, rule);
+                // Its own transition speaks only where the peers cannot.
+                if got.source == Some(RequirementSource::OwnTransition) {
+                    proptest::prop_assert_eq!(want, (BTreeSet::new(), None, 0));
+                } else {
+                    proptest::prop_assert_eq!((got.permissions, got.source, got.peers), want);
+                }
             }
         }
     }

@@ -106,10 +106,16 @@ pub struct GrantedLater {
 }
 
 impl GrantedLater {
-    /// The finding's fix: nothing left to grant, and why.
-    pub fn advice(&self) -> String {
+    /// The finding's fix: nothing left to grant, and why; `later_succeeded`
+    /// says whether the principal's requests to the endpoints then succeeded.
+    pub fn advice(&self, later_succeeded: Option<bool>) -> String {
+        let after = match later_succeeded {
+            Some(true) => "; its requests to these endpoints succeeded after the last denial",
+            Some(false) => "; no later request to these endpoints is in the log to confirm it",
+            None => "",
+        };
         format!(
-            "none left: {} was granted at {}, after these denials (the last at {})",
+            "none left: {} was granted at {}, after these denials (the last at {}){after}",
             self.roles.join(" and "),
             format_millis(self.granted_at),
             format_millis(self.last_denied)
