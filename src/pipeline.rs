@@ -62,13 +62,15 @@ pub fn learn_policies(
         diagnose::learn::Unlearned,
     )>,
 > {
-    let ingested = ingest::ingest(files, &options.ingest)?;
+    let mut ingested = ingest::ingest(files, &options.ingest)?;
+    let denials = ingested.events.denial_groups()?;
     let reference = Reference::new(&ingested)?;
     if reference.history.principals().is_empty() {
         return Ok(None);
     }
     Ok(Some(diagnose::learn::learn(
         &ingested.events.successes,
+        &denials,
         &reference.history,
         options.diagnose.min_peers,
     )))

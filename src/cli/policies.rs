@@ -5,7 +5,8 @@
 //! Writes one rule per endpoint that principals succeed on, as JSON Lines in
 //! the catalog's own format, each with the evidence it rests on (`learned`:
 //! peers, successes, the permissions they all held, whether the endpoint's
-//! name chose among them, whether the choice is left open as `any_of`). Review
+//! name chose among them, whether the choice is left open as `any_of`, and
+//! the denials there it explains or leaves to another cause). Review
 //! and edit it, then pass it back with `--policies`. It needs what the
 //! succeeding principals held: role snapshots with roles, or `--iam` dumps.
 //! See src/diagnose/learn.rs for the method and its limits.

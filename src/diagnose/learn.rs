@@ -26,7 +26,8 @@ use serde::Serialize;
 
 use super::required::{closest_to_endpoint, named_like};
 use crate::correlate::history::GrantHistory;
-use crate::model::{Millis, SuccessGroup, SuccessKey};
+use crate::correlate::roles::grants_permission;
+use crate::model::{DenialGroup, DenialKey, Millis, SuccessGroup, SuccessKey};
 
 /// One learned rule, in the policy catalog's own shape (`--policies` reads it
 /// back; `learned` is evidence for the reviewer and is ignored there).
@@ -62,6 +63,12 @@ pub struct Evidence {
     /// endpoint's name equally, or none does (they are then `any_of`, which
     /// requires one of them and so never asks for a grant too many).
     pub ambiguous: bool,
+    /// Denied requests on the endpoint whose principal lacked the rule's
+    /// permission then: the denials the rule explains.
+    pub denials_explained: u64,
+    /// Denied requests whose principal held it then: something else (the
+    /// object, the token, the timing) decided them.
+    pub denials_held: u64,
     /// Fields whose principals held several permissions beyond the
     /// endpoint's that fit equally: field → the candidates, for the operator.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -79,12 +86,23 @@ pub struct Unlearned {
     pub nothing_shared: usize,
 }
 
-/// Learns a rule per endpoint that principals succeed on, sorted by method and path.
+/// Learns a rule per endpoint that principals succeed on, sorted by method and
+/// path, each with the denials there it explains.
 pub fn learn(
     successes: &hashbrown::HashMap<SuccessKey, SuccessGroup>,
+    denials: &[(DenialKey, DenialGroup)],
     history: &GrantHistory,
     min_peers: usize,
 ) -> (Vec<LearnedRule>, Unlearned) {
+    // (method, template) -> (principal, first denial, denied requests).
+    type Denied<'a> = BTreeMap<(&'a str, &'a str), Vec<(&'a str, Millis, u64)>>;
+    let mut denied = Denied::new();
+    for (key, group) in denials {
+        denied
+            .entry((&key.method, &key.template))
+            .or_default()
+            .push((&key.principal, group.first_ts, group.count));
+    }
     let mut endpoints: BTreeMap<(&str, &str), Peers<'_>> = BTreeMap::new();
     let mut by_field: BTreeMap<(&str, &str, &str), Peers<'_>> = BTreeMap::new();
     for (key, group) in successes {
@@ -154,10 +172,31 @@ pub fn learn(
                 }
             }
         }
+        let required = if all_of.is_empty() {
+            vec![any_of.join("|")]
+        } else {
+            all_of.clone()
+        };
+        let (mut denials_explained, mut denials_held) = (0, 0);
+        for (principal, at, count) in denied.get(&(method, template)).into_iter().flatten() {
+            let Some(then) = history.as_of(principal, *at) else {
+                continue;
+            };
+            if required
+                .iter()
+                .all(|p| grants_permission(&then.grants.api, p))
+            {
+                denials_held += count;
+            } else {
+                denials_explained += count;
+            }
+        }
         rules.push(LearnedRule {
             method: method.to_string(),
             path: template.to_string(),
             learned: Evidence {
+                denials_explained,
+                denials_held,
                 peers: peers.len(),
                 successes: peers.values().map(|(_, n)| n).sum(),
                 by_name: shared.len() > 1,
@@ -255,11 +294,36 @@ mod tests {
             ("a", &["orders-rw", "reports"]),
             ("b", &["orders-rw"]),
             ("c", &["orders-rw", "misc"]),
+            ("lacks", &["reports"]),
+            ("holds", &["orders-rw"]),
         ]);
         let history = GrantHistory::new(&bindings, &graph);
         let on = |m, t| [("a", m, t), ("b", m, t), ("c", m, t)];
-        let (rules, unlearned) = learn(&successes(&on("GET", "/orders/{id}")), &history, 3);
+        // Denied: one lacking the permission (twice), one holding it.
+        let denials: Vec<(DenialKey, DenialGroup)> = [("lacks", 2), ("holds", 1)]
+            .into_iter()
+            .map(|(who, count)| {
+                let key = DenialKey {
+                    principal: who.into(),
+                    method: "GET".into(),
+                    template: "/orders/{id}".into(),
+                    status: 403,
+                    ..DenialKey::default()
+                };
+                let mut group = DenialGroup::first(crate::model::Sample::default(), 1);
+                group.count = count;
+                (key, group)
+            })
+            .collect();
+        let (rules, unlearned) = learn(
+            &successes(&on("GET", "/orders/{id}")),
+            &denials,
+            &history,
+            3,
+        );
         assert_eq!(unlearned, Unlearned::default());
+        let evidence = &rules[0].learned;
+        assert_eq!((evidence.denials_explained, evidence.denials_held), (2, 1));
         assert_eq!(rules[0].all_of, ["orders.read"]);
         assert!(rules[0].learned.by_name && !rules[0].learned.ambiguous);
         assert_eq!(
@@ -324,7 +388,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let (rules, _) = learn(&on, &history, 3);
+        let (rules, _) = learn(&on, &[], &history, 3);
         assert_eq!(rules[0].all_of, ["orders.write"]);
         assert_eq!(
             rules[0].fields,
@@ -358,7 +422,7 @@ mod tests {
             ("c", "DELETE", "/orders/{id}"),
         ]);
         // `delete` and `remove` both name DELETE: one of them, the operator says which.
-        let (rules, _) = learn(&on, &history, 3);
+        let (rules, _) = learn(&on, &[], &history, 3);
         assert!(rules[0].all_of.is_empty() && rules[0].learned.ambiguous);
         assert_eq!(rules[0].any_of, ["orders.delete", "orders.remove"]);
         // Two peers are too few; a peer without a snapshot leaves it unknown.
@@ -373,7 +437,7 @@ mod tests {
             ("b", "GET", "/r"),
             ("d", "GET", "/r"),
         ]));
-        let (rules, unlearned) = learn(&on, &history, 3);
+        let (rules, unlearned) = learn(&on, &[], &history, 3);
         assert_eq!(rules.len(), 1);
         assert_eq!(
             unlearned,
