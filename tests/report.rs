@@ -990,9 +990,10 @@ fn without_a_catalog_peers_name_a_fields_permission_and_never_one_they_co_hold_b
 }
 
 /// A bundle written by hand with no catalog and one other peer: the
-/// principal's own transition (denied, granted, then succeeding) names what
-/// the grant added, and period ids of a shape no built-in pattern knows
-/// (`2026-03`) pool its denials with its success.
+/// principal's own transition (denied, granted, then the same request
+/// succeeding) names what the grant added, and period ids of a shape no
+/// built-in pattern knows (`2026-03`) pool its denials with the peer's
+/// successes.
 #[test]
 fn without_a_catalog_its_own_success_after_a_grant_names_what_the_grant_added() {
     let dir = tempfile::tempdir().unwrap();
@@ -1062,7 +1063,7 @@ fn without_a_catalog_its_own_success_after_a_grant_names_what_the_grant_added() 
                 5,
                 "2026-04-04T10:00:00Z",
                 "close-bot",
-                "/fin/periods/2026-04/close",
+                "/fin/periods/2026-03/close",
                 200,
             ),
         ],

@@ -589,6 +589,9 @@ fn judge_grants<'a>(
                 Some(RequirementSource::OwnTransition) => {
                     "its own success on the endpoint held it; the roles in effect at the denial do not grant it"
                 }
+                _ if requirement.by_name => {
+                    "the few succeeding peers hold it, the one lacking permission named like the endpoint; the roles in effect do not grant it"
+                }
                 _ => "every succeeding peer holds it; the roles in effect do not grant it",
             },
         );
@@ -1315,7 +1318,16 @@ mod tests {
                 vec!["m.calibrate".into()]
             )]
         );
-        assert_eq!(cause_of(&calibration_world(2)), Cause::Unknown);
+        // Fewer than --min-peers: the one lacking permission named like the
+        // endpoint, at low confidence; nothing when no name fits.
+        assert_eq!(diagnoses(&calibration_world(2)), got);
+        let level = read_diagnoses(&calibration_world(2), |d| d.confidence.level);
+        assert_eq!(level, vec![Level::Low]);
+        let mut unnamed = calibration_world(2);
+        for e in &mut unnamed.events {
+            e["path"] = json!("/x/M1/adjust");
+        }
+        assert_eq!(cause_of(&unnamed), Cause::Unknown);
     }
 
     #[test]

@@ -53,9 +53,9 @@ pub struct Requirement<'p> {
     pub policy: Option<&'p Policy>,
     /// Principals whose success it was inferred from.
     pub peers: usize,
-    /// Whether the names chose among permissions the principal's own
-    /// transition could not separate (peer-inferred requirements are weighed
-    /// low whatever the names say).
+    /// Whether the names chose among permissions the data could not
+    /// separate: the principal's own transition changed several, or fewer
+    /// than `--min-peers` peers succeed.
     pub by_name: bool,
 }
 
@@ -277,9 +277,18 @@ fn inferred_from_peers<'p>(
     let Some(endpoint) = peers.by_endpoint.get(&(&*key.method, &*key.template)) else {
         return Requirement::default();
     };
-    let Some((shared, others)) = endpoint.shared_by_others(&key.principal, history, rule) else {
-        return own_transition(key, endpoint, history, own_grants);
+    let any_peer = PeerRule { min_peers: 1 };
+    let Some((shared, others)) = endpoint.shared_by_others(&key.principal, history, any_peer)
+    else {
+        return own_transition(key, peers, endpoint, history, own_grants);
     };
+    let few = others < rule.min_peers;
+    if few {
+        let transition = own_transition(key, peers, endpoint, history, own_grants);
+        if transition.source.is_some() {
+            return transition;
+        }
+    }
     // What every peer held and this principal lacks is what it is asked to
     // gain. When it lacks none of it, the roles suffice as far as the peers
     // show: the requirement is all of it, and timing or the token decides.
@@ -290,7 +299,13 @@ fn inferred_from_peers<'p>(
     let by_fields = own_grants
         .map(|_| by_fields(key, peers, history, rule, &shared, &lacks))
         .unwrap_or_default();
-    let mut permissions = if lacking.is_empty() && own_grants.is_some() {
+    let mut permissions = if few {
+        // Too few peers to show what the endpoint needs from what they
+        // co-hold: only a lacking permission the name singles out.
+        only_one_named(lacking, &key.method, &key.template, None)
+            .into_iter()
+            .collect()
+    } else if lacking.is_empty() && own_grants.is_some() {
         // What it lacks of the shared set, if anything, is unrelated to the endpoint.
         shared.iter().filter(|p| !lacks(p)).cloned().collect()
     } else {
@@ -305,8 +320,32 @@ fn inferred_from_peers<'p>(
         by_fields,
         source: Some(RequirementSource::Peers),
         peers: others,
+        by_name: few,
         ..Default::default()
     }
+}
+
+/// Of the permissions fewer than `--min-peers` peers hold and the principal
+/// lacks, the one whose name fits the endpoint (and names `field`, when one
+/// is given) better than every other; none when names tie or fit nothing.
+/// Few peers are often administrators, holding far more than the endpoint
+/// needs: their holdings alone prove nothing, their one fitting name may.
+fn only_one_named(
+    lacking: BTreeSet<String>,
+    method: &str,
+    template: &str,
+    field: Option<&str>,
+) -> Option<String> {
+    let mut closest = closest_to_endpoint(lacking, method, template).into_iter();
+    let (Some(one), None) = (closest.next(), closest.next()) else {
+        return None;
+    };
+    let names_field = field.is_none_or(|field| {
+        let field = field.to_ascii_lowercase();
+        one.split(['.', ':', '/', '_'])
+            .any(|part| part.eq_ignore_ascii_case(&field))
+    });
+    (named_like(&one, method, template) && names_field).then_some(one)
 }
 
 /// When too few peers succeed to infer from: the principal's own success on
@@ -314,8 +353,14 @@ fn inferred_from_peers<'p>(
 /// within what it held then and not within what it held at the denial, so one
 /// of the permissions that changed between is required: the one named like
 /// the endpoint, or a choice (`a|b`) when names do not decide.
+///
+/// Only for the same request: an object the denials name must have been
+/// allowed for the principal, and every field they touch touched by one of
+/// its successes. A success on another object proves nothing about this
+/// one, whose own ACL may refuse it whatever the roles.
 fn own_transition<'p>(
     key: &DenialKey,
+    peers: &EndpointPeers,
     endpoint: &Peers,
     history: &GrantHistory,
     own_grants: Option<&BTreeSet<String>>,
@@ -323,6 +368,16 @@ fn own_transition<'p>(
     let (Some(own), Some(at)) = (own_grants, endpoint.last_success.get(&*key.principal)) else {
         return Requirement::default();
     };
+    let same_object = !key.objects.named || key.objects.allowed_for_principal;
+    let same_fields = key.fields.iter().all(|field| {
+        peers
+            .by_field
+            .get(&(&*key.method, &*key.template, field.as_str()))
+            .is_some_and(|p| p.last_success.contains_key(&*key.principal))
+    });
+    if !same_object || !same_fields {
+        return Requirement::default();
+    }
     let Some(then) = history.as_of(&key.principal, *at) else {
         return Requirement::default();
     };
@@ -368,7 +423,10 @@ fn by_fields(
         else {
             continue;
         };
-        let Some((shared, _)) = field_peers.shared_by_others(&key.principal, history, rule) else {
+        let any_peer = PeerRule { min_peers: 1 };
+        let Some((shared, others)) =
+            field_peers.shared_by_others(&key.principal, history, any_peer)
+        else {
             continue;
         };
         let lacking: BTreeSet<String> = shared
@@ -378,7 +436,11 @@ fn by_fields(
             .collect();
         let named = format!("{}/{field}", key.template);
         let lacking = unrelated_dropped(lacking, &shared, &lacks, &key.method, &named);
-        required.extend(closest_to_endpoint(lacking, &key.method, &named));
+        if others < rule.min_peers {
+            required.extend(only_one_named(lacking, &key.method, &named, Some(field)));
+        } else {
+            required.extend(closest_to_endpoint(lacking, &key.method, &named));
+        }
     }
     required
 }
@@ -547,7 +609,7 @@ pub fn required_by_headers<'h>(
 mod tests {
     use super::*;
     use crate::correlate::roles::RoleGraph;
-    use crate::model::{RoleBinding, RoleDef};
+    use crate::model::{ObjectFacts, RoleBinding, RoleDef};
     use std::collections::BTreeMap;
 
     #[test]
@@ -618,18 +680,23 @@ mod tests {
         RoleDef::api(name.into(), permissions, vec![])
     }
 
-    /// What `svc`'s denial of `POST /assign` at `denied_at` is found to need.
+    /// What `svc`'s denial of `POST /assign` at `denied_at` (on `objects`) is
+    /// found to need.
     fn svc_needs(
         successes: &hashbrown::HashMap<SuccessKey, SuccessGroup>,
         history: &GrantHistory,
-        denied_at: Millis,
+        (denied_at, objects): (Millis, ObjectFacts),
         min_peers: usize,
     ) -> (BTreeSet<String>, Option<RequirementSource>, usize, bool) {
         let peers = EndpointPeers::new(successes);
         let own = history.as_of("svc", denied_at).map(|s| &s.grants.api);
         let catalog = PolicyCatalog::default();
         let rule = PeerRule { min_peers };
-        let got = requirement(&denial(), &[], &catalog, &peers, history, own, rule);
+        let key = DenialKey {
+            objects,
+            ..denial()
+        };
+        let got = requirement(&key, &[], &catalog, &peers, history, own, rule);
         (got.permissions, got.source, got.peers, got.by_name)
     }
 
@@ -637,7 +704,7 @@ mod tests {
     /// `succeeded_at` (no other peer), is found to need given its bindings.
     fn from_own_success(
         bindings: &[(Millis, &str)],
-        denied_at: Millis,
+        (denied_at, objects): (Millis, ObjectFacts),
         succeeded_at: Millis,
     ) -> (BTreeSet<String>, Option<RequirementSource>, usize, bool) {
         let roles = [
@@ -658,7 +725,7 @@ mod tests {
         let (key, mut group) = success("svc");
         (group.first_ts, group.last_ts) = (succeeded_at, succeeded_at);
         successes.insert(key, group);
-        svc_needs(&successes, &history, denied_at, 3)
+        svc_needs(&successes, &history, (denied_at, objects), 3)
     }
 
     #[test]
@@ -666,7 +733,7 @@ mod tests {
         let granted = [(0, "Reader"), (60, "Reader"), (60, "Assigner")];
         let assign = BTreeSet::from(["assign".to_string()]);
         assert_eq!(
-            from_own_success(&granted, 10, 80),
+            from_own_success(&granted, (10, ObjectFacts::default()), 80),
             (
                 assign.clone(),
                 Some(RequirementSource::OwnTransition),
@@ -676,13 +743,36 @@ mod tests {
         );
         // Taken away: it succeeded holding it, then was denied without it.
         let revoked = [(0, "Assigner"), (60, "Reader")];
-        assert_eq!(from_own_success(&revoked, 80, 10).0, assign);
+        assert_eq!(
+            from_own_success(&revoked, (80, ObjectFacts::default()), 10).0,
+            assign
+        );
+    }
+
+    #[test]
+    fn a_success_on_another_object_is_no_transition() {
+        let granted = [(0, "Reader"), (60, "Reader"), (60, "Assigner")];
+        let on = |allowed_for_principal| ObjectFacts {
+            named: true,
+            allowed_for_principal,
+            ..ObjectFacts::default()
+        };
+        // Its object's own ACL may refuse it whatever the roles.
+        assert_eq!(
+            from_own_success(&granted, (10, on(false)), 80),
+            (BTreeSet::new(), None, 0, false)
+        );
+        let (permissions, source, ..) = from_own_success(&granted, (10, on(true)), 80);
+        assert_eq!(
+            (permissions.len(), source),
+            (1, Some(RequirementSource::OwnTransition))
+        );
     }
 
     #[test]
     fn an_own_success_with_the_same_grants_names_nothing() {
         assert_eq!(
-            from_own_success(&[(0, "Reader")], 10, 80),
+            from_own_success(&[(0, "Reader")], (10, ObjectFacts::default()), 80),
             (BTreeSet::new(), None, 0, false)
         );
     }
@@ -693,7 +783,7 @@ mod tests {
         let choice = BTreeSet::from(["ledger.close|ledger.export".to_string()]);
         // The data cannot tell which: the names chose nothing, confidence stays low.
         assert_eq!(
-            from_own_success(&granted, 10, 80),
+            from_own_success(&granted, (10, ObjectFacts::default()), 80),
             (choice, Some(RequirementSource::OwnTransition), 0, true)
         );
     }
@@ -720,12 +810,13 @@ mod tests {
             ["p1", "p2", "p3"].into_iter().map(success).collect();
         let assign = BTreeSet::from(["assign".to_string()]);
         assert_eq!(
-            svc_needs(&successes, &history, 100, 3),
-            (assign, Some(RequirementSource::Peers), 3, false)
+            svc_needs(&successes, &history, (100, ObjectFacts::default()), 3),
+            (assign.clone(), Some(RequirementSource::Peers), 3, false)
         );
+        // Fewer than --min-peers: only what the name singles out, by name.
         assert_eq!(
-            svc_needs(&successes, &history, 100, 4),
-            (BTreeSet::new(), None, 0, false)
+            svc_needs(&successes, &history, (100, ObjectFacts::default()), 4),
+            (assign, Some(RequirementSource::Peers), 3, true)
         );
     }
 
@@ -799,13 +890,20 @@ mod tests {
                 owner.clone()
             )
         );
-        // Two principals touching the field are too few: the field's need stays unknown.
+        // Two principals touching the field are fewer than --min-peers: only
+        // a permission that names the field, and no other does, is its need.
         successes.remove(&touching("c", "owner").0);
         successes.insert(touching("c", "note").0, touching("c", "note").1);
-        assert_eq!(
-            infer(&successes),
-            (BTreeSet::from(["prices.write".into()]), BTreeSet::new())
-        );
+        assert_eq!(infer(&successes).1, owner);
+        // A field no permission names: its need stays unknown.
+        let denied = DenialKey {
+            fields: vec!["colour".into()].into(),
+            ..denied
+        };
+        successes.insert(touching("a", "colour").0, touching("a", "colour").1);
+        let peers = EndpointPeers::new(&successes);
+        let got = requirement(&denied, &[], &catalog, &peers, &history, own.as_ref(), rule);
+        assert!(got.by_fields.is_empty());
     }
 
     #[test]
