@@ -110,6 +110,18 @@ fn ingest_paths(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    // The generated paths hold numeric ids; gateways' often look like `WO12345`.
+    let mixed: Vec<String> = (0..paths.len())
+        .map(|i| format!("/api/v1/maintenance/workorders/WO{i}/tasks/T-{}", i % 97))
+        .collect();
+    group.bench_function("template paths with mixed ids (WO12345, T-88)", |b| {
+        b.iter(|| {
+            mixed
+                .iter()
+                .map(|p| templater.template(p).0.len())
+                .sum::<usize>()
+        })
+    });
     group.finish();
 }
 

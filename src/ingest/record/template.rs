@@ -87,7 +87,40 @@ pub fn is_id_segment(segment: &str) -> bool {
     if segment.len() != 36 && !digit_or_at {
         return false;
     }
+    if let Some(id) = mixed_id_by_bytes(bytes) {
+        return id;
+    }
     !VERSION_SEGMENT.is_match(segment) && ID_SEGMENT.is_match(segment)
+}
+
+/// The commonest id shape, `WO12345`, `M-1001`, `SO_77` (letters, an optional
+/// `-` or `.`, a digit, then word characters, `.` and `-`), decided from the
+/// bytes: `Some(true)` exactly where the patterns would match it, `None` to
+/// leave every other segment to them (a test checks both agree). The two
+/// regex searches cost more than the rest of templating a path with an id.
+fn mixed_id_by_bytes(bytes: &[u8]) -> Option<bool> {
+    // `v1`, `v2beta1`: versions, for the version pattern to decide.
+    if matches!(bytes.first(), Some(b'v' | b'V')) && bytes.get(1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let prefix = bytes
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
+        .count();
+    if !bytes[..prefix].iter().any(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let mut at = prefix;
+    if matches!(bytes.get(at), Some(b'-' | b'.')) {
+        at += 1;
+    }
+    let digit = bytes.get(at).is_some_and(u8::is_ascii_digit);
+    let rest = bytes
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    (digit && rest).then_some(true)
 }
 
 /// The placeholder of a path segment that holds a secret.
@@ -455,6 +488,21 @@ mod tests {
 
     fn template(path: &str) -> (String, Option<String>) {
         Templater::default().template(path)
+    }
+
+    proptest::proptest! {
+        /// Where the byte check decides, the patterns agree.
+        #[test]
+        fn the_byte_check_agrees_with_the_patterns(
+            segment in "[A-Za-z_vV]{0,4}[-._]?[0-9vV]{0,3}[A-Za-z0-9_.,;@-]{0,6}",
+        ) {
+            if let Some(id) = mixed_id_by_bytes(segment.as_bytes()) {
+                let by_patterns = !segment.is_empty()
+                    && !VERSION_SEGMENT.is_match(&segment)
+                    && ID_SEGMENT.is_match(&segment);
+                proptest::prop_assert_eq!(id, by_patterns);
+            }
+        }
     }
 
     #[test]
