@@ -380,7 +380,11 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     let learn_templates = || -> Result<Templater> {
         let mut templater = Templater::with_patterns(&options.id_patterns)?;
         if options.learn_min_values > 0 {
-            let paths = template::sample_paths(&files, map, options.input_format, options.limits)?;
+            // Flat lines under the canonical names are read as the fast path reads them.
+            let flat = (map.is_empty() && options.input_format.may_be_generic())
+                .then_some(fold::fast::sampled_path as template::FlatPathReader);
+            let paths =
+                template::sample_paths(&files, map, options.input_format, options.limits, flat)?;
             let paths = paths.iter().map(|(path, denied)| (path.as_str(), *denied));
             templater.learn(paths, options.learn_min_values);
         }

@@ -320,6 +320,9 @@ fn every_encoding_and_compression_reads_the_same() {
 /// The fast path against the full path, through the whole of ingest.
 mod fast_path {
     use super::*;
+    use crate::ingest::record::fields::FieldMap;
+    use crate::ingest::record::formats::InputFormat;
+    use crate::ingest::source::decode::SizeLimits;
 
     /// Everything ingest keeps of the events, in a comparable form.
     fn everything(ingested: &Ingested) -> String {
@@ -335,6 +338,12 @@ mod fast_path {
     }
 
     fn both_ways(files: impl Fn() -> Vec<InputFile>) -> (String, String) {
+        // The sample templates are learned from, read both ways too.
+        let sample = |flat| {
+            let (map, format) = (FieldMap::default(), InputFormat::Auto);
+            template::sample_paths(&files(), &map, format, SizeLimits::default(), flat).unwrap()
+        };
+        assert_eq!(sample(Some(fold::fast::sampled_path)), sample(None));
         let fast = ingest(files(), &IngestOptions::default()).unwrap();
         let full = ingest(
             files(),

@@ -401,17 +401,25 @@ impl Templater {
     }
 }
 
+/// Reads a JSON line's path, and whether it was denied, without decoding it;
+/// `None` leaves the line to be decoded.
+pub(crate) type FlatPathReader = fn(&[u8]) -> Option<(String, bool)>;
+
 /// Events read, from the start of the inputs, to learn path templates from.
 const TEMPLATE_SAMPLE_EVENTS: usize = 200_000;
 
 /// The paths of the first events of the inputs, each with whether its request
 /// was denied, to learn templates from. Reading them again later costs little:
 /// they are at most a few tens of MB.
+///
+/// `flat` reads a JSON line's path and status without decoding it, where it
+/// can (the fast path's reader); other lines are decoded whole.
 pub(crate) fn sample_paths(
     files: &[InputFile],
     map: &FieldMap,
     format: InputFormat,
     limits: SizeLimits,
+    flat: Option<FlatPathReader>,
 ) -> Result<Vec<(String, bool)>> {
     let mut paths = Vec::new();
     // Not counted as progress: the main pass reads these bytes again.
@@ -424,7 +432,16 @@ pub(crate) fn sample_paths(
         let Ok(mut source) = open_source(input, &quiet, limits) else {
             continue;
         };
-        while let Some((_, record)) = source.next_record() {
+        loop {
+            let mut take = |line: &[u8]| {
+                let sampled = flat
+                    .filter(|_| paths.len() < TEMPLATE_SAMPLE_EVENTS)
+                    .and_then(|read| read(line));
+                sampled.map(|s| paths.push(s)).is_some()
+            };
+            let Some((_, record)) = source.next_record_unless(&mut take) else {
+                break;
+            };
             if paths.len() >= TEMPLATE_SAMPLE_EVENTS {
                 return Ok(paths);
             }
