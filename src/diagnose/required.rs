@@ -145,14 +145,13 @@ impl<'a> Peers<'a> {
     }
 
     /// What every peer but `principal` held at its last success, with how many
-    /// they are; `None` when they are fewer than `min_peers` or some peer's
-    /// grants are unknown: no safe inference then. When `principal` itself
-    /// succeeded, what it did not hold then is not required either.
+    /// they are (the caller weighs how few); `None` when there is none or some
+    /// peer's grants are unknown: no safe inference then. When `principal`
+    /// itself succeeded, what it did not hold then is not required either.
     fn shared_by_others(
         &self,
         principal: &str,
         history: &GrantHistory,
-        rule: PeerRule,
     ) -> Option<(BTreeSet<String>, usize)> {
         let held = self
             .held
@@ -167,7 +166,7 @@ impl<'a> Peers<'a> {
             .map(|at| history.as_of(principal, *at).map(|s| &s.grants.api));
         let others = self.last_success.len() - usize::from(as_peer.is_some());
         let unknown_others = held.unknown - usize::from(as_peer == Some(None));
-        if others < rule.min_peers.max(1) || unknown_others > 0 {
+        if others == 0 || unknown_others > 0 {
             return None;
         }
         let held_as_peer =
@@ -277,9 +276,7 @@ fn inferred_from_peers<'p>(
     let Some(endpoint) = peers.by_endpoint.get(&(&*key.method, &*key.template)) else {
         return Requirement::default();
     };
-    let any_peer = PeerRule { min_peers: 1 };
-    let Some((shared, others)) = endpoint.shared_by_others(&key.principal, history, any_peer)
-    else {
+    let Some((shared, others)) = endpoint.shared_by_others(&key.principal, history) else {
         return own_transition(key, peers, endpoint, history, own_grants);
     };
     let few = others < rule.min_peers;
@@ -341,9 +338,8 @@ fn only_one_named(
         return None;
     };
     let names_field = field.is_none_or(|field| {
-        let field = field.to_ascii_lowercase();
         one.split(['.', ':', '/', '_'])
-            .any(|part| part.eq_ignore_ascii_case(&field))
+            .any(|part| part.eq_ignore_ascii_case(field))
     });
     (named_like(&one, method, template) && names_field).then_some(one)
 }
@@ -423,10 +419,7 @@ fn by_fields(
         else {
             continue;
         };
-        let any_peer = PeerRule { min_peers: 1 };
-        let Some((shared, others)) =
-            field_peers.shared_by_others(&key.principal, history, any_peer)
-        else {
+        let Some((shared, others)) = field_peers.shared_by_others(&key.principal, history) else {
             continue;
         };
         let lacking: BTreeSet<String> = shared
