@@ -989,8 +989,8 @@ fn without_a_catalog_peers_name_a_fields_permission_and_never_one_they_co_hold_b
     assert_eq!(strings(&fix["grant_roles"]), vec!["PO Approver Admin"]);
 }
 
-/// A bundle written by hand with no catalog and one other peer: the
-/// principal's own transition (denied, granted, then the same request
+/// A bundle written by hand with no catalog and one other peer, an
+/// administrator: the principal's own transition (denied, granted, then the same request
 /// succeeding) names what the grant added, and period ids of a shape no
 /// built-in pattern knows (`2026-03`) pool its denials with the peer's
 /// successes.
@@ -1016,6 +1016,8 @@ fn without_a_catalog_its_own_success_after_a_grant_names_what_the_grant_added() 
         for (who, roles) in [
             ("close-bot", closer),
             ("fin-admin", vec!["Period Closer", "Audit Pack"]),
+            ("audit-bot", vec!["Ledger Clerk"]),
+            ("recon-bot", vec!["Ledger Clerk"]),
         ] {
             for role in roles {
                 bindings
@@ -1066,6 +1068,23 @@ fn without_a_catalog_its_own_success_after_a_grant_names_what_the_grant_added() 
                 "/fin/periods/2026-03/close",
                 200,
             ),
+            // The administrator alone succeeds on these two.
+            event(
+                6,
+                "2026-04-02T12:00:00Z",
+                "fin-admin",
+                "/fin/audit/export",
+                200,
+            ),
+            event(
+                7,
+                "2026-04-02T12:05:00Z",
+                "audit-bot",
+                "/fin/audit/export",
+                403,
+            ),
+            event(8, "2026-04-02T12:10:00Z", "fin-admin", "/gl/reconcile", 200),
+            event(9, "2026-04-02T12:15:00Z", "recon-bot", "/gl/reconcile", 403),
         ],
     );
 
@@ -1095,4 +1114,25 @@ fn without_a_catalog_its_own_success_after_a_grant_names_what_the_grant_added() 
     );
     // Nothing is left to grant, and the administrator's Audit Pack never is.
     assert!(strings(&principal(&report, "close-bot")["fix"]["grant_roles"]).is_empty());
+
+    // One peer: of what it holds, the permission the endpoint's name singles
+    // out, at low confidence; where no name fits, nothing is proposed.
+    let audit = &principal(&report, "audit-bot")["findings"][0];
+    assert_eq!(
+        (
+            &audit["cause"],
+            &audit["permission"],
+            &audit["confidence"]["level"]
+        ),
+        (
+            &Value::from("missing_permission"),
+            &Value::from("fin:Audit:Export"),
+            &Value::from("low")
+        )
+    );
+    assert_eq!(
+        findings(&report, "recon-bot"),
+        vec![("unknown".into(), None, 1)]
+    );
+    assert!(strings(&principal(&report, "recon-bot")["fix"]["grant_roles"]).is_empty());
 }
