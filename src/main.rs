@@ -55,6 +55,12 @@ enum Command {
     /// Per principal: the missing permissions, counts, endpoints, causes and the fix.
     #[command(after_help = EXIT_CODES)]
     Report(cli::report::ReportArgs),
+    /// Read one shard of the logs into a partial state, for `merge` (here or on another machine).
+    #[command(after_help = EXIT_CODES)]
+    Partial(cli::partial::PartialArgs),
+    /// The report of the logs partial states were made from: what `report` makes of them.
+    #[command(after_help = EXIT_CODES)]
+    Merge(cli::merge::MergeArgs),
     /// The failure signatures, each with an id that is the same every night.
     #[command(after_help = EXIT_CODES)]
     Signatures(cli::signatures::SignaturesArgs),
@@ -102,6 +108,8 @@ fn main() -> ExitCode {
     exit_cleanly_on_interrupt();
     let result = match cli.command {
         Command::Report(args) => cli::report::run(args),
+        Command::Partial(args) => cli::partial::run(args),
+        Command::Merge(args) => cli::merge::run(args),
         Command::Signatures(args) => cli::signatures::run(args),
         Command::Spikes(args) => cli::spikes::run(args),
         Command::Query(args) => cli::query::run(args),

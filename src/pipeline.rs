@@ -22,6 +22,30 @@ use crate::report::{self, Analysis, Partition};
 use crate::spikes::{self, DenialTimes, Evidence};
 use crate::{correlate, diagnose};
 
+/// Where a run's events come from.
+#[derive(Debug)]
+pub enum Input {
+    /// The logs, read here.
+    Logs(Vec<InputFile>),
+    /// Partial states made from them (`grantgap partial`), merged here.
+    Partials(Vec<std::path::PathBuf>),
+}
+
+impl From<Vec<InputFile>> for Input {
+    fn from(files: Vec<InputFile>) -> Self {
+        Input::Logs(files)
+    }
+}
+
+impl Input {
+    fn ingest(self, options: &IngestOptions) -> Result<Ingested> {
+        match self {
+            Input::Logs(files) => ingest::ingest(files, options),
+            Input::Partials(paths) => ingest::partial::merge(&paths, options),
+        }
+    }
+}
+
 /// How to run the pipeline.
 #[derive(Debug)]
 pub struct Options {
@@ -81,13 +105,13 @@ pub fn learn_policies(
 /// what it made of each partition to `finish` (which borrows from what ingest
 /// made, so both live here).
 pub fn run_pipeline<P, T>(
-    files: Vec<InputFile>,
+    input: impl Into<Input>,
     options: &Options,
     mut each_partition: impl FnMut(&Partition) -> Result<P>,
     finish: impl FnOnce(&Ingested, Analysis, Vec<P>) -> Result<T>,
 ) -> Result<T> {
     let mut clock = StageClock::start();
-    let mut ingested = ingest::ingest(files, &options.ingest)?;
+    let mut ingested = input.into().ingest(&options.ingest)?;
     let denials = ingested.events.take_denials()?;
     clock.lap("ingest");
     let (runs, bytes) = denials.written();
@@ -169,11 +193,11 @@ pub fn run_pipeline<P, T>(
 /// Runs the whole pipeline and returns the report with its tables (for
 /// `--export` and `grantgap query`).
 pub fn analyse_with_frames(
-    files: Vec<InputFile>,
+    input: impl Into<Input>,
     options: &Options,
 ) -> Result<(report::Report, report::frames::Frames)> {
     run_pipeline(
-        files,
+        input,
         options,
         report::frames::denials,
         |ingested, analysis, denials| {
@@ -186,9 +210,9 @@ pub fn analyse_with_frames(
 }
 
 /// Runs the whole pipeline over the inputs and returns the report.
-pub fn analyse(files: Vec<InputFile>, options: &Options) -> Result<report::Report> {
+pub fn analyse(input: impl Into<Input>, options: &Options) -> Result<report::Report> {
     run_pipeline(
-        files,
+        input,
         options,
         |_| Ok(()),
         |ingested, analysis, _| Ok(report::Report::new(ingested, analysis)),

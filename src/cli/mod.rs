@@ -5,6 +5,8 @@ pub mod config;
 pub mod eval;
 pub mod generate;
 pub mod man;
+pub mod merge;
+pub mod partial;
 pub mod policies;
 pub mod query;
 pub mod report;
@@ -170,6 +172,15 @@ fn share(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--max-skipped`: 0 turns the share off; a run that used no event still fails.
+fn max_share(share: f64) -> f64 {
+    if share == 0.0 {
+        1.0
+    } else {
+        share
+    }
+}
+
 /// `--principal`: a glob, refused at once if it is not one.
 fn principal_glob(text: &str) -> Result<glob::Pattern, String> {
     glob::Pattern::new(text).map_err(|e| format!("{e}: give a name or a glob such as svc-*"))
@@ -289,12 +300,7 @@ impl InputArgs {
                 until: self.until,
             },
             strict: self.strict,
-            // 0 turns the share off; a run that used no event still fails.
-            max_skipped: Some(if self.max_skipped == 0.0 {
-                1.0
-            } else {
-                self.max_skipped
-            }),
+            max_skipped: Some(max_share(self.max_skipped)),
             quarantine: self.quarantine.clone(),
             snapshot_at: self.snapshot_at.clone(),
             mmap: !self.no_mmap,

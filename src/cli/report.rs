@@ -19,6 +19,8 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
+use crate::cluster::suppress::Suppressions;
+use crate::pipeline::{Input, Options};
 use crate::report::emit::Emit;
 use crate::report::export::ExportFormat;
 use crate::report::{self, Format};
@@ -29,6 +31,13 @@ use super::{choice, suppressions, InputArgs, Outcome};
 pub struct ReportArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub output: ReportOutput,
+}
+
+/// What to write and where: shared with `grantgap merge`.
+#[derive(Debug, Args)]
+pub struct ReportOutput {
     /// Output format.
     #[arg(long, default_value = "table", value_parser = choice::<Format>())]
     pub format: Format,
@@ -73,67 +82,97 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> Result<Outcome> {
     let files = args.input.files()?;
-    super::check_output(args.output.as_deref())?;
-    if let Some(dir) = &args.export {
-        crate::output::check_dir(dir)?;
+    let checked = args.output.check()?;
+    let options = args.input.pipeline(checked.suppressions)?;
+    let principals = args.input.principal.clone();
+    args.output
+        .write(files.into(), &options, checked.previous, principals)
+}
+
+/// What is read before any log: a failed run has written nothing.
+pub struct Checked {
+    pub previous: Option<report::baseline::Previous>,
+    pub suppressions: Suppressions,
+}
+
+impl ReportOutput {
+    /// Checks the outputs and reads the baseline and the suppressions.
+    pub fn check(&self) -> Result<Checked> {
+        super::check_output(self.output.as_deref())?;
+        if let Some(dir) = &self.export {
+            crate::output::check_dir(dir)?;
+        }
+        let previous = (self.baseline.as_deref())
+            .map(report::baseline::Previous::load)
+            .transpose()?;
+        Ok(Checked {
+            previous,
+            suppressions: suppressions(self.suppressions.as_deref(), self.today)?,
+        })
     }
-    // Everything that can be wrong with the arguments is found before the run
-    // reads a log, so a failed run has written nothing.
-    let previous = args
-        .baseline
-        .as_deref()
-        .map(report::baseline::Previous::load)
-        .transpose()?;
-    let options = args
-        .input
-        .pipeline(suppressions(args.suppressions.as_deref(), args.today)?)?;
-    let mut report = match &args.export {
-        None => crate::pipeline::analyse(files, &options)?,
-        Some(dir) => {
-            let (report, frames) = crate::pipeline::analyse_with_frames(files, &options)?;
-            crate::output::replace_dir_atomically(dir, |staging| {
-                report::export::write(&frames, staging, args.export_format, args.partition_by_date)
+
+    /// Runs the pipeline over `input` and writes what was asked; `principals`
+    /// are those `--principal` named, for `--emit` to say which got no fix.
+    pub fn write(
+        &self,
+        input: Input,
+        options: &Options,
+        previous: Option<report::baseline::Previous>,
+        principals: Vec<glob::Pattern>,
+    ) -> Result<Outcome> {
+        let mut report = match &self.export {
+            None => crate::pipeline::analyse(input, options)?,
+            Some(dir) => {
+                let (report, frames) = crate::pipeline::analyse_with_frames(input, options)?;
+                crate::output::replace_dir_atomically(dir, |staging| {
+                    report::export::write(
+                        &frames,
+                        staging,
+                        self.export_format,
+                        self.partition_by_date,
+                    )
                     .map(|_| ())
-            })?;
-            report
+                })?;
+                report
+            }
+        };
+        if let Some(previous) = &previous {
+            report::baseline::apply(&mut report, previous)?;
+            if self.only_new {
+                report::baseline::keep_only_new(&mut report);
+            }
         }
-    };
-    if let Some(previous) = &previous {
-        report::baseline::apply(&mut report, previous)?;
-        if args.only_new {
-            report::baseline::keep_only_new(&mut report);
+        if let Some(min) = self.min_count {
+            report::keep_min_count(&mut report, min);
         }
+        if let Some(top) = self.top {
+            report::keep_top(&mut report, top);
+        }
+        super::print_skipped(&report);
+        let emit_options = report::emit::Options {
+            principals,
+            allow_risky: self.allow_risky,
+        };
+        // Rendered before anything is written: a fix that cannot be made stops the run.
+        let emitted = self
+            .emit
+            .map(|emit| report::emit::emit(&report, emit, &emit_options))
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        super::write_output(self.output.as_deref(), |out| match &emitted {
+            Some(emitted) => out.write_all(emitted.text.as_bytes()),
+            None => report::write(&report, self.format, out),
+        })?;
+        let left_out = emitted.map(|e| e.warnings).unwrap_or_default();
+        // Refused and skipped grants change what the fix does: said on stderr, not only in a YAML comment.
+        for warning in &left_out {
+            eprintln!("grantgap: --emit: {warning}");
+        }
+        let new = report.baseline.as_ref().is_some_and(|b| b.has_new());
+        Ok(if new {
+            Outcome::NewDenials
+        } else {
+            Outcome::Done
+        })
     }
-    if let Some(min) = args.min_count {
-        report::keep_min_count(&mut report, min);
-    }
-    if let Some(top) = args.top {
-        report::keep_top(&mut report, top);
-    }
-    super::print_skipped(&report);
-    let emit_options = report::emit::Options {
-        principals: args.input.principal.clone(),
-        allow_risky: args.allow_risky,
-    };
-    // Rendered before anything is written: a fix that cannot be made stops the run.
-    let emitted = args
-        .emit
-        .map(|emit| report::emit::emit(&report, emit, &emit_options))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    super::write_output(args.output.as_deref(), |out| match &emitted {
-        Some(emitted) => out.write_all(emitted.text.as_bytes()),
-        None => report::write(&report, args.format, out),
-    })?;
-    let left_out = emitted.map(|e| e.warnings).unwrap_or_default();
-    // Refused and skipped grants change what the fix does: said on stderr, not only in a YAML comment.
-    for warning in &left_out {
-        eprintln!("grantgap: --emit: {warning}");
-    }
-    let new = report.baseline.as_ref().is_some_and(|b| b.has_new());
-    Ok(if new {
-        Outcome::NewDenials
-    } else {
-        Outcome::Done
-    })
 }

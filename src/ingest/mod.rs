@@ -6,6 +6,7 @@
 //! are read whole, first, because the event groups are cut at snapshot instants.
 
 pub(crate) mod fold;
+pub mod partial;
 pub(crate) mod record;
 pub(crate) mod source;
 
@@ -351,60 +352,108 @@ impl std::error::Error for UnusableInput {}
 pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested> {
     let total_bytes = files.iter().map(InputFile::size).sum();
     let progress = progress_bar(total_bytes, options.progress);
-    let map = &options.field_map;
+    // Both read on one core each (0.1 and 0.45 s before a 2 GB corpus), and
+    // neither needs the other.
+    let (tables, templater) = rayon::join(
+        || read_tables(&files, options, &progress),
+        || learn_templates(&files, options),
+    );
+    let (tables, templater) = (tables?, templater?);
+    let events = read_events(&files, options, &tables, &templater, &progress, |units| {
+        vec![true; units.len()]
+    })?;
+    progress.finish_and_clear();
+    finish(files, options, tables, events, learned(&templater))
+}
 
+/// The small tables as read, with what reading them skipped.
+struct Tables {
+    tokens: Vec<Token>,
+    /// With the role changes that cut denial groups ([`timeline::with_role_changes`]).
+    bindings: Vec<RoleBinding>,
+    roles: Vec<RoleDef>,
+    policies: Vec<Policy>,
+    stats: BTreeMap<Table, TableStats>,
+    bad: Vec<BadRecord>,
+    quarantine: Option<Vec<fold::aggregate::Quarantined>>,
+}
+
+/// Reads the small tables (tokens, role snapshots, roles, policies, IAM state).
+fn read_tables(
+    files: &[InputFile],
+    options: &IngestOptions,
+    progress: &ProgressBar,
+) -> Result<Tables> {
     // The field map renames event fields only: the small tables are written for
     // grantgap and use the canonical names.
     let canonical = FieldMap::default();
     let mut small = SmallTables {
-        files: &files,
+        files,
         map: &canonical,
-        progress: &progress,
+        progress,
         stats: BTreeMap::new(),
         bad: Vec::new(),
         quarantine: options.quarantine.as_ref().map(|_| Vec::new()),
         limits: options.limits,
         snapshot_at: &options.snapshot_at,
     };
-    let read_small_tables = || -> Result<_> {
-        let tokens = small.read(Table::Tokens, tables::token_from_record)?;
-        let bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
-        let roles = small.read(Table::Roles, tables::role_from_record)?;
-        let policies = small.read(Table::Policies, tables::policy_from_record)?;
-        let (rbac_roles, rbac_bindings) = small.read_rbac()?;
-        let (mut roles, mut bindings) = (roles, bindings);
-        roles.extend(rbac_roles);
-        bindings.extend(rbac_bindings);
-        Ok((tokens, bindings, roles, policies))
-    };
-    let learn_templates = || -> Result<Templater> {
-        let mut templater = Templater::with_patterns(&options.id_patterns)?;
-        if options.learn_min_values > 0 {
-            // Flat lines under the canonical names are read as the fast path reads them.
-            let flat = (map.is_empty() && options.input_format.may_be_generic())
-                .then_some(fold::fast::sampled_path as template::FlatPathReader);
-            let paths =
-                template::sample_paths(&files, map, options.input_format, options.limits, flat)?;
-            let paths = paths.iter().map(|(path, denied)| (path.as_str(), *denied));
-            templater.learn(paths, options.learn_min_values);
-        }
-        Ok(templater)
-    };
-    // Both read on one core each (0.1 and 0.45 s before a 2 GB corpus), and
-    // neither needs the other.
-    let (small_tables, templater) = rayon::join(read_small_tables, learn_templates);
-    let (tokens, bindings, roles, policies) = small_tables?;
-    let templater = templater?;
-    let SmallTables {
-        mut stats,
-        mut bad,
-        quarantine: small_quarantine,
-        ..
-    } = small;
-
+    let tokens = small.read(Table::Tokens, tables::token_from_record)?;
+    let mut bindings = small.read(Table::RoleSnapshots, tables::binding_from_record)?;
+    let mut roles = small.read(Table::Roles, tables::role_from_record)?;
+    let policies = small.read(Table::Policies, tables::policy_from_record)?;
+    let (rbac_roles, rbac_bindings) = small.read_rbac()?;
+    roles.extend(rbac_roles);
+    bindings.extend(rbac_bindings);
     let bindings = timeline::with_role_changes(bindings, &roles);
-    let timeline = Timeline::new(&bindings, &tokens, options.propagation_window);
+    Ok(Tables {
+        tokens,
+        bindings,
+        roles,
+        policies,
+        stats: small.stats,
+        bad: small.bad,
+        quarantine: small.quarantine,
+    })
+}
 
+/// The id patterns, and the parameters learned from a sample of the paths:
+/// the same sample, from the start of the inputs, whichever share of them is
+/// read next.
+fn learn_templates(files: &[InputFile], options: &IngestOptions) -> Result<Templater> {
+    let mut templater = Templater::with_patterns(&options.id_patterns)?;
+    if options.learn_min_values > 0 {
+        let map = &options.field_map;
+        // Flat lines under the canonical names are read as the fast path reads them.
+        let flat = (map.is_empty() && options.input_format.may_be_generic())
+            .then_some(fold::fast::sampled_path as template::FlatPathReader);
+        let paths = template::sample_paths(files, map, options.input_format, options.limits, flat)?;
+        let paths = paths.iter().map(|(path, denied)| (path.as_str(), *denied));
+        templater.learn(paths, options.learn_min_values);
+    }
+    Ok(templater)
+}
+
+/// The learned parameters as the report lists them.
+fn learned(templater: &Templater) -> Vec<String> {
+    templater
+        .learned()
+        .into_iter()
+        .map(|p| format!("{p}/{{id}}"))
+        .collect()
+}
+
+/// Reads the events of the units `pick` chooses, given each unit's bytes in
+/// the order every run cuts them, into aggregates.
+fn read_events(
+    files: &[InputFile],
+    options: &IngestOptions,
+    tables: &Tables,
+    templater: &Templater,
+    progress: &ProgressBar,
+    pick: impl FnOnce(&[u64]) -> Vec<bool>,
+) -> Result<Aggregates> {
+    let map = &options.field_map;
+    let timeline = Timeline::new(&tables.bindings, &tables.tokens, options.propagation_window);
     let units = event_units(
         files
             .iter()
@@ -412,13 +461,21 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
             .filter(|(_, f)| f.table == Table::Events),
         options.range_bytes,
     );
-    let seen = Arc::new(SeenObjects::for_objects(expected_events(&files)));
+    let picked = pick(&partial::unit_weights(&units, files));
+    let units: Vec<_> = units
+        .into_iter()
+        .zip(picked)
+        .filter_map(|(unit, read)| read.then_some(unit))
+        .collect();
+    // Sized from all the inputs, not the units read: every share of one set
+    // of inputs makes filters of one size, which merge.
+    let seen = Arc::new(SeenObjects::for_objects(expected_events(files)));
     let reader = EventReader {
-        files: &files,
+        files,
         map,
-        progress: &progress,
+        progress,
         timeline: &timeline,
-        templater: &templater,
+        templater,
         format: options.input_format,
         samples_per_group: options.samples_per_group,
         seen: &seen,
@@ -461,13 +518,32 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     for agg in per_thread {
         events = events.merge(agg?);
     }
-    progress.finish_and_clear();
     clock.lap("ingest: read events");
-    drop(seen);
     if let Some(rows) = &mut events.rows {
         rows.sort_unstable_by_key(|r| r.position);
     }
+    Ok(events)
+}
 
+/// Checks what was read (`--strict`, `--max-skipped`), writes the quarantine,
+/// and hands on what ingest made.
+fn finish(
+    files: Vec<InputFile>,
+    options: &IngestOptions,
+    tables: Tables,
+    events: Aggregates,
+    learned_templates: Vec<String>,
+) -> Result<Ingested> {
+    let Tables {
+        tokens,
+        bindings,
+        roles,
+        policies,
+        mut stats,
+        mut bad,
+        quarantine: small_quarantine,
+    } = tables;
+    let mut events = events;
     stats.insert(Table::Events, events.stats.clone());
     bad.extend(events.bad.iter().cloned());
     bad.sort();
@@ -512,11 +588,6 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         };
         UnusableInput::check(&stats[&Table::Events], barren, max_share, example_of)?;
     }
-    let learned_templates = templater
-        .learned()
-        .into_iter()
-        .map(|p| format!("{p}/{{id}}"))
-        .collect();
     Ok(Ingested {
         learned_templates,
         propagation_window: options.propagation_window,

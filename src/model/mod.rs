@@ -28,6 +28,15 @@ pub enum Table {
 }
 
 impl Table {
+    pub const ALL: [Table; 6] = [
+        Table::Events,
+        Table::Tokens,
+        Table::RoleSnapshots,
+        Table::Roles,
+        Table::Policies,
+        Table::Rbac,
+    ];
+
     /// The name used in bundle file names (`tokens.jsonl`) and in messages.
     pub fn name(self) -> &'static str {
         match self {

@@ -413,6 +413,11 @@ impl Aggregates {
         self
     }
 
+    /// Adds denial groups already on disk, in key order (a partial state's).
+    pub(crate) fn add_run(&mut self, run: Run) {
+        self.runs.push(run);
+    }
+
     /// Writes the denial groups out as a run (`crate::ingest::fold::spill`) once there are
     /// `limit` or more, and starts again with none: call between units of input.
     pub fn spill_if_full(&mut self, limit: usize) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@
 //! blocked filter with atomic inserts, hence this one.
 
 use std::hash::{BuildHasher, Hash};
+use std::io::{self, Read, Write};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -264,6 +265,68 @@ impl SeenObjects {
         self.by_anyone.union(&other.by_anyone);
         self.by_principal.union(&other.by_principal);
     }
+
+    /// Writes both filters for a partial state: the bits of one, then each
+    /// filter's words (little-endian), zstd-compressed behind their length.
+    /// A filter is mostly zeros until it fills: 2 MiB of bits with a few
+    /// thousand objects compress to a few KB.
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(&(self.bits() as u64).to_le_bytes())?;
+        for filter in [&self.by_anyone, &self.by_principal] {
+            let mut words = Vec::with_capacity(filter.num_bits() / 8);
+            for block in filter.blocks.iter() {
+                for word in &block.0 {
+                    words.extend_from_slice(&word.load(Relaxed).to_le_bytes());
+                }
+            }
+            let packed = zstd::bulk::compress(&words, 1)?;
+            out.write_all(&(packed.len() as u64).to_le_bytes())?;
+            out.write_all(&packed)?;
+        }
+        Ok(())
+    }
+
+    /// Reads back what [`SeenObjects::write_to`] wrote.
+    pub(crate) fn read_from(input: &mut impl Read) -> io::Result<Self> {
+        let mut word = [0u8; 8];
+        input.read_exact(&mut word)?;
+        let bits = u64::from_le_bytes(word);
+        let bits = usize::try_from(bits)
+            .ok()
+            .filter(|b| b.is_power_of_two() && (MIN_BITS..=MAX_BITS).contains(b))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("a filter of {bits} bits"),
+                )
+            })?;
+        let mut read_filter = || -> io::Result<BlockedFilter> {
+            input.read_exact(&mut word)?;
+            let len = u64::from_le_bytes(word);
+            let mut packed = Vec::new();
+            input.take(len).read_to_end(&mut packed)?;
+            let words = zstd::bulk::decompress(&packed, bits / 8)?;
+            if words.len() != bits / 8 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a filter shorter than its size",
+                ));
+            }
+            let filter = BlockedFilter::with_bits(bits);
+            let mut chunks = words.chunks_exact(8);
+            for block in filter.blocks.iter() {
+                for (slot, bytes) in block.0.iter().zip(&mut chunks) {
+                    let bytes = bytes.try_into().expect("chunks of 8");
+                    slot.store(u64::from_le_bytes(bytes), Relaxed);
+                }
+            }
+            Ok(filter)
+        };
+        Ok(SeenObjects {
+            by_anyone: read_filter()?,
+            by_principal: read_filter()?,
+        })
+    }
 }
 
 /// Past this false-positive rate of the filters, the report says so: the rate ingest's filters are sized to stay under.
@@ -307,6 +370,25 @@ mod tests {
         assert!(a.by_principal("svc-b", "/m/{id}", "M-2"));
         assert!(!a.by_principal("svc-a", "/m/{id}", "M-2"));
         assert!(!a.by_anyone("/m/{id}", "M-3"));
+    }
+
+    #[test]
+    fn filters_read_back_as_written() {
+        let a = SeenObjects::for_objects(3_000_000);
+        for i in 0..5_000 {
+            a.insert(&format!("svc-{}", i % 7), "/m/{id}", &format!("M-{i}"));
+        }
+        let mut bytes = Vec::new();
+        a.write_to(&mut bytes).unwrap();
+        // Sparse filters compress: 2 x 4 MiB of bits here.
+        assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
+        let b = SeenObjects::read_from(&mut bytes.as_slice()).unwrap();
+        assert_eq!(b.bits(), a.bits());
+        assert!(b.by_principal("svc-3", "/m/{id}", "M-3"));
+        assert!(!b.by_anyone("/m/{id}", "M-5000"));
+        assert_eq!(b.false_positive_rate(), a.false_positive_rate());
+        let cut = &bytes[..bytes.len() - 1];
+        assert!(SeenObjects::read_from(&mut &cut[..]).is_err());
     }
 
     #[test]

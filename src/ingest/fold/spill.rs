@@ -39,6 +39,14 @@ pub(super) type ReadGroup = (Box<DenialKey>, ByObject);
 #[derive(Debug)]
 pub struct Run(File, u64);
 
+impl Run {
+    /// The groups from `file`'s position to its end, `bytes` long: the
+    /// denial groups of a partial state (`crate::ingest::partial`).
+    pub(crate) fn from_position(file: File, bytes: u64) -> Run {
+        Run(file, bytes)
+    }
+}
+
 /// Sorts `groups` by key and writes them into a new temporary file.
 pub(super) fn write_run(mut groups: Vec<ReadGroup>) -> Result<Run> {
     groups.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -62,44 +70,53 @@ pub(super) fn write_run(mut groups: Vec<ReadGroup>) -> Result<Run> {
 }
 
 /// Writes the parts of a group, little-endian, lengths as `u32`, an absent value
-/// as a 0 byte and a present one as a 1 byte before it.
-struct Encoder<W: Write>(W);
+/// as a 0 byte and a present one as a 1 byte before it. A partial state
+/// writes its other parts the same way.
+pub(crate) struct Encoder<W: Write>(pub(crate) W);
 
 impl<W: Write> Encoder<W> {
-    fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
+    pub(crate) fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
         self.0.write_all(b)
     }
 
-    fn len(&mut self, n: usize) -> io::Result<()> {
+    pub(crate) fn len(&mut self, n: usize) -> io::Result<()> {
         let n = u32::try_from(n).map_err(|_| io::Error::other("a list of 2^32 items"))?;
         self.bytes(&n.to_le_bytes())
     }
 
-    fn str(&mut self, s: &str) -> io::Result<()> {
+    pub(crate) fn u64(&mut self, n: u64) -> io::Result<()> {
+        self.bytes(&n.to_le_bytes())
+    }
+
+    pub(crate) fn str(&mut self, s: &str) -> io::Result<()> {
         self.len(s.len())?;
         self.bytes(s.as_bytes())
     }
 
-    fn present(&mut self, present: bool) -> io::Result<()> {
+    pub(crate) fn present(&mut self, present: bool) -> io::Result<()> {
         self.bytes(&[u8::from(present)])
     }
 
-    fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
+    pub(crate) fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
         self.present(s.is_some())?;
         s.map_or(Ok(()), |s| self.str(s))
     }
 
-    fn list(&mut self, items: &[String]) -> io::Result<()> {
+    pub(crate) fn list(&mut self, items: &[impl AsRef<str>]) -> io::Result<()> {
         self.len(items.len())?;
-        items.iter().try_for_each(|s| self.str(s))
+        items.iter().try_for_each(|s| self.str(s.as_ref()))
+    }
+
+    pub(crate) fn position(&mut self, p: Position) -> io::Result<()> {
+        self.bytes(&(p.file() as u32).to_le_bytes())?;
+        self.bytes(&(p.unit() as u32).to_le_bytes())?;
+        self.bytes(&p.line.to_le_bytes())
     }
 
     fn sample(&mut self, s: &Sample) -> io::Result<()> {
         self.bytes(&s.ts.to_le_bytes())?;
         self.opt_str(s.request_id.as_deref())?;
-        self.bytes(&(s.position.file() as u32).to_le_bytes())?;
-        self.bytes(&(s.position.unit() as u32).to_le_bytes())?;
-        self.bytes(&s.position.line.to_le_bytes())
+        self.position(s.position)
     }
 
     fn denials(&mut self, g: &DenialGroup) -> io::Result<()> {
@@ -150,8 +167,12 @@ impl<W: Write> Encoder<W> {
         }
         self.bytes(&k.segment.to_le_bytes())?;
         self.present(k.after_token_expiry)?;
+        // In the objects' order, not the order they were first read in: one
+        // share of the inputs read twice writes the same bytes.
+        let mut objects: Vec<_> = objects.iter().collect();
+        objects.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         self.len(objects.len())?;
-        for (object, denials) in objects.iter() {
+        for (object, denials) in objects {
             self.opt_str(object.map(CompactString::as_str))?;
             match denials {
                 ObjectDenials::Once(sample) => {
@@ -169,46 +190,54 @@ impl<W: Write> Encoder<W> {
 }
 
 /// Reads back what [`Encoder`] wrote, sharing repeated strings again.
-struct Decoder<R: BufRead> {
-    input: R,
+pub(crate) struct Decoder<R: BufRead> {
+    pub(crate) input: R,
     interner: Interner,
     sample_limit: usize,
 }
 
 impl<R: BufRead> Decoder<R> {
-    fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+    pub(crate) fn new(input: R, sample_limit: usize) -> Self {
+        Decoder {
+            input,
+            interner: Interner::default(),
+            sample_limit,
+        }
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
         let mut b = [0; N];
         self.input.read_exact(&mut b)?;
         Ok(b)
     }
 
-    fn u8(&mut self) -> io::Result<u8> {
+    pub(crate) fn u8(&mut self) -> io::Result<u8> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u32(&mut self) -> io::Result<u32> {
+    pub(crate) fn u32(&mut self) -> io::Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> io::Result<u64> {
+    pub(crate) fn u64(&mut self) -> io::Result<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> io::Result<i64> {
+    pub(crate) fn i64(&mut self) -> io::Result<i64> {
         Ok(i64::from_le_bytes(self.array()?))
     }
 
-    fn present(&mut self) -> io::Result<bool> {
+    pub(crate) fn present(&mut self) -> io::Result<bool> {
         Ok(self.u8()? != 0)
     }
 
-    fn string(&mut self) -> io::Result<String> {
+    pub(crate) fn string(&mut self) -> io::Result<String> {
         let mut b = vec![0; self.u32()? as usize];
         self.input.read_exact(&mut b)?;
         String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
-    fn shared(&mut self) -> io::Result<Shared<str>> {
+    pub(crate) fn shared(&mut self) -> io::Result<Shared<str>> {
         let s = self.string()?;
         Ok(self.interner.string(s))
     }
@@ -217,25 +246,33 @@ impl<R: BufRead> Decoder<R> {
         self.present()?.then(|| self.shared()).transpose()
     }
 
+    pub(crate) fn opt_string(&mut self) -> io::Result<Option<String>> {
+        self.present()?.then(|| self.string()).transpose()
+    }
+
     fn opt_compact(&mut self) -> io::Result<Option<CompactString>> {
         self.present()?
             .then(|| self.string().map(CompactString::from))
             .transpose()
     }
 
-    fn list(&mut self) -> io::Result<Vec<String>> {
+    pub(crate) fn list(&mut self) -> io::Result<Vec<String>> {
         (0..self.u32()?).map(|_| self.string()).collect()
+    }
+
+    pub(crate) fn position(&mut self) -> io::Result<Position> {
+        let (file, unit) = (self.u32()?, self.u32()?);
+        let line = self.u64()?;
+        Ok(Position::new(file as usize, unit as usize, line))
     }
 
     fn sample(&mut self) -> io::Result<Sample> {
         let ts = self.i64()?;
         let request_id = self.opt_compact()?;
-        let (file, unit) = (self.u32()?, self.u32()?);
-        let line = self.u64()?;
         Ok(Sample {
             ts,
             request_id,
-            position: Position::new(file as usize, unit as usize, line),
+            position: self.position()?,
         })
     }
 
@@ -366,11 +403,10 @@ impl MergedDenials {
         let written = (runs.len(), runs.iter().map(|run| run.1).sum());
         let mut sources = vec![Source::Memory(memory.into_iter())];
         sources.extend(runs.into_iter().map(|Run(file, _)| {
-            Source::Run(Decoder {
-                input: BufReader::with_capacity(1 << 20, file),
-                interner: Interner::default(),
+            Source::Run(Decoder::new(
+                BufReader::with_capacity(1 << 20, file),
                 sample_limit,
-            })
+            ))
         }));
         let mut merged = MergedDenials {
             written,
@@ -397,6 +433,17 @@ impl MergedDenials {
             self.heads.push(Reverse((key, i)));
         }
         Ok(())
+    }
+
+    /// Writes every group left, in key order, as a run holds them; returns
+    /// how many there were.
+    pub(crate) fn write_to(mut self, out: &mut Encoder<impl Write>) -> Result<u64> {
+        let mut groups = 0;
+        while let Some((key, objects)) = self.next_group()? {
+            out.group(&key, &objects)?;
+            groups += 1;
+        }
+        Ok(groups)
     }
 
     /// The group of the smallest key left, folded from every source that has it.

@@ -84,6 +84,14 @@ impl FieldMap {
         self.paths.is_empty()
     }
 
+    /// The mappings, canonical name first, in order.
+    pub fn pairs(&self) -> std::collections::BTreeMap<&str, &str> {
+        self.paths
+            .iter()
+            .map(|(c, s)| (c.as_str(), s.as_str()))
+            .collect()
+    }
+
     /// Adds the mappings of `other`, which win over these.
     pub fn extend(&mut self, other: FieldMap) {
         self.paths.extend(other.paths);
