@@ -27,8 +27,12 @@ use crate::{correlate, diagnose};
 pub enum Input {
     /// The logs, read here.
     Logs(Vec<InputFile>),
-    /// Partial states made from them (`grantgap partial`), merged here.
-    Partials(Vec<std::path::PathBuf>),
+    /// Partial states made from them (`grantgap partial`), merged here:
+    /// with a window, those of the runs whose newest event is within it.
+    Partials {
+        paths: Vec<std::path::PathBuf>,
+        window: Option<crate::model::Millis>,
+    },
 }
 
 impl From<Vec<InputFile>> for Input {
@@ -41,7 +45,7 @@ impl Input {
     fn ingest(self, options: &IngestOptions) -> Result<Ingested> {
         match self {
             Input::Logs(files) => ingest::ingest(files, options),
-            Input::Partials(paths) => ingest::partial::merge(&paths, options),
+            Input::Partials { paths, window } => ingest::partial::merge(&paths, options, window),
         }
     }
 }

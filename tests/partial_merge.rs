@@ -91,7 +91,10 @@ fn shards_merged_in_any_order_and_grouping_make_the_report_of_all_the_logs() {
     let run = merge(&[&parts[0], &parts[2], &parts[3]], &["--format", "json"]);
     assert_eq!(run.status.code(), Some(1));
     let said = String::from_utf8_lossy(&run.stderr);
-    assert!(said.contains("3 of 4 shards (missing: 1)"), "{said}");
+    assert!(
+        said.contains("3 of 4 shards") && said.contains("(missing: 1)"),
+        "{said}"
+    );
     // A shard merged twice would count its denials twice: refused.
     let run = merge(&[&parts[0], &pair, &parts[2]], &[]);
     assert_eq!(run.status.code(), Some(1));
@@ -163,4 +166,96 @@ fn partials_read_with_other_options_are_refused_naming_the_option() {
     ]);
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).contains("an index below it"));
+}
+
+#[test]
+fn nightly_partials_merge_into_the_report_of_the_month_and_a_window_keeps_the_last_nights() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("month");
+    stdout_of(&[
+        "generate",
+        "--out",
+        corpus.to_str().unwrap(),
+        "--events",
+        "30000",
+        "--principals",
+        "40",
+        "--seed",
+        "6",
+        "--days",
+        "30",
+        "--files",
+        "30",
+    ]);
+    let logs = corpus.join("logs");
+    let table = |name: &str| logs.join(name).to_str().unwrap().to_string();
+    let tables = [
+        "--tokens".to_string(),
+        table("tokens.jsonl"),
+        "--role-snapshots".into(),
+        table("role_snapshots.jsonl"),
+        "--roles".into(),
+        table("roles.jsonl"),
+        "--policies".into(),
+        table("policies.jsonl"),
+    ];
+    let mut nights: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .filter(|p| p.contains("/events"))
+        .collect();
+    nights.sort();
+    assert_eq!(nights.len(), 30);
+    // One partial a night, in the layout the README gives.
+    let state = dir.path().join("state");
+    let mut parts = Vec::new();
+    for (day, night) in nights.iter().enumerate() {
+        let folder = state.join(format!("date=2026-11-{:02}", day + 1));
+        std::fs::create_dir_all(&folder).unwrap();
+        let part = folder.join("part-0");
+        let mut args = vec!["partial", night.as_str()];
+        args.extend(tables.iter().map(String::as_str));
+        args.extend(["-o", part.to_str().unwrap()]);
+        stdout_of(&args);
+        parts.push(part);
+    }
+    let report_of = |nights: &[String]| {
+        let mut args = vec!["report"];
+        args.extend(nights.iter().map(String::as_str));
+        args.extend(tables.iter().map(String::as_str));
+        args.extend(["--format", "json"]);
+        stdout_of(&args)
+    };
+    let month = report_of(&nights);
+    let all: Vec<&Path> = parts.iter().map(|p| p.as_path()).collect();
+    let merged = merge(&all, &["--window", "30d", "--format", "json"]);
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert!(String::from_utf8(merged.stdout).unwrap() == month);
+
+    // The last week: the nights whose newest event is within 7 days of the newest.
+    let merged = merge(&all, &["--window", "7d", "--format", "json"]);
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let said = String::from_utf8_lossy(&merged.stderr);
+    let left_out: usize = said
+        .split("left out ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of partials left out: {said}"));
+    assert!((21..=23).contains(&left_out), "{said}");
+    let week = report_of(&nights[left_out..]);
+    assert!(String::from_utf8(merged.stdout).unwrap() == week);
+
+    // A night merged twice would count its events twice: refused.
+    let run = merge(&[&parts[3], &parts[3]], &[]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("both hold shard 0"));
 }

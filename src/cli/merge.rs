@@ -1,12 +1,14 @@
 //! `grantgap merge`: the report of the logs that partial states were made
 //! from, byte for byte what `grantgap report` makes of those logs.
 //!
-//! Usage: grantgap merge <PART>... [--strict] [--max-skipped 5%] [--min-peers 3]
+//! Usage: grantgap merge <PART>... [--window 90d] [--strict] [--max-skipped 5%] [--min-peers 3]
 //!        [report options: --format, -o, --baseline, --emit, --export, ...]
 //! or:    grantgap merge <PART>... --partial FILE
 //!
 //! Partials merge in any order and grouping: `--partial` writes the merge of
-//! some of them as one partial, to merge with the rest later. The options
+//! some of them as one partial, to merge with the rest later. Partials of
+//! other inputs (one per night) merge into the report of all their logs, and
+//! `--window` keeps the last nights of them. The options
 //! that changed what was read come from the partials, which must agree on
 //! them; the small tables (tokens, roles, snapshots, policies) are read again
 //! from where the partials read them.
@@ -36,6 +38,10 @@ pub struct MergeArgs {
     /// Stop with exit code 5 if more than this share of events was skipped (as for report).
     #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = super::share)]
     pub max_skipped: f64,
+    /// Only the partials whose run's newest event is within this of the newest of all
+    /// (e.g. 90d over nightly partials); the others are left out and counted on stderr.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub window: Option<std::time::Duration>,
     /// Fewest succeeding peers from which a required permission is inferred.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub min_peers: usize,
@@ -63,10 +69,10 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
     options.diagnose.min_peers = args.min_peers;
     options.ingest.strict = args.strict;
     options.ingest.max_skipped = Some(super::max_share(args.max_skipped));
-    args.output.write(
-        Input::Partials(args.parts),
-        &options,
-        checked.previous,
-        Vec::new(),
-    )
+    let input = Input::Partials {
+        paths: args.parts,
+        window: args.window.map(super::millis),
+    };
+    args.output
+        .write(input, &options, checked.previous, Vec::new())
 }

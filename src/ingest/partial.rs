@@ -68,12 +68,23 @@ struct Header {
     grantgap: String,
     /// The options that decide what reading makes, named as the flags are.
     read_with: ReadOptions,
-    /// Every input of the run, in the order that numbers them.
+    /// Every input of its runs, in the order that numbers them.
     inputs: Vec<InputEntry>,
-    shard_count: usize,
-    /// The shards this state holds: one, or several once merged.
-    shards: Vec<usize>,
+    /// The runs whose shards it holds: one, or more once partials of other
+    /// inputs (other nights) are merged in.
+    runs: Vec<RunShards>,
     learned_templates: Vec<String>,
+    /// The first and last time of an event read, in ms since the epoch.
+    span: Option<(Millis, Millis)>,
+}
+
+/// The shards of one run: `partial` over one list of inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunShards {
+    /// The run's inputs, by their index in the header's.
+    inputs: Vec<usize>,
+    shard_count: usize,
+    shards: Vec<usize>,
 }
 
 /// One input as the partial found it.
@@ -203,12 +214,9 @@ pub fn write_partial(
     shard: Shard,
     out: &Path,
 ) -> Result<(u64, u64)> {
-    let (header, events) = read_share(files, options, |weights| shard.reads(weights))?;
-    let header = Header {
-        shards: vec![shard.index],
-        shard_count: shard.count,
-        ..header
-    };
+    let (mut header, events) = read_share(files, options, |weights| shard.reads(weights))?;
+    header.runs[0].shard_count = shard.count;
+    header.runs[0].shards = vec![shard.index];
     let read = events.stats.read;
     let groups = write(out, &header, events)?;
     Ok((read, groups))
@@ -239,31 +247,50 @@ fn read_share(
         grantgap: env!("CARGO_PKG_VERSION").to_string(),
         read_with: ReadOptions::of(options),
         inputs: files.iter().map(InputEntry::of).collect::<Result<_>>()?,
-        shard_count: 1,
-        shards: Vec::new(),
+        runs: vec![RunShards {
+            inputs: (0..files.len()).collect(),
+            shard_count: 1,
+            shards: Vec::new(),
+        }],
         learned_templates: super::learned(&templater),
+        span: None,
     };
     Ok((header, events))
 }
 
 /// Merges the partial states at `paths` into what ingest hands on, as
-/// `ingest` would have made it from all their inputs. The small tables are
-/// read again from where the partials read them; `options` gives how the
-/// merged events are judged (`--strict`, `--max-skipped`, `--quarantine`).
-pub fn merge(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingested> {
-    let (header, events) = merge_states(paths)?;
-    let missing: Vec<String> = (0..header.shard_count)
-        .filter(|i| !header.shards.contains(i))
-        .map(|i| i.to_string())
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "the partial states hold {} of {} shards (missing: {}): merge every shard's \
-             partial, or write the merge of these with --partial to add the rest later",
-            header.shards.len(),
-            header.shard_count,
-            missing.join(", ")
-        );
+/// `ingest` would have made it from all their inputs; with `window`, only
+/// the runs whose newest event is within it of the newest of all. The small
+/// tables are read again from where the partials read them; `options` gives
+/// how the merged events are judged (`--strict`, `--max-skipped`).
+pub fn merge(
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    window: Option<Millis>,
+) -> Result<Ingested> {
+    let paths = within(paths, window)?;
+    let (header, events) = merge_states(&paths)?;
+    for run in &header.runs {
+        let missing: Vec<String> = (0..run.shard_count)
+            .filter(|i| !run.shards.contains(i))
+            .map(|i| i.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let first = &header.inputs[run.inputs[0]];
+            bail!(
+                "the partial states hold {} of {} shards of the run over {}{} (missing: {}): \
+                 merge every shard's partial, or write the merge of these with --partial to add \
+                 the rest later",
+                run.shards.len(),
+                run.shard_count,
+                first.path.as_deref().unwrap_or("<stdin>"),
+                match run.inputs.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more inputs", n - 1),
+                },
+                missing.join(", ")
+            );
+        }
     }
     let files = (header.inputs.iter())
         .map(InputEntry::file)
@@ -296,6 +323,50 @@ pub fn merge(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingested> {
     super::finish(files, &options, tables, events, header.learned_templates)
 }
 
+/// The partials whose runs' newest event lies within `window` of the newest
+/// of all (all of them without a window); says on stderr how many it left out.
+fn within(paths: &[PathBuf], window: Option<Millis>) -> Result<Vec<PathBuf>> {
+    let Some(window) = window else {
+        return Ok(paths.to_vec());
+    };
+    // Partials of one set of runs (named by their inputs) are kept or left
+    // out together: the newest event of any, and the files.
+    type RunsNamed = Vec<Vec<String>>;
+    let mut runs: BTreeMap<RunsNamed, (Option<Millis>, Vec<PathBuf>)> = BTreeMap::new();
+    for path in paths {
+        let header = read_header(path)?;
+        let key = (header.runs.iter())
+            .map(|run| {
+                let names = run.inputs.iter().map(|&i| header.inputs[i].path.clone());
+                names.map(Option::unwrap_or_default).collect()
+            })
+            .collect();
+        let entry = runs.entry(key).or_default();
+        entry.0 = entry.0.max(header.span.map(|(_, last)| last));
+        entry.1.push(path.clone());
+    }
+    let newest = runs.values().filter_map(|(last, _)| *last).max();
+    let Some(newest) = newest else {
+        return Ok(paths.to_vec());
+    };
+    let mut kept = Vec::new();
+    let mut left_out = 0;
+    for (last, files) in runs.into_values() {
+        if last.is_none_or(|last| last >= newest.saturating_sub(window)) {
+            kept.extend(files);
+        } else {
+            left_out += files.len();
+        }
+    }
+    if left_out > 0 {
+        eprintln!(
+            "grantgap: --window: left out {left_out} partial states whose newest event is older than the window"
+        );
+    }
+    kept.sort();
+    Ok(kept)
+}
+
 /// Merges the partial states at `paths` into one, written to `out`: what
 /// merging them all with others later gives, in any grouping.
 pub fn merge_into(paths: &[PathBuf], out: &Path) -> Result<u64> {
@@ -303,83 +374,167 @@ pub fn merge_into(paths: &[PathBuf], out: &Path) -> Result<u64> {
     write(out, &header, events)
 }
 
-/// Reads and merges partial states, refusing any two that do not come from
-/// the same inputs read alike, or that hold one shard twice.
+/// Reads and merges partial states, refusing any two that were read with
+/// other options, that count one event file in two runs, or that hold one
+/// shard twice.
 fn merge_states(paths: &[PathBuf]) -> Result<(Header, Aggregates)> {
     let Some((first, rest)) = paths.split_first() else {
         bail!("no partial state to merge: name the files `grantgap partial` wrote");
     };
     let (mut header, mut events) = read(first)?;
     for path in rest {
-        let (theirs, their_events) = read(path)?;
-        let mismatch = |what: &str| {
+        let (theirs, mut their_events) = read(path)?;
+        let mismatch = |what: String| {
             anyhow::anyhow!(
-                "{} and {} {what}: merge only the partials of one run",
+                "{} and {} {what}: merge partials of one grantgap, read alike",
                 first.display(),
                 path.display()
             )
         };
         let differences = header.read_with.differences(&theirs.read_with);
         if !differences.is_empty() {
-            return Err(mismatch(&format!(
+            return Err(mismatch(format!(
                 "were read with different options ({}); make them again with the same",
                 differences.join("; ")
             )));
         }
-        if theirs.inputs != header.inputs {
-            let names = |h: &Header| {
-                let names: Vec<_> = h.inputs.iter().map(|i| i.path.clone()).collect();
-                names
-            };
-            let changed = if names(&theirs) == names(&header) {
-                "read the same inputs at different sizes (a file changed between them)"
-            } else {
-                "read different inputs (each partial names all of them, and its shard)"
-            };
-            return Err(mismatch(changed));
-        }
-        if theirs.shard_count != header.shard_count {
-            return Err(mismatch(&format!(
-                "cut the inputs into {} and {} shards",
-                header.shard_count, theirs.shard_count
-            )));
-        }
-        if let Some(twice) = theirs.shards.iter().find(|s| header.shards.contains(s)) {
-            return Err(mismatch(&format!(
-                "both hold shard {twice}: each shard is merged once"
-            )));
-        }
         if theirs.learned_templates != header.learned_templates {
-            return Err(mismatch("learned different templates from the same sample"));
+            return Err(mismatch(format!(
+                "learned different endpoint templates ({:?} and {:?}); give the ids as \
+                 --id-pattern, or --learn-templates 0, to every partial",
+                header.learned_templates, theirs.learned_templates
+            )));
         }
-        header.shards.extend(theirs.shards);
-        header.shards.sort_unstable();
+        let (merged, mine, their) = header.union(theirs).map_err(mismatch)?;
+        events.renumber_files(&mine);
+        their_events.renumber_files(&their);
+        let bits = events.seen.bits().min(their_events.seen.bits());
+        events.fold_seen_to(bits);
+        their_events.fold_seen_to(bits);
+        header = merged;
         events = events.merge(their_events);
     }
     Ok((header, events))
+}
+
+impl Header {
+    /// This header and `theirs` as one, with how each numbered inputs
+    /// becomes the merged numbering; an error says what cannot merge.
+    fn union(self, theirs: Header) -> Result<(Header, Vec<usize>, Vec<usize>), String> {
+        let mut all: Vec<(InputFile, InputEntry)> = Vec::new();
+        for entry in self.inputs.iter().chain(&theirs.inputs) {
+            let file = entry.file().map_err(|e| e.to_string())?;
+            match all
+                .iter_mut()
+                .find(|(f, _)| f.path == file.path && f.table == file.table)
+            {
+                Some((known, seen)) if seen.bytes == entry.bytes && seen.stream == entry.stream => {
+                    known.explicit |= file.explicit;
+                    seen.explicit |= entry.explicit;
+                }
+                Some((_, seen)) => {
+                    return Err(format!(
+                        "read {} at {} and {} bytes (it changed between them)",
+                        entry.path.as_deref().unwrap_or("<stdin>"),
+                        seen.bytes,
+                        entry.bytes
+                    ));
+                }
+                None => all.push((file, entry.clone())),
+            }
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let index_of = |entry: &InputEntry| {
+            (all.iter())
+                .position(|(_, e)| e.path == entry.path && e.table == entry.table)
+                .expect("every input is in the union")
+        };
+        let mine: Vec<usize> = self.inputs.iter().map(index_of).collect();
+        let their: Vec<usize> = theirs.inputs.iter().map(index_of).collect();
+        let renumber = |run: RunShards, map: &[usize]| {
+            let mut inputs: Vec<usize> = run.inputs.iter().map(|&i| map[i]).collect();
+            inputs.sort_unstable();
+            RunShards { inputs, ..run }
+        };
+        let mut runs: Vec<RunShards> = self.runs.into_iter().map(|r| renumber(r, &mine)).collect();
+        let inputs: Vec<InputEntry> = all.into_iter().map(|(_, e)| e).collect();
+        for run in theirs.runs.into_iter().map(|r| renumber(r, &their)) {
+            match runs.iter_mut().find(|r| r.inputs == run.inputs) {
+                Some(same) if same.shard_count != run.shard_count => {
+                    return Err(format!(
+                        "cut the same inputs into {} and {} shards",
+                        same.shard_count, run.shard_count
+                    ));
+                }
+                Some(same) => {
+                    if let Some(twice) = run.shards.iter().find(|s| same.shards.contains(s)) {
+                        return Err(format!(
+                            "both hold shard {twice}: each shard is merged once"
+                        ));
+                    }
+                    same.shards.extend(run.shards);
+                    same.shards.sort_unstable();
+                }
+                None => {
+                    let is_event = |i: &&usize| inputs[**i].table == Table::Events.name();
+                    let twice = (run.inputs.iter().filter(is_event))
+                        .find(|i| runs.iter().any(|r| r.inputs.contains(i)));
+                    if let Some(&twice) = twice {
+                        return Err(format!(
+                            "both read {} in runs over other inputs: its events would count twice",
+                            inputs[twice].path.as_deref().unwrap_or("<stdin>")
+                        ));
+                    }
+                    runs.push(run);
+                }
+            }
+        }
+        runs.sort_by(|a, b| a.inputs.cmp(&b.inputs));
+        let header = Header {
+            inputs,
+            runs,
+            span: crate::ingest::fold::spill::widen(self.span, theirs.span),
+            ..self
+        };
+        Ok((header, mine, their))
+    }
 }
 
 /// Writes a partial state: the magic, the format, the header as JSON, the
 /// events' aggregates, and the denial groups in key order to the end.
 /// Returns the denial groups written.
 fn write(out: &Path, header: &Header, mut events: Aggregates) -> Result<u64> {
+    // The groups in key order first, into a temporary file (they were spilled
+    // there anyway): the header says when the events were, denials included.
     let denials = events.take_denials()?;
-    let mut groups = 0;
+    let mut groups = tempfile::tempfile()?;
+    let (count, denied) = {
+        let mut e = Encoder(io::BufWriter::with_capacity(1 << 20, &mut groups));
+        let written = denials.write_to(&mut e)?;
+        e.0.flush()?;
+        written
+    };
+    groups.seek(SeekFrom::Start(0))?;
+    let allowed = (events.successes.values())
+        .map(|g| (g.first_ts, g.last_ts))
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let header = Header {
+        span: crate::ingest::fold::spill::widen(allowed, denied),
+        ..header.clone()
+    };
     crate::output::write_atomically(out, |w| {
         let mut e = Encoder(io::BufWriter::with_capacity(1 << 20, w));
         e.bytes(MAGIC)?;
         e.bytes(&FORMAT.to_le_bytes())?;
-        let json = serde_json::to_vec(header).map_err(io::Error::other)?;
+        let json = serde_json::to_vec(&header).map_err(io::Error::other)?;
         e.u64(json.len() as u64)?;
         e.bytes(&json)?;
         write_aggregates(&mut e, &events)?;
-        groups = denials
-            .write_to(&mut e)
-            .map_err(|err| io::Error::other(format!("{err:#}")))?;
+        io::copy(&mut groups, &mut e.0)?;
         e.0.flush()
     })
     .with_context(|| format!("cannot write the partial state {}", out.display()))?;
-    Ok(groups)
+    Ok(count)
 }
 
 /// Everything but the denial groups, each part in a fixed order so that one
@@ -453,6 +608,30 @@ fn write_stats(e: &mut Encoder<impl Write>, stats: &TableStats) -> io::Result<()
 /// Reads a partial state: its header and aggregates, its denial groups left
 /// on disk to be merged in key order as spilled runs are.
 fn read(path: &Path) -> Result<(Header, Aggregates)> {
+    let (header, mut input) = open(path)?;
+    let damaged = || {
+        format!(
+            "cannot read the partial state {}: it is cut short or damaged; make it again with \
+             grantgap partial",
+            path.display()
+        )
+    };
+    let mut events = read_aggregates(&mut input).with_context(damaged)?;
+    let start = input.stream_position()?;
+    let mut file = input.into_inner();
+    let end = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(start))?;
+    events.add_run(Run::from_position(file, end - start));
+    Ok((header, events))
+}
+
+/// The header of a partial state.
+fn read_header(path: &Path) -> Result<Header> {
+    Ok(open(path)?.0)
+}
+
+/// Opens a partial state and reads its header, checking what it is.
+fn open(path: &Path) -> Result<(Header, BufReader<File>)> {
     let damaged = || {
         format!(
             "cannot read the partial state {}: it is cut short or damaged; make it again with \
@@ -491,13 +670,7 @@ fn read(path: &Path) -> Result<(Header, Aggregates)> {
             header.grantgap
         );
     }
-    let mut events = read_aggregates(&mut input).with_context(damaged)?;
-    let start = input.stream_position()?;
-    let mut file = input.into_inner();
-    let end = file.seek(SeekFrom::End(0))?;
-    file.seek(SeekFrom::Start(start))?;
-    events.add_run(Run::from_position(file, end - start));
-    Ok((header, events))
+    Ok((header, input))
 }
 
 fn read_aggregates(input: &mut impl BufRead) -> io::Result<Aggregates> {
@@ -644,6 +817,13 @@ mod tests {
         WHOLE.get_or_init(|| report(corpus().1.clone(), &options(usize::MAX)))
     }
 
+    fn partials_input(paths: Vec<PathBuf>) -> Input {
+        Input::Partials {
+            paths,
+            window: None,
+        }
+    }
+
     /// Writes `count` partials into `dir`, unit `u` going to shard `shard_of(u)`.
     fn partials(
         dir: &Path,
@@ -654,13 +834,10 @@ mod tests {
         (0..count)
             .map(|index| {
                 let pick = |weights: &[u64]| (0..weights.len()).map(|u| shard_of(u) == index);
-                let (header, events) =
+                let (mut header, events) =
                     read_share(corpus().1.clone(), options, |w| pick(w).collect()).unwrap();
-                let header = Header {
-                    shards: vec![index],
-                    shard_count: count,
-                    ..header
-                };
+                header.runs[0].shards = vec![index];
+                header.runs[0].shard_count = count;
                 let path = dir.join(format!("part-{index}"));
                 write(&path, &header, events).unwrap();
                 path
@@ -696,7 +873,7 @@ mod tests {
             let options = options(spill);
             let mut paths = partials(dir.path(), count, shard_of, &options.ingest);
             paths.rotate_left(seed as usize % count);
-            prop_assert!(report(Input::Partials(paths), &options) == whole());
+            prop_assert!(report(partials_input(paths), &options) == whole());
         }
     }
 
@@ -710,8 +887,8 @@ mod tests {
         merge_into(&[a.clone(), b.clone()], &ab).unwrap();
         let bc = dir.path().join("bc");
         merge_into(&[c.clone(), b.clone()], &bc).unwrap();
-        let left = report(Input::Partials(vec![ab, c.clone()]), &options);
-        let right = report(Input::Partials(vec![a.clone(), bc]), &options);
+        let left = report(partials_input(vec![ab, c.clone()]), &options);
+        let right = report(partials_input(vec![a.clone(), bc]), &options);
         assert!(left == right);
         assert!(left == whole());
     }
@@ -721,7 +898,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let options = options(usize::MAX);
         let one = partials(dir.path(), 1, |_| 0, &options.ingest);
-        assert!(report(Input::Partials(one), &options) == whole());
+        assert!(report(partials_input(one), &options) == whole());
         // More shards than units (1 MB each): most read nothing.
         let dir = tempfile::tempdir().unwrap();
         let mut options = options;
@@ -735,7 +912,7 @@ mod tests {
             })
             .collect();
         let whole = report(corpus().1.clone(), &options);
-        assert!(report(Input::Partials(many), &options) == whole);
+        assert!(report(partials_input(many), &options) == whole);
     }
 
     #[test]
@@ -766,7 +943,7 @@ mod tests {
         let options = options(usize::MAX);
         let parts = partials(dir.path(), 2, |u| u % 2, &options.ingest);
         let refused = |paths: Vec<PathBuf>| {
-            let error = merge(&paths, &options.ingest).expect_err("refused");
+            let error = merge(&paths, &options.ingest, None).expect_err("refused");
             format!("{error:#}")
         };
         let twice = refused(vec![parts[0].clone(), parts[0].clone()]);
@@ -781,7 +958,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("odd")).unwrap();
         let odd = partials(&dir.path().join("odd"), 2, |u| u % 2, &other);
         let differ = refused(vec![parts[0].clone(), odd[1].clone()]);
-        assert!(differ.contains("--id-pattern"), "{differ}");
+        assert!(differ.contains("id-pattern: "), "{differ}");
         // Not a partial, and one cut short.
         let log = corpus().1[0].path.clone().unwrap();
         let not = refused(vec![log]);

@@ -418,6 +418,42 @@ impl Aggregates {
         self.runs.push(run);
     }
 
+    /// Numbers the inputs `renumber[n]` where they were `n`: a partial
+    /// state's, merged with partials of more inputs. Its groups are on disk
+    /// (`add_run`), renumbered as they are read back.
+    pub(crate) fn renumber_files(&mut self, renumber: &[usize]) {
+        assert!(
+            self.by_object.is_empty(),
+            "a partial state's groups are on disk"
+        );
+        let at = |p: Position| Position::new(renumber[p.file()], p.unit(), p.line);
+        self.per_file = std::mem::take(&mut self.per_file)
+            .into_iter()
+            .map(|(file, counts)| (renumber[file], counts))
+            .collect();
+        self.unit_lines = std::mem::take(&mut self.unit_lines)
+            .into_iter()
+            .map(|((file, unit), lines)| ((renumber[file], unit), lines))
+            .collect();
+        for bad in &mut self.bad {
+            bad.position = at(bad.position);
+        }
+        self.bad.sort();
+        self.runs = std::mem::take(&mut self.runs)
+            .into_iter()
+            .map(|run| run.renumbered(renumber))
+            .collect();
+    }
+
+    /// Filters of allowed objects of `bits` bits, folded from larger ones:
+    /// partials of inputs of other sizes made filters of other sizes.
+    pub(crate) fn fold_seen_to(&mut self, bits: usize) {
+        self.flush_seen();
+        if self.seen.bits() != bits {
+            self.seen = Arc::new(self.seen.folded_to(bits));
+        }
+    }
+
     /// Writes the denial groups out as a run (`crate::ingest::fold::spill`) once there are
     /// `limit` or more, and starts again with none: call between units of input.
     pub fn spill_if_full(&mut self, limit: usize) -> anyhow::Result<()> {

@@ -107,6 +107,16 @@ impl ByObject {
     }
 
     /// The objects, in the order of [`ByObject::into_vec`].
+    /// The first and last time any of its objects was denied.
+    pub(super) fn span(&self) -> Option<(crate::model::Millis, crate::model::Millis)> {
+        self.iter()
+            .map(|(_, denials)| match denials {
+                ObjectDenials::Once(sample) => (sample.ts, sample.ts),
+                ObjectDenials::More(group) => (group.first_ts, group.last_ts),
+            })
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+    }
+
     pub(super) fn ids(&self) -> impl Iterator<Item = Option<&str>> {
         self.iter().map(|(id, _)| id.map(CompactString::as_str))
     }

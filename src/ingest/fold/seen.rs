@@ -266,6 +266,29 @@ impl SeenObjects {
         self.by_principal.union(&other.by_principal);
     }
 
+    /// These filters at `bits` bits, no more than theirs: every object in
+    /// them tests present in the result, as if inserted into filters of that
+    /// size. A block is chosen by the top bits of the hash, and the bits within
+    /// it by others, so block `i` of a filter `2^k` times larger lands on block
+    /// `i >> k`, its bits where they were.
+    pub(crate) fn folded_to(&self, bits: usize) -> SeenObjects {
+        assert!(bits <= self.bits() && bits.is_power_of_two() && bits >= Block::BITS);
+        let fold = |filter: &BlockedFilter| {
+            let small = BlockedFilter::with_bits(bits);
+            let shift = (filter.blocks.len() / small.blocks.len()).trailing_zeros();
+            for (i, block) in filter.blocks.iter().enumerate() {
+                for (word, bits) in small.blocks[i >> shift].0.iter().zip(&block.0) {
+                    word.fetch_or(bits.load(Relaxed), Relaxed);
+                }
+            }
+            small
+        };
+        SeenObjects {
+            by_anyone: fold(&self.by_anyone),
+            by_principal: fold(&self.by_principal),
+        }
+    }
+
     /// Writes both filters for a partial state: the bits of one, then each
     /// filter's words (little-endian), zstd-compressed behind their length.
     /// A filter is mostly zeros until it fills: 2 MiB of bits with a few
@@ -370,6 +393,30 @@ mod tests {
         assert!(a.by_principal("svc-b", "/m/{id}", "M-2"));
         assert!(!a.by_principal("svc-a", "/m/{id}", "M-2"));
         assert!(!a.by_anyone("/m/{id}", "M-3"));
+    }
+
+    #[test]
+    fn a_folded_filter_is_the_filter_of_that_size() {
+        let (large, small) = (SeenObjects::for_objects(7_000_000), SeenObjects::default());
+        assert!(large.bits() > small.bits());
+        for i in 0..20_000 {
+            let (principal, object) = (format!("svc-{}", i % 13), format!("M-{i}"));
+            large.insert(&principal, "/m/{id}", &object);
+            small.insert(&principal, "/m/{id}", &object);
+        }
+        let folded = large.folded_to(small.bits());
+        for filter in [
+            (&folded.by_anyone, &small.by_anyone),
+            (&folded.by_principal, &small.by_principal),
+        ] {
+            let words = |f: &BlockedFilter| -> Vec<u64> {
+                f.blocks
+                    .iter()
+                    .flat_map(|b| b.0.iter().map(|w| w.load(Relaxed)))
+                    .collect()
+            };
+            assert!(words(filter.0) == words(filter.1));
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use compact_str::CompactString;
@@ -28,22 +29,34 @@ use crate::ingest::fold::aggregate::Aggregates;
 use crate::ingest::fold::by_object::{ByObject, ObjectDenials};
 use crate::model::intern::{Interner, Shared};
 use crate::model::{
-    DenialGroup, DenialKey, DeniedObject, MinuteCounts, ObjectFacts, Position, Sample,
+    DenialGroup, DenialKey, DeniedObject, Millis, MinuteCounts, ObjectFacts, Position, Sample,
 };
 
 /// A denial group as read: its key (object facts not yet known) and its
 /// requests per object.
 pub(super) type ReadGroup = (Box<DenialKey>, ByObject);
 
-/// Denial groups written out, in key order, and the bytes they took.
+/// Denial groups written out, in key order, the bytes they took, and the
+/// input numbers of their samples' positions in this run's numbering (by
+/// their number where they were written), if it differs.
 #[derive(Debug)]
-pub struct Run(File, u64);
+pub struct Run(File, u64, Option<Arc<[usize]>>);
 
 impl Run {
     /// The groups from `file`'s position to its end, `bytes` long: the
     /// denial groups of a partial state (`crate::ingest::partial`).
     pub(crate) fn from_position(file: File, bytes: u64) -> Run {
-        Run(file, bytes)
+        Run(file, bytes, None)
+    }
+
+    /// The same groups, their inputs numbered `renumber[n]` where they were `n`.
+    pub(crate) fn renumbered(self, renumber: &[usize]) -> Run {
+        let Run(file, bytes, before) = self;
+        let map: Arc<[usize]> = match before {
+            Some(before) => before.iter().map(|&n| renumber[n]).collect(),
+            None => renumber.into(),
+        };
+        Run(file, bytes, Some(map))
     }
 }
 
@@ -66,7 +79,7 @@ pub(super) fn write_run(mut groups: Vec<ReadGroup>) -> Result<Run> {
     let mut file = out.0.into_inner().map_err(|e| failed(e.into_error()))?;
     let bytes = file.stream_position().map_err(failed)?;
     file.rewind().map_err(failed)?;
-    Ok(Run(file, bytes))
+    Ok(Run(file, bytes, None))
 }
 
 /// Writes the parts of a group, little-endian, lengths as `u32`, an absent value
@@ -194,6 +207,8 @@ pub(crate) struct Decoder<R: BufRead> {
     pub(crate) input: R,
     interner: Interner,
     sample_limit: usize,
+    /// Input numbers as written, mapped to those of this run.
+    renumber: Option<Arc<[usize]>>,
 }
 
 impl<R: BufRead> Decoder<R> {
@@ -202,6 +217,7 @@ impl<R: BufRead> Decoder<R> {
             input,
             interner: Interner::default(),
             sample_limit,
+            renumber: None,
         }
     }
 
@@ -261,9 +277,15 @@ impl<R: BufRead> Decoder<R> {
     }
 
     pub(crate) fn position(&mut self) -> io::Result<Position> {
-        let (file, unit) = (self.u32()?, self.u32()?);
+        let (file, unit) = (self.u32()? as usize, self.u32()?);
         let line = self.u64()?;
-        Ok(Position::new(file as usize, unit as usize, line))
+        let file = match &self.renumber {
+            Some(map) => *map.get(file).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "a position past the inputs")
+            })?,
+            None => file,
+        };
+        Ok(Position::new(file, unit as usize, line))
     }
 
     fn sample(&mut self) -> io::Result<Sample> {
@@ -363,6 +385,17 @@ impl<R: BufRead> Decoder<R> {
     }
 }
 
+/// The span of two spans.
+pub(crate) fn widen(
+    a: Option<(Millis, Millis)>,
+    b: Option<(Millis, Millis)>,
+) -> Option<(Millis, Millis)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Where merged groups come from: the groups left in memory, or a run.
 enum Source {
     Memory(std::vec::IntoIter<ReadGroup>),
@@ -402,11 +435,10 @@ impl MergedDenials {
         memory.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let written = (runs.len(), runs.iter().map(|run| run.1).sum());
         let mut sources = vec![Source::Memory(memory.into_iter())];
-        sources.extend(runs.into_iter().map(|Run(file, _)| {
-            Source::Run(Decoder::new(
-                BufReader::with_capacity(1 << 20, file),
-                sample_limit,
-            ))
+        sources.extend(runs.into_iter().map(|Run(file, _, renumber)| {
+            let mut decoder = Decoder::new(BufReader::with_capacity(1 << 20, file), sample_limit);
+            decoder.renumber = renumber;
+            Source::Run(decoder)
         }));
         let mut merged = MergedDenials {
             written,
@@ -436,14 +468,18 @@ impl MergedDenials {
     }
 
     /// Writes every group left, in key order, as a run holds them; returns
-    /// how many there were.
-    pub(crate) fn write_to(mut self, out: &mut Encoder<impl Write>) -> Result<u64> {
-        let mut groups = 0;
+    /// how many there were, and the first and last time they were denied.
+    pub(crate) fn write_to(
+        mut self,
+        out: &mut Encoder<impl Write>,
+    ) -> Result<(u64, Option<(Millis, Millis)>)> {
+        let (mut groups, mut span) = (0, None);
         while let Some((key, objects)) = self.next_group()? {
             out.group(&key, &objects)?;
             groups += 1;
+            span = widen(span, objects.span());
         }
-        Ok(groups)
+        Ok((groups, span))
     }
 
     /// The group of the smallest key left, folded from every source that has it.
@@ -616,13 +652,13 @@ mod tests {
         let mut groups: Vec<ReadGroup> = std::mem::take(&mut agg.by_object).into_iter().collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         // Where the last group starts: the size of a run of all the others.
-        let Run(_, start) = write_run(groups[..groups.len() - 1].to_vec()).unwrap();
-        let Run(_, bytes) = write_run(groups.clone()).unwrap();
+        let Run(_, start, _) = write_run(groups[..groups.len() - 1].to_vec()).unwrap();
+        let Run(_, bytes, _) = write_run(groups.clone()).unwrap();
         // Cut within the last group's first length, and within its last field.
         for cut in [start + 2, bytes - 3] {
-            let Run(file, _) = write_run(groups.clone()).unwrap();
+            let Run(file, _, _) = write_run(groups.clone()).unwrap();
             file.set_len(cut).unwrap();
-            let mut merged = MergedDenials::new(Vec::new(), vec![Run(file, cut)], 5).unwrap();
+            let mut merged = MergedDenials::new(Vec::new(), vec![Run(file, cut, None)], 5).unwrap();
             let error = std::iter::from_fn(|| merged.next_group().transpose())
                 .find_map(Result::err)
                 .unwrap_or_else(|| panic!("a run cut at {cut} of {bytes} bytes read as whole"));
