@@ -33,17 +33,29 @@ impl InputFile {
         }
     }
 
-    /// Size on disk, for progress; 0 for stdin and other streams.
+    /// Size on disk (or in object storage); 0 for stdin and other streams.
     pub fn size(&self) -> u64 {
+        if let Some(url) = self.object() {
+            return super::remote::size(url).unwrap_or(0);
+        }
         self.seekable_path()
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len())
     }
 
     /// The path of a regular file, which can be reopened and read in parts;
-    /// `None` for stdin and other streams.
+    /// `None` for stdin, other streams and objects in storage.
     pub fn seekable_path(&self) -> Option<&Path> {
-        self.path.as_deref().filter(|_| !self.stream)
+        self.path
+            .as_deref()
+            .filter(|_| !self.stream && self.object().is_none())
+    }
+
+    /// The URL of an object in storage (`s3://`, `gs://`, `az://`), whose
+    /// path is that URL.
+    pub fn object(&self) -> Option<&str> {
+        let url = self.path.as_deref()?.to_str()?;
+        super::remote::is_url(url).then_some(url)
     }
 
     /// The encoding, from the name first (ignoring a compression suffix), else `None`
@@ -142,7 +154,7 @@ pub fn table_from_name(path: &Path) -> Table {
     }
 }
 
-fn is_log_file(path: &Path) -> bool {
+pub(super) fn is_log_file(path: &Path) -> bool {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -170,6 +182,18 @@ pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
             explicit: true,
             stream: true,
         }]);
+    }
+    if super::remote::is_url(arg) {
+        let objects = super::remote::list(arg)?;
+        return Ok(objects
+            .into_iter()
+            .map(|(url, explicit)| InputFile {
+                table: forced.unwrap_or_else(|| table_from_name(Path::new(&url))),
+                path: Some(PathBuf::from(url)),
+                explicit,
+                stream: false,
+            })
+            .collect());
     }
     let classify = |p: PathBuf, explicit: bool, stream: bool| InputFile {
         table: forced.unwrap_or_else(|| table_from_name(&p)),
@@ -290,6 +314,8 @@ impl<R: Read> Read for Counted<R> {
 pub enum PlainRange {
     Mapped(Mapped),
     Read(BufReader<Counted<io::Take<File>>>),
+    /// A range of an object in storage, asked for as it is read.
+    Object(super::remote::ObjectReader),
 }
 
 impl PlainRange {
@@ -341,6 +367,7 @@ impl Read for PlainRange {
         match self {
             PlainRange::Mapped(m) => m.read(buf),
             PlainRange::Read(r) => r.read(buf),
+            PlainRange::Object(o) => o.read(buf),
         }
     }
 }
@@ -350,6 +377,7 @@ impl BufRead for PlainRange {
         match self {
             PlainRange::Mapped(m) => m.fill_buf(),
             PlainRange::Read(r) => r.fill_buf(),
+            PlainRange::Object(o) => o.fill_buf(),
         }
     }
 
@@ -357,6 +385,7 @@ impl BufRead for PlainRange {
         match self {
             PlainRange::Mapped(m) => m.consume(n),
             PlainRange::Read(r) => r.consume(n),
+            PlainRange::Object(o) => o.consume(n),
         }
     }
 }
@@ -486,6 +515,10 @@ pub fn open(
     progress: &ProgressBar,
 ) -> Result<(Box<dyn BufRead + Send>, Compression)> {
     let raw: Box<dyn Read + Send> = match &input.path {
+        Some(_) if input.object().is_some() => {
+            let url = input.object().expect("an object");
+            Box::new(super::remote::ObjectReader::open(url, 0)?)
+        }
         Some(path) => Box::new(File::open(path).with_context(|| {
             format!(
                 "cannot open {}: check that it exists and is readable",

@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod input;
 pub mod parquet_footer;
+pub mod remote;
 pub mod units;
 
 use std::io::BufRead;

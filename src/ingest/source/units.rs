@@ -227,19 +227,25 @@ fn plain_parquet_rows(input: &InputFile) -> Option<usize> {
 }
 
 fn is_plain_json_lines(input: &InputFile) -> Result<bool> {
-    let Some(path) = input.seekable_path() else {
-        return Ok(false);
-    };
     if matches!(
         input.encoding_from_name(),
         Some(Encoding::Csv | Encoding::Parquet)
     ) {
         return Ok(false);
     }
-    let mut head = [0u8; 4096];
-    let n = File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut head = vec![0u8; 4096];
+    let n = if let Some(url) = input.object() {
+        let bytes = super::remote::ObjectReader::head(url, head.len() as u64)?;
+        head[..bytes.len()].copy_from_slice(&bytes);
+        bytes.len()
+    } else {
+        let Some(path) = input.seekable_path() else {
+            return Ok(false);
+        };
+        File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .with_context(|| format!("cannot read {}", path.display()))?
+    };
     let compressed = Compression::sniff(&head[..n]) != Compression::None;
     Ok(!compressed && decode::is_json_lines(&head[..n]))
 }
@@ -294,9 +300,16 @@ impl RangeReader<'_> {
     ) -> Result<JsonSource<impl BufRead + Send>> {
         let path = input.path.as_ref().expect("ranges are cut only from files");
         let seek_to = start.saturating_sub(1);
-        let file = open_at(path, seek_to)?;
-        let mut reader = input::PlainRange::lines_from(file, end, self.mmap, self.progress.clone())
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut reader = match input.object() {
+            Some(url) => {
+                input::PlainRange::Object(super::remote::ObjectReader::open(url, seek_to)?)
+            }
+            None => {
+                let file = open_at(path, seek_to)?;
+                input::PlainRange::lines_from(file, end, self.mmap, self.progress.clone())
+                    .with_context(|| format!("cannot read {}", path.display()))?
+            }
+        };
         let mut line_start = seek_to;
         if start > 0 {
             let mut skipped = Vec::new();
