@@ -15,7 +15,7 @@ INPUT...` writes, byte for byte.
 The binary is shipped to the executors with the job (SparkContext.addFile). Partials go
 to --partials when it names a folder that the executors and the driver both see (a
 local folder with local[N], /dbfs/... on Databricks, an NFS or EFS mount); without it,
-each task hands its partial back to the driver (about 80 MB per GB of logs), which
+each task hands its partial back to the driver (100-150 MB per GB of logs), which
 keeps them in a temporary folder.
 """
 

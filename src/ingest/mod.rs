@@ -359,7 +359,9 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
         || learn_templates(&files, options),
     );
     let (tables, templater) = (tables?, templater?);
-    let events = read_events(&files, options, &tables, &templater, &progress, |units| {
+    let seen = SeenObjects::for_objects(expected_events(&files));
+    let tables_read = (&tables, &templater);
+    let events = read_events(&files, options, tables_read, &progress, seen, |units| {
         vec![true; units.len()]
     })?;
     progress.finish_and_clear();
@@ -443,13 +445,14 @@ fn learned(templater: &Templater) -> Vec<String> {
 }
 
 /// Reads the events of the units `pick` chooses, given each unit's bytes in
-/// the order every run cuts them, into aggregates.
+/// the order every run cuts them, into aggregates, recording allowed objects
+/// in `seen`.
 fn read_events(
     files: &[InputFile],
     options: &IngestOptions,
-    tables: &Tables,
-    templater: &Templater,
+    (tables, templater): (&Tables, &Templater),
     progress: &ProgressBar,
+    seen: SeenObjects,
     pick: impl FnOnce(&[u64]) -> Vec<bool>,
 ) -> Result<Aggregates> {
     let map = &options.field_map;
@@ -467,9 +470,7 @@ fn read_events(
         .zip(picked)
         .filter_map(|(unit, read)| read.then_some(unit))
         .collect();
-    // Sized from all the inputs, not the units read: every share of one set
-    // of inputs makes filters of one size, which merge.
-    let seen = Arc::new(SeenObjects::for_objects(expected_events(files)));
+    let seen = Arc::new(seen);
     let reader = EventReader {
         files,
         map,

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::fold::aggregate::{Aggregates, BadRecord, TableStats};
 use super::fold::seen::SeenObjects;
 use super::fold::spill::{Decoder, Encoder, Run};
-use super::source::units::Unit;
+use super::source::units::{expected_events_at, Unit};
 use super::{IngestOptions, Ingested, InputFile};
 use crate::model::{Millis, ObjectKey, SuccessGroup, SuccessKey, Table};
 
@@ -241,7 +241,11 @@ fn read_share(
         || super::learn_templates(&files, options),
     );
     let (tables, templater) = (tables?, templater?);
-    let events = super::read_events(&files, options, &tables, &templater, &progress, pick)?;
+    // The largest filters, whatever this share's size: a merge folds them to
+    // the size a run over all its inputs chooses, which is then its filter.
+    let seen = SeenObjects::largest();
+    let tables_read = (&tables, &templater);
+    let events = super::read_events(&files, options, tables_read, &progress, seen, pick)?;
     progress.finish_and_clear();
     let header = Header {
         grantgap: env!("CARGO_PKG_VERSION").to_string(),
@@ -269,7 +273,7 @@ pub fn merge(
     window: Option<Millis>,
 ) -> Result<Ingested> {
     let paths = within(paths, window)?;
-    let (header, events) = merge_states(&paths)?;
+    let (header, mut events) = merge_states(&paths)?;
     for run in &header.runs {
         let missing: Vec<String> = (0..run.shard_count)
             .filter(|i| !run.shards.contains(i))
@@ -317,6 +321,18 @@ pub fn merge(
             );
         }
     }
+    // The filters a run over all these inputs would have made: its objects
+    // folded to its size (exactly: see `SeenObjects::folded_to`).
+    let sizes = header.inputs.iter().map(|entry| entry.bytes);
+    let bits = SeenObjects::bits_for(expected_events_at(files.iter().zip(sizes)));
+    if events.seen.bits() < bits {
+        bail!(
+            "the partial states' filters of allowed objects hold {} bits, and these inputs need \
+             {bits}: make them again with this version of grantgap",
+            events.seen.bits()
+        );
+    }
+    events.fold_seen_to(bits);
     let mut options = options.clone();
     header.read_with.apply(&mut options);
     let tables = super::read_tables(&files, &options, &ProgressBar::hidden())?;
@@ -408,9 +424,6 @@ fn merge_states(paths: &[PathBuf]) -> Result<(Header, Aggregates)> {
         let (merged, mine, their) = header.union(theirs).map_err(mismatch)?;
         events.renumber_files(&mine);
         their_events.renumber_files(&their);
-        let bits = events.seen.bits().min(their_events.seen.bits());
-        events.fold_seen_to(bits);
-        their_events.fold_seen_to(bits);
         header = merged;
         events = events.merge(their_events);
     }
@@ -617,6 +630,10 @@ fn read(path: &Path) -> Result<(Header, Aggregates)> {
         )
     };
     let mut events = read_aggregates(&mut input).with_context(damaged)?;
+    // Every partial keeps the largest filters (see `read_share`), so they merge.
+    if events.seen.bits() != SeenObjects::LARGEST_BITS {
+        bail!("{}", damaged());
+    }
     let start = input.stream_position()?;
     let mut file = input.into_inner();
     let end = file.seek(SeekFrom::End(0))?;
@@ -913,6 +930,27 @@ mod tests {
             .collect();
         let whole = report(corpus().1.clone(), &options);
         assert!(report(partials_input(many), &options) == whole);
+    }
+
+    #[test]
+    fn shards_of_one_record_and_of_none_merge_like_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = options(usize::MAX);
+        // Units shorter than a line: each holds one line start or none.
+        options.ingest.range_bytes = 150;
+        let shard_of = |unit: usize| match unit {
+            0..=4 => unit,
+            _ => 5,
+        };
+        let parts = partials(dir.path(), 7, shard_of, &options.ingest);
+        let records: Vec<u64> = (parts.iter())
+            .map(|p| read(p).unwrap().1.stats.read)
+            .collect();
+        assert!(records[..5].contains(&1), "{records:?}");
+        assert!(records[..5].contains(&0), "{records:?}");
+        assert_eq!(records[6], 0, "shard 6 has no unit");
+        let whole = report(corpus().1.clone(), &options);
+        assert!(report(partials_input(parts), &options) == whole);
     }
 
     #[test]

@@ -63,8 +63,25 @@ struct BlockedFilter {
 
 impl BlockedFilter {
     /// A filter of `bits` bits (a multiple of 512).
+    ///
+    /// Allocated zeroed, not written: the system hands over zeroed pages
+    /// only as they are first written, so a partial's 64 MiB of filters
+    /// (`SeenObjects::largest`) costs memory for the blocks its objects set.
     fn with_bits(bits: usize) -> Self {
-        let blocks = (0..bits / Block::BITS).map(|_| Block::default()).collect();
+        let len = bits / Block::BITS;
+        let layout = std::alloc::Layout::array::<Block>(len).expect("a filter fits in memory");
+        assert!(layout.size() > 0, "a filter has blocks");
+        // SAFETY: the memory is allocated by the global allocator with the
+        // layout of `len` blocks, as `Box<[Block]>` frees it, and is zeroed:
+        // a block is eight `AtomicU64`s, for which zero bytes are the value 0.
+        // (`Box::new_zeroed_slice` says the same from Rust 1.92.)
+        let blocks = unsafe {
+            let ptr = std::alloc::alloc_zeroed(layout).cast::<Block>();
+            if ptr.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len))
+        };
         BlockedFilter { blocks }
     }
 
@@ -125,7 +142,11 @@ impl BlockedFilter {
         assert_eq!(self.num_bits(), other.num_bits(), "filters of one size");
         for (mine, theirs) in self.blocks.iter().zip(other.blocks.iter()) {
             for (word, bits) in mine.0.iter().zip(&theirs.0) {
-                word.fetch_or(bits.load(Relaxed), Relaxed);
+                // Most words of a partial's large filters are zero: those pages stay unwritten.
+                let bits = bits.load(Relaxed);
+                if bits != 0 {
+                    word.fetch_or(bits, Relaxed);
+                }
             }
         }
     }
@@ -212,17 +233,35 @@ impl SeenObjects {
     /// Filters for about `objects` distinct objects (per principal) at under 1%
     /// false positives, within `MIN_BITS` and `MAX_BITS`.
     pub fn for_objects(objects: u64) -> Self {
-        let wanted = usize::try_from(objects)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(BITS_PER_OBJECT);
-        let bits = wanted
-            .checked_next_power_of_two()
-            .unwrap_or(MAX_BITS)
-            .clamp(MIN_BITS, MAX_BITS);
+        Self::with_bits(Self::bits_for(objects))
+    }
+
+    /// The bits of the largest filters.
+    pub const LARGEST_BITS: usize = MAX_BITS;
+
+    /// The largest filters: what a partial state keeps, so that a merge of
+    /// any inputs can fold them to the size a run over those inputs would
+    /// choose ([`SeenObjects::folded_to`]).
+    pub fn largest() -> Self {
+        Self::with_bits(MAX_BITS)
+    }
+
+    fn with_bits(bits: usize) -> Self {
         SeenObjects {
             by_anyone: BlockedFilter::with_bits(bits),
             by_principal: BlockedFilter::with_bits(bits),
         }
+    }
+
+    /// The bits of each filter for about `objects` objects.
+    pub fn bits_for(objects: u64) -> usize {
+        let wanted = usize::try_from(objects)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(BITS_PER_OBJECT);
+        wanted
+            .checked_next_power_of_two()
+            .unwrap_or(MAX_BITS)
+            .clamp(MIN_BITS, MAX_BITS)
     }
 
     /// The size of each filter, in bits.
@@ -278,7 +317,10 @@ impl SeenObjects {
             let shift = (filter.blocks.len() / small.blocks.len()).trailing_zeros();
             for (i, block) in filter.blocks.iter().enumerate() {
                 for (word, bits) in small.blocks[i >> shift].0.iter().zip(&block.0) {
-                    word.fetch_or(bits.load(Relaxed), Relaxed);
+                    let bits = bits.load(Relaxed);
+                    if bits != 0 {
+                        word.fetch_or(bits, Relaxed);
+                    }
                 }
             }
             small
@@ -339,12 +381,17 @@ impl SeenObjects {
             let mut chunks = words.chunks_exact(8);
             for block in filter.blocks.iter() {
                 for (slot, bytes) in block.0.iter().zip(&mut chunks) {
-                    let bytes = bytes.try_into().expect("chunks of 8");
-                    slot.store(u64::from_le_bytes(bytes), Relaxed);
+                    let value = u64::from_le_bytes(bytes.try_into().expect("chunks of 8"));
+                    // Zero words are left untouched: their pages are never written.
+                    if value != 0 {
+                        slot.store(value, Relaxed);
+                    }
                 }
             }
             Ok(filter)
         };
+        // One after the other: each holds its words unpacked (32 MiB) while
+        // it fills its filter.
         Ok(SeenObjects {
             by_anyone: read_filter()?,
             by_principal: read_filter()?,

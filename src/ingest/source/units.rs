@@ -43,20 +43,22 @@ pub(crate) enum Part {
 /// filters' cap; erring low costs diagnoses (an object looks allowed). Stdin
 /// counts as nothing, and its filters keep their smallest size.
 pub(crate) fn expected_events(files: &[InputFile]) -> u64 {
+    expected_events_at(files.iter().map(|f| (f, f.size())))
+}
+
+/// [`expected_events`] of inputs of the sizes given (a merge's, recorded
+/// when the partials read them).
+pub(crate) fn expected_events_at<'a>(files: impl Iterator<Item = (&'a InputFile, u64)>) -> u64 {
     const BYTES_PER_EVENT: u64 = 100;
     const COMPRESSION_RATIO: u64 = 8;
     files
-        .iter()
-        .filter(|f| f.table == Table::Events)
-        .map(|f| {
+        .filter(|(f, _)| f.table == Table::Events)
+        .map(|(f, size)| {
             let name = f.display().to_ascii_lowercase();
             let compressed = [".gz", ".zst", ".zstd", ".parquet"]
                 .iter()
                 .any(|suffix| name.ends_with(suffix));
-            let bytes = f
-                .size()
-                .saturating_mul(if compressed { COMPRESSION_RATIO } else { 1 });
-            bytes / BYTES_PER_EVENT
+            size.saturating_mul(if compressed { COMPRESSION_RATIO } else { 1 }) / BYTES_PER_EVENT
         })
         .sum()
 }
