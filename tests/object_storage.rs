@@ -35,7 +35,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for(port: u16, server: &mut Server) {
+/// Starts the server `command` makes for a free port, and waits until it listens.
+fn serve(command: impl FnOnce(&str) -> Command) -> (Server, u16) {
+    let port = free_port();
+    let child = command(&port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let mut server = Server(child);
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Some(status) = server.0.try_wait().unwrap() {
@@ -47,6 +55,7 @@ fn wait_for(port: u16, server: &mut Server) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    (server, port)
 }
 
 /// The tool a test needs, from the environment; `None` (the test passes
@@ -85,33 +94,26 @@ fn upload(python: &OsString, kind: &str, endpoint: &str, bucket: &str, folder: &
 fn corpus(dir: &Path) -> PathBuf {
     let out = dir.join("gen");
     let plain = dir.join("plain");
-    stdout_of(&[
-        "generate",
-        "--out",
-        plain.to_str().unwrap(),
-        "--events",
-        "180000",
-        "--principals",
-        "60",
-        "--seed",
-        "21",
-    ]);
+    common::generate(
+        &plain,
+        &["--events", "180000", "--principals", "60", "--seed", "21"],
+    );
     let zipped = dir.join("zipped");
-    stdout_of(&[
-        "generate",
-        "--out",
-        zipped.to_str().unwrap(),
-        "--events",
-        "20000",
-        "--principals",
-        "60",
-        "--seed",
-        "22",
-        "--files",
-        "2",
-        "--compress",
-        "gz",
-    ]);
+    common::generate(
+        &zipped,
+        &[
+            "--events",
+            "20000",
+            "--principals",
+            "60",
+            "--seed",
+            "22",
+            "--files",
+            "2",
+            "--compress",
+            "gz",
+        ],
+    );
     std::fs::rename(plain.join("logs"), &out).unwrap();
     for entry in std::fs::read_dir(zipped.join("logs")).unwrap() {
         let path = entry.unwrap().path();
@@ -216,16 +218,11 @@ fn s3_objects_give_the_reports_their_files_give() {
     else {
         return;
     };
-    let port = free_port();
-    let mut server = Server(
-        Command::new(moto)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts"),
-    );
-    wait_for(port, &mut server);
+    let (_server, port) = serve(|port| {
+        let mut command = Command::new(moto);
+        command.args(["-H", "127.0.0.1", "-p", port]);
+        command
+    });
     let dir = tempfile::tempdir().unwrap();
     let local = corpus(dir.path());
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -238,7 +235,7 @@ fn s3_objects_give_the_reports_their_files_give() {
         ("AWS_REGION", "us-east-1".into()),
     ];
     same_reports(&env, "s3://logs", &local);
-    // Wrong credentials: the message names the URL and what to check.
+    // No server at the endpoint: the message names the URL and what to check.
     let mut wrong = env.clone();
     wrong[0].1 = format!("http://127.0.0.1:{}", free_port());
     let run = grantgap_with(&wrong, &["report", "s3://logs/corpus/"]);
@@ -253,25 +250,14 @@ fn azure_blobs_give_the_reports_their_files_give() {
     else {
         return;
     };
-    let port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let mut server = Server(
-        Command::new(azurite)
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                &port.to_string(),
-                "--location",
-            ])
-            .arg(data.path())
-            .args(["--skipApiVersionCheck", "--disableTelemetry", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("azurite-blob starts"),
-    );
-    wait_for(port, &mut server);
+    let (_server, port) = serve(|port| {
+        let mut command = Command::new(azurite);
+        command.args(["--blobHost", "127.0.0.1", "--blobPort", port, "--location"]);
+        command.arg(data.path());
+        command.args(["--skipApiVersionCheck", "--disableTelemetry", "--silent"]);
+        command
+    });
     let dir = tempfile::tempdir().unwrap();
     let local = corpus(dir.path());
     let endpoint = format!("http://127.0.0.1:{port}/devstoreaccount1");

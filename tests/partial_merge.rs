@@ -38,19 +38,19 @@ fn merge(parts: &[&Path], more: &[&str]) -> std::process::Output {
 fn shards_merged_in_any_order_and_grouping_make_the_report_of_all_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
-    stdout_of(&[
-        "generate",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--events",
-        "20000",
-        "--principals",
-        "40",
-        "--seed",
-        "4",
-        "--files",
-        "3",
-    ]);
+    common::generate(
+        &corpus,
+        &[
+            "--events",
+            "20000",
+            "--principals",
+            "40",
+            "--seed",
+            "4",
+            "--files",
+            "3",
+        ],
+    );
     let logs = corpus.join("logs");
     let logs = logs.to_str().unwrap();
     let whole = stdout_of(&["report", logs, "--format", "json"]);
@@ -172,21 +172,21 @@ fn partials_read_with_other_options_are_refused_naming_the_option() {
 fn nightly_partials_merge_into_the_report_of_the_month_and_a_window_keeps_the_last_nights() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("month");
-    stdout_of(&[
-        "generate",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--events",
-        "30000",
-        "--principals",
-        "40",
-        "--seed",
-        "6",
-        "--days",
-        "30",
-        "--files",
-        "30",
-    ]);
+    common::generate(
+        &corpus,
+        &[
+            "--events",
+            "30000",
+            "--principals",
+            "40",
+            "--seed",
+            "6",
+            "--days",
+            "30",
+            "--files",
+            "30",
+        ],
+    );
     let logs = corpus.join("logs");
     let table = |name: &str| logs.join(name).to_str().unwrap().to_string();
     let tables = [

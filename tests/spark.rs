@@ -23,21 +23,21 @@ fn the_spark_driver_merges_its_tasks_partials_into_the_report_of_all_the_logs() 
     };
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
-    stdout_of(&[
-        "generate",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--events",
-        "30000",
-        "--principals",
-        "50",
-        "--seed",
-        "12",
-        "--files",
-        "3",
-        "--compress",
-        "gz",
-    ]);
+    common::generate(
+        &corpus,
+        &[
+            "--events",
+            "30000",
+            "--principals",
+            "50",
+            "--seed",
+            "12",
+            "--files",
+            "3",
+            "--compress",
+            "gz",
+        ],
+    );
     let logs = corpus.join("logs");
     let whole = stdout_of(&["report", logs.to_str().unwrap(), "--format", "json"]);
     let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/spark/grantgap_spark.py");

@@ -23,6 +23,14 @@ pub fn stdout_of(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+/// Generates logs with known answers into `out` (`grantgap generate --out OUT ARGS`).
+#[allow(dead_code)] // not every test file needs it
+pub fn generate(out: &std::path::Path, args: &[&str]) {
+    let mut all = vec!["generate", "--out", out.to_str().expect("a UTF-8 path")];
+    all.extend(args);
+    stdout_of(&all);
+}
+
 /// One principal's entry of a JSON report, failing the test when it is absent.
 #[allow(dead_code)] // not every test file needs it
 pub fn principal<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

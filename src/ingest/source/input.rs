@@ -154,7 +154,7 @@ pub fn table_from_name(path: &Path) -> Table {
     }
 }
 
-pub(super) fn is_log_file(path: &Path) -> bool {
+fn is_log_file(path: &Path) -> bool {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -184,7 +184,16 @@ pub fn resolve(arg: &str, forced: Option<Table>) -> Result<Vec<InputFile>> {
         }]);
     }
     if super::remote::is_url(arg) {
-        let objects = super::remote::list(arg)?;
+        // Under a prefix, as in a folder, only log files; a glob takes what it matches.
+        let glob = arg.contains(['*', '?', '[']);
+        let mut objects = super::remote::list(arg)?;
+        objects.retain(|(url, named)| *named || glob || is_log_file(Path::new(url)));
+        if objects.is_empty() {
+            bail!(
+                "nothing under {arg} is a log file (.jsonl, .json, .csv, .parquet, optionally .gz \
+                 or .zst): check the URL"
+            );
+        }
         return Ok(objects
             .into_iter()
             .map(|(url, explicit)| InputFile {

@@ -124,9 +124,9 @@ pub fn size(url: &str) -> Result<u64> {
 }
 
 /// The objects a URL names, with whether it named each one itself: the
-/// object; or, when it ends in `/` or names no object, every object under it
-/// (a bundle, like a folder); or, with `*`, `?` or `[`, the objects whose
-/// URL the glob matches.
+/// object; or, when it ends in `/` or names no object, every object under it;
+/// or, with `*`, `?` or `[`, the objects whose URL the glob matches. In URL
+/// order.
 pub fn list(url: &str) -> Result<Vec<(String, bool)>> {
     let glob_at = url.find(['*', '?', '[']);
     // Listing goes by whole path segments: a glob lists the folder it is in.
@@ -158,22 +158,12 @@ pub fn list(url: &str) -> Result<Vec<(String, bool)>> {
     let mut sizes = sizes().lock().expect("no panic");
     for meta in listed {
         let object = format!("{root}/{}", meta.location);
-        let wanted = match &pattern {
-            Some(pattern) => pattern.matches(&object),
-            None => super::input::is_log_file(std::path::Path::new(&object)),
-        };
-        if wanted {
+        if pattern.as_ref().is_none_or(|p| p.matches(&object)) {
             sizes.insert(object.clone(), meta.size);
             found.push((object, false));
         }
     }
     found.sort();
-    if found.is_empty() {
-        bail!(
-            "nothing under {url} is a log file (.jsonl, .json, .csv, .parquet, optionally .gz or \
-             .zst): check the URL"
-        );
-    }
     Ok(found)
 }
 
