@@ -95,6 +95,13 @@ fn shards_merged_in_any_order_and_grouping_make_the_report_of_all_the_logs() {
         said.contains("3 of 4 shards") && said.contains("(missing: 1)"),
         "{said}"
     );
+    // --partial writes a partial: report options say nothing there.
+    let run = merge(
+        &[&parts[0]],
+        &["--partial", "/tmp/never", "--format", "json"],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("cannot be used with"));
     // A shard merged twice would count its denials twice: refused.
     let run = merge(&[&parts[0], &pair, &parts[2]], &[]);
     assert_eq!(run.status.code(), Some(1));
@@ -252,6 +259,19 @@ fn nightly_partials_merge_into_the_report_of_the_month_and_a_window_keeps_the_la
         .unwrap_or_else(|| panic!("no count of partials left out: {said}"));
     assert!((21..=23).contains(&left_out), "{said}");
     let week = report_of(&nights[left_out..]);
+    assert!(String::from_utf8(merged.stdout).unwrap() == week);
+    // The same window kept as one partial, for tomorrow's merge.
+    let kept = dir.path().join("week");
+    let run = merge(
+        &all,
+        &["--window", "7d", "--partial", kept.to_str().unwrap()],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let merged = merge(&[&kept], &["--format", "json"]);
     assert!(String::from_utf8(merged.stdout).unwrap() == week);
 
     // A night merged twice would count its events twice: refused.

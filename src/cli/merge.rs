@@ -30,7 +30,7 @@ pub struct MergeArgs {
     #[arg(required = true, value_name = "PART")]
     pub parts: Vec<PathBuf>,
     /// Write the merged partial state to FILE instead of a report.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = REPORT_ONLY)]
     pub partial: Option<PathBuf>,
     /// Stop with exit code 4, before any output, if any input record could not be used.
     #[arg(long)]
@@ -49,11 +49,32 @@ pub struct MergeArgs {
     pub output: ReportOutput,
 }
 
+/// The options that judge or write a report: none applies to `--partial`.
+const REPORT_ONLY: [&str; 16] = [
+    "strict",
+    "max_skipped",
+    "min_peers",
+    "format",
+    "output",
+    "baseline",
+    "only_new",
+    "min_count",
+    "top",
+    "suppressions",
+    "emit",
+    "allow_risky",
+    "today",
+    "export",
+    "export_format",
+    "partition_by_date",
+];
+
 pub fn run(args: MergeArgs) -> Result<Outcome> {
     crate::output::protect_inputs(args.parts.iter().map(PathBuf::as_path));
     if let Some(out) = &args.partial {
         super::check_output(Some(out))?;
-        let groups = partial::merge_into(&args.parts, out)?;
+        let window = args.window.map(super::millis);
+        let groups = partial::merge_into(&args.parts, window, out)?;
         eprintln!(
             "grantgap: {} partial states merged, {groups} denial groups kept in {}",
             args.parts.len(),

@@ -383,10 +383,11 @@ fn within(paths: &[PathBuf], window: Option<Millis>) -> Result<Vec<PathBuf>> {
     Ok(kept)
 }
 
-/// Merges the partial states at `paths` into one, written to `out`: what
-/// merging them all with others later gives, in any grouping.
-pub fn merge_into(paths: &[PathBuf], out: &Path) -> Result<u64> {
-    let (header, events) = merge_states(paths)?;
+/// Merges the partial states at `paths` (with `window`, as [`merge`] keeps
+/// them) into one, written to `out`: what merging them all with others later
+/// gives, in any grouping.
+pub fn merge_into(paths: &[PathBuf], window: Option<Millis>, out: &Path) -> Result<u64> {
+    let (header, events) = merge_states(&within(paths, window)?)?;
     write(out, &header, events)
 }
 
@@ -901,9 +902,9 @@ mod tests {
         let parts = partials(dir.path(), 3, |u| u % 3, &options.ingest);
         let (a, b, c) = (&parts[0], &parts[1], &parts[2]);
         let ab = dir.path().join("ab");
-        merge_into(&[a.clone(), b.clone()], &ab).unwrap();
+        merge_into(&[a.clone(), b.clone()], None, &ab).unwrap();
         let bc = dir.path().join("bc");
-        merge_into(&[c.clone(), b.clone()], &bc).unwrap();
+        merge_into(&[c.clone(), b.clone()], None, &bc).unwrap();
         let left = report(partials_input(vec![ab, c.clone()]), &options);
         let right = report(partials_input(vec![a.clone(), bc]), &options);
         assert!(left == right);
