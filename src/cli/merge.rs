@@ -71,9 +71,9 @@ const REPORT_ONLY: [&str; 16] = [
 
 pub fn run(args: MergeArgs) -> Result<Outcome> {
     crate::output::protect_inputs(args.parts.iter().map(PathBuf::as_path));
+    let window = args.window.map(super::millis);
     if let Some(out) = &args.partial {
         super::check_output(Some(out))?;
-        let window = args.window.map(super::millis);
         let groups = partial::merge_into(&args.parts, window, out)?;
         eprintln!(
             "grantgap: {} partial states merged, {groups} denial groups kept in {}",
@@ -92,7 +92,7 @@ pub fn run(args: MergeArgs) -> Result<Outcome> {
     options.ingest.max_skipped = Some(super::max_share(args.max_skipped));
     let input = Input::Partials {
         paths: args.parts,
-        window: args.window.map(super::millis),
+        window,
     };
     args.output
         .write(input, &options, checked.previous, Vec::new())

@@ -35,7 +35,7 @@ use self::fold::{aggregate, quarantine};
 use self::record::fields::{self, Skip};
 use self::record::tables::{self, SmallTables};
 use self::record::template;
-use self::source::units::{event_units, expected_events};
+use self::source::units::{event_units, expected_events, Unit};
 use crate::model::{Millis, Policy, Position, RoleBinding, RoleDef, Table, Token};
 
 /// Size of the byte ranges one plain JSON Lines file is cut into: large enough that
@@ -361,7 +361,7 @@ pub fn ingest(files: Vec<InputFile>, options: &IngestOptions) -> Result<Ingested
     let (tables, templater) = (tables?, templater?);
     let seen = SeenObjects::for_objects(expected_events(&files));
     let tables_read = (&tables, &templater);
-    let events = read_events(&files, options, tables_read, &progress, seen, |units| {
+    let events = read_events(&files, options, tables_read, &progress, seen, |units, _| {
         vec![true; units.len()]
     })?;
     progress.finish_and_clear();
@@ -444,8 +444,8 @@ fn learned(templater: &Templater) -> Vec<String> {
         .collect()
 }
 
-/// Reads the events of the units `pick` chooses, given each unit's bytes in
-/// the order every run cuts them, into aggregates, recording allowed objects
+/// Reads the events of the units `pick` chooses (of the units every run cuts
+/// the inputs into, in that order) into aggregates, recording allowed objects
 /// in `seen`.
 fn read_events(
     files: &[InputFile],
@@ -453,7 +453,7 @@ fn read_events(
     (tables, templater): (&Tables, &Templater),
     progress: &ProgressBar,
     seen: SeenObjects,
-    pick: impl FnOnce(&[u64]) -> Vec<bool>,
+    pick: impl FnOnce(&[Unit], &[InputFile]) -> Vec<bool>,
 ) -> Result<Aggregates> {
     let map = &options.field_map;
     let timeline = Timeline::new(&tables.bindings, &tables.tokens, options.propagation_window);
@@ -464,7 +464,7 @@ fn read_events(
             .filter(|(_, f)| f.table == Table::Events),
         options.range_bytes,
     );
-    let picked = pick(&partial::unit_weights(&units, files));
+    let picked = pick(&units, files);
     let units: Vec<_> = units
         .into_iter()
         .zip(picked)

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::fold::aggregate::{Aggregates, BadRecord, TableStats};
 use super::fold::seen::SeenObjects;
 use super::fold::spill::{Decoder, Encoder, Run};
-use super::source::units::{expected_events_at, Unit};
+use super::source::units::{expected_events_at, unit_bytes, Unit};
 use super::{IngestOptions, Ingested, InputFile};
 use crate::model::{Millis, ObjectKey, SuccessGroup, SuccessKey, Table};
 
@@ -214,7 +214,8 @@ pub fn write_partial(
     shard: Shard,
     out: &Path,
 ) -> Result<(u64, u64)> {
-    let (mut header, events) = read_share(files, options, |weights| shard.reads(weights))?;
+    let pick = |units: &[Unit], files: &[InputFile]| shard.reads(&unit_bytes(units, files));
+    let (mut header, events) = read_share(files, options, pick)?;
     header.runs[0].shard_count = shard.count;
     header.runs[0].shards = vec![shard.index];
     let read = events.stats.read;
@@ -222,17 +223,17 @@ pub fn write_partial(
     Ok((read, groups))
 }
 
-/// Reads the units `pick` chooses (given each unit's bytes) into aggregates,
-/// with the header of a partial state of them (shard to be filled in).
+/// Reads the units `pick` chooses into aggregates, with the header of a
+/// partial state of them (shard to be filled in).
 fn read_share(
     files: Vec<InputFile>,
     options: &IngestOptions,
-    pick: impl FnOnce(&[u64]) -> Vec<bool>,
+    pick: impl FnOnce(&[Unit], &[InputFile]) -> Vec<bool>,
 ) -> Result<(Header, Aggregates)> {
-    if options.event_rows || options.quarantine.is_some() {
+    if options.quarantine.is_some() {
         bail!(
-            "a partial state keeps no event rows and no skipped records, only their counts and \
-             the first few: run `grantgap query` or `grantgap report --quarantine` on the logs"
+            "a partial state keeps no skipped records, only their counts and the first few: run \
+             `grantgap report --quarantine` on the logs"
         );
     }
     let progress = super::progress_bar(files.iter().map(InputFile::size).sum(), options.progress);
@@ -767,22 +768,6 @@ fn read_stats(d: &mut Decoder<impl BufRead>) -> io::Result<TableStats> {
     })
 }
 
-/// The bytes of each unit, for cutting them into shards: a byte or line
-/// range's own, a whole file's size, a share of its file's for a row range.
-pub(super) fn unit_weights(units: &[Unit], files: &[InputFile]) -> Vec<u64> {
-    use super::source::units::Part;
-    let mut per_file: BTreeMap<usize, u64> = BTreeMap::new();
-    for unit in units {
-        *per_file.entry(unit.file).or_default() += 1;
-    }
-    (units.iter())
-        .map(|unit| match unit.part {
-            Part::Bytes(start, end) | Part::Lines { start, end, .. } => end - start,
-            Part::Whole | Part::Rows(..) => files[unit.file].size() / per_file[&unit.file].max(1),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::OnceLock;
@@ -851,9 +836,10 @@ mod tests {
     ) -> Vec<PathBuf> {
         (0..count)
             .map(|index| {
-                let pick = |weights: &[u64]| (0..weights.len()).map(|u| shard_of(u) == index);
-                let (mut header, events) =
-                    read_share(corpus().1.clone(), options, |w| pick(w).collect()).unwrap();
+                let pick = |units: &[Unit], _: &[InputFile]| {
+                    (0..units.len()).map(|u| shard_of(u) == index).collect()
+                };
+                let (mut header, events) = read_share(corpus().1.clone(), options, pick).unwrap();
                 header.runs[0].shards = vec![index];
                 header.runs[0].shard_count = count;
                 let path = dir.join(format!("part-{index}"));

@@ -1,6 +1,7 @@
 //! Splitting the event inputs into units that workers read apart: byte ranges
 //! of plain JSON Lines, line ranges of plain CSV, row ranges of Parquet.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
@@ -61,6 +62,21 @@ pub(crate) fn expected_events_at<'a>(files: impl Iterator<Item = (&'a InputFile,
             size.saturating_mul(if compressed { COMPRESSION_RATIO } else { 1 }) / BYTES_PER_EVENT
         })
         .sum()
+}
+
+/// The bytes of each unit, for cutting them into shards: a byte or line
+/// range's own, a whole file's size, a share of its file's for a row range.
+pub(crate) fn unit_bytes(units: &[Unit], files: &[InputFile]) -> Vec<u64> {
+    let mut per_file: BTreeMap<usize, u64> = BTreeMap::new();
+    for unit in units {
+        *per_file.entry(unit.file).or_default() += 1;
+    }
+    (units.iter())
+        .map(|unit| match unit.part {
+            Part::Bytes(start, end) | Part::Lines { start, end, .. } => end - start,
+            Part::Whole | Part::Rows(..) => files[unit.file].size() / per_file[&unit.file].max(1),
+        })
+        .collect()
 }
 
 /// Cuts the event inputs into units. Plain (uncompressed, on-disk) JSON Lines
