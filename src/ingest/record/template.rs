@@ -408,6 +408,9 @@ pub(crate) type FlatPathReader = fn(&[u8]) -> Option<(String, bool)>;
 /// Events read, from the start of the inputs, to learn path templates from.
 const TEMPLATE_SAMPLE_EVENTS: usize = 200_000;
 
+/// Inputs whose first this many events hold no path have none to learn from.
+const PATHLESS_EVENTS: usize = 1_000;
+
 /// The paths of the first events of the inputs, each with whether its request
 /// was denied, to learn templates from. Reading them again later costs little:
 /// they are at most a few tens of MB.
@@ -422,6 +425,11 @@ pub(crate) fn sample_paths(
     flat: Option<FlatPathReader>,
 ) -> Result<Vec<(String, bool)>> {
     let mut paths = Vec::new();
+    // Events, not paths, are counted, and inputs whose first events hold no
+    // path are not sampled further: CloudTrail's records name actions, not
+    // paths, and counting paths had a whole CloudTrail input decoded twice
+    // (1 GB: 20.4 s, against 12.9 s with 200,000 events decoded again).
+    let mut events = 0;
     // Not counted as progress: the main pass reads these bytes again.
     let quiet = ProgressBar::hidden();
     for input in files
@@ -433,18 +441,23 @@ pub(crate) fn sample_paths(
             continue;
         };
         loop {
+            if paths.is_empty() && events >= PATHLESS_EVENTS {
+                return Ok(paths);
+            }
             let mut take = |line: &[u8]| {
                 let sampled = flat
-                    .filter(|_| paths.len() < TEMPLATE_SAMPLE_EVENTS)
+                    .filter(|_| events < TEMPLATE_SAMPLE_EVENTS)
                     .and_then(|read| read(line));
+                events += usize::from(sampled.is_some());
                 sampled.map(|s| paths.push(s)).is_some()
             };
             let Some((_, record)) = source.next_record_unless(&mut take) else {
                 break;
             };
-            if paths.len() >= TEMPLATE_SAMPLE_EVENTS {
+            if events >= TEMPLATE_SAMPLE_EVENTS {
                 return Ok(paths);
             }
+            events += 1;
             if let Some(sampled) = record
                 .ok()
                 .and_then(|r| formats::sampled_path(&r, map, format))
