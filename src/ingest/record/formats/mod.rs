@@ -15,6 +15,9 @@ mod generic;
 mod k8s;
 mod unread;
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
 use super::fields::{self, FieldMap, Skip};
@@ -242,8 +245,14 @@ pub fn unwrap_envelope(mut document: Value) -> Vec<Value> {
 
 /// Whether `key` marks a record of some format other than the generic one.
 pub fn is_marker(key: &str) -> bool {
-    FORMATS.iter().any(|f| f.markers().contains(&key))
+    MARKERS.contains(key)
 }
+
+/// Every format's markers in one set: the fast path asks of every key it
+/// skips, and asking each format in turn cost 5% of reading a wide gateway log
+/// (30 skipped keys a line).
+static MARKERS: LazyLock<HashSet<&'static str, foldhash::fast::RandomState>> =
+    LazyLock::new(|| FORMATS.iter().flat_map(|f| f.markers()).copied().collect());
 
 /// The principal of a record that names no caller (a VPC Service Controls
 /// denial, a Storage request by SAS, a trimmed export): still a denial,
