@@ -13,24 +13,6 @@ use grantgap::cli::{self, Failure};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (`mimalloc.h`, v2): the option between
-/// `eager_commit_delay` (14) and `use_numa_nodes` (16), which libmimalloc-sys
-/// names; it does not name this one.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory goes back to the system at once, not 10 ms later, unless the
-/// operator set `MIMALLOC_PURGE_DELAY`. The denial groups are correlated,
-/// diagnosed and clustered a partition at a time, each partition allocating
-/// and freeing its own (polars its join tables): with the delay, the pages they
-/// leave stay resident into the next one. Measured: peak 281-283 MB against
-/// 321-323 MB at 2 GB, 377-379 against 418-419 MB at 10 GB, in the same time.
-fn purge_freed_memory_at_once() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets a number mimalloc reads when it next purges; any value is valid.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-    }
-}
-
 /// Why do service accounts get 403 Forbidden, and what must be granted, refreshed or fixed?
 #[derive(Debug, Parser)]
 #[command(name = "grantgap", version, about, after_help = EXIT_CODES)]
@@ -93,7 +75,6 @@ const EXIT_BAD_INPUT: u8 = 4;
 const EXIT_UNUSABLE_INPUT: u8 = 5;
 
 fn main() -> ExitCode {
-    purge_freed_memory_at_once();
     let args = match cli::config::expand(std::env::args_os().collect(), Cli::command()) {
         Ok(args) => args,
         Err(e) => {
@@ -164,31 +145,4 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_purge_delay_option_is_the_one_mimalloc_documents() {
-        use libmimalloc_sys::{
-            mi_option_eager_commit_delay, mi_option_get, mi_option_use_numa_nodes,
-        };
-        // SAFETY: reading mimalloc's options.
-        let (before, after) = unsafe {
-            (
-                mi_option_get(mi_option_eager_commit_delay),
-                mi_option_get(mi_option_use_numa_nodes),
-            )
-        };
-        // Its neighbours hold their documented defaults, as does the option itself
-        // (10 ms) unless the environment sets it.
-        assert_eq!((before, after), (1, 0));
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }, 10);
-            purge_freed_memory_at_once();
-            assert_eq!(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }, 0);
-        }
-    }
 }
