@@ -3,18 +3,15 @@
 //!
 //! Most lines of an audit log are allowed requests, and all ingest keeps of one is
 //! a count under (principal, method, endpoint, org, fields) and the object it
-//! touched. This path reads exactly those fields, borrowed from the line (serde
-//! with `&str`, no JSON tree, no owned strings), templates the path into a
-//! reused buffer, and finds the group by its key packed into a reused buffer. Anything it is
-//! not sure of (another format's keys, a field that is not a plain string, escapes,
+//! touched. This path reads exactly those fields, borrowed from the line (a
+//! strict scanner, [`scan`]: no JSON tree, no owned strings), templates the path
+//! into a reused buffer, and finds the group by its key packed into a reused
+//! buffer. Anything it is not sure of (another format's keys, a field that is not a plain string, escapes,
 //! a duplicate key, a denial) returns `false`, and the line takes the full path:
 //! both give the same aggregates, which a test checks on every sample scenario.
 
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-
 use crate::ingest::fold::aggregate::Aggregates;
+use crate::ingest::fold::scan::{self, Scanned};
 use crate::ingest::record::redact::redact_object_str;
 use crate::ingest::record::template::Templater;
 use crate::ingest::record::{fields, formats};
@@ -32,99 +29,79 @@ struct FlatRecord<'a> {
     org: Option<&'a str>,
     object_id: Option<&'a str>,
     fields: Option<Vec<&'a str>>,
-    scopes: Option<&'a RawValue>,
-    /// A key that marks another format's records ([`formats::is_marker`]).
-    foreign: bool,
+    /// Whether `scopes` reads as a list without error (see [`plain_list`]).
+    plain_scopes: bool,
 }
 
-/// A key of a flat record.
-#[derive(Clone, Copy)]
-enum Key {
-    Ts,
-    Principal,
-    Method,
-    Path,
-    Status,
-    Org,
-    ObjectId,
-    Fields,
-    Scopes,
-    /// Marks another format's records.
-    Marker,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a field name")
-            }
-            // Escaped keys arrive unescaped here, so `"k\u0069nd"` is `kind`.
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
-                Ok(match key {
-                    "ts" => Key::Ts,
-                    "principal" => Key::Principal,
-                    "method" => Key::Method,
-                    "path" => Key::Path,
-                    "status" => Key::Status,
-                    "org" => Key::Org,
-                    "object_id" => Key::ObjectId,
-                    "fields" => Key::Fields,
-                    "scopes" => Key::Scopes,
-                    _ if formats::is_marker(key) => Key::Marker,
-                    _ => Key::Other,
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for FlatRecord<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RecordVisitor;
-        impl<'de> Visitor<'de> for RecordVisitor {
-            type Value = FlatRecord<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FlatRecord<'de>, A::Error> {
-                let mut r = FlatRecord::default();
-                // A repeated key sends the line to the full path, which keeps
-                // the last value as serde_json does.
-                let mut seen = 0u16;
-                while let Some(key) = map.next_key::<Key>()? {
-                    if matches!(key, Key::Marker | Key::Other) {
-                        r.foreign |= matches!(key, Key::Marker);
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    }
-                    let bit = 1u16 << key as u16;
-                    if seen & bit != 0 {
-                        return Err(de::Error::custom("duplicate field"));
-                    }
-                    seen |= bit;
-                    match key {
-                        Key::Ts => r.ts = map.next_value()?,
-                        Key::Principal => r.principal = map.next_value()?,
-                        Key::Method => r.method = map.next_value()?,
-                        Key::Path => r.path = map.next_value()?,
-                        Key::Status => r.status = map.next_value()?,
-                        Key::Org => r.org = map.next_value()?,
-                        Key::ObjectId => r.object_id = map.next_value()?,
-                        Key::Fields => r.fields = map.next_value()?,
-                        Key::Scopes => r.scopes = map.next_value()?,
-                        Key::Marker | Key::Other => unreachable!("skipped above"),
-                    }
+impl<'a> FlatRecord<'a> {
+    /// The record of a line as serde_json would read these fields, or `None`
+    /// for a line the full path must read: one [`scan::scan`] declines, a
+    /// field of another type, a repeated field (serde_json keeps the last), or
+    /// another format's key ([`formats::is_marker`]).
+    fn read(line: &'a str) -> Option<Self> {
+        let mut r = FlatRecord {
+            plain_scopes: true,
+            ..FlatRecord::default()
+        };
+        let mut seen = 0u16;
+        let read = scan::scan(line, |key, value| {
+            let (bit, ok) = match key {
+                "ts" => (0, text_or_null(value, &mut r.ts)),
+                "principal" => (1, text_or_null(value, &mut r.principal)),
+                "method" => (2, text_or_null(value, &mut r.method)),
+                "path" => (3, text_or_null(value, &mut r.path)),
+                "org" => (4, text_or_null(value, &mut r.org)),
+                "object_id" => (5, text_or_null(value, &mut r.object_id)),
+                "status" => (6, status(value, &mut r.status)),
+                "fields" => (7, list_or_null(value, &mut r.fields)),
+                "scopes" => {
+                    r.plain_scopes = plain_list(value);
+                    (8, true)
                 }
-                Ok(r)
-            }
-        }
-        deserializer.deserialize_map(RecordVisitor)
+                _ => return !formats::is_marker(key),
+            };
+            let repeated = seen & (1 << bit) != 0;
+            seen |= 1 << bit;
+            ok && !repeated
+        });
+        read.then_some(r)
     }
+}
+
+/// A string field: a string, or null for none.
+fn text_or_null<'a>(value: Scanned<'a>, out: &mut Option<&'a str>) -> bool {
+    match value {
+        Scanned::Str(s) => *out = Some(s),
+        Scanned::Null => *out = None,
+        _ => return false,
+    }
+    true
+}
+
+/// `status`: an unsigned integer, or null for none.
+fn status(value: Scanned, out: &mut Option<u64>) -> bool {
+    match value {
+        Scanned::Number(n) => match n.parse() {
+            Ok(n) => *out = Some(n),
+            Err(_) => return false,
+        },
+        Scanned::Null => *out = None,
+        _ => return false,
+    }
+    true
+}
+
+/// `fields`: a list of strings, or null for none.
+fn list_or_null<'a>(value: Scanned<'a>, out: &mut Option<Vec<&'a str>>) -> bool {
+    match value {
+        Scanned::Other(array) => match scan::strings(array) {
+            Some(list) => *out = Some(list),
+            None => return false,
+        },
+        Scanned::Null => *out = None,
+        _ => return false,
+    }
+    true
 }
 
 /// One worker's fast path; holds buffers reused from line to line.
@@ -152,17 +129,14 @@ impl<'t> FastPath<'t> {
         let Ok(line) = std::str::from_utf8(line) else {
             return false;
         };
-        let Ok(record) = serde_json::from_str::<FlatRecord>(line) else {
+        let Some(record) = FlatRecord::read(line) else {
             return false;
         };
-        if record.foreign {
-            return false;
-        }
         if !record.status.is_some_and(|s| (200..400).contains(&s)) {
             return false;
         }
         // Scopes the full path would reject (`fields::list`) must reach it.
-        if !record.scopes.is_none_or(|raw| plain_list(raw.get())) {
+        if !record.plain_scopes {
             return false;
         }
         let (Some(ts), Some(principal), Some(method), Some(path)) = (
@@ -244,21 +218,19 @@ impl<'t> FastPath<'t> {
 /// full path must read, which then gives the same answer.
 pub fn sampled_path(line: &[u8]) -> Option<(String, bool)> {
     let line = std::str::from_utf8(line).ok()?;
-    let record = serde_json::from_str::<FlatRecord>(line).ok()?;
-    if record.foreign {
-        return None;
-    }
+    let record = FlatRecord::read(line)?;
     let path = text(record.path)?;
     Some((path.to_string(), record.status? == 403))
 }
 
-/// Whether a raw JSON value reads as a list without error: an array, null, or a
-/// plain string that does not start like an array.
-fn plain_list(raw: &str) -> bool {
-    match raw.as_bytes().first() {
-        Some(b'[') | Some(b'n') => true,
-        Some(b'"') => !raw.contains('\\') && !raw[1..].trim_start().starts_with('['),
-        _ => false,
+/// Whether a JSON value reads as a list without error: an array, null, or a
+/// string that does not start like an array.
+fn plain_list(value: Scanned) -> bool {
+    match value {
+        Scanned::Other(raw) => raw.starts_with('['),
+        Scanned::Null => true,
+        Scanned::Str(s) => !s.trim_start().starts_with('['),
+        Scanned::Number(_) => false,
     }
 }
 
