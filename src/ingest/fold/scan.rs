@@ -5,8 +5,8 @@
 //! Why not serde: borrowing the fast path's fields with serde_json was half of
 //! reading an allowed request, most of it in serde's visitor machinery and in
 //! skipping keys the fast path does not want (a wide gateway line has 30 of
-//! them, nested). This scanner finds string ends with `memchr`, matches keys
-//! as bytes and skips values without building them.
+//! them, nested). This scanner finds string ends eight bytes at a time,
+//! matches keys as bytes and skips values without building them.
 //!
 //! It is strict rather than complete: it declines (returns `false`) on any
 //! string with an escape, on anything nested deeper than [`MAX_DEPTH`], and on
@@ -96,6 +96,33 @@ pub fn strings(array: &str) -> Option<Vec<&str>> {
     }
 }
 
+/// Where the first `"`, `\\` or control byte of `bytes` is. Eight bytes at a
+/// time: most strings are a few words long, where `memchr2`'s set-up and a
+/// second pass for control bytes cost more (a 2 GB wide gateway log: 5.35
+/// against 4.64 s).
+fn first_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte below `n` (exact for the lowest such byte,
+    // which is all `trailing_zeros` reads).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
 struct Cursor<'a> {
     line: &'a str,
     at: usize,
@@ -135,11 +162,8 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let start = self.at;
-        let rest = &self.bytes()[start..];
-        let len = memchr::memchr2(b'"', b'\\', rest)?;
-        // Or-ing over all bytes, not stopping at the first: the loop vectorises.
-        let control = rest[..len].iter().fold(false, |any, &b| any | (b < 0x20));
-        if rest[len] == b'\\' || control {
+        let len = first_special(&self.bytes()[start..])?;
+        if self.bytes()[start + len] != b'"' {
             return None;
         }
         self.at = start + len + 1;
@@ -288,6 +312,14 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(70), "]".repeat(70));
         assert!(scanned(&deep).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn the_word_search_finds_what_a_byte_loop_finds(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+            let by_byte = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(first_special(&bytes), by_byte);
+        }
     }
 
     /// Lines from pieces that are often almost JSON.
