@@ -382,9 +382,19 @@ mod fast_path {
             r#"{"ts":"2026-11-20T00:00:12Z","principal":"svc-a","method":"GET","path":"/w/12","status":200,"scopes":"a b","org":"EU","object_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
             r#"{"ts":"2026-11-20T00:00:13Z","principal":"svc-a","method":"GET","path":"/w/13","status":404}"#,
             r#"{"ts":"2026-11-20T00:00:14Z","principal":"svc-a","method":"GET","path":"/w/14","status":99}"#,
+            // What the scanner declines: escapes and nesting in ignored fields, numbers
+            // serde reads otherwise, and lines serde_json rejects.
+            r#"{"ts":"2026-11-20T00:00:16Z","principal":"svc-a","method":"GET","path":"/w/16","status":200,"ua":"a\"b","geo":{"c":[1,{"d":"\u00e9"}]}}"#,
+            r#"{"ts":"2026-11-20T00:00:17Z","principal":"svc-a","method":"GET","path":"/w/17","status":2e2}"#,
+            r#"{"ts":"2026-11-20T00:00:18Z","principal":"svc-a","method":"GET","path":"/w/18","status":200.0}"#,
+            r#"{"ts":"2026-11-20T00:00:19Z","principal":"svc-a","method":"GET","path":"/w/19","status":200,"latency":01}"#,
+            r#"{"ts":"2026-11-20T00:00:20Z","principal":"svc-a","method":"GET","path":"/w/20","status":200,"geo":{"a":1,}}"#,
+            r#"{"ts":"2026-11-20T00:00:21Z","principal":"svc-a","method":"GET","path":"/w/21","status":200} {"x":1}"#,
+            r#"{"ts":"2026-11-20T00:00:22Z","principal":"svc-a","method":"GET","path":"/w/22","status":200,"fields":["a","b\u0063"],"x":null,"y":[true,false,-0.5e-3]}"#,
         ];
         let mut text = (lines.join("\n") + "\n").into_bytes();
         // Invalid UTF-8 in a field the fast path ignores (found by fuzzing).
+        text.extend(b"{\"ts\":\"2026-11-20T00:00:23Z\",\"principal\":\"svc-a\",\"method\":\"GET\",\"path\":\"/w/23\",\"status\":200,\"ua\":\"a\tb\"}\n");
         text.extend(b"{\"ts\":\"2026-11-20T00:00:15Z\",\"principal\":\"svc-a\",\"method\":\"GET\",\"path\":\"/w/15\",\"status\":200,\"request_id\":\"\xff\xfe\"}\n");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
@@ -404,9 +414,15 @@ mod fast_path {
             "{full}"
         );
         assert!(
-            full.contains("line: 15"),
+            full.contains("line: 23"),
             "the invalid UTF-8 line is skipped: {full}"
         );
+        for line in [18, 19, 22] {
+            assert!(
+                full.contains(&format!("line: {line}")),
+                "line {line} is malformed: {full}"
+            );
+        }
     }
 
     #[test]
