@@ -124,8 +124,8 @@ impl<'t> FastPath<'t> {
     /// Counts `line` into `agg` if it is an allowed request this path can read
     /// exactly; `false` leaves the line to the full path.
     pub fn count_success(&mut self, agg: &mut Aggregates, line: &[u8]) -> bool {
-        // From text, not bytes: serde skips ignored fields without checking their
-        // UTF-8, and the full path rejects such a line (found by fuzzing).
+        // From text, not bytes: the scanner borrows strings from it, and the full
+        // path rejects a line that is not UTF-8 (found by fuzzing).
         let Ok(line) = std::str::from_utf8(line) else {
             return false;
         };
