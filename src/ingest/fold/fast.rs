@@ -6,9 +6,10 @@
 //! touched. This path reads exactly those fields, borrowed from the line (a
 //! strict scanner, [`scan`]: no JSON tree, no owned strings), templates the path
 //! into a reused buffer, and finds the group by its key packed into a reused
-//! buffer. Anything it is not sure of (another format's keys, a field that is not a plain string, escapes,
-//! a duplicate key, a denial) returns `false`, and the line takes the full path:
-//! both give the same aggregates, which a test checks on every sample scenario.
+//! buffer. Anything it is not sure of (another format's keys, a field that is
+//! not a plain string, escapes, a duplicate key, a denial) returns `false`, and
+//! the line takes the full path: both give the same aggregates, which a test
+//! checks on every sample scenario.
 
 use crate::ingest::fold::aggregate::Aggregates;
 use crate::ingest::fold::scan::{self, Scanned};
