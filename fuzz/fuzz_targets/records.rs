@@ -1,5 +1,6 @@
 //! Field extraction: any JSON document through every log format (auto-detected
-//! and forced), the small tables and the Kubernetes RBAC objects.
+//! and forced), the small tables and the Kubernetes RBAC objects; a record a
+//! format reads from its text gives the event its tree gives.
 #![no_main]
 
 use grantgap::internals::ingest::fields::FieldMap;
@@ -13,14 +14,19 @@ fuzz_target!(|data: &[u8]| {
     };
     let map = FieldMap::default();
     let formats = InputFormat::choices().map(|(name, _)| InputFormat::named(name).unwrap());
+    let text = std::str::from_utf8(data).ok();
     for format in formats {
+        if let Some(from_text) = text.and_then(|t| formats::event_from_text(t, format)) {
+            let from_tree = formats::event_from_record(&record, &map, format);
+            assert_eq!(Some(from_text), from_tree.ok(), "read from text and from its tree");
+        }
         if let Ok(event) = formats::event_from_record(&record, &map, format) {
             assert!(
                 !event.principal.is_empty(),
                 "an event always has a principal"
             );
         }
-        let _ = formats::raw_path(&record, &map, format);
+        let _ = formats::sampled_path(&record, &map, format);
     }
     let _ = tables::token_from_record(&record, &map);
     let _ = tables::binding_from_record(&record, &map);

@@ -426,6 +426,39 @@ mod fast_path {
     }
 
     #[test]
+    fn cloudtrail_files_read_alike_from_text_and_from_trees() {
+        let identity = |role: &str| {
+            format!(
+                r#"{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/{role}/s","sessionContext":{{"sessionIssuer":{{"arn":"arn:aws:iam::111122223333:role/{role}"}}}}}}"#
+            )
+        };
+        let records = [
+            format!(r#"{{"eventTime":"2026-11-20T08:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","userIdentity":{},"requestParameters":{{"bucketName":"b","key":"k"}},"recipientAccountId":"111122223333"}}"#, identity("Reader")),
+            format!(r#"{{"eventTime":"2026-11-20T08:00:01Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","awsRegion":"eu-west-1","userIdentity":{},"errorCode":"AccessDenied","errorMessage":"Access Denied","requestParameters":{{"bucketName":"b","key":"k\u00e9"}},"recipientAccountId":"111122223333"}}"#, identity("Writer")),
+            // Records the tree reads: a bad timestamp (skipped, and quarantined
+            // whole), another format's record, a repeated nested key.
+            format!(r#"{{"eventTime":"soon","eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{}}}"#, identity("Reader")),
+            r#"{"ts":"2026-11-20T08:00:02Z","principal":"svc","method":"GET","path":"/a","status":403}"#.to_string(),
+            r#"{"eventTime":"2026-11-20T08:00:03Z","eventName":"ListBuckets","awsRegion":"eu-west-1","userIdentity":{"arn":"arn:aws:iam::1:user/a","arn":"arn:aws:iam::1:user/b"},"errorCode":"AccessDenied"}"#.to_string(),
+            "[1]".to_string(),
+            format!(r#"{{"eventName":"x","awsRegion":"r","deep":{}1{}}}"#, "[".repeat(130), "]".repeat(130)),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let line = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        std::fs::write(dir.path().join("trail.json"), line + "\n").unwrap();
+        let pretty = format!("{{\n  \"Records\": [\n{}\n  ]\n}}\n", records.join(",\n"));
+        std::fs::write(dir.path().join("pretty.json"), pretty).unwrap();
+        let folder = dir.path().display().to_string();
+        let files = || input::resolve(&folder, None).unwrap();
+        let (fast, full) = both_ways(files);
+        assert_eq!(fast, full);
+        for reason in ["bad timestamp", "not a JSON object", "recursion limit"] {
+            assert!(full.contains(reason), "{reason}: {full}");
+        }
+        assert!(fast.contains("role/Writer"), "{fast}");
+    }
+
+    #[test]
     fn generated_logs_read_alike_both_ways() {
         use crate::generate::{self, GenerateOptions};
         let dir = tempfile::tempdir().unwrap();

@@ -38,14 +38,14 @@ impl<'a> FlatRecord<'a> {
     /// The record of a line as serde_json would read these fields, or `None`
     /// for a line the full path must read: one [`scan::scan`] declines, a
     /// field of another type, a repeated field (serde_json keeps the last), or
-    /// another format's key ([`formats::is_marker`]).
+    /// another format's key or an envelope's list ([`formats::is_marker`]).
     fn read(line: &'a str) -> Option<Self> {
         let mut r = FlatRecord {
             plain_scopes: true,
             ..FlatRecord::default()
         };
         let mut seen = 0u16;
-        let read = scan::scan(line, |key, value| {
+        let read = scan::scan(line, formats::is_marker, |key, value| {
             let (bit, ok) = match key {
                 "ts" => (0, text_or_null(value, &mut r.ts)),
                 "principal" => (1, text_or_null(value, &mut r.principal)),
@@ -59,7 +59,7 @@ impl<'a> FlatRecord<'a> {
                     r.plain_scopes = plain_list(value);
                     (8, true)
                 }
-                _ => return !formats::is_marker(key),
+                _ => return true,
             };
             let repeated = seen & (1 << bit) != 0;
             seen |= 1 << bit;

@@ -15,7 +15,7 @@ use crate::ingest::record::fields::FieldMap;
 use crate::ingest::record::formats::{self, InputFormat};
 use crate::ingest::record::template::Templater;
 use crate::ingest::skip_unreadable;
-use crate::ingest::source::decode::{ParquetSource, RecordSource, SizeLimits};
+use crate::ingest::source::decode::{ParquetSource, Record, RecordSource, SizeLimits};
 use crate::ingest::source::input::InputFile;
 use crate::ingest::source::open_source;
 use crate::ingest::source::units::{Part, RangeReader, Unit};
@@ -113,23 +113,34 @@ impl EventReader<'_> {
             let next = match &mut fast {
                 Some(fast) => {
                     let agg = &mut *agg;
-                    source.next_record_unless(&mut |line| fast.count_success(agg, line))
+                    source.next_record_or_text(&mut |line| fast.count_success(agg, line))
                 }
-                None => source.next_record(),
+                None => source
+                    .next_record()
+                    .map(|(line, r)| (line, r.map(Record::Tree))),
             };
             let Some((line, record)) = next else { break };
             let position = Position::new(unit.file, unit.index, line);
             let quarantining = agg.quarantine.is_some();
-            let event = record.and_then(|r| {
-                formats::event_from_record(&r, self.map, self.format).map_err(|skip| {
-                    // The record as read goes to the quarantine; no cost otherwise.
-                    if quarantining {
-                        skip.with_raw(r.to_string())
-                    } else {
-                        skip
-                    }
-                })
-            });
+            // A record kept as text is read so where its format can; the full
+            // path (no fast path) reads every record as a tree.
+            let from_text = match &record {
+                Ok(Record::Text(text)) => formats::event_from_text(text.get(), self.format),
+                _ => None,
+            };
+            let event = match from_text {
+                Some(event) => Ok(event),
+                None => record.and_then(Record::into_tree).and_then(|r| {
+                    formats::event_from_record(&r, self.map, self.format).map_err(|skip| {
+                        // The record as read goes to the quarantine; no cost otherwise.
+                        if quarantining {
+                            skip.with_raw(r.to_string())
+                        } else {
+                            skip
+                        }
+                    })
+                }),
+            };
             match event {
                 Ok(event) if event.is_denial() && !self.denials.keeps(&event) => {
                     agg.add_filtered_denial();

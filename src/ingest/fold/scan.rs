@@ -30,8 +30,14 @@ pub enum Scanned<'a> {
 const MAX_DEPTH: u32 = 64;
 
 /// Scans `line`, one JSON object, calling `each` on every top-level key and
-/// value in order; `false` when the line is declined or `each` returns `false`.
-pub fn scan<'a>(line: &'a str, mut each: impl FnMut(&'a str, Scanned<'a>) -> bool) -> bool {
+/// value in order; `false` when the line is declined, or `declines(key)` or
+/// `each` returns `false`. `declines` is asked before the key's value is
+/// scanned: a CloudTrail file's one line is declined at its `Records`.
+pub fn scan<'a>(
+    line: &'a str,
+    declines: impl Fn(&str) -> bool,
+    mut each: impl FnMut(&'a str, Scanned<'a>) -> bool,
+) -> bool {
     let mut c = Cursor { line, at: 0 };
     c.space();
     if !c.eat(b'{') {
@@ -41,6 +47,9 @@ pub fn scan<'a>(line: &'a str, mut each: impl FnMut(&'a str, Scanned<'a>) -> boo
     if !c.eat(b'}') {
         loop {
             let Some(key) = c.string() else { return false };
+            if declines(key) {
+                return false;
+            }
             c.space();
             if !c.eat(b':') {
                 return false;
@@ -260,10 +269,14 @@ mod tests {
     /// The scan of a line as a list, or `None` when declined.
     fn scanned(line: &str) -> Option<Vec<(&str, Scanned<'_>)>> {
         let mut out = Vec::new();
-        scan(line, |k, v| {
-            out.push((k, v));
-            true
-        })
+        scan(
+            line,
+            |_| false,
+            |k, v| {
+                out.push((k, v));
+                true
+            },
+        )
         .then_some(out)
     }
 

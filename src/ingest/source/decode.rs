@@ -12,6 +12,8 @@ use anyhow::{Context, Result};
 use polars::prelude::{AnyValue, DataFrame, ParquetReader, SerReader, TimeUnit};
 use serde_json::{Map, Value};
 
+use super::document::Document;
+pub use super::document::Record;
 use crate::ingest::record::fields::Skip;
 use crate::ingest::record::formats;
 
@@ -128,6 +130,16 @@ pub trait RecordSource: Send {
         let _ = take;
         self.next_record()
     }
+
+    /// Like [`RecordSource::next_record_unless`], but the items of an
+    /// envelope's list may come as their text ([`Record::Text`]).
+    fn next_record_or_text(
+        &mut self,
+        take: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Option<(u64, Result<Record, Skip>)> {
+        let (line, record) = self.next_record_unless(take)?;
+        Some((line, record.map(Record::Tree)))
+    }
 }
 
 /// JSON Lines. A document that is not one object per line (a `[` array, or one
@@ -139,7 +151,7 @@ pub struct JsonSource<R> {
     line: u64,
     buf: Vec<u8>,
     /// Records waiting to be handed out, all from line `line`.
-    queued: std::collections::VecDeque<Result<Value, Skip>>,
+    queued: std::collections::VecDeque<Result<Record, Skip>>,
     /// The whole input was one document, now queued: nothing follows it.
     whole_document: bool,
     /// Stop before a line that starts this many bytes in (for reading one range of a file).
@@ -208,12 +220,8 @@ impl<R: BufRead + Send> JsonSource<R> {
                     .push_back(Err(too_long("the document", limits.document, &text)));
                 return Ok(source);
             }
-            let document: Value = serde_json::from_slice(&text)
+            let records = document_records(&text)
                 .context("the input is one JSON document (an array, or an object over several lines) but not valid JSON")?;
-            let records = match document {
-                Value::Array(items) => items,
-                other => unwrap_envelope(other),
-            };
             source.queued = records.into_iter().map(Ok).collect();
         }
         Ok(source)
@@ -237,12 +245,20 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
     }
 
     fn next_record_unless(&mut self, take: &mut dyn FnMut(&[u8]) -> bool) -> Option<Decoded> {
+        let (line, record) = self.next_record_or_text(take)?;
+        Some((line, record.and_then(Record::into_tree)))
+    }
+
+    fn next_record_or_text(
+        &mut self,
+        take: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Option<(u64, Result<Record, Skip>)> {
         if let Some(item) = self.queued.pop_front() {
             // A whole document numbers its records; an envelope line gives them its line.
             if self.whole_document {
                 self.line += 1;
             }
-            return Some((self.line, item.and_then(object)));
+            return Some((self.line, item.and_then(object_record)));
         }
         if self.whole_document {
             return None;
@@ -274,14 +290,14 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             if line.is_empty() || take(line) {
                 continue;
             }
-            let parsed = match json_values(line) {
-                Ok(values) => {
-                    let mut records = values.into_iter().flat_map(unwrap_envelope);
+            let parsed = match json_records(line) {
+                Ok(records) => {
+                    let mut records = records.into_iter();
                     let Some(first) = records.next() else {
                         continue;
                     };
                     self.queued.extend(records.map(Ok));
-                    object(first)
+                    object_record(first)
                 }
                 Err(e) => Err(Skip::new("malformed JSON", e.to_string())
                     .with_raw(String::from_utf8_lossy(line))),
@@ -291,27 +307,57 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
     }
 }
 
-/// The JSON values of one line: one document, as JSON Lines has it; several
+/// The records of a file read whole: the items of a top-level array, an
+/// envelope's items, or the document.
+fn document_records(text: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
+    let Ok(text) = std::str::from_utf8(text) else {
+        let records = match serde_json::from_slice(text)? {
+            Value::Array(items) => items,
+            other => unwrap_envelope(other),
+        };
+        return Ok(records.into_iter().map(Record::Tree).collect());
+    };
+    match serde_json::from_str(text)? {
+        Document::Other(Value::Array(items)) => Ok(items.into_iter().map(Record::Tree).collect()),
+        document => document.records(),
+    }
+}
+
+/// The records of one line: in one document, as JSON Lines has it; in several
 /// written back to back (`{…}{…}`, as Firehose concatenates CloudWatch Logs
-/// payloads); or one after a timestamp (`2026-11-20T08:00:00.000Z {…}`, each
-/// line of a CloudWatch Logs export to S3).
-fn json_values(line: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+/// payloads); or in one after a timestamp (`2026-11-20T08:00:00.000Z {…}`, each
+/// line of a CloudWatch Logs export to S3). Envelopes are unwrapped.
+fn json_records(line: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
     // Checked as UTF-8 once, then parsed as text: parsing bytes, serde_json
     // checks each string on its own (1 GB of CloudTrail: 6.3 against 7.1 s).
     // Bytes that are not text are parsed as bytes, and serde_json names the error.
     match std::str::from_utf8(line) {
-        Ok(text) => values_read(line, |from| serde_json::de::StrRead::new(&text[from..])),
-        Err(_) => values_read(line, |from| serde_json::de::SliceRead::new(&line[from..])),
+        Ok(text) => {
+            let documents: Vec<Document> =
+                values_read(line, |from| serde_json::de::StrRead::new(&text[from..]))?;
+            let mut records = Vec::new();
+            for document in documents {
+                records.extend(document.records()?);
+            }
+            Ok(records)
+        }
+        Err(_) => {
+            let values: Vec<Value> =
+                values_read(line, |from| serde_json::de::SliceRead::new(&line[from..]))?;
+            let records = values.into_iter().flat_map(unwrap_envelope);
+            Ok(records.map(Record::Tree).collect())
+        }
     }
 }
 
-/// [`json_values`] with `read(from)` reading the line from byte `from` on
-/// (`from` is 0 or just after an ASCII byte, so text stays whole characters).
-fn values_read<'a, R: serde_json::de::Read<'a>>(
+/// The JSON values of a line, as [`json_records`] finds them, with
+/// `read(from)` reading the line from byte `from` on (`from` is 0 or just after
+/// an ASCII byte, so text stays whole characters).
+fn values_read<'a, T: serde::Deserialize<'a>, R: serde_json::de::Read<'a>>(
     line: &[u8],
     read: impl Fn(usize) -> R,
-) -> Result<Vec<Value>, serde_json::Error> {
-    let one = |from: usize| -> Result<Value, serde_json::Error> {
+) -> Result<Vec<T>, serde_json::Error> {
+    let one = |from: usize| -> Result<T, serde_json::Error> {
         let mut parser = serde_json::Deserializer::new(read(from));
         let value = serde::Deserialize::deserialize(&mut parser)?;
         parser.end()?;
@@ -336,7 +382,7 @@ fn values_read<'a, R: serde_json::de::Read<'a>>(
         }
     }
     if line.first() == Some(&b'{') {
-        let values: Result<Vec<Value>, _> =
+        let values: Result<Vec<T>, _> =
             serde_json::Deserializer::new(read(0)).into_iter().collect();
         if let Ok(values) = values {
             if values.len() > 1 {
@@ -345,6 +391,14 @@ fn values_read<'a, R: serde_json::de::Read<'a>>(
         }
     }
     Err(error)
+}
+
+/// A record that is an object, as every record must be.
+fn object_record(record: Record) -> Result<Record, Skip> {
+    match record {
+        Record::Text(text) if text.get().starts_with('{') => Ok(Record::Text(text)),
+        other => other.into_tree().and_then(object).map(Record::Tree),
+    }
 }
 
 fn object(value: Value) -> Result<Value, Skip> {
@@ -745,7 +799,15 @@ mod tests {
 
     #[test]
     fn a_line_holds_one_value_several_back_to_back_or_one_after_a_timestamp() {
-        let values = |line: &[u8]| json_values(line).map(|v| serde_json::to_string(&v).unwrap());
+        let values = |line: &[u8]| {
+            json_records(line).map(|records| {
+                let trees: Vec<Value> = records
+                    .into_iter()
+                    .map(|r| r.into_tree().unwrap())
+                    .collect();
+                serde_json::to_string(&trees).unwrap()
+            })
+        };
         assert_eq!(values(br#"{"a":"\u00e9"}"#).unwrap(), r#"[{"a":"é"}]"#);
         assert_eq!(
             values(br#"{"a":1}{"b":2} {"c":3}"#).unwrap(),

@@ -3,6 +3,7 @@
 //! that cut bytes into records (JSON, YAML, CSV, Parquet).
 
 pub mod decode;
+mod document;
 pub mod input;
 pub mod parquet_footer;
 pub mod remote;

@@ -21,7 +21,7 @@ pub(super) static ENVELOPES: &[Envelope] = &[
     Envelope {
         list: "QueryResultRows",
         kind_suffix: None,
-        item: columns_to_record,
+        item: Some(columns_to_record),
     },
 ];
 
@@ -54,6 +54,10 @@ fn json_text(value: Value) -> Value {
         _ => value,
     }
 }
+
+/// The keys [`inner_record`] recognises a wrapper by: a record without any of
+/// them carries none.
+pub(super) const WRAPPER_KEYS: &[&str] = &["CloudTrailEvent", "message", "category", "detail-type"];
 
 /// The record an exported row carries, if it carries one:
 /// - a LookupEvents row's `CloudTrailEvent` (a JSON string);

@@ -13,6 +13,7 @@ mod exports;
 mod gcp;
 mod generic;
 mod k8s;
+mod lenient;
 mod unread;
 
 use std::sync::LazyLock;
@@ -50,6 +51,15 @@ pub trait LogFormat: Sync {
     fn sampled_path(&self, _record: &Value, _map: &FieldMap) -> Option<(String, bool)> {
         None
     }
+    /// The event of a record read from its text, without a tree, where this
+    /// format reads records so and is sure the record is its own (with
+    /// `detect`, as [`LogFormat::detect`] would find); `None` leaves the record
+    /// to [`LogFormat::event`] on its tree, which also explains skips. A
+    /// record holding a key another format or an exporter's wrapper is
+    /// recognised by ([`is_foreign_to`]) is left to the tree.
+    fn event_from_text(&self, _text: &str, _detect: bool) -> Option<Event> {
+        None
+    }
 }
 
 /// A document that wraps records in a list: `{"Records": [...]}`.
@@ -59,8 +69,8 @@ pub struct Envelope {
     pub list: &'static str,
     /// The document's `kind` must end so (`List`), where the key alone is too common.
     pub kind_suffix: Option<&'static str>,
-    /// How one item of the list becomes a record.
-    pub item: fn(Value) -> Value,
+    /// How one item of the list becomes a record, if it is not one as it is.
+    pub item: Option<fn(Value) -> Value>,
 }
 
 impl Envelope {
@@ -69,7 +79,7 @@ impl Envelope {
         Envelope {
             list,
             kind_suffix: None,
-            item: std::convert::identity,
+            item: None,
         }
     }
 
@@ -225,33 +235,86 @@ pub fn sampled_path(record: &Value, map: &FieldMap, format: InputFormat) -> Opti
     format.of(record).sampled_path(record, map)
 }
 
-/// The records of a document that wraps them in a list, as some format or
-/// exporter does; the document itself when it is no envelope.
-pub fn unwrap_envelope(mut document: Value) -> Vec<Value> {
-    let envelope = FORMATS
+/// Every envelope a format or an exporter writes, in the order they are tried.
+fn envelopes() -> impl Iterator<Item = Envelope> {
+    FORMATS
         .iter()
         .filter_map(|f| f.envelope())
         .chain(exports::ENVELOPES.iter().copied())
-        .find(|envelope| envelope.fits(&document));
-    match envelope {
+}
+
+/// The envelope `document` is, if it is one.
+pub fn envelope_of(document: &Value) -> Option<Envelope> {
+    envelopes().find(|envelope| envelope.fits(document))
+}
+
+/// Whether `key` may hold the list of an envelope.
+pub fn is_envelope_list(key: &str) -> bool {
+    ENVELOPE_LISTS
+        .iter()
+        .any(|l| l.len() == key.len() && *l == key)
+}
+
+static ENVELOPE_LISTS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| envelopes().map(|e| e.list).collect());
+
+/// The records of a document that wraps them in a list, as some format or
+/// exporter does; the document itself when it is no envelope.
+pub fn unwrap_envelope(mut document: Value) -> Vec<Value> {
+    match envelope_of(&document) {
         Some(envelope) => match document[envelope.list].take() {
-            Value::Array(items) => items.into_iter().map(envelope.item).collect(),
+            Value::Array(items) => match envelope.item {
+                Some(item) => items.into_iter().map(item).collect(),
+                None => items,
+            },
             _ => unreachable!("fits() checked the list"),
         },
         None => vec![document],
     }
 }
 
-/// Whether `key` marks a record of some format other than the generic one.
+/// Whether `key` marks a record of some format other than the generic one,
+/// or holds the list of an envelope.
 pub fn is_marker(key: &str) -> bool {
     MARKERS.iter().any(|m| m.len() == key.len() && *m == key)
 }
 
-/// Every format's markers in one list: the fast path asks of every key it
-/// skips, and asking each format in turn (or a hash set) cost 5% of reading a
-/// wide gateway log (30 skipped keys a line); lengths rarely match.
-static MARKERS: LazyLock<Vec<&'static str>> =
-    LazyLock::new(|| FORMATS.iter().flat_map(|f| f.markers()).copied().collect());
+/// Every format's markers and envelope lists in one list: the fast path asks
+/// of every key it skips, and asking each format in turn (or a hash set) cost
+/// 5% of reading a wide gateway log (30 skipped keys a line); lengths rarely
+/// match.
+static MARKERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let markers = FORMATS.iter().flat_map(|f| f.markers()).copied();
+    markers.chain(ENVELOPE_LISTS.iter().copied()).collect()
+});
+
+/// The levels of nesting past which serde_json builds no tree.
+const TREE_DEPTH: usize = 127;
+
+/// Whether `key` is one an exporter's wrapper or a format other than
+/// `format` is recognised by, or holds the list of an envelope.
+fn is_foreign_to(format: &dyn LogFormat, key: &str) -> bool {
+    exports::WRAPPER_KEYS.contains(&key) || (is_marker(key) && !format.markers().contains(&key))
+}
+
+/// The canonical event of a record read from its text as `format`, where a
+/// format reads records so ([`LogFormat::event_from_text`]); `None` leaves it
+/// to [`event_from_record`] on its tree.
+pub fn event_from_text(text: &str, format: InputFormat) -> Option<Event> {
+    // The tree of a record nested deeper than serde_json builds (127 levels)
+    // cannot be built, and the record is skipped; a text reader skips what it
+    // does not read without counting levels. So a record with that many
+    // brackets is left to the tree; CloudTrail's have a dozen or two.
+    if text.bytes().filter(|&b| b == b'{' || b == b'[').count() >= TREE_DEPTH {
+        return None;
+    }
+    let event = match format {
+        InputFormat::Auto => FORMATS.iter().find_map(|f| f.event_from_text(text, true))?,
+        InputFormat::Forced(f) => f.event_from_text(text, false)?,
+    };
+    fields::event_time_in_range(event.ts).ok()?;
+    Some(event)
+}
 
 /// The principal of a record that names no caller (a VPC Service Controls
 /// denial, a Storage request by SAS, a trimmed export): still a denial,
@@ -280,7 +343,12 @@ fn first_text(record: &Value, paths: &[&str]) -> Option<String> {
 /// with no timestamp at all is kept with [`UNKNOWN_TIME`]; one whose timestamp
 /// cannot be read is skipped.
 fn utc_timestamp(record: &Value, paths: &[&str]) -> Result<Millis, Skip> {
-    let Some(value) = paths.iter().find_map(|p| at(record, p)) else {
+    utc_time(paths.iter().find_map(|p| at(record, p)))
+}
+
+/// [`utc_timestamp`] of a value found (not null), or of none.
+fn utc_time(value: Option<&Value>) -> Result<Millis, Skip> {
+    let Some(value) = value else {
         return Ok(UNKNOWN_TIME);
     };
     // BigQuery's exports end a UTC time with ` UTC`.

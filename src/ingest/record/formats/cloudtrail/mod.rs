@@ -13,17 +13,22 @@
 //! ("no identity-based policy allows", "an explicit deny in a service control
 //! policy") and loses the encoded authorization failure message.
 
+mod record;
+
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{first_text, text_at, utc_timestamp, Envelope, LogFormat};
+use super::lenient::Text;
+use super::{utc_time, Envelope, LogFormat};
 use crate::ingest::record::fields::{FieldMap, Skip};
 use crate::model::{
     Event, ACTION_METHOD, DENIAL_REASON_HEADER, DENIED_BY_HEADER, UNKNOWN_TIME, UNTOLD_LAYER,
 };
+use record::{Identity, Trail};
 
 pub struct CloudTrail;
 
@@ -114,60 +119,71 @@ fn role_of_session(arn: &str) -> Option<String> {
 /// The name of a role session (`…:assumed-role/ROLE/SESSION`, or the part of
 /// `AROA…:SESSION` after the colon): the principal is the role, and the
 /// session, which names the person or job behind it, is the token evidence.
-fn session(record: &Value) -> Option<String> {
-    let from_arn = text_at(record, "userIdentity.arn").and_then(|arn| {
+fn session(identity: Option<&Identity>) -> Option<String> {
+    let identity = identity?;
+    let from_arn = identity.arn.as_deref().and_then(|arn| {
         let (_, rest) = arn.split_once(":assumed-role/")?;
         let (_, name) = rest.split_once('/')?;
         Some(name.to_string())
     });
     from_arn
         .or_else(|| {
-            let id = text_at(record, "userIdentity.principalId")?;
+            let id = identity.principal_id.as_deref()?;
             let (role, name) = id.split_once(':')?;
             role.starts_with("AROA").then(|| name.to_string())
         })
         .filter(|name| !name.is_empty())
 }
 
+/// The role of a session ARN, or the ARN itself.
+fn role_or_arn(arn: &str) -> String {
+    role_of_session(arn).unwrap_or_else(|| arn.to_string())
+}
+
 /// Who made the request: the role of an assumed-role session, else the
 /// identity's ARN, else its ids.
-fn principal(record: &Value) -> String {
-    let identity_type = text_at(record, "userIdentity.type").unwrap_or_default();
-    let by_type = match identity_type.as_str() {
-        "AssumedRole" | "FederatedUser" => {
-            first_text(record, &["userIdentity.sessionContext.sessionIssuer.arn"]).or_else(|| {
-                let arn = text_at(record, "userIdentity.arn")?;
-                Some(role_of_session(&arn).unwrap_or(arn))
+fn principal(trail: &Trail) -> String {
+    let identity = trail.identity();
+    let arn = identity.and_then(|i| i.arn.as_deref());
+    let principal_id = identity.and_then(|i| i.principal_id.as_deref());
+    let identity_type = identity.and_then(|i| i.kind.as_deref());
+    let by_type = match identity_type.unwrap_or_default() {
+        "AssumedRole" | "FederatedUser" => identity
+            .and_then(|i| {
+                i.session_context
+                    .as_ref()?
+                    .session_issuer
+                    .as_ref()?
+                    .arn
+                    .owned()
             })
-        }
-        "AWSService" => first_text(
-            record,
-            &["userIdentity.invokedBy", "userIdentity.principalId"],
-        ),
-        _ => text_at(record, "userIdentity.arn")
-            .map(|arn| role_of_session(&arn).unwrap_or(arn))
+            .or_else(|| arn.map(role_or_arn)),
+        "AWSService" => identity
+            .and_then(|i| i.invoked_by.owned())
+            .or_else(|| principal_id.map(str::to_string)),
+        _ => arn
+            .map(role_or_arn)
             .or_else(|| {
                 // A role session named only by its ids (`AROA…:session`, as VPC
                 // endpoint events log it): the role's unique id.
-                let id = text_at(record, "userIdentity.principalId")?;
-                Some(match id.split_once(':') {
+                principal_id.map(|id| match id.split_once(':') {
                     Some((role, _)) if role.starts_with("AROA") => role.to_string(),
-                    _ => id,
+                    _ => id.to_string(),
                 })
             })
-            .or_else(|| text_at(record, "userIdentity.userName")),
+            .or_else(|| identity.and_then(|i| i.user_name.owned())),
     };
     // A CloudTrail Lake row names a selected `userIdentity.arn` column `arn`.
     let by_type = by_type.or_else(|| {
-        let arn = record
-            .get("userIdentity")
-            .is_none()
-            .then(|| text_at(record, "arn"))??;
-        Some(role_of_session(&arn).unwrap_or(arn))
+        let arn = trail
+            .arn
+            .as_deref()
+            .filter(|_| trail.user_identity.is_none())?;
+        Some(role_or_arn(arn))
     });
     // Some records (service events, trimmed exports) name no identity.
     by_type.unwrap_or_else(|| {
-        first_text(record, &["userIdentity.type"]).unwrap_or_else(|| "(identity not in log)".into())
+        identity_type.map_or_else(|| "(identity not in log)".into(), str::to_string)
     })
 }
 
@@ -177,61 +193,64 @@ type ArnOf<'a> = &'a dyn Fn(&str) -> String;
 /// The ARN of the resource a record names: its `resources[]`, else built from
 /// the request parameters of the common services. `None` where the record
 /// names none (the policy then applies to `*`).
-fn resource_arn(record: &Value) -> Option<String> {
-    if let Some(arn) = record
-        .get("resources")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find_map(|r| first_text(r, &["ARN", "arn"]))
-    {
+fn resource_arn(trail: &Trail) -> Option<String> {
+    if let Some(arn) = trail.resources.0.iter().find_map(|r| {
+        let r = r.as_ref()?;
+        r.upper_arn.owned().or_else(|| r.arn.owned())
+    }) {
         return Some(arn);
     }
-    let params = record.get("requestParameters").filter(|p| p.is_object())?;
-    let param = |name: &str| text_at(params, name);
-    let partition = text_at(record, "userIdentity.arn")
-        .and_then(|a| a.split(':').nth(1).map(str::to_string))
+    let params = trail.request_parameters.as_ref()?;
+    let identity = trail.identity();
+    let partition = identity
+        .and_then(|i| i.arn.as_deref())
+        .and_then(|a| a.split(':').nth(1))
         .filter(|p| p.starts_with("aws"))
-        .unwrap_or_else(|| "aws".into());
-    let region = text_at(record, "awsRegion").unwrap_or_default();
-    let account =
-        first_text(record, &["recipientAccountId", "userIdentity.accountId"]).unwrap_or_default();
-    let arn_or = |value: String, build: &dyn Fn(&str) -> String| {
+        .unwrap_or("aws");
+    let region = trail
+        .aws_region
+        .as_ref()
+        .and_then(Text::as_deref)
+        .unwrap_or_default();
+    let account = trail
+        .recipient_account_id
+        .as_deref()
+        .or_else(|| identity.and_then(|i| i.account_id.as_deref()))
+        .unwrap_or_default();
+    let arn_or = |value: &str, build: &dyn Fn(&str) -> String| {
         if value.starts_with("arn:") {
-            value
+            value.to_string()
         } else {
-            build(&value)
+            build(value)
         }
     };
-    if let Some(bucket) = param("bucketName") {
-        return Some(match param("key") {
+    if let Some(bucket) = params.bucket_name.as_deref() {
+        return Some(match params.key.as_deref() {
             Some(key) => format!("arn:{partition}:s3:::{bucket}/{key}"),
             None => format!("arn:{partition}:s3:::{bucket}"),
         });
     }
-    let instance = param("instanceId").or_else(|| {
-        params
-            .pointer("/instancesSet/items/0/instanceId")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+    let instance = params.instance_id.as_deref().or_else(|| {
+        let items = params.instances_set.as_ref()?;
+        items.items.0.as_ref()?.as_ref()?.instance_id.0.as_deref()
     });
     if let Some(id) = instance {
         return Some(format!(
             "arn:{partition}:ec2:{region}:{account}:instance/{id}"
         ));
     }
-    let built: [(&str, ArnOf); 7] = [
-        ("functionName", &|n| {
+    let built: [(&Text, ArnOf); 7] = [
+        (&params.function_name, &|n| {
             format!("arn:{partition}:lambda:{region}:{account}:function:{n}")
         }),
-        ("roleName", &|n| {
+        (&params.role_name, &|n| {
             format!("arn:{partition}:iam::{account}:role/{n}")
         }),
-        ("userName", &|n| {
+        (&params.user_name, &|n| {
             format!("arn:{partition}:iam::{account}:user/{n}")
         }),
-        ("policyArn", &|n| n.to_string()),
-        ("keyId", &|n| {
+        (&params.policy_arn, &|n| n.to_string()),
+        (&params.key_id, &|n| {
             // An alias is not the key's resource.
             if n.starts_with("alias/") {
                 String::new()
@@ -239,28 +258,118 @@ fn resource_arn(record: &Value) -> Option<String> {
                 format!("arn:{partition}:kms:{region}:{account}:key/{n}")
             }
         }),
-        ("tableName", &|n| {
+        (&params.table_name, &|n| {
             format!("arn:{partition}:dynamodb:{region}:{account}:table/{n}")
         }),
-        ("topicArn", &|n| n.to_string()),
+        (&params.topic_arn, &|n| n.to_string()),
     ];
-    for (name, build) in built {
-        if let Some(value) = param(name) {
+    for (param, build) in built {
+        if let Some(value) = param.as_deref() {
             let arn = arn_or(value, build);
             // `keyId` may be an alias or a bare name: only an ARN is a resource.
             return arn.starts_with("arn:").then_some(arn);
         }
     }
-    if let Some(secret) = param("secretId").filter(|s| s.starts_with("arn:")) {
-        return Some(secret);
+    if let Some(secret) = params
+        .secret_id
+        .as_deref()
+        .filter(|s| s.starts_with("arn:"))
+    {
+        return Some(secret.to_string());
     }
     // https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
-    let queue = param("queueUrl")?;
+    let queue = params.queue_url.as_deref()?;
     let mut parts = queue.rsplit('/');
     let (name, queue_account) = (parts.next()?, parts.next()?);
     Some(format!(
         "arn:{partition}:sqs:{region}:{queue_account}:{name}"
     ))
+}
+
+/// The canonical event of a record.
+fn event(trail: &Trail) -> Result<Event, Skip> {
+    // Trimmed exports may drop eventSource; the action then has no service prefix.
+    let source = trail
+        .event_source
+        .as_ref()
+        .and_then(Text::as_deref)
+        .unwrap_or("aws");
+    let name = trail
+        .event_name
+        .as_ref()
+        .and_then(Text::as_deref)
+        .ok_or_else(|| Skip::new("missing field", "no eventName"))?;
+    let endpoint = action(service_prefix(source), name);
+    let code = trail.error_code.as_deref();
+    let status = match code {
+        None => 200,
+        Some(c) if is_denial(c) => 403,
+        Some(_) => 400,
+    };
+    let message = trail
+        .error_message
+        .as_deref()
+        .map(|m| ENCODED.replace_all(m, "").trim().to_string());
+    let named = message.as_deref().and_then(|m| NOT_AUTHORIZED.captures(m));
+    let required = named
+        .as_ref()
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| endpoint.clone());
+    let named_resource = named
+        .as_ref()
+        .and_then(|c| c.get(2))
+        .map(|r| {
+            r.as_str()
+                .trim_end_matches(['.', ','])
+                .trim_matches('"')
+                .to_string()
+        })
+        .filter(|r| r != "*");
+    let mut headers = BTreeMap::new();
+    if status == 403 {
+        headers.insert("x-required-permission".to_string(), required);
+        let layer = message.as_deref().and_then(policy_layer);
+        let untold = layer.is_none() && named.is_none() && code != Some("VpceAccessDenied");
+        if let Some(layer) = layer.or_else(|| untold.then(|| UNTOLD_LAYER.to_string())) {
+            headers.insert(DENIAL_REASON_HEADER.to_string(), layer);
+        }
+        // The endpoint whose policy denied, when the record names it.
+        let by_endpoint = code == Some("VpceAccessDenied")
+            || message
+                .as_deref()
+                .is_some_and(|m| m.contains("VPC endpoint policy"));
+        if let Some(id) = trail.vpc_endpoint_id.as_deref().filter(|_| by_endpoint) {
+            headers.insert(
+                DENIED_BY_HEADER.to_string(),
+                format!("vpc_endpoint_policy {id}"),
+            );
+        }
+    }
+    let identity = trail.identity();
+    let time = [&trail.event_time, &trail.p_event_time]
+        .into_iter()
+        .find(|v| !v.is_null());
+    let creation = identity
+        .and_then(|i| i.session_context.as_ref()?.attributes.as_ref())
+        .map(|a| &a.creation_date)
+        .filter(|v| !v.is_null());
+    Ok(Event {
+        ts: utc_time(time)?,
+        principal: principal(trail),
+        token_id: session(identity).or_else(|| identity.and_then(|i| i.access_key_id.owned())),
+        token_issued_at: utc_time(creation).ok().filter(|t| *t != UNKNOWN_TIME),
+        scopes: None,
+        method: ACTION_METHOD.into(),
+        path: endpoint,
+        status,
+        error_code: code.map(str::to_string),
+        message: message.filter(|m| !m.is_empty()),
+        headers,
+        object_id: named_resource.or_else(|| resource_arn(trail)),
+        org: trail.recipient_account_id.owned(),
+        fields: Vec::new(),
+        request_id: trail.event_id.owned(),
+    })
 }
 
 impl LogFormat for CloudTrail {
@@ -288,77 +397,24 @@ impl LogFormat for CloudTrail {
     }
 
     fn event(&self, record: &Value, _map: &FieldMap) -> Result<Event, Skip> {
-        // Trimmed exports may drop eventSource; the action then has no service prefix.
-        let source = text_at(record, "eventSource").unwrap_or_else(|| "aws".into());
-        let name = text_at(record, "eventName")
-            .ok_or_else(|| Skip::new("missing field", "no eventName"))?;
-        let endpoint = action(service_prefix(&source), &name);
-        let code = text_at(record, "errorCode");
-        let status = match code.as_deref() {
-            None => 200,
-            Some(c) if is_denial(c) => 403,
-            Some(_) => 400,
-        };
-        let message =
-            text_at(record, "errorMessage").map(|m| ENCODED.replace_all(&m, "").trim().to_string());
-        let named = message.as_deref().and_then(|m| NOT_AUTHORIZED.captures(m));
-        let required = named
-            .as_ref()
-            .map(|c| c[1].to_string())
-            .unwrap_or_else(|| endpoint.clone());
-        let named_resource = named
-            .as_ref()
-            .and_then(|c| c.get(2))
-            .map(|r| {
-                r.as_str()
-                    .trim_end_matches(['.', ','])
-                    .trim_matches('"')
-                    .to_string()
-            })
-            .filter(|r| r != "*");
-        let mut headers = BTreeMap::new();
-        if status == 403 {
-            headers.insert("x-required-permission".to_string(), required);
-            let layer = message.as_deref().and_then(policy_layer);
-            let untold =
-                layer.is_none() && named.is_none() && code.as_deref() != Some("VpceAccessDenied");
-            if let Some(layer) = layer.or_else(|| untold.then(|| UNTOLD_LAYER.to_string())) {
-                headers.insert(DENIAL_REASON_HEADER.to_string(), layer);
-            }
-            // The endpoint whose policy denied, when the record names it.
-            let by_endpoint = code.as_deref() == Some("VpceAccessDenied")
-                || message
-                    .as_deref()
-                    .is_some_and(|m| m.contains("VPC endpoint policy"));
-            if let Some(id) = text_at(record, "vpcEndpointId").filter(|_| by_endpoint) {
-                headers.insert(
-                    DENIED_BY_HEADER.to_string(),
-                    format!("vpc_endpoint_policy {id}"),
-                );
-            }
-        }
-        Ok(Event {
-            ts: utc_timestamp(record, &["eventTime", "p_event_time"])?,
-            principal: principal(record),
-            token_id: session(record).or_else(|| text_at(record, "userIdentity.accessKeyId")),
-            token_issued_at: utc_timestamp(
-                record,
-                &["userIdentity.sessionContext.attributes.creationDate"],
+        // Every shape reads into the struct: a failure is a bug, said as such.
+        let trail = Trail::deserialize(record).map_err(|e| {
+            Skip::new(
+                "malformed record",
+                format!("cannot read as CloudTrail: {e}"),
             )
-            .ok()
-            .filter(|t| *t != UNKNOWN_TIME),
-            scopes: None,
-            method: ACTION_METHOD.into(),
-            path: endpoint,
-            status,
-            error_code: code,
-            message: message.filter(|m| !m.is_empty()),
-            headers,
-            object_id: named_resource.or_else(|| resource_arn(record)),
-            org: text_at(record, "recipientAccountId"),
-            fields: Vec::new(),
-            request_id: text_at(record, "eventID"),
-        })
+        })?;
+        event(&trail)
+    }
+
+    fn event_from_text(&self, text: &str, detect: bool) -> Option<Event> {
+        // A repeated key of a nested object, which a tree keeps the last of,
+        // fails here: the tree reads it.
+        let trail: Trail = serde_json::from_str(text).ok()?;
+        if trail.foreign_key || (detect && !trail.detected()) {
+            return None;
+        }
+        event(&trail).ok()
     }
 }
 
@@ -376,6 +432,157 @@ mod tests {
     fn assumed_role() -> Value {
         json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/SampleRole/Session",
                "accessKeyId": "ASIAEXAMPLE", "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/SampleRole"}}})
+    }
+
+    /// The event read from a record's text, and from its tree.
+    fn both_ways(text: &str) -> (Option<Event>, Option<Event>) {
+        let tree: Value = serde_json::from_str(text).unwrap();
+        let from_text = CloudTrail.event_from_text(text, true);
+        let from_tree = CloudTrail
+            .detect(&tree)
+            .then(|| CloudTrail.event(&tree, &FieldMap::default()).ok())
+            .flatten();
+        (from_text, from_tree)
+    }
+
+    #[test]
+    fn records_read_from_text_read_as_from_their_tree() {
+        let identity = r#""userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/s","principalId":"AROAX:s","accessKeyId":"ASIA","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/R"},"attributes":{"creationDate":"2026-11-20T07:00:00Z","mfaAuthenticated":"false"}}}"#;
+        let records = [
+            format!(r#"{{"eventTime":"2026-11-20T08:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1",{identity},"errorCode":"AccessDenied","errorMessage":"User: arn:aws:sts::111122223333:assumed-role/R/s is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" because no identity-based policy allows the s3:GetObject action","requestParameters":{{"bucketName":"b","key":"k"}},"resources":[{{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::b/k"}}],"recipientAccountId":"111122223333","eventID":"e1"}}"#),
+            // Numbers and booleans where text is read, blanks, nulls and lists where
+            // objects are, escapes, and a repeated key (the last one counts).
+            r#"{"eventTime":1763625600,"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","arn":" arn:aws:iam::1:user/u ","accountId":1},"errorCode":"Client.UnauthorizedOperation","errorMessage":"You are not authorized.\nEncoded authorization failure message: AbC","requestParameters":{"instancesSet":{"items":[{"instanceId":" i-1 "},{"instanceId":"i-2"}]}},"recipientAccountId":42,"eventID":true,"eventID":"e2"}"#.to_string(),
+            r#"{"eventTime":"2026-11-20T08:00:00","eventSource":"ec2.amazonaws.com","eventName":"StopInstances","userIdentity":null,"requestParameters":{"instancesSet":{"items":{"0":{"instanceId":"i-3"}}}},"arn":"arn:aws:sts::1:assumed-role/Lake/x"}"#.to_string(),
+            r#"{"eventTime":"2026-11-20T08:00:00Z","eventName":"Invoke","awsRegion":"us-east-1","userIdentity":"someone","resources":{"ARN":"x"},"requestParameters":[1,2]}"#.to_string(),
+            r#"{"p_event_time":"2026-11-20 08:00:00.000 UTC","eventSource":"sqs.amazonaws.com","eventName":"SendMessage","userIdentity":{"type":"AWSAccount","principalId":"AROAEXAMPLE:job"},"requestParameters":{"queueUrl":"https://sqs.eu-west-1.amazonaws.com/444455556666/jobs"},"awsRegion":"eu-west-1"}"#.to_string(),
+            r#"{"eventTime":"2026-11-20T08:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"},"requestParameters":{"keyId":"alias/app","functionName":"f"},"errorCode":"VpceAccessDenied","vpcEndpointId":"vpce-1","eventTime":null}"#.to_string(),
+            r#"{"eventTime":"2026-11-20T08:00:00Z","eventSource":"lambda.amazonaws.com","eventName":"GetFunction20150331v2","userIdentity":{"type":"FederatedUser","arn":"arn:aws:sts::1:federated-user/f","sessionContext":{"sessionIssuer":{"arn":""},"attributes":{"creationDate":[]}}},"requestParameters":{"functionName":"arn:aws:lambda:eu-west-1:1:function:g"}}"#.to_string(),
+        ];
+        for text in &records {
+            let (from_text, from_tree) = both_ways(text);
+            assert!(from_text.is_some(), "{text}");
+            assert_eq!(from_text, from_tree, "{text}");
+        }
+    }
+
+    mod text_against_tree {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Keys the reader reads, at any level, and some it does not.
+        const KEYS: &[&str] = &[
+            "eventName",
+            "eventSource",
+            "eventType",
+            "awsRegion",
+            "userIdentity",
+            "type",
+            "arn",
+            "principalId",
+            "invokedBy",
+            "userName",
+            "accessKeyId",
+            "accountId",
+            "sessionContext",
+            "sessionIssuer",
+            "attributes",
+            "creationDate",
+            "errorCode",
+            "errorMessage",
+            "vpcEndpointId",
+            "eventTime",
+            "p_event_time",
+            "recipientAccountId",
+            "eventID",
+            "resources",
+            "ARN",
+            "requestParameters",
+            "bucketName",
+            "key",
+            "instanceId",
+            "instancesSet",
+            "items",
+            "0",
+            "functionName",
+            "keyId",
+            "queueUrl",
+            "topicArn",
+            "secretId",
+            "verb",
+            "message",
+            "other",
+        ];
+
+        fn leaf() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("null".to_string()),
+                Just("false".to_string()),
+                Just("12".to_string()),
+                Just("-1.5e3".to_string()),
+                Just(r#""""#.to_string()),
+                Just(r#"" AssumedRole ""#.to_string()),
+                Just(r#""AWSService""#.to_string()),
+                Just(r#""arn:aws:sts::1:assumed-role/R/s""#.to_string()),
+                Just(r#""AROAX:job""#.to_string()),
+                Just(r#""2026-11-20T08:00:00Z""#.to_string()),
+                Just(r#""AccessDenied""#.to_string()),
+                Just(r#""Client.UnauthorizedOperation""#.to_string()),
+                Just(r#""not authorized to perform: s3:GetObject on resource: arn:aws:s3:::b\u00e9 because x""#.to_string()),
+                "\"[a-z:/. -]{0,12}\"",
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            leaf().prop_recursive(4, 40, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4)
+                        .prop_map(|v| format!("[{}]", v.join(","))),
+                    prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(
+                        |kv| {
+                            let pairs: Vec<String> =
+                                kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                            format!("{{{}}}", pairs.join(","))
+                        }
+                    ),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_record_the_text_reader_reads_reads_so_from_its_tree(
+                name in leaf(),
+                fields in prop::collection::vec((prop::sample::select(KEYS), value()), 0..8),
+            ) {
+                let mut pairs = vec![format!("\"eventName\":{name}"), r#""awsRegion":"eu-west-1""#.to_string()];
+                pairs.extend(fields.iter().map(|(k, v)| format!("\"{k}\":{v}")));
+                let text = format!("{{{}}}", pairs.join(","));
+                let (from_text, from_tree) = both_ways(&text);
+                if from_text.is_some() {
+                    prop_assert_eq!(from_text, from_tree, "{}", text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn records_another_reader_may_claim_are_left_to_the_tree() {
+        for text in [
+            // Not detected as CloudTrail.
+            r#"{"eventName":"GetObject","ts":1}"#,
+            // A Kubernetes audit event's keys, and an exporter's wrappers.
+            r#"{"eventName":"x","awsRegion":"r","verb":"get","user":{}}"#,
+            r#"{"eventName":"x","awsRegion":"r","CloudTrailEvent":"{}"}"#,
+            r#"{"eventName":"x","awsRegion":"r","detail-type":"t","detail":{"eventName":"y"}}"#,
+            // A nested object repeats a key: a tree keeps the last.
+            r#"{"eventName":"x","awsRegion":"r","userIdentity":{"arn":"a","arn":"b"}}"#,
+            // No event: the tree says why.
+            r#"{"eventName":null,"awsRegion":"r"}"#,
+            r#"{"eventName":"x","awsRegion":"r","eventTime":"yesterday"}"#,
+        ] {
+            assert_eq!(CloudTrail.event_from_text(text, true), None, "{text}");
+        }
     }
 
     #[test]
