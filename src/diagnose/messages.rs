@@ -268,6 +268,24 @@ static COMPILED: LazyLock<Vec<(Part, Regex, Emits)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The parts of a denial group's key its response is: all [`signals`] reads.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Response<'a> {
+    error_code: Option<&'a str>,
+    message: Option<&'a str>,
+    headers: &'a [(String, String)],
+}
+
+impl<'a> Response<'a> {
+    pub fn of(key: &'a DenialKey) -> Self {
+        Response {
+            error_code: key.error_code.as_deref(),
+            message: key.message.as_deref(),
+            headers: &key.headers,
+        }
+    }
+}
+
 /// Everything the response of a denial group says about it, sorted.
 pub fn signals(key: &DenialKey) -> Vec<Signal> {
     let headers: Vec<String> = key

@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use self::guardrail::DeniedBy;
-use self::messages::Signal;
+use self::messages::{Response, Signal};
 use self::policy::PolicyCatalog;
 pub use self::required::RequirementSource;
 use self::required::{EndpointPeers, PeerRule, Requirement};
@@ -211,6 +211,8 @@ type OwnSuccesses<'a> =
 /// Everything [`judge`] consults beyond the denial group itself.
 struct Context<'a> {
     correlation: &'a Correlation<'a>,
+    /// The signals of each distinct response.
+    signals: HashMap<Response<'a>, Vec<Signal>>,
     catalog: &'a PolicyCatalog,
     peers: EndpointPeers<'a>,
     own: OwnSuccesses<'a>,
@@ -243,8 +245,21 @@ pub fn diagnose<'a>(
             .or_default()
             .push((k, g));
     }
+    // Groups share few responses (65 among 2,000 denials of the generated
+    // corpus): the patterns read each once, where reading them for every
+    // group was 4% of a 2 GB run.
+    let responses: HashMap<Response, &DenialKey> = correlation
+        .denials
+        .iter()
+        .map(|d| (Response::of(d.key), d.key))
+        .collect();
+    let signals = responses
+        .into_par_iter()
+        .map(|(response, key)| (response, messages::signals(key)))
+        .collect();
     let context = Context {
         correlation,
+        signals,
         catalog,
         peers: EndpointPeers::new(successes),
         own,
@@ -276,7 +291,7 @@ fn granted(grants: &BTreeSet<String>, permission: &str) -> bool {
 /// One denial group's cause, in the order of `docs/diagnosis.md`.
 fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     let key = denial.key;
-    let signals = messages::signals(key);
+    let signals = &cx.signals[&Response::of(key)];
     let snapshot = cx.correlation.snapshot(denial);
     let mut evidence = Evidence::default();
     let has = |s: &Signal| signals.contains(s);
