@@ -10,9 +10,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut templater = Templater::default();
-    let paths: Vec<&str> = text.lines().collect();
-    templater.learn(paths.iter().copied(), 3);
-    for path in &paths {
+    // A line that starts with `!` is the path of a denied request.
+    let sample: Vec<(&str, bool)> = text
+        .lines()
+        .map(|line| match line.strip_prefix('!') {
+            Some(path) => (path, true),
+            None => (line, false),
+        })
+        .collect();
+    templater.learn(sample.iter().copied(), 3);
+    for (path, _) in &sample {
         let (template, last_id) = templater.template(path);
         let mut into = String::new();
         let borrowed = templater.template_into(path, &mut into);
