@@ -329,7 +329,20 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_word_search_finds_what_a_byte_loop_finds(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+        fn the_word_search_finds_what_a_byte_loop_finds(
+            plain in prop::collection::vec(prop_oneof![0x20u8..=0x7e, 0x80u8..=0xff], 0..80),
+            special in prop::sample::select(vec![b'"', b'\\', 0x00, 0x09, 0x1f]),
+            at in any::<prop::sample::Index>(),
+            with_special in any::<bool>(),
+        ) {
+            // Mostly ordinary bytes (a random byte is special one time in eight,
+            // so the search rarely ran past its first word), and at most one
+            // chosen special at any place.
+            let mut bytes = plain;
+            if with_special && !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] = special;
+            }
             let by_byte = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
             prop_assert_eq!(first_special(&bytes), by_byte);
         }
