@@ -493,20 +493,52 @@ fn plainly_hex(id: &str) -> bool {
 /// Redacts an object id (from a path or the log), skipping the scan for short
 /// ids and for ids no shape can match.
 pub fn redact_object(id: String) -> String {
-    if id.len() < SHORTEST_SECRET_ID || plainly_hex(&id) {
-        id
-    } else {
-        redact_owned(id)
+    match redacted_object(&id) {
+        Some(redacted) => redacted,
+        None => id,
     }
 }
 
 /// [`redact_object`] on a borrowed id.
 pub fn redact_object_str(id: &str) -> Cow<'_, str> {
-    if id.len() < SHORTEST_SECRET_ID || plainly_hex(id) {
-        Cow::Borrowed(id)
-    } else {
-        redact(id)
+    match redacted_object(id) {
+        Some(redacted) => Cow::Owned(redacted),
+        None => Cow::Borrowed(id),
     }
+}
+
+/// Object ids redacted on this thread, and what each became (`None`: itself).
+/// A log names the same objects again and again (100 files of the CloudTrail
+/// corpus: 8,245 resources in 68,909 records) and the patterns cost about a
+/// microsecond an id: 8% of reading CloudTrail. Emptied when full.
+type RedactedObjects = hashbrown::HashMap<Box<str>, Option<Box<str>>>;
+
+thread_local! {
+    static REDACTED_OBJECTS: std::cell::RefCell<RedactedObjects> = Default::default();
+}
+
+/// Ids [`REDACTED_OBJECTS`] holds at most (a few MB of ARNs).
+const REDACTED_OBJECTS_KEPT: usize = 1 << 14;
+
+/// The redacted form of an object id, or `None` where it has nothing to redact.
+fn redacted_object(id: &str) -> Option<String> {
+    if id.len() < SHORTEST_SECRET_ID || plainly_hex(id) {
+        return None;
+    }
+    REDACTED_OBJECTS.with_borrow_mut(|memo| {
+        if let Some(done) = memo.get(id) {
+            return done.as_deref().map(str::to_string);
+        }
+        let redacted = match redact(id) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(redacted) => Some(redacted),
+        };
+        if memo.len() >= REDACTED_OBJECTS_KEPT {
+            memo.clear();
+        }
+        memo.insert(id.into(), redacted.as_deref().map(Into::into));
+        redacted
+    })
 }
 
 /// Redacts an owned string, reusing it when nothing is secret.
@@ -776,6 +808,24 @@ mod tests {
                 proptest::prop_assert_eq!(redact(&id), Cow::Borrowed(id.as_str()));
             }
         }
+    }
+
+    #[test]
+    fn object_ids_redact_alike_through_the_memo() {
+        let secret = format!("arn:aws:s3:::bucket/{JWT}");
+        let first = redact_object(secret.clone());
+        assert_eq!(first, redact(&secret), "as the patterns redact it");
+        assert_ne!(first, secret);
+        assert_eq!(redact_object(secret.clone()), first);
+        assert_eq!(redact_object_str(&secret), first);
+        let clean = "arn:aws:s3:::bucket/reports/2026/11/summary.csv".to_string();
+        assert_eq!(redact_object(clean.clone()), clean);
+        assert!(matches!(redact_object_str(&clean), Cow::Borrowed(_)));
+        // Past its size the memo starts over, and answers alike.
+        for i in 0..REDACTED_OBJECTS_KEPT + 10 {
+            redact_object(format!("arn:aws:s3:::bucket/object-number-{i}"));
+        }
+        assert_eq!(redact_object(secret), first);
     }
 
     #[test]
