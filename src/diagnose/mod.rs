@@ -447,7 +447,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     let own_grants = snapshot.map(|s| &s.grants.api);
     let requirement = required::requirement(
         key,
-        &signals,
+        signals,
         cx.catalog,
         &cx.peers,
         cx.correlation.history,
