@@ -268,7 +268,7 @@ static COMPILED: LazyLock<Vec<(Part, Regex, Emits)>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The parts of a denial group's key its response is: all [`signals`] reads.
+/// The parts of a denial group's key its response is: all [`signals_of`] reads.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Response<'a> {
     error_code: Option<&'a str>,
@@ -288,7 +288,12 @@ impl<'a> Response<'a> {
 
 /// Everything the response of a denial group says about it, sorted.
 pub fn signals(key: &DenialKey) -> Vec<Signal> {
-    let headers: Vec<String> = key
+    signals_of(Response::of(key))
+}
+
+/// Everything a response says about its denials, sorted.
+pub fn signals_of(response: Response) -> Vec<Signal> {
+    let headers: Vec<String> = response
         .headers
         .iter()
         .map(|(n, v)| format!("{n}: {v}"))
@@ -296,8 +301,8 @@ pub fn signals(key: &DenialKey) -> Vec<Signal> {
     let mut found = Vec::new();
     for (part, regex, emits) in COMPILED.iter() {
         let texts: Vec<&str> = match part {
-            Part::ErrorCode => key.error_code.as_deref().into_iter().collect(),
-            Part::Message => key.message.as_deref().into_iter().collect(),
+            Part::ErrorCode => response.error_code.into_iter().collect(),
+            Part::Message => response.message.into_iter().collect(),
             Part::Header => headers.iter().map(String::as_str).collect(),
         };
         for text in texts {
@@ -331,7 +336,8 @@ pub fn signals(key: &DenialKey) -> Vec<Signal> {
     // A format that read the policy from the record's structure says so in
     // one header: `x-denied-by: KIND[ NAME]`.
     found.extend(
-        key.headers
+        response
+            .headers
             .iter()
             .filter(|(name, _)| name == DENIED_BY_HEADER)
             .filter_map(|(_, value)| {

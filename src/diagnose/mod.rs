@@ -13,7 +13,7 @@ pub mod policy;
 pub mod required;
 
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::model::intern::{Interner, Shared};
 
@@ -248,14 +248,14 @@ pub fn diagnose<'a>(
     // Groups share few responses (65 among 2,000 denials of the generated
     // corpus): the patterns read each once, where reading them for every
     // group was 4% of a 2 GB run.
-    let responses: HashMap<Response, &DenialKey> = correlation
+    let responses: HashSet<Response> = correlation
         .denials
         .iter()
-        .map(|d| (Response::of(d.key), d.key))
+        .map(|d| Response::of(d.key))
         .collect();
     let signals = responses
         .into_par_iter()
-        .map(|(response, key)| (response, messages::signals(key)))
+        .map(|response| (response, messages::signals_of(response)))
         .collect();
     let context = Context {
         correlation,

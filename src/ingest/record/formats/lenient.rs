@@ -17,7 +17,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-/// Visitor methods for scalars, which hold nothing: each reads as `$none`.
+/// Visitor methods for numbers, booleans and null, which hold nothing: each
+/// reads as `$none`.
 macro_rules! scalars_hold_nothing {
     ($none:expr) => {
         fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
@@ -30,9 +31,6 @@ macro_rules! scalars_hold_nothing {
             Ok($none)
         }
         fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
             Ok($none)
         }
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
@@ -120,21 +118,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
             fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
                 Ok(Str(Some(Cow::Owned(s.to_string()))))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Str(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Str(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Str(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Str(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Str(None))
-            }
+            scalars_hold_nothing!(Str(None));
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 drain_map(map).map(|()| Str(None))
             }
@@ -177,6 +161,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nested<T> {
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
                 drain_seq(seq).map(|()| Nested(None))
             }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Nested(None))
+            }
             scalars_hold_nothing!(Nested(None));
         }
         deserializer.deserialize_any(NestedVisitor(PhantomData))
@@ -211,6 +198,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 drain_map(map).map(|()| List(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
             }
             scalars_hold_nothing!(List(Vec::new()));
         }
@@ -252,6 +242,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
                     }
                 }
                 Ok(First(zero))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(First(None))
             }
             scalars_hold_nothing!(First(None));
         }
