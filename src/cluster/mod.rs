@@ -23,6 +23,7 @@ use self::signature::{Signature, SignatureAcc, SignatureKey};
 use self::suppress::{Subject, Suppression, Suppressions};
 
 use self::fix::cover::smallest_cover;
+use self::fix::RoleGrants;
 use crate::diagnose::guardrail::DeniedBy;
 use crate::diagnose::{Cause, Confidence, Diagnosed, Diagnosis, RequirementSource};
 use crate::model::{format_millis, Millis, Position, Sample, UNKNOWN_TIME};
@@ -437,6 +438,17 @@ impl<'m> Clusterer<'m> {
         // Every fold is order-free (sums, minima, sets, sorted and capped lists),
         // so the result does not depend on how the work was split.
         let correlation = diagnosed.correlation;
+        // Every permission a finding or a hint of this partition can name.
+        let permissions: BTreeSet<&str> = diagnosed
+            .diagnoses
+            .iter()
+            .flat_map(|d| {
+                let other_plane = d.evidence.other_plane.iter().flat_map(|m| m.keys());
+                d.missing.iter().chain(other_plane)
+            })
+            .map(String::as_str)
+            .collect();
+        let role_grants = RoleGrants::of(correlation.graph, &permissions);
         //
         // Each worker folds its principals' shares of every signature into one map
         // (by signature number), and the workers' maps are merged: one entry per
@@ -466,7 +478,13 @@ impl<'m> Clusterer<'m> {
                         .and_then(|at| correlation.history.at(principal, at))
                         .map(|s| s.roles.keys().cloned().collect())
                         .unwrap_or_default();
-                    out.push(finish_principal(principal, acc, roles_held, diagnosed));
+                    out.push(finish_principal(
+                        principal,
+                        acc,
+                        roles_held,
+                        diagnosed,
+                        &role_grants,
+                    ));
                     (out, signatures)
                 },
             )
@@ -539,6 +557,7 @@ fn finish_principal(
     acc: PrincipalAcc,
     roles_held: Vec<String>,
     diagnosed: &Diagnosed,
+    role_grants: &RoleGrants<'_>,
 ) -> PrincipalFindings {
     let missing: BTreeSet<String> = acc
         .findings
@@ -557,7 +576,8 @@ fn finish_principal(
     let granted_later: BTreeMap<String, fix::GrantedLater> = missing
         .iter()
         .filter_map(|perm| {
-            let later = fix::granted_after(principal, perm, last_denied(perm)?, diagnosed)?;
+            let later =
+                fix::granted_after(principal, perm, last_denied(perm)?, diagnosed, role_grants)?;
             Some((perm.clone(), later))
         })
         .collect();
@@ -565,13 +585,13 @@ fn finish_principal(
         .into_iter()
         .filter(|perm| !granted_later.contains_key(perm))
         .collect();
-    let cover = smallest_cover(&to_grant, diagnosed.correlation.graph);
+    let cover = smallest_cover(&to_grant, &role_grants.candidates);
     let hints = acc
         .other_plane
         .iter()
         .map(|(perm, roles)| {
             let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-            let api_roles = fix::roles_granting(&cover.roles, perm, diagnosed);
+            let api_roles = role_grants.granting(&cover.roles, perm);
             let assign = if api_roles.is_empty() {
                 "no API role grants it: create one".to_string()
             } else {
@@ -621,9 +641,7 @@ fn finish_principal(
                 .filter(|_| fixed_by_roles(cause))
                 .and_then(|p| granted_later.get(p));
             let grant_roles = match (&permission, later) {
-                (Some(p), None) if fixed_by_roles(cause) => {
-                    fix::roles_granting(&cover.roles, p, diagnosed)
-                }
+                (Some(p), None) if fixed_by_roles(cause) => role_grants.granting(&cover.roles, p),
                 _ => Vec::new(),
             };
             let fix = match later {
@@ -634,7 +652,7 @@ fn finish_principal(
                     &endpoints,
                     &evidence,
                     &cover.roles,
-                    diagnosed,
+                    role_grants,
                 ),
             };
             Finding {

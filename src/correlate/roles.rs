@@ -185,6 +185,11 @@ impl RoleGraph {
         self.roles.is_empty()
     }
 
+    /// The names of every defined role.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.roles.keys().map(String::as_str)
+    }
+
     /// The names of the roles whose permissions apply to API calls (as defined now).
     pub fn api_roles(&self) -> impl Iterator<Item = &str> {
         self.roles

@@ -2,22 +2,60 @@
 
 pub mod cover;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use rayon::prelude::*;
 
 use super::{FindingEvidence, Timestamp};
-use crate::correlate::roles::grants_permission;
+use crate::correlate::roles::{grants_permission, RoleGraph};
 use crate::diagnose::guardrail::DeniedBy;
 use crate::diagnose::{Cause, Diagnosed};
 use crate::model::{format_millis, Millis};
 
-/// The roles among `cover` that grant `permission` (any part of `a|b`).
-pub fn roles_granting(cover: &[String], permission: &str, diagnosed: &Diagnosed) -> Vec<String> {
-    let graph = diagnosed.correlation.graph;
-    cover
-        .iter()
-        .filter(|role| grants_permission(&graph.grants([role.as_str()]).api, permission))
-        .cloned()
-        .collect()
+/// Which roles grant each permission the partition's findings name, and the
+/// roles a fix may propose ([`cover::Candidates`]): made once per partition of
+/// principals, not asked of the role graph again for every principal and
+/// finding.
+pub struct RoleGrants<'g> {
+    graph: &'g RoleGraph,
+    pub candidates: cover::Candidates,
+    /// The roles that grant each permission made for to API calls.
+    granted_by: HashMap<String, HashSet<String>>,
+}
+
+impl<'g> RoleGrants<'g> {
+    /// For `permissions`; others are looked up in the graph when asked.
+    pub fn of(graph: &'g RoleGraph, permissions: &BTreeSet<&str>) -> Self {
+        let api: Vec<(&str, BTreeSet<String>)> = graph
+            .names()
+            .map(|role| (role, graph.grants([role]).api))
+            .collect();
+        let granted_by = permissions
+            .par_iter()
+            .map(|&permission| {
+                let roles = api
+                    .iter()
+                    .filter(|(_, grants)| grants_permission(grants, permission))
+                    .map(|(role, _)| role.to_string())
+                    .collect();
+                (permission.to_string(), roles)
+            })
+            .collect();
+        RoleGrants {
+            graph,
+            candidates: cover::Candidates::of(graph, permissions),
+            granted_by,
+        }
+    }
+
+    /// The roles among `roles` that grant `permission` (any part of `a|b`).
+    pub fn granting(&self, roles: &[String], permission: &str) -> Vec<String> {
+        let grants = |role: &String| match self.granted_by.get(permission) {
+            Some(by) => by.contains(role),
+            None => grants_permission(&self.graph.grants([role.as_str()]).api, permission),
+        };
+        roles.iter().filter(|role| grants(role)).cloned().collect()
+    }
 }
 
 /// How a platform names granting: a gateway's API role, an IAM policy, a
@@ -158,6 +196,7 @@ pub fn granted_after(
     permission: &str,
     last_denied: Millis,
     diagnosed: &Diagnosed,
+    role_grants: &RoleGrants,
 ) -> Option<GrantedLater> {
     let history = diagnosed.correlation.history;
     let latest = history.snapshots(principal).last()?;
@@ -166,7 +205,7 @@ pub fn granted_after(
         return None;
     }
     let held: Vec<String> = latest.roles.keys().cloned().collect();
-    let roles = roles_granting(&held, permission, diagnosed);
+    let roles = role_grants.granting(&held, permission);
     // Granted some other way (a data scope, a plane): leave the finding as it is.
     (!roles.is_empty()).then_some(GrantedLater {
         roles,
@@ -182,11 +221,11 @@ pub fn advice(
     endpoints: &[String],
     evidence: &FindingEvidence,
     cover: &[String],
-    diagnosed: &Diagnosed,
+    role_grants: &RoleGrants,
 ) -> String {
     let perm = permission.unwrap_or("the required permission");
     let roles = permission
-        .map(|p| roles_granting(cover, p, diagnosed))
+        .map(|p| role_grants.granting(cover, p))
         .unwrap_or_default();
     let terms = Terms::of(perm);
     let grant_role = if roles.is_empty() {
