@@ -1,7 +1,7 @@
 //! Time: every timestamp as UTC milliseconds, read from the forms logs write
 //! and written back as RFC 3339.
 
-use chrono::DateTime;
+use chrono::{DateTime, SecondsFormat};
 
 /// Milliseconds since the Unix epoch, UTC. Every timestamp is normalised to this at ingest.
 pub type Millis = i64;
@@ -123,17 +123,20 @@ fn rfc3339(s: &str) -> Result<Millis, String> {
 }
 
 /// Formats UTC milliseconds as RFC 3339 with a `Z`, to the second when whole;
-/// `unknown` for [`UNKNOWN_TIME`].
+/// `unknown` for [`UNKNOWN_TIME`]. chrono's RFC 3339 writer, not a format
+/// string: parsing `%Y-%m-%d…` for every instant written was a tenth of the
+/// cluster and report stages' CPU on the 2 GB corpus.
 pub fn format_millis(ms: Millis) -> String {
     if ms == UNKNOWN_TIME {
         return "unknown".into();
     }
     let t = DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    if ms % 1000 == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let fraction = if ms % 1000 == 0 {
+        SecondsFormat::Secs
     } else {
-        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-    }
+        SecondsFormat::Millis
+    };
+    t.to_rfc3339_opts(fraction, true)
 }
 
 #[cfg(test)]
@@ -197,5 +200,27 @@ mod tests {
             Ok(1_762_000_000_123)
         );
         assert_eq!(format_millis(UNKNOWN_TIME), "unknown");
+    }
+
+    /// How instants were written before, with format strings.
+    fn by_format_strings(ms: Millis) -> String {
+        let t = DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        if ms % 1000 == 0 {
+            t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        } else {
+            t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        }
+    }
+
+    proptest::proptest! {
+        /// Every instant of a real log, and any other (signed five-digit
+        /// years beyond 9999 and before 0 included), is written as before.
+        #[test]
+        fn millis_format_as_the_format_strings_did(
+            ms in proptest::prop_oneof![EVENT_TIME_RANGE, proptest::prelude::any::<i64>()]
+        ) {
+            proptest::prop_assume!(ms != UNKNOWN_TIME);
+            proptest::prop_assert_eq!(format_millis(ms), by_format_strings(ms));
+        }
     }
 }
