@@ -14,7 +14,7 @@
 use crate::ingest::fold::aggregate::Aggregates;
 use crate::ingest::fold::scan::{self, Scanned};
 use crate::ingest::record::redact::redact_object_str;
-use crate::ingest::record::template::Templater;
+use crate::ingest::record::template::{PrefixMemo, Templater};
 use crate::ingest::record::{fields, formats};
 use crate::model::time::EVENT_TIME_RANGE;
 use crate::model::{SuccessGroup, SuccessKey, ACTION_METHOD};
@@ -108,6 +108,7 @@ fn list_or_null<'a>(value: Scanned<'a>, out: &mut Option<Vec<&'a str>>) -> bool 
 /// One worker's fast path; holds buffers reused from line to line.
 pub struct FastPath<'t> {
     templater: &'t Templater,
+    prefixes: PrefixMemo,
     template: String,
     /// The packed success key of the line ([`SuccessKey::pack`]).
     key: Vec<u8>,
@@ -117,6 +118,7 @@ impl<'t> FastPath<'t> {
     pub fn new(templater: &'t Templater) -> Self {
         FastPath {
             templater,
+            prefixes: PrefixMemo::default(),
             template: String::with_capacity(128),
             key: Vec::with_capacity(256),
         }
@@ -173,7 +175,9 @@ impl<'t> FastPath<'t> {
 
         // Templating drops the query string and fragment itself.
         self.template.clear();
-        let path_object = self.templater.template_into(path, &mut self.template);
+        let path_object =
+            self.templater
+                .template_into_with(path, &mut self.template, &mut self.prefixes);
         let object = text(record.object_id).or(path_object);
         if let Some(object) = object {
             let object = redact_object_str(object);

@@ -22,9 +22,12 @@ use crate::ingest::source::decode::SizeLimits;
 use crate::ingest::source::input::InputFile;
 use crate::ingest::source::open_source;
 use crate::model::Table;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
+// hashbrown's default hasher (foldhash): the learned prefixes are looked up
+// for every segment of every path, and SipHash cost more than the lookup.
+use hashbrown::{HashMap, HashSet};
 use regex::Regex;
 
 use crate::ingest::record::redact::is_secret_segment;
@@ -188,7 +191,7 @@ fn is_version_number(segment: &str) -> bool {
 #[derive(Default)]
 struct Followers {
     /// Literal next segment -> the segments after it (the path may also end there).
-    values: hashbrown::HashMap<String, BTreeSet<String>>,
+    values: HashMap<String, BTreeSet<String>>,
     /// Whether a denied request reached a value here.
     denied: bool,
 }
@@ -205,7 +208,7 @@ impl Followers {
         if continuing.is_empty() {
             return true;
         }
-        let mut counts: hashbrown::HashMap<&str, usize> = hashbrown::HashMap::new();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
         for after in &continuing {
             for a in after.iter() {
                 *counts.entry(a.as_str()).or_default() += 1;
@@ -230,6 +233,39 @@ impl Followers {
                 .keys()
                 .any(|v| is_version_segment(v) || is_version_number(v))
     }
+}
+
+/// The part of a path that names the endpoint (the query string and fragment
+/// dropped), and whether it holds `=` or `%`, the marks of `sig=…` and
+/// `Bearer%20…`. One byte search: a two-character pattern costs more than the
+/// short loop, and noting the marks at each byte cost 10% of templating.
+fn endpoint_part(path: &str) -> (&str, bool) {
+    let bytes = path.as_bytes();
+    let mut assigns_or_escapes = false;
+    let mut from = 0;
+    while let Some(at) = bytes[from..]
+        .iter()
+        .position(|b| matches!(b, b'?' | b'#' | b'=' | b'%'))
+    {
+        if matches!(bytes[from + at], b'?' | b'#') {
+            return (&path[..from + at], assigns_or_escapes);
+        }
+        assigns_or_escapes = true;
+        from += at + 1;
+    }
+    (path, assigns_or_escapes)
+}
+
+/// One worker's path prefixes that are their own template: no id, no
+/// secret, no learned parameter ([`Templater::template_into_with`]). Emptied
+/// when full.
+#[derive(Debug, Default)]
+pub struct PrefixMemo {
+    literal: HashSet<Box<str>>,
+}
+
+impl PrefixMemo {
+    const CAPACITY: usize = 4096;
 }
 
 /// Turns paths into endpoint templates.
@@ -279,25 +315,59 @@ impl Templater {
     /// [`Templater::template`] into a buffer the caller reuses (`out` is appended
     /// to; pass it empty), with the last id borrowed from the path.
     pub fn template_into<'p>(&self, path: &'p str, out: &mut String) -> Option<&'p str> {
-        // Byte search: a two-character pattern costs more than the short loop.
-        // The same search stops at `=` and `%`, the marks of `sig=…` and
-        // `Bearer%20…` (noting them at each byte cost 10% of templating).
-        let bytes = path.as_bytes();
-        let mut assigns_or_escapes = false;
-        let mut end = bytes.len();
-        let mut from = 0;
-        while let Some(at) = bytes[from..]
-            .iter()
-            .position(|b| matches!(b, b'?' | b'#' | b'=' | b'%'))
-        {
-            if matches!(bytes[from + at], b'?' | b'#') {
-                end = from + at;
-                break;
+        let (path, assigns_or_escapes) = endpoint_part(path);
+        self.template_segments(path, assigns_or_escapes, out)
+    }
+
+    /// [`Templater::template_into`], skipping the prefix before the last
+    /// segment where this worker found that prefix to be its own template
+    /// before. Most paths are an endpoint and then an id (`/api/v1/orders/123`):
+    /// the endpoint's segments are templated once, and each path then costs a
+    /// lookup and its last segment. (A prefix that holds an id is not kept:
+    /// where ids sit mid-path, `/customers/123/addresses`, there is one such
+    /// prefix per object.)
+    pub fn template_into_with<'p>(
+        &self,
+        path: &'p str,
+        out: &mut String,
+        memo: &mut PrefixMemo,
+    ) -> Option<&'p str> {
+        let (path, assigns_or_escapes) = endpoint_part(path);
+        // `=` or `%` anywhere makes every segment a secret suspect: not memoised.
+        let cut = path.rfind('/').filter(|_| !assigns_or_escapes);
+        let Some(cut) = cut else {
+            return self.template_segments(path, assigns_or_escapes, out);
+        };
+        let (prefix, last) = (&path[..cut], &path[cut + 1..]);
+        let mut last_id = None;
+        if memo.literal.contains(prefix) {
+            out.push_str(prefix);
+        } else {
+            let start = out.len();
+            last_id = self.template_segments(prefix, false, out);
+            // (`{id}` literally, at a learned position, templates to itself.)
+            if last_id.is_none() && out[start..] == *prefix {
+                if memo.literal.len() >= PrefixMemo::CAPACITY {
+                    memo.literal.clear();
+                }
+                memo.literal.insert(prefix.into());
             }
-            assigns_or_escapes = true;
-            from += at + 1;
         }
-        let path = &path[..end];
+        // The last segment is never the first (a `/` comes before it).
+        if self.push_segment(1, last, false, out) {
+            last_id = Some(last);
+        }
+        last_id
+    }
+
+    /// Templates the segments of `path` (query and fragment already dropped)
+    /// into `out`, and returns the last id among them.
+    fn template_segments<'p>(
+        &self,
+        path: &'p str,
+        assigns_or_escapes: bool,
+        out: &mut String,
+    ) -> Option<&'p str> {
         let mut last_id = None;
         // Split by a byte loop: `str::split` searches each short segment with
         // memchr, whose set-up costs more than the segment.
@@ -310,25 +380,42 @@ impl Templater {
             segment
         });
         for (i, segment) in segments.enumerate() {
-            let learned = i > 0
-                && !self.learned.is_empty()
-                && !segment.is_empty()
-                && self.learned.contains(out.as_str());
-            if i > 0 {
-                out.push('/');
-            }
-            if (segment.len() >= SHORTEST_SECRET_SEGMENT || assigns_or_escapes)
-                && holds_secret(segment)
-            {
-                out.push_str(SECRET_SEGMENT);
-            } else if learned || self.is_id(segment) {
-                out.push_str("{id}");
+            if self.push_segment(i, segment, assigns_or_escapes, out) {
                 last_id = Some(segment);
-            } else {
-                out.push_str(segment);
             }
         }
         last_id
+    }
+
+    /// Appends the template of the `i`th segment (after a `/` unless it is the
+    /// first) to `out`, the template of the segments before it; whether it
+    /// was an id.
+    #[inline]
+    fn push_segment(
+        &self,
+        i: usize,
+        segment: &str,
+        assigns_or_escapes: bool,
+        out: &mut String,
+    ) -> bool {
+        let learned = i > 0
+            && !self.learned.is_empty()
+            && !segment.is_empty()
+            && self.learned.contains(out.as_str());
+        if i > 0 {
+            out.push('/');
+        }
+        if (segment.len() >= SHORTEST_SECRET_SEGMENT || assigns_or_escapes) && holds_secret(segment)
+        {
+            out.push_str(SECRET_SEGMENT);
+            false
+        } else if learned || self.is_id(segment) {
+            out.push_str("{id}");
+            true
+        } else {
+            out.push_str(segment);
+            false
+        }
     }
 
     /// Learns parameter positions from a sample of paths, each with whether
@@ -344,7 +431,7 @@ impl Templater {
         min_values: usize,
     ) {
         loop {
-            let mut next: hashbrown::HashMap<String, Followers> = hashbrown::HashMap::new();
+            let mut next: HashMap<String, Followers> = HashMap::new();
             let mut template = String::new();
             for (path, denied) in paths.clone() {
                 template.clear();
@@ -847,6 +934,66 @@ mod properties {
             let last_id = segments.iter().rev().find(|(_, id)| *id).map(|(s, _)| s.clone());
             prop_assert_eq!(object, last_id);
             prop_assert_eq!(templater.template(&template).0, template);
+        }
+    }
+
+    /// A path segment as logs write them, the awkward ones included: empty,
+    /// `{id}` itself, values of a learned position, long tokens (secret
+    /// suspects), `=` and `%`.
+    fn messy_segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            segment().prop_map(|(s, _)| s),
+            Just(String::new()),
+            Just("{id}".to_string()),
+            Just("projects".to_string()),
+            "(alpha|beta|gamma|delta)",
+            "[A-Za-z0-9_-]{16,40}",
+            "[a-z]{1,4}=[a-z0-9]{1,8}",
+            "[a-z]{1,4}%20[a-z]{1,4}",
+        ]
+    }
+
+    fn messy_path() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            prop::collection::vec(messy_segment(), 0..6),
+            prop::option::of("[?#][a-z0-9=&%/]{0,12}"),
+        )
+            .prop_map(|(rooted, segments, tail)| {
+                let mut path = if rooted {
+                    "/".to_string()
+                } else {
+                    String::new()
+                };
+                path.push_str(&segments.join("/"));
+                path.push_str(tail.as_deref().unwrap_or_default());
+                path
+            })
+    }
+
+    proptest! {
+        /// One worker's memo of literal prefixes, over many paths, templates
+        /// each as the plain path does, and finds the same object.
+        #[test]
+        fn memoised_prefixes_template_as_the_plain_path(
+            paths in prop::collection::vec(messy_path(), 1..60),
+        ) {
+            let mut templater = Templater::default();
+            let sample: Vec<String> = ["alpha", "beta", "gamma", "delta"]
+                .iter()
+                .map(|p| format!("/projects/{p}/tasks"))
+                .collect();
+            templater.learn(sample.iter().map(|p| (p.as_str(), false)), 3);
+            prop_assert!(!templater.learned().is_empty());
+            let mut memo = PrefixMemo::default();
+            // Each path twice: the second reading meets its own prefix in the memo.
+            for path in paths.iter().chain(&paths) {
+                let (mut plain, mut memoised) = (String::new(), String::new());
+                let plain_id = templater.template_into(path, &mut plain);
+                let memoised_id = templater.template_into_with(path, &mut memoised, &mut memo);
+                prop_assert_eq!(&memoised, &plain, "{}", path);
+                prop_assert_eq!(memoised_id, plain_id, "{}", path);
+            }
         }
     }
 }
