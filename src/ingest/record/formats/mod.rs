@@ -318,7 +318,8 @@ pub fn event_from_text(text: &str, format: InputFormat) -> Option<Event> {
     // cannot be built, and the record is skipped; a text reader skips what it
     // does not read without counting levels. So a record with that many
     // brackets is left to the tree; CloudTrail's have a dozen or two.
-    if text.bytes().filter(|&b| b == b'{' || b == b'[').count() >= TREE_DEPTH {
+    // Counted with memchr: a byte loop was 6% of a CloudTrail report's CPU.
+    if memchr::memchr2_iter(b'{', b'[', text.as_bytes()).count() >= TREE_DEPTH {
         return None;
     }
     let event = match format {
