@@ -274,9 +274,10 @@ impl<R: BufRead + Send> JsonSource<R> {
 
     /// Reads only the lines that start within the first `limit` bytes.
     pub fn with_byte_limit(mut self, limit: u64) -> Self {
-        // The first line, read already, starts at 0.
+        // The first line, read already, starts at 0: it is not this range's.
         if limit == 0 && !self.whole_document {
             self.queued.clear();
+            self.line = 0;
         }
         self.byte_limit = Some(limit);
         self
@@ -901,7 +902,13 @@ mod tests {
     #[test]
     fn a_byte_limit_of_zero_reads_no_line_not_even_the_first() {
         let text = b"{\"a\":1}\n{\"a\":2}\n";
-        assert!(drain(JsonSource::new(&text[..]).unwrap().with_byte_limit(0)).is_empty());
+        let mut nothing = JsonSource::new(&text[..]).unwrap().with_byte_limit(0);
+        assert_eq!(nothing.next_record(), None);
+        assert_eq!(
+            nothing.lines_read(),
+            0,
+            "ranges are numbered by the lines they read"
+        );
         let first = drain(JsonSource::new(&text[..]).unwrap().with_byte_limit(1));
         assert_eq!(first, vec![(1, Ok(json!({"a": 1})))]);
     }
