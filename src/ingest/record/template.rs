@@ -93,6 +93,9 @@ pub fn is_id_segment(segment: &str) -> bool {
     if let Some(id) = mixed_id_by_bytes(bytes) {
         return id;
     }
+    if is_uuid(bytes) {
+        return true; // the uuid pattern; never a version (no `v`)
+    }
     !VERSION_SEGMENT.is_match(segment) && ID_SEGMENT.is_match(segment)
 }
 
@@ -124,6 +127,16 @@ fn mixed_id_by_bytes(bytes: &[u8]) -> Option<bool> {
         .iter()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     (digit && rest).then_some(true)
+}
+
+/// `8-4-4-4-12` hex digits: the UUID pattern, decided from the bytes (the
+/// patterns' two searches were most of templating a gateway's UUID paths).
+fn is_uuid(bytes: &[u8]) -> bool {
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(at, b)| match at {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// The placeholder of a path segment that holds a secret.
@@ -579,6 +592,10 @@ mod tests {
             "M-1001",
             "abcdefab-abcd-abcd-abcd-abcdefabcdef",
             "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "0f8fad5b-d9cb-469f-a165-70867728950e0",
+            "0f8fad5bd-9cb-469f-a165-70867728950e",
             "jane@example.com",
             "2026-11-20",
             "deadbeef",
@@ -618,6 +635,18 @@ mod tests {
                     && !VERSION_SEGMENT.is_match(&segment)
                     && ID_SEGMENT.is_match(&segment);
                 proptest::prop_assert_eq!(id, by_patterns);
+            }
+        }
+
+        /// UUID-shaped or nearly: the byte check and the patterns agree.
+        #[test]
+        fn uuids_are_ids_as_the_patterns_say(
+            segment in "[0-9a-fA-Fg-]{8}-?[0-9a-fA-F-]{4}[-x]?[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{11,13}",
+        ) {
+            let by_patterns = !VERSION_SEGMENT.is_match(&segment) && ID_SEGMENT.is_match(&segment);
+            proptest::prop_assert_eq!(is_id_segment(&segment), by_patterns, "{}", segment);
+            if is_uuid(segment.as_bytes()) {
+                proptest::prop_assert!(by_patterns);
             }
         }
     }
