@@ -321,3 +321,49 @@ pub fn advice(
         Cause::Unknown => "see the note: it says what data would decide".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RoleDef;
+
+    fn role(name: &str, perms: &[&str], inherits: &[&str], plane: &str) -> RoleDef {
+        RoleDef {
+            role: name.into(),
+            permissions: perms.iter().map(|p| p.to_string()).collect(),
+            inherits: inherits.iter().map(|r| r.to_string()).collect(),
+            plane: plane.into(),
+            defined_at: None,
+            denies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn roles_grant_alike_whether_or_not_their_permission_was_made_for() {
+        let graph = RoleGraph::new(&[
+            role("S3Read", &["s3:Get*"], &[], "api"),
+            role("Writer", &["x"], &[], "api"),
+            role("Lead", &[], &["Writer"], "api"),
+            role("UI", &["y"], &[], "application"),
+        ]);
+        let roles: Vec<String> = ["S3Read", "Writer", "Lead", "UI", "Undefined"]
+            .map(String::from)
+            .into();
+        let asked = BTreeSet::from(["s3:GetObject", "x", "y"]);
+        let made = RoleGrants::of(&graph, &asked);
+        let unmade = RoleGrants::of(&graph, &BTreeSet::new());
+        for permission in ["s3:GetObject", "S3:getobject", "x", "y|x", "y", "z"] {
+            assert_eq!(
+                made.granting(&roles, permission),
+                unmade.granting(&roles, permission),
+                "{permission}"
+            );
+        }
+        assert_eq!(made.granting(&roles, "s3:GetObject"), ["S3Read"]);
+        assert_eq!(made.granting(&roles, "x"), ["Writer", "Lead"]);
+        assert!(
+            made.granting(&roles, "y").is_empty(),
+            "another plane's grant"
+        );
+    }
+}
