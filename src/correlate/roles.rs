@@ -296,10 +296,11 @@ impl RoleGraph {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn role(name: &str, perms: &[&str], inherits: &[&str], plane: &str) -> RoleDef {
+    /// An undated role definition.
+    pub(crate) fn role(name: &str, perms: &[&str], inherits: &[&str], plane: &str) -> RoleDef {
         RoleDef {
             role: name.into(),
             permissions: perms.iter().map(|p| p.to_string()).collect(),

@@ -50,7 +50,8 @@ impl<'g> RoleGrants<'g> {
 
     /// The roles among `roles` that grant `permission` (any part of `a|b`).
     pub fn granting(&self, roles: &[String], permission: &str) -> Vec<String> {
-        let grants = |role: &String| match self.granted_by.get(permission) {
+        let made = self.granted_by.get(permission);
+        let grants = |role: &String| match made {
             Some(by) => by.contains(role),
             None => grants_permission(&self.graph.grants([role.as_str()]).api, permission),
         };
@@ -325,18 +326,7 @@ pub fn advice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RoleDef;
-
-    fn role(name: &str, perms: &[&str], inherits: &[&str], plane: &str) -> RoleDef {
-        RoleDef {
-            role: name.into(),
-            permissions: perms.iter().map(|p| p.to_string()).collect(),
-            inherits: inherits.iter().map(|r| r.to_string()).collect(),
-            plane: plane.into(),
-            defined_at: None,
-            denies: Vec::new(),
-        }
-    }
+    use crate::correlate::roles::tests::role;
 
     #[test]
     fn roles_grant_alike_whether_or_not_their_permission_was_made_for() {

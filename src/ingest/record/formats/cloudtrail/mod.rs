@@ -81,10 +81,10 @@ static VERSION_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
 fn action(service: &str, event_name: &str) -> String {
     // Both suffixes end in a digit: the names that do not (nearly all) are not
     // searched (the search was 4% of reading CloudTrail).
-    let versioned = event_name.chars().next_back().is_some_and(char::is_numeric);
-    let name = match versioned {
-        true => unversioned(event_name),
-        false => event_name,
+    let name = if event_name.chars().next_back().is_some_and(char::is_numeric) {
+        unversioned(event_name)
+    } else {
+        event_name
     };
     // Events whose name is not their action's.
     let name = match (service, name) {
