@@ -347,7 +347,11 @@ impl Templater {
     ) -> Option<&'p str> {
         let (path, assigns_or_escapes) = endpoint_part(path);
         // `=` or `%` anywhere makes every segment a secret suspect: not memoised.
-        let cut = path.rfind('/').filter(|_| !assigns_or_escapes);
+        // A byte loop from the end: the last segment is a few bytes, and
+        // `rfind`'s char searcher was 3% of reading the generated corpus.
+        let cut = (!assigns_or_escapes)
+            .then(|| path.bytes().rposition(|b| b == b'/'))
+            .flatten();
         let Some(cut) = cut else {
             return self.template_segments(path, assigns_or_escapes, out);
         };
