@@ -167,7 +167,7 @@ impl<'t> FastPath<'t> {
             .fields
             .unwrap_or_default()
             .into_iter()
-            .map(str::trim)
+            .map(trim)
             .filter(|f| !f.is_empty())
             .collect();
         names.sort_unstable();
@@ -241,5 +241,29 @@ fn plain_list(value: Scanned) -> bool {
 
 /// A present, non-blank string, trimmed (`fields::text` on a string).
 fn text(value: Option<&str>) -> Option<&str> {
-    value.map(str::trim).filter(|s| !s.is_empty())
+    value.map(trim).filter(|s| !s.is_empty())
+}
+
+/// `str::trim`, answered from the two end bytes where they are visible ASCII
+/// (no whitespace can end the string): nearly every value, for which the
+/// trim's character decoding was 1.3% of reading the generated corpus.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The end-byte shortcut trims as `str::trim` does, Unicode
+        /// whitespace (`\u{a0}`, `\u{2003}`) and multi-byte ends included.
+        #[test]
+        fn trim_is_str_trim(s in "[ \t\u{a0}\u{2003}a-z/é{}0-9]{0,12}") {
+            proptest::prop_assert_eq!(trim(&s), s.trim());
+        }
+    }
 }
