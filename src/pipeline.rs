@@ -147,10 +147,17 @@ pub fn run_pipeline<P, T>(
                 break;
             }
         });
-        let next = || {
-            next_partition
+        // After the last, nothing: the merging thread has ended.
+        let mut ended = false;
+        let mut next = || {
+            if ended {
+                return Ok(None);
+            }
+            let partition = next_partition
                 .recv()
-                .expect("the merging thread hands over until the last partition")
+                .expect("the merging thread hands over until the last partition");
+            ended = !matches!(partition, Ok(Some(_)));
+            partition
         };
         // At least one partition, empty when nothing was denied, so what each
         // partition makes (an exported table) always has one part.

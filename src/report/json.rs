@@ -9,7 +9,8 @@ use super::Report;
 use crate::cluster::Finding;
 
 /// Through a buffer of its own: serde writes a few bytes at a time, and each
-/// write through `dyn Write` was half of writing the 2 GB corpus's report.
+/// write through `dyn Write` is a call (writing the 2 GB corpus's report took
+/// a quarter less time without them).
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
     serde_json::to_writer_pretty(&mut out, report)?;
