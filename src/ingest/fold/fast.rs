@@ -129,7 +129,7 @@ impl<'t> FastPath<'t> {
     pub fn count_success(&mut self, agg: &mut Aggregates, line: &[u8]) -> bool {
         // From text, not bytes: the scanner borrows strings from it, and the full
         // path rejects a line that is not UTF-8 (found by fuzzing).
-        let Ok(line) = std::str::from_utf8(line) else {
+        let Ok(line) = simdutf8::basic::from_utf8(line) else {
             return false;
         };
         let Some(record) = FlatRecord::read(line) else {
@@ -222,7 +222,7 @@ impl<'t> FastPath<'t> {
 /// tree): for the sample templates are learned from. `None` for anything the
 /// full path must read, which then gives the same answer.
 pub fn sampled_path(line: &[u8]) -> Option<(String, bool)> {
-    let line = std::str::from_utf8(line).ok()?;
+    let line = simdutf8::basic::from_utf8(line).ok()?;
     let record = FlatRecord::read(line)?;
     let path = text(record.path)?;
     Some((path.to_string(), record.status? == 403))
