@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::by_object::{ByObject, ObjectDenials};
 use crate::ingest::fold::seen::{SeenBatch, SeenObjects};
 use crate::ingest::fold::spill::{self, MergedDenials, ReadGroup, Run};
-use crate::ingest::record::redact::{redact, redact_object, redact_owned};
+use crate::ingest::record::redact::{redact, redact_message, redact_object, redact_owned};
 use crate::model::groups::keep_smallest;
 use crate::model::intern::{Interner, Shared};
 use crate::model::{
@@ -238,8 +238,8 @@ impl Aggregates {
                 org: event.org.map(|o| interner.string(o)),
                 fields: interner.list(event.fields),
                 status: event.status,
-                error_code: event.error_code.map(|c| interner.string(redact_owned(c))),
-                message: event.message.map(|m| interner.string(redact_owned(m))),
+                error_code: event.error_code.map(|c| interner.string(redact_message(c))),
+                message: event.message.map(|m| interner.string(redact_message(m))),
                 headers: interner.pairs(
                     event
                         .headers
