@@ -6,7 +6,8 @@
 //! principals at a time, as ingest hands them back from disk: every finding is
 //! about one principal, so a partition's groups, correlations and diagnoses are
 //! dropped once it is clustered, and only the signatures span partitions.
-//! Memory does not grow with the denial groups.
+//! The next partition is merged from disk while one is at work, so two are
+//! held at most: memory does not grow with the denial groups.
 
 use anyhow::Result;
 
