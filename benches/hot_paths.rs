@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 
 use grantgap::internals::correlate;
 use grantgap::internals::diagnose::policy::PolicyCatalog;
-use grantgap::internals::diagnose::{self, DiagnoseOptions};
+use grantgap::internals::diagnose::{self, DiagnoseOptions, SuccessIndex};
 use grantgap::internals::generate::traffic::{Mix, Traffic};
 use grantgap::internals::generate::world::World;
 use grantgap::internals::generate::{self, GenerateOptions};
@@ -151,7 +151,7 @@ fn diagnose_groups(c: &mut Criterion) {
                 diagnose::diagnose(
                     &correlation,
                     &catalog,
-                    &ingested.events.successes,
+                    &SuccessIndex::new(&ingested.events.successes),
                     DiagnoseOptions::default(),
                 )
                 .diagnoses
@@ -222,7 +222,7 @@ fn peers_of_one_endpoint(c: &mut Criterion) {
             diagnose::diagnose(
                 &correlation,
                 &catalog,
-                &ingested.events.successes,
+                &SuccessIndex::new(&ingested.events.successes),
                 DiagnoseOptions::default(),
             )
             .diagnoses

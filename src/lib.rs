@@ -55,7 +55,7 @@ pub mod internals {
         pub use crate::correlate::{correlate, Reference};
     }
     pub mod diagnose {
-        pub use crate::diagnose::{diagnose, messages, policy, DiagnoseOptions};
+        pub use crate::diagnose::{diagnose, messages, policy, DiagnoseOptions, SuccessIndex};
     }
     pub mod cluster {
         pub use crate::cluster::messages;

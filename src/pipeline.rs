@@ -148,6 +148,9 @@ pub fn run_pipeline<P, T>(
                 break;
             }
         });
+        // Made while the first partition is merged.
+        let successes = diagnose::SuccessIndex::new(&ingested.events.successes);
+        clock.split("diagnose");
         // After the last, nothing: the merging thread has ended.
         let mut ended = false;
         let mut next = || {
@@ -171,12 +174,8 @@ pub fn run_pipeline<P, T>(
                 groups.iter().map(|(k, g)| (k, g)).collect();
             let correlation = correlate::correlate(&reference, &groups)?;
             clock.split("correlate");
-            let diagnosed = diagnose::diagnose(
-                &correlation,
-                &catalog,
-                &ingested.events.successes,
-                options.diagnose,
-            );
+            let diagnosed =
+                diagnose::diagnose(&correlation, &catalog, &successes, options.diagnose);
             clock.split("diagnose");
             clusterer.add(&diagnosed, &locate);
             let (signature_of, hidden) = clusterer.partition_signatures();

@@ -208,14 +208,38 @@ pub struct Diagnosed<'a> {
 type OwnSuccesses<'a> =
     HashMap<(&'a str, &'a str, &'a str), Vec<(&'a SuccessKey, &'a SuccessGroup)>>;
 
+/// What diagnosis reads of the allowed requests: each principal's own
+/// successes per endpoint, and who else succeeded there. Made once for a
+/// run and read by every partition (made for each, it was a serial pass
+/// over all allowed requests per partition).
+pub struct SuccessIndex<'a> {
+    own: OwnSuccesses<'a>,
+    peers: EndpointPeers<'a>,
+}
+
+impl<'a> SuccessIndex<'a> {
+    pub fn new(successes: &'a Successes) -> Self {
+        let mut own: OwnSuccesses = HashMap::new();
+        for (k, g) in successes {
+            own.entry((k.principal(), k.method(), k.template()))
+                .or_default()
+                .push((k, g));
+        }
+        SuccessIndex {
+            own,
+            peers: EndpointPeers::new(successes),
+        }
+    }
+}
+
 /// Everything [`judge`] consults beyond the denial group itself.
 struct Context<'a> {
     correlation: &'a Correlation<'a>,
     /// The signals of each distinct response.
     signals: HashMap<Response<'a>, Vec<Signal>>,
     catalog: &'a PolicyCatalog,
-    peers: EndpointPeers<'a>,
-    own: OwnSuccesses<'a>,
+    peers: &'a EndpointPeers<'a>,
+    own: &'a OwnSuccesses<'a>,
     options: DiagnoseOptions,
 }
 
@@ -236,15 +260,9 @@ impl<'a> Context<'a> {
 pub fn diagnose<'a>(
     correlation: &'a Correlation<'a>,
     catalog: &'a PolicyCatalog,
-    successes: &'a Successes,
+    successes: &'a SuccessIndex<'a>,
     options: DiagnoseOptions,
 ) -> Diagnosed<'a> {
-    let mut own: OwnSuccesses = HashMap::new();
-    for (k, g) in successes {
-        own.entry((k.principal(), k.method(), k.template()))
-            .or_default()
-            .push((k, g));
-    }
     // Groups share few responses (65 among 2,000 denials of the generated
     // corpus): the patterns read each once, where reading them for every
     // group was 4% of a 2 GB run.
@@ -261,8 +279,8 @@ pub fn diagnose<'a>(
         correlation,
         signals,
         catalog,
-        peers: EndpointPeers::new(successes),
-        own,
+        peers: &successes.peers,
+        own: &successes.own,
         options,
     };
     // Groups are judged independently; collect keeps their order.
@@ -449,7 +467,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
         key,
         signals,
         cx.catalog,
-        &cx.peers,
+        cx.peers,
         cx.correlation.history,
         own_grants,
         PeerRule {
@@ -466,7 +484,7 @@ fn judge<'a>(denial: &'a CorrelatedDenial<'a>, cx: &Context) -> Diagnosis<'a> {
     let unexplained = (requirement.source, diagnosis.cause) == (None, Cause::Unknown);
     if let Some((n, candidates)) = own_grants
         .filter(|_| unexplained)
-        .and_then(|own| required::few_peers_candidates(key, &cx.peers, cx.correlation.history, own))
+        .and_then(|own| required::few_peers_candidates(key, cx.peers, cx.correlation.history, own))
     {
         let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
         diagnosis.note = Some(
@@ -1010,10 +1028,11 @@ mod tests {
         let reference = crate::correlate::Reference::new(&ingested).unwrap();
         let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
         let catalog = PolicyCatalog::new(ingested.policies.clone());
+        let successes = SuccessIndex::new(&ingested.events.successes);
         let diagnosed = diagnose(
             &correlation,
             &catalog,
-            &ingested.events.successes,
+            &successes,
             DiagnoseOptions::default(),
         );
         let mut out: Vec<T> = diagnosed
@@ -1072,10 +1091,11 @@ mod tests {
         let reference = crate::correlate::Reference::new(&ingested).unwrap();
         let correlation = crate::correlate::correlate(&reference, &groups).unwrap();
         let catalog = PolicyCatalog::new(ingested.policies.clone());
+        let successes = SuccessIndex::new(&ingested.events.successes);
         let diagnosed = diagnose(
             &correlation,
             &catalog,
-            &ingested.events.successes,
+            &successes,
             DiagnoseOptions::default(),
         );
         let d = &diagnosed.diagnoses[0];
