@@ -132,40 +132,17 @@ pub fn run_pipeline<P, T>(
     let mut clusterer = Clusterer::new(messages, &options.suppressions);
     let mut times = DenialTimes::default();
     let mut made = Vec::new();
-    let mut partitions = denials.partitions(&ingested.events, options.groups_per_partition);
     clock.split("correlate");
     std::thread::scope(|scope| -> Result<()> {
-        // The next partition is merged from the spilled runs and resolved on a
-        // thread of its own while this one is correlated, diagnosed and
-        // clustered: the merge is one thread's work, and it held both cores
-        // of the 2 GB run to one for 0.2 s. At most two partitions are held:
-        // the one at work, and the next, waiting to be taken.
-        let (hand_over, next_partition) = std::sync::mpsc::sync_channel(0);
-        scope.spawn(move || loop {
-            let partition = partitions.next_partition();
-            let last = !matches!(partition, Ok(Some(_)));
-            if hand_over.send(partition).is_err() || last {
-                break;
-            }
-        });
+        let mut partitions = denials
+            .partitions(&ingested.events, options.groups_per_partition)
+            .merged_ahead(scope);
         // Made while the first partition is merged.
         let successes = diagnose::SuccessIndex::new(&ingested.events.successes);
         clock.split("diagnose");
-        // After the last, nothing: the merging thread has ended.
-        let mut ended = false;
-        let mut next = || {
-            if ended {
-                return Ok(None);
-            }
-            let partition = next_partition
-                .recv()
-                .expect("the merging thread hands over until the last partition");
-            ended = !matches!(partition, Ok(Some(_)));
-            partition
-        };
         // At least one partition, empty when nothing was denied, so what each
         // partition makes (an exported table) always has one part.
-        while let Some(groups) = match next()? {
+        while let Some(groups) = match partitions.next_partition()? {
             None if made.is_empty() => Some(Vec::new()),
             next => next,
         } {
