@@ -249,8 +249,7 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
             .entry(id)
             .or_insert_with(|| format!("{} {} {}", key.cause.name(), key.method, key.template));
         // Denials of unknown time have no place on a timeline.
-        for (minute, n) in counts.timed() {
-            let b = bucket_of(minute);
+        for (b, n) in per_bucket(counts.timed(), bucket_of) {
             *totals.entry(b).or_default() += n;
             *by_signature.entry(b).or_default().entry(id).or_default() += n;
             *by_cause
@@ -395,6 +394,26 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
     })
 }
 
+/// Counts per minute, in minute order, summed per bucket: a bucket's minutes
+/// are consecutive, so the maps above are entered once per bucket, not once per
+/// minute (on a 2 GB log of 5 days, 60 minutes to a bucket, this function took
+/// 0.1 s, most of it in those maps).
+fn per_bucket(
+    minutes: impl Iterator<Item = (i64, u64)>,
+    bucket_of: impl Fn(i64) -> i64,
+) -> impl Iterator<Item = (i64, u64)> {
+    let mut minutes = minutes
+        .map(move |(minute, n)| (bucket_of(minute), n))
+        .peekable();
+    std::iter::from_fn(move || {
+        let (bucket, mut n) = minutes.next()?;
+        while let Some((_, more)) = minutes.next_if(|(b, _)| *b == bucket) {
+            n += more;
+        }
+        Some((bucket, n))
+    })
+}
+
 /// Denials per bucket and principal, in the buckets `wanted` says yes to
 /// (visible denials of known time only).
 fn principals_by_bucket(
@@ -404,8 +423,7 @@ fn principals_by_bucket(
 ) -> BTreeMap<i64, BTreeMap<&str, u64>> {
     let mut by_principal: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     for (principal, counts) in &times.by_principal {
-        for (minute, n) in counts.timed() {
-            let b = bucket_of(minute);
+        for (b, n) in per_bucket(counts.timed(), &bucket_of) {
             if wanted(b) {
                 *by_principal
                     .entry(b)
@@ -589,6 +607,31 @@ mod tests {
         assert!(z(7) > 10.0, "{}", z(7));
         assert!(z(3) < 5.0 && z(8) < 5.0);
         assert!(scored[1].is_none(), "too little history to judge");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn per_bucket_sums_as_a_map_of_buckets_does(
+            steps in proptest::collection::vec((0i64..90, 1u64..5), 0..40),
+            start in -10_000i64..10_000,
+            width in 1i64..20,
+        ) {
+            // Minutes in order, as `MinuteCounts` gives them.
+            let minutes: Vec<(i64, u64)> = steps
+                .iter()
+                .scan(start, |minute, &(step, n)| {
+                    *minute += step + 1;
+                    Some((*minute, n))
+                })
+                .collect();
+            let bucket_of = |minute: i64| minute.div_euclid(width);
+            let mut expected: BTreeMap<i64, u64> = BTreeMap::new();
+            for &(minute, n) in &minutes {
+                *expected.entry(bucket_of(minute)).or_default() += n;
+            }
+            let got: Vec<(i64, u64)> = per_bucket(minutes.into_iter(), bucket_of).collect();
+            proptest::prop_assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+        }
     }
 
     #[test]
