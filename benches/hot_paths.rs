@@ -19,7 +19,7 @@ use grantgap::internals::generate::world::World;
 use grantgap::internals::generate::{self, GenerateOptions};
 use grantgap::internals::ingest::aggregate::Aggregates;
 use grantgap::internals::ingest::decode::{JsonSource, RecordSource};
-use grantgap::internals::ingest::fast::FastPath;
+use grantgap::internals::ingest::fast::{FastPath, FastRead};
 use grantgap::internals::ingest::fields::FieldMap;
 use grantgap::internals::ingest::formats::{self, InputFormat};
 use grantgap::internals::ingest::template::Templater;
@@ -78,7 +78,7 @@ fn ingest_paths(c: &mut Criterion) {
             let mut fast = FastPath::new(&templater);
             let counted = bytes
                 .split(|b| *b == b'\n')
-                .filter(|line| fast.count_success(&mut agg, line))
+                .filter(|line| matches!(fast.read(&mut agg, line), FastRead::Counted))
                 .count();
             agg.flush_seen();
             counted

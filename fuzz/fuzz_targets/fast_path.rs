@@ -1,12 +1,13 @@
-//! The fast path for allowed requests against the full path: a line the fast
-//! path takes must leave exactly the aggregates the full path leaves.
+//! The fast path against the full path: a line the fast path counts must
+//! leave exactly the aggregates the full path leaves, and a line it reads
+//! into an event must give the event the full path reads.
 #![no_main]
 
 use std::sync::Arc;
 
 use grantgap::internals::ingest::aggregate::{Aggregates, Derived};
 use grantgap::internals::model::Position;
-use grantgap::internals::ingest::fast::FastPath;
+use grantgap::internals::ingest::fast::{FastPath, FastRead};
 use grantgap::internals::ingest::fields::FieldMap;
 use grantgap::internals::ingest::formats::{self, InputFormat};
 use grantgap::internals::ingest::seen::SeenObjects;
@@ -17,7 +18,15 @@ fuzz_target!(|data: &[u8]| {
     let templater = Templater::default();
     let mut fast = Aggregates::new(1, Arc::new(SeenObjects::for_objects(0)));
     let mut path = FastPath::new(&templater);
-    if !path.count_success(&mut fast, data) {
+    let read = path.read(&mut fast, data);
+    if let FastRead::Event(event) = &read {
+        let record: serde_json::Value =
+            serde_json::from_slice(data).expect("a line the fast path reads is JSON");
+        let full = formats::event_from_record(&record, &FieldMap::default(), InputFormat::Auto)
+            .expect("a line the fast path reads is an event");
+        assert_eq!(format!("{event:?}"), format!("{full:?}"));
+    }
+    if !matches!(read, FastRead::Counted) {
         return;
     }
     // Allowed objects reach the filters a batch at a time.

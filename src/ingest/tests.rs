@@ -396,6 +396,22 @@ mod fast_path {
         // Invalid UTF-8 in a field the fast path ignores (found by fuzzing).
         text.extend(b"{\"ts\":\"2026-11-20T00:00:23Z\",\"principal\":\"svc-a\",\"method\":\"GET\",\"path\":\"/w/23\",\"status\":200,\"ua\":\"a\tb\"}\n");
         text.extend(b"{\"ts\":\"2026-11-20T00:00:15Z\",\"principal\":\"svc-a\",\"method\":\"GET\",\"path\":\"/w/15\",\"status\":200,\"request_id\":\"\xff\xfe\"}\n");
+        // Denials and other responses the fast path reads into events, or declines.
+        let others = [
+            r#"{"ts":"2026-11-20T00:00:25Z","principal":" svc-b ","method":"post","path":"/w/25?token=x#f","status":403,"token_id":"tok-1","request_id":"r-25","error_code":" INSUFFICIENT_SCOPE ","message":"Forbidden","scopes":"a.read, b.write a.read","fields":["z"," y"],"org":"EU","object_id":" o-1 ","headers":{"WWW-Authenticate":"Bearer error=insufficient_scope","Authorization":"Bearer x"}}"#,
+            r#"{"ts":"2026-11-20T00:00:26Z","principal":"svc-b","method":"GET","path":"/w/26","status":403,"scopes":[" a ","b","a",""],"headers":[{"name":"X-Required-Scope","value":"w.read"}],"message":null,"token_id":null}"#,
+            r#"{"ts":"2026-11-20T00:00:27Z","principal":"svc-b","method":"GET","path":"/w/27","status":403,"request_id":27,"scopes":[]}"#,
+            r#"{"ts":"2026-11-20T00:00:28Z","principal":"svc-b","method":"GET","path":"/w/28","status":403,"headers":"plain","error_code":true}"#,
+            r#"{"ts":"2026-11-20T00:00:29Z","principal":"svc-b","method":"GET","path":"/w/29","status":500,"message":"{x","timestamp":1,"id":"i"}"#,
+            r#"{"ts":"2026-11-20T00:00:30Z","principal":"svc-a","method":"GET","path":"/w/30","status":200,"detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"GetObject","eventSource":"s3.amazonaws.com","eventTime":"2026-11-20T00:00:30Z","awsRegion":"eu-west-1"}}"#,
+            r#"{"ts":"2026-11-20T00:00:31Z","principal":"svc-c","method":"DELETE","path":"/w/31/x","status":403,"scopes":null,"headers":null,"fields":null}"#,
+            r#"{"ts":"2026-11-20T00:00:32Z","principal":"svc-c","method":"GET","path":"/w/32","status":403,"scopes":"[bad"}"#,
+            r#"{"ts":"2026-11-20T00:00:33Z","principal":"","method":"GET","path":"/w/33","status":401}"#,
+            r#"{"ts":"1900-01-01T00:00:00Z","principal":"svc-c","method":"GET","path":"/w/34","status":403}"#,
+            r#"{"ts":"2026-11-20T00:00:35Z","principal":"svc-c","method":"GET","path":"/w/35","status":403,"headers":7,"category":"kube-audit-admin"}"#,
+            r#"{"ts":"2026-11-20T00:00:36Z","principal":"svc-c","method":"GET","path":"/w/36","status":403,"scopes":{"a":1}}"#,
+        ];
+        text.extend((others.join("\n") + "\n").into_bytes());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, text).unwrap();
@@ -416,6 +432,14 @@ mod fast_path {
         assert!(
             full.contains("line: 23"),
             "the invalid UTF-8 line is skipped: {full}"
+        );
+        assert!(
+            full.contains("GetObject"),
+            "the wrapped record is read: {full}"
+        );
+        assert!(
+            full.contains("w.read") && full.contains("b.write"),
+            "{full}"
         );
         for line in [18, 19, 22] {
             assert!(

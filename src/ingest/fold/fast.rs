@@ -1,15 +1,16 @@
-//! The fast path for the bulk of a log: allowed requests in flat JSON Lines under
-//! the canonical field names.
+//! The fast path for the bulk of a log: flat JSON Lines under the canonical
+//! field names.
 //!
 //! Most lines of an audit log are allowed requests, and all ingest keeps of one is
 //! a count under (principal, method, endpoint, org, fields) and the object it
 //! touched. This path reads exactly those fields, borrowed from the line (a
 //! strict scanner, [`scan`]: no JSON tree, no owned strings), templates the path
 //! into a reused buffer, and finds the group by its key packed into a reused
-//! buffer. Anything it is not sure of (another format's keys, a field that is
-//! not a plain string, escapes, a duplicate key, a denial) returns `false`, and
-//! the line takes the full path: both give the same aggregates, which a test
-//! checks on every sample scenario.
+//! buffer. Any other response (a denial, a 404) it reads into the event the
+//! generic format reads, without the tree. Anything it is not sure of (another
+//! format's keys or an exporter's wrapper, a field that is not a plain string,
+//! escapes, a duplicate key) is declined, and the line takes the full path:
+//! both give the same aggregates, which a test checks on every sample scenario.
 
 use crate::ingest::fold::aggregate::Aggregates;
 use crate::ingest::fold::scan::{self, Scanned};
@@ -17,7 +18,7 @@ use crate::ingest::record::redact::redact_object_str;
 use crate::ingest::record::template::{PrefixMemo, Templater};
 use crate::ingest::record::{fields, formats};
 use crate::model::time::EVENT_TIME_RANGE;
-use crate::model::{SuccessGroup, SuccessKey, ACTION_METHOD};
+use crate::model::{Event, SuccessGroup, SuccessKey, ACTION_METHOD};
 
 /// The fields of a flat record in canonical names, borrowed from the line.
 #[derive(Default)]
@@ -30,22 +31,33 @@ struct FlatRecord<'a> {
     org: Option<&'a str>,
     object_id: Option<&'a str>,
     fields: Option<Vec<&'a str>>,
-    /// Whether `scopes` reads as a list without error (see [`plain_list`]).
-    plain_scopes: bool,
+    /// Fields only an event that is not counted reads, as scanned: an allowed
+    /// request does not care what type they are.
+    scopes: Option<Scanned<'a>>,
+    token_id: Option<Scanned<'a>>,
+    request_id: Option<Scanned<'a>>,
+    error_code: Option<Scanned<'a>>,
+    message: Option<Scanned<'a>>,
+    headers: Option<Scanned<'a>>,
 }
 
 impl<'a> FlatRecord<'a> {
     /// The record of a line as serde_json would read these fields, or `None`
     /// for a line the full path must read: one [`scan::scan`] declines, a
-    /// field of another type, a repeated field (serde_json keeps the last), or
-    /// another format's key or an envelope's list ([`formats::is_marker`]).
+    /// field of another type, a repeated field (serde_json keeps the last),
+    /// another format's key or an envelope's list ([`formats::is_marker`]), or
+    /// what may be an exporter's wrapper ([`formats::may_wrap`]).
     fn read(line: &'a str) -> Option<Self> {
-        let mut r = FlatRecord {
-            plain_scopes: true,
-            ..FlatRecord::default()
-        };
+        let mut r = FlatRecord::default();
         let mut seen = 0u16;
         let read = scan::scan(line, formats::is_marker, |key, value| {
+            let string = match value {
+                Scanned::Str(s) => Some(s),
+                _ => None,
+            };
+            if formats::may_wrap(key, string) {
+                return false;
+            }
             let (bit, ok) = match key {
                 "ts" => (0, text_or_null(value, &mut r.ts)),
                 "principal" => (1, text_or_null(value, &mut r.principal)),
@@ -55,10 +67,12 @@ impl<'a> FlatRecord<'a> {
                 "object_id" => (5, text_or_null(value, &mut r.object_id)),
                 "status" => (6, status(value, &mut r.status)),
                 "fields" => (7, list_or_null(value, &mut r.fields)),
-                "scopes" => {
-                    r.plain_scopes = plain_list(value);
-                    (8, true)
-                }
+                "scopes" => (8, scanned(value, &mut r.scopes)),
+                "token_id" => (9, scanned(value, &mut r.token_id)),
+                "request_id" => (10, scanned(value, &mut r.request_id)),
+                "error_code" => (11, scanned(value, &mut r.error_code)),
+                "message" => (12, scanned(value, &mut r.message)),
+                "headers" => (13, scanned(value, &mut r.headers)),
                 _ => return true,
             };
             let repeated = seen & (1 << bit) != 0;
@@ -67,6 +81,99 @@ impl<'a> FlatRecord<'a> {
         });
         read.then_some(r)
     }
+
+    /// The event the generic format reads from this record's tree, for a
+    /// response the path does not count; `None` where that read would skip
+    /// the record or its rules are not these (see [`optional_text`]).
+    fn event(&self) -> Option<Event> {
+        let ts = fields::timestamp_text(self.ts?).ok()?;
+        if !EVENT_TIME_RANGE.contains(&ts) {
+            return None;
+        }
+        let status = u16::try_from(self.status?)
+            .ok()
+            .filter(|s| (100..=599).contains(s))?;
+        let path = text(self.path)?;
+        Some(Event {
+            ts,
+            principal: text(self.principal)?.to_string(),
+            token_id: optional_text(self.token_id)?,
+            token_issued_at: None,
+            scopes: match self.scopes {
+                None | Some(Scanned::Null) => None,
+                Some(value) => Some(list(value)?),
+            },
+            method: text(self.method)?.to_ascii_uppercase(),
+            // Query strings carry API keys and session ids: they never pass ingest.
+            path: path
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            status,
+            error_code: optional_text(self.error_code)?,
+            message: optional_text(self.message)?,
+            headers: match self.headers {
+                None | Some(Scanned::Null) => Default::default(),
+                Some(Scanned::Str(s)) => {
+                    formats::explaining_headers(&serde_json::Value::String(s.to_string()))
+                }
+                Some(Scanned::Other(raw)) => {
+                    formats::explaining_headers(&serde_json::from_str(raw).ok()?)
+                }
+                Some(Scanned::Number(_)) => return None,
+            },
+            object_id: text(self.object_id).map(str::to_string),
+            org: text(self.org).map(str::to_string),
+            fields: names(self.fields.as_deref().unwrap_or_default())
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            request_id: optional_text(self.request_id)?,
+        })
+    }
+}
+
+/// A field kept as scanned.
+fn scanned<'a>(value: Scanned<'a>, out: &mut Option<Scanned<'a>>) -> bool {
+    *out = Some(value);
+    true
+}
+
+/// An optional text field as `fields::text` reads it, for a string or null;
+/// `None` (declined) for a number or anything else, which it writes out its own way.
+fn optional_text(value: Option<Scanned>) -> Option<Option<String>> {
+    match value {
+        None | Some(Scanned::Null) => Some(None),
+        Some(Scanned::Str(s)) => Some(text(Some(s)).map(str::to_string)),
+        Some(Scanned::Number(_) | Scanned::Other(_)) => None,
+    }
+}
+
+/// A list as `fields::list` reads it, for an array of plain strings or a
+/// string of names; `None` (declined) for anything else.
+fn list(value: Scanned) -> Option<Vec<String>> {
+    let items: Vec<&str> = match value {
+        Scanned::Other(array) if array.starts_with('[') => scan::strings(array)?,
+        Scanned::Str(s) if !s.trim_start().starts_with('[') => s
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|p| !p.is_empty())
+            .collect(),
+        _ => return None,
+    };
+    Some(names(&items).into_iter().map(str::to_string).collect())
+}
+
+/// Names trimmed, sorted and de-duplicated, blanks dropped, as `fields::list` gives them.
+fn names<'a>(items: &[&'a str]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = items
+        .iter()
+        .map(|item| trim(item))
+        .filter(|f| !f.is_empty())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// A string field: a string, or null for none.
@@ -105,6 +212,16 @@ fn list_or_null<'a>(value: Scanned<'a>, out: &mut Option<Vec<&'a str>>) -> bool 
     true
 }
 
+/// What the fast path made of a line.
+pub enum FastRead {
+    /// An allowed request, counted.
+    Counted,
+    /// Another response, read as the full path reads it.
+    Event(Box<Event>),
+    /// A line for the full path.
+    Declined,
+}
+
 /// One worker's fast path; holds buffers reused from line to line.
 pub struct FastPath<'t> {
     templater: &'t Templater,
@@ -125,21 +242,32 @@ impl<'t> FastPath<'t> {
     }
 
     /// Counts `line` into `agg` if it is an allowed request this path can read
-    /// exactly; `false` leaves the line to the full path.
-    pub fn count_success(&mut self, agg: &mut Aggregates, line: &[u8]) -> bool {
+    /// exactly, or reads it into its event if it is another response.
+    pub fn read(&mut self, agg: &mut Aggregates, line: &[u8]) -> FastRead {
         // From text, not bytes: the scanner borrows strings from it, and the full
         // path rejects a line that is not UTF-8 (found by fuzzing).
         let Ok(line) = simdutf8::basic::from_utf8(line) else {
-            return false;
+            return FastRead::Declined;
         };
         let Some(record) = FlatRecord::read(line) else {
-            return false;
+            return FastRead::Declined;
         };
         if !record.status.is_some_and(|s| (200..400).contains(&s)) {
-            return false;
+            return record
+                .event()
+                .map_or(FastRead::Declined, |e| FastRead::Event(Box::new(e)));
         }
+        if self.count_success(agg, &record) {
+            FastRead::Counted
+        } else {
+            FastRead::Declined
+        }
+    }
+
+    /// Counts an allowed request into `agg`; `false` leaves it to the full path.
+    fn count_success(&mut self, agg: &mut Aggregates, record: &FlatRecord) -> bool {
         // Scopes the full path would reject (`fields::list`) must reach it.
-        if !record.plain_scopes {
+        if !record.scopes.is_none_or(plain_list) {
             return false;
         }
         let (Some(ts), Some(principal), Some(method), Some(path)) = (
@@ -162,16 +290,7 @@ impl<'t> FastPath<'t> {
         if !EVENT_TIME_RANGE.contains(&ts) {
             return false;
         }
-        // Field names, trimmed, sorted and de-duplicated as `fields::list` does.
-        let mut names: Vec<&str> = record
-            .fields
-            .unwrap_or_default()
-            .into_iter()
-            .map(trim)
-            .filter(|f| !f.is_empty())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+        let names = names(record.fields.as_deref().unwrap_or_default());
 
         // Templating drops the query string and fragment itself.
         self.template.clear();
@@ -218,7 +337,7 @@ impl<'t> FastPath<'t> {
 }
 
 /// The path of a flat record under the canonical names and whether it was
-/// denied, read as [`FastPath::count_success`] reads a line (borrowed, no JSON
+/// denied, read as [`FastPath::read`] reads a line (borrowed, no JSON
 /// tree): for the sample templates are learned from. `None` for anything the
 /// full path must read, which then gives the same answer.
 pub fn sampled_path(line: &[u8]) -> Option<(String, bool)> {

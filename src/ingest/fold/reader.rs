@@ -7,11 +7,11 @@ use anyhow::Result;
 use indicatif::ProgressBar;
 
 use super::aggregate::{Aggregates, Derived};
-use super::fast::FastPath;
+use super::fast::{FastPath, FastRead};
 use super::filter::DenialFilter;
 use super::seen::SeenObjects;
 use super::timeline::Timeline;
-use crate::ingest::record::fields::FieldMap;
+use crate::ingest::record::fields::{FieldMap, Skip};
 use crate::ingest::record::formats::{self, InputFormat};
 use crate::ingest::record::template::Templater;
 use crate::ingest::skip_unreadable;
@@ -19,7 +19,7 @@ use crate::ingest::source::decode::{ParquetSource, Record, RecordSource, SizeLim
 use crate::ingest::source::input::InputFile;
 use crate::ingest::source::open_source;
 use crate::ingest::source::units::{Part, RangeReader, Unit};
-use crate::model::{Position, ACTION_METHOD};
+use crate::model::{Event, Position, ACTION_METHOD};
 
 /// Everything a worker needs to fold one unit of events into aggregates.
 pub(crate) struct EventReader<'a> {
@@ -113,7 +113,15 @@ impl EventReader<'_> {
             let next = match &mut fast {
                 Some(fast) => {
                     let agg = &mut *agg;
-                    source.next_record_or_text(&mut |line| fast.count_success(agg, line))
+                    source.next_record_or_text(&mut |line, text| match fast.read(agg, text) {
+                        FastRead::Counted => true,
+                        FastRead::Event(event) => {
+                            let position = Position::new(unit.file, unit.index, line);
+                            self.add(agg, Ok(*event), position);
+                            true
+                        }
+                        FastRead::Declined => false,
+                    })
                 }
                 None => source
                     .next_record()
@@ -141,36 +149,41 @@ impl EventReader<'_> {
                     })
                 }),
             };
-            match event {
-                Ok(event) if event.is_denial() && !self.denials.keeps(&event) => {
-                    agg.add_filtered_denial();
-                }
-                Ok(event) => {
-                    let (template, path_object) = if event.method == ACTION_METHOD {
-                        (event.path.clone(), None)
-                    } else {
-                        self.templater.template(&event.path)
-                    };
-                    // Only denial groups are cut by the timeline: allowed requests skip the lookups.
-                    let denied = event.is_denial();
-                    let derived = Derived {
-                        template,
-                        path_object,
-                        segment: if denied {
-                            self.timeline.segment(&event.principal, event.ts)
-                        } else {
-                            0
-                        },
-                        after_token_expiry: denied
-                            && self
-                                .timeline
-                                .after_expiry(event.token_id.as_deref(), event.ts),
-                    };
-                    agg.add_event(event, derived, position);
-                }
-                Err(skip) => agg.add_skip(position, skip),
-            }
+            self.add(agg, event, position);
         }
         agg.flush_seen();
+    }
+
+    /// Folds one event read (or the reason its record was skipped) into `agg`.
+    fn add(&self, agg: &mut Aggregates, event: Result<Event, Skip>, position: Position) {
+        match event {
+            Ok(event) if event.is_denial() && !self.denials.keeps(&event) => {
+                agg.add_filtered_denial();
+            }
+            Ok(event) => {
+                let (template, path_object) = if event.method == ACTION_METHOD {
+                    (event.path.clone(), None)
+                } else {
+                    self.templater.template(&event.path)
+                };
+                // Only denial groups are cut by the timeline: allowed requests skip the lookups.
+                let denied = event.is_denial();
+                let derived = Derived {
+                    template,
+                    path_object,
+                    segment: if denied {
+                        self.timeline.segment(&event.principal, event.ts)
+                    } else {
+                        0
+                    },
+                    after_token_expiry: denied
+                        && self
+                            .timeline
+                            .after_expiry(event.token_id.as_deref(), event.ts),
+                };
+                agg.add_event(event, derived, position);
+            }
+            Err(skip) => agg.add_skip(position, skip),
+        }
     }
 }

@@ -548,7 +548,7 @@ pub(crate) fn sample_paths(
             if paths.is_empty() && events >= PATHLESS_EVENTS {
                 return Ok(paths);
             }
-            let mut take = |line: &[u8]| {
+            let mut take = |_, line: &[u8]| {
                 let sampled = flat
                     .filter(|_| events < TEMPLATE_SAMPLE_EVENTS)
                     .and_then(|read| read(line));

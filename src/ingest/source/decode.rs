@@ -124,9 +124,9 @@ pub trait RecordSource: Send {
     fn next_record(&mut self) -> Option<Decoded>;
 
     /// Like [`RecordSource::next_record`], but a JSON Lines source first offers each
-    /// line to `take`, which returns `true` if it has dealt with the line itself
-    /// (the fast path); only lines it leaves are decoded and returned.
-    fn next_record_unless(&mut self, take: &mut dyn FnMut(&[u8]) -> bool) -> Option<Decoded> {
+    /// line, with its number, to `take`, which returns `true` if it has dealt with
+    /// the line itself (the fast path); only lines it leaves are decoded and returned.
+    fn next_record_unless(&mut self, take: &mut dyn FnMut(u64, &[u8]) -> bool) -> Option<Decoded> {
         let _ = take;
         self.next_record()
     }
@@ -135,7 +135,7 @@ pub trait RecordSource: Send {
     /// envelope's list may come as their text ([`Record::Text`]).
     fn next_record_or_text(
         &mut self,
-        take: &mut dyn FnMut(&[u8]) -> bool,
+        take: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Option<(u64, Result<Record, Skip>)> {
         let (line, record) = self.next_record_unless(take)?;
         Some((line, record.map(Record::Tree)))
@@ -243,17 +243,17 @@ impl<R: BufRead + Send> JsonSource<R> {
 
 impl<R: BufRead + Send> RecordSource for JsonSource<R> {
     fn next_record(&mut self) -> Option<Decoded> {
-        self.next_record_unless(&mut |_| false)
+        self.next_record_unless(&mut |_, _| false)
     }
 
-    fn next_record_unless(&mut self, take: &mut dyn FnMut(&[u8]) -> bool) -> Option<Decoded> {
+    fn next_record_unless(&mut self, take: &mut dyn FnMut(u64, &[u8]) -> bool) -> Option<Decoded> {
         let (line, record) = self.next_record_or_text(take)?;
         Some((line, record.and_then(Record::into_tree)))
     }
 
     fn next_record_or_text(
         &mut self,
-        take: &mut dyn FnMut(&[u8]) -> bool,
+        take: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Option<(u64, Result<Record, Skip>)> {
         if let Some(item) = self.queued.pop_front() {
             // A whole document numbers its records; an envelope line gives them its line.
@@ -289,7 +289,7 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                 return Some((self.line, Err(skip)));
             }
             let line = self.buf.trim_ascii();
-            if line.is_empty() || take(line) {
+            if line.is_empty() || take(self.line, line) {
                 continue;
             }
             let parsed = match json_records(line) {

@@ -59,6 +59,18 @@ fn json_text(value: Value) -> Value {
 /// them carries none.
 pub(super) const WRAPPER_KEYS: &[&str] = &["CloudTrailEvent", "message", "category", "detail-type"];
 
+/// Whether a top-level key and its value (`string`, where it is a string)
+/// may make a row one [`inner_record`] unwraps. Asked of every key of a line
+/// the fast path reads, which must not read a wrapper as a record of its own.
+pub fn may_wrap(key: &str, string: Option<&str>) -> bool {
+    match key {
+        "CloudTrailEvent" | "detail-type" => string.is_some(),
+        "message" => string.is_some_and(|m| m.trim_start().starts_with('{')),
+        "category" => string.is_some_and(|c| c.starts_with("kube-audit")),
+        _ => false,
+    }
+}
+
 /// The record an exported row carries, if it carries one:
 /// - a LookupEvents row's `CloudTrailEvent` (a JSON string);
 /// - a CloudWatch Logs event's `message` (a JSON string), with its `timestamp`;
@@ -126,6 +138,11 @@ mod tests {
         assert_eq!(inner_record(&aks).unwrap()["verb"], "create");
         let other_bridge = json!({"detail-type": "GuardDuty Finding", "detail": {"id": "x"}});
         assert_eq!(inner_record(&other_bridge), None);
+        // Every row unwrapped has a key the fast path declines it by.
+        for row in [lookup, cloudwatch, bridge, aks] {
+            let object = row.as_object().unwrap();
+            assert!(object.iter().any(|(k, v)| may_wrap(k, v.as_str())), "{row}");
+        }
     }
 
     #[test]

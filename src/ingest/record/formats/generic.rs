@@ -118,7 +118,7 @@ fn explains_denial(name: &str) -> bool {
 
 /// Keeps the headers that explain a denial, from an object `{name: value}` or an
 /// array of `{name, value}` pairs. Names are lower-cased.
-fn explaining_headers(value: &Value) -> BTreeMap<String, String> {
+pub fn explaining_headers(value: &Value) -> BTreeMap<String, String> {
     let pairs: Vec<(String, Option<String>)> = match value {
         Value::Object(map) => map
             .iter()

@@ -16,6 +16,9 @@ mod k8s;
 mod lenient;
 mod unread;
 
+pub use exports::may_wrap;
+pub use generic::explaining_headers;
+
 use std::sync::LazyLock;
 
 use serde_json::Value;
