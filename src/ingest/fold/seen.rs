@@ -109,10 +109,15 @@ impl BlockedFilter {
         self.blocks().len() * Block::BITS
     }
 
-    /// The block of a hash (from its high bits, as a multiply-shift range
-    /// reduction gives them) and, per word of the block, the bits to set.
-    fn locate(&self, hash: u64) -> (&Block, [u64; 8]) {
+    /// The block of a hash: from its high bits, as a multiply-shift range
+    /// reduction gives them.
+    fn block(&self, hash: u64) -> &Block {
         let index = (u128::from(hash) * self.blocks().len() as u128) >> 64;
+        &self.blocks()[index as usize]
+    }
+
+    /// The block of a hash and, per word of the block, the bits to set.
+    fn locate(&self, hash: u64) -> (&Block, [u64; 8]) {
         // The bits within the block from a second mix of the hash, so they do
         // not follow the block: 9 bits each choose one of the 512.
         let mut probes = (hash ^ hash >> 29).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -123,7 +128,7 @@ impl BlockedFilter {
             masks[bit / 64] |= 1 << (bit % 64);
             probes >>= 9;
         }
-        (&self.blocks()[index as usize], masks)
+        (self.block(hash), masks)
     }
 
     fn contains(&self, hash: u64) -> bool {
@@ -217,6 +222,16 @@ impl SeenBatch {
 
     /// Applies every pending insert.
     pub fn flush(&mut self, seen: &SeenObjects) {
+        // First one load per block and nothing else, so that the batch's cache
+        // misses overlap: the tests below compute each block's bits between
+        // its loads and branch on them, and left alone waited for each miss
+        // in turn (2 GB generated corpus: 9% less CPU with this loop).
+        let mut touched = 0;
+        for h in &self.pending {
+            touched ^= seen.by_anyone.block(h.anyone).0[0].load(Relaxed);
+            touched ^= seen.by_principal.block(h.principal).0[0].load(Relaxed);
+        }
+        std::hint::black_box(touched);
         self.present.clear();
         self.present.extend(self.pending.iter().map(|h| {
             (
