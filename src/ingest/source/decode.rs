@@ -4,6 +4,7 @@
 //!
 //! A new encoding is one more [`RecordSource`] here.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufRead, Read};
 use std::path::PathBuf;
@@ -188,6 +189,26 @@ fn unwrap_envelope(value: Value) -> Vec<Value> {
     formats::unwrap_envelope(value)
 }
 
+thread_local! {
+    /// The line buffer of the last source dropped on this thread, for the next
+    /// one: a CloudTrail file is one line of a few megabytes, and a buffer
+    /// grown anew for each file is copied at each doubling.
+    static SPARE_LINE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A larger buffer is not kept once its source is done: one per thread.
+const SPARE_LINE_MAX: usize = 16 << 20;
+
+impl<R> Drop for JsonSource<R> {
+    fn drop(&mut self) {
+        if self.buf.capacity() <= SPARE_LINE_MAX {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            SPARE_LINE.set(buf);
+        }
+    }
+}
+
 impl<R: BufRead + Send> JsonSource<R> {
     /// A source with the default [`SizeLimits`].
     pub fn new(reader: R) -> Result<Self> {
@@ -202,7 +223,7 @@ impl<R: BufRead + Send> JsonSource<R> {
         let mut source = JsonSource {
             reader,
             line: 0,
-            buf: Vec::new(),
+            buf: SPARE_LINE.take(),
             queued: Default::default(),
             whole_document,
             byte_limit: None,
