@@ -42,22 +42,22 @@ struct FlatRecord<'a> {
 }
 
 impl<'a> FlatRecord<'a> {
-    /// The record of a line as serde_json would read these fields, or `None`
-    /// for a line the full path must read: one [`scan::scan`] declines, a
-    /// field of another type, a repeated field (serde_json keeps the last),
-    /// another format's key or an envelope's list ([`formats::is_marker`]), or
-    /// what may be an exporter's wrapper ([`formats::may_wrap`]).
-    fn read(line: &'a str) -> Option<Self> {
-        let mut r = FlatRecord::default();
+    /// Reads the record of a line as serde_json would read these fields;
+    /// `false` for a line the full path must read: one [`scan::scan`]
+    /// declines, a field of another type, a repeated field (serde_json keeps
+    /// the last), another format's key or an envelope's list
+    /// ([`formats::is_marker`]), or what may be an exporter's wrapper
+    /// ([`formats::may_wrap`], asked only of `message` and the keys no field
+    /// here has). Filled in place: returned, the record (some 250 bytes) was
+    /// copied for every line.
+    fn read(&mut self, line: &'a str) -> bool {
+        let r = self;
         let mut seen = 0u16;
-        let read = scan::scan(line, formats::is_marker, |key, value| {
+        scan::scan(line, formats::is_marker, |key, value| {
             let string = match value {
                 Scanned::Str(s) => Some(s),
                 _ => None,
             };
-            if formats::may_wrap(key, string) {
-                return false;
-            }
             let (bit, ok) = match key {
                 "ts" => (0, text_or_null(value, &mut r.ts)),
                 "principal" => (1, text_or_null(value, &mut r.principal)),
@@ -71,15 +71,17 @@ impl<'a> FlatRecord<'a> {
                 "token_id" => (9, scanned(value, &mut r.token_id)),
                 "request_id" => (10, scanned(value, &mut r.request_id)),
                 "error_code" => (11, scanned(value, &mut r.error_code)),
-                "message" => (12, scanned(value, &mut r.message)),
+                "message" => (
+                    12,
+                    scanned(value, &mut r.message) && !formats::may_wrap(key, string),
+                ),
                 "headers" => (13, scanned(value, &mut r.headers)),
-                _ => return true,
+                _ => return !formats::may_wrap(key, string),
             };
             let repeated = seen & (1 << bit) != 0;
             seen |= 1 << bit;
             ok && !repeated
-        });
-        read.then_some(r)
+        })
     }
 
     /// The event the generic format reads from this record's tree, for a
@@ -249,9 +251,10 @@ impl<'t> FastPath<'t> {
         let Ok(line) = simdutf8::basic::from_utf8(line) else {
             return FastRead::Declined;
         };
-        let Some(record) = FlatRecord::read(line) else {
+        let mut record = FlatRecord::default();
+        if !record.read(line) {
             return FastRead::Declined;
-        };
+        }
         if !record.status.is_some_and(|s| (200..400).contains(&s)) {
             return record
                 .event()
@@ -342,7 +345,10 @@ impl<'t> FastPath<'t> {
 /// full path must read, which then gives the same answer.
 pub fn sampled_path(line: &[u8]) -> Option<(String, bool)> {
     let line = simdutf8::basic::from_utf8(line).ok()?;
-    let record = FlatRecord::read(line)?;
+    let mut record = FlatRecord::default();
+    if !record.read(line) {
+        return None;
+    }
     let path = text(record.path)?;
     Some((path.to_string(), record.status? == 403))
 }

@@ -62,11 +62,16 @@ pub(super) const WRAPPER_KEYS: &[&str] = &["CloudTrailEvent", "message", "catego
 /// Whether a top-level key and its value (`string`, where it is a string)
 /// may make a row one [`inner_record`] unwraps. Asked of every key of a line
 /// the fast path reads, which must not read a wrapper as a record of its own.
+#[inline]
 pub fn may_wrap(key: &str, string: Option<&str>) -> bool {
+    // Each wrapper's key holds a string.
+    let Some(string) = string else {
+        return false;
+    };
     match key {
-        "CloudTrailEvent" | "detail-type" => string.is_some(),
-        "message" => string.is_some_and(|m| m.trim_start().starts_with('{')),
-        "category" => string.is_some_and(|c| c.starts_with("kube-audit")),
+        "CloudTrailEvent" | "detail-type" => true,
+        "message" => string.trim_start().starts_with('{'),
+        "category" => string.starts_with("kube-audit"),
         _ => false,
     }
 }
