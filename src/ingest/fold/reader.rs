@@ -113,14 +113,26 @@ impl EventReader<'_> {
             let next = match &mut fast {
                 Some(fast) => {
                     let agg = &mut *agg;
-                    source.next_record_or_text(&mut |line, text| match fast.read(agg, text) {
-                        FastRead::Counted => true,
-                        FastRead::Event(event) => {
-                            let position = Position::new(unit.file, unit.index, line);
-                            self.add(agg, Ok(*event), position);
-                            true
+                    source.next_record_or_text(&mut |line, text| {
+                        let position = Position::new(unit.file, unit.index, line);
+                        match fast.read(agg, text) {
+                            FastRead::Counted => true,
+                            FastRead::Event(event) => {
+                                self.add(agg, Ok(*event), position);
+                                true
+                            }
+                            FastRead::Declined => {
+                                match formats::envelope_events(text, self.format) {
+                                    Some(events) => {
+                                        for event in events {
+                                            self.add(agg, Ok(event), position);
+                                        }
+                                        true
+                                    }
+                                    None => false,
+                                }
+                            }
                         }
-                        FastRead::Declined => false,
                     })
                 }
                 None => source

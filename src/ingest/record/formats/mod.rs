@@ -325,6 +325,18 @@ fn is_foreign_to(format: &dyn LogFormat, key: &str) -> bool {
     exports::WRAPPER_KEYS.contains(&key) || (is_marker(key) && !format.markers().contains(&key))
 }
 
+/// The events of a line that is a whole envelope of records its format reads
+/// from text (a CloudTrail file), read in one pass, as [`event_from_text`]
+/// reads each record; `None` to read the line as before. Only where the
+/// format is detected: CloudTrail is the one format that reads records from
+/// text, so its envelope's records are read by it alone.
+pub fn envelope_events(line: &[u8], format: InputFormat) -> Option<Vec<Event>> {
+    match format {
+        InputFormat::Auto => cloudtrail::events_of_file(line),
+        InputFormat::Forced(_) => None,
+    }
+}
+
 /// The canonical event of a record read from its text as `format`, where a
 /// format reads records so ([`LogFormat::event_from_text`]); `None` leaves it
 /// to [`event_from_record`] on its tree.
