@@ -106,12 +106,7 @@ impl<'a> FlatRecord<'a> {
                 Some(value) => Some(list(value)?),
             },
             method: text(self.method)?.to_ascii_uppercase(),
-            // Query strings carry API keys and session ids: they never pass ingest.
-            path: path
-                .split(['?', '#'])
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            path: formats::without_query(path),
             status,
             error_code: optional_text(self.error_code)?,
             message: optional_text(self.message)?,

@@ -76,12 +76,7 @@ fn event_from_record(record: &Value, map: &FieldMap) -> Result<Event, Skip> {
         token_issued_at: None,
         scopes,
         method,
-        // Query strings carry API keys and session ids: they never pass ingest.
-        path: path
-            .split(['?', '#'])
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        path: without_query(&path),
         status,
         error_code: optional_text("error_code"),
         message: optional_text("message"),
@@ -94,6 +89,15 @@ fn event_from_record(record: &Value, map: &FieldMap) -> Result<Event, Skip> {
         fields,
         request_id: optional_text("request_id"),
     })
+}
+
+/// A path without its query string and fragment: they carry API keys and
+/// session ids, and never pass ingest.
+pub fn without_query(path: &str) -> String {
+    path.split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Header names that carry credentials; never kept, whatever else they match.

@@ -17,7 +17,7 @@ mod lenient;
 mod unread;
 
 pub use exports::may_wrap;
-pub use generic::explaining_headers;
+pub use generic::{explaining_headers, without_query};
 
 use std::sync::LazyLock;
 
