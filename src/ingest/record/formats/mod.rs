@@ -330,9 +330,6 @@ fn is_foreign_to(format: &dyn LogFormat, key: &str) -> bool {
 /// reads each record; `None` to read the line as before. Only where the
 /// format is detected: CloudTrail is the one format that reads records from
 /// text, so its envelope's records are read by it alone.
-/// Never inlined: in the reader's loop it made the fast path's code around
-/// it 3% slower on the generated corpus, where it is asked of few lines.
-#[inline(never)]
 pub fn envelope_events(line: &[u8], format: InputFormat) -> Option<Vec<Event>> {
     match format {
         InputFormat::Auto => cloudtrail::events_of_file(line),
