@@ -434,11 +434,17 @@ impl LogFormat for CloudTrail {
         // A repeated key of a nested object, which a tree keeps the last of,
         // fails here: the tree reads it.
         let trail: Trail = serde_json::from_str(text).ok()?;
-        if trail.foreign_key || (detect && !trail.detected()) {
-            return None;
-        }
-        event(&trail).ok()
+        event_of_parsed(&trail, detect)
     }
+}
+
+/// The event of a record parsed from its text: `None` where another format's
+/// key is in it, or (`detect`) it is not told as CloudTrail's.
+fn event_of_parsed(trail: &Trail, detect: bool) -> Option<Event> {
+    if trail.foreign_key || (detect && !trail.detected()) {
+        return None;
+    }
+    event(trail).ok()
 }
 
 /// The events of a CloudTrail file on one line, `{"Records": [...]}`, read in
@@ -484,10 +490,7 @@ fn starts_a_file(line: &[u8]) -> bool {
 /// alone when the format is detected: `None` sends the file to be read record
 /// by record.
 fn event_in_file(trail: &Trail) -> Option<Event> {
-    if trail.foreign_key || !trail.detected() {
-        return None;
-    }
-    let event = event(trail).ok()?;
+    let event = event_of_parsed(trail, true)?;
     fields::event_time_in_range(event.ts).ok()?;
     Some(event)
 }
