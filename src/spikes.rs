@@ -238,8 +238,11 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
     // Per bucket: total, per signature (with a label), per cause. Per principal
     // only in the spikes, below: a map of a thousand principals per bucket was
     // most of this function's time, and only the spikes' few buckets read it.
+    // Per signature by bucket, not by bucket by signature: a signature's id is
+    // then looked up once, not once per bucket (its string compares were half
+    // of this function's 80 ms on a 2 GB log).
     let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
-    let mut by_signature: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut per_signature: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     let mut by_cause: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     let mut labels: BTreeMap<&str, String> = BTreeMap::new();
     for (&number, counts) in &times.by_signature {
@@ -248,15 +251,13 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
         labels
             .entry(id)
             .or_insert_with(|| format!("{} {} {}", key.cause.name(), key.method, key.template));
+        let signature = per_signature.entry(id).or_default();
+        let cause = by_cause.entry(key.cause.name()).or_default();
         // Denials of unknown time have no place on a timeline.
         for (b, n) in per_bucket(counts.timed(), bucket_of) {
             *totals.entry(b).or_default() += n;
-            *by_signature.entry(b).or_default().entry(id).or_default() += n;
-            *by_cause
-                .entry(key.cause.name())
-                .or_default()
-                .entry(b)
-                .or_default() += n;
+            *signature.entry(b).or_default() += n;
+            *cause.entry(b).or_default() += n;
         }
     }
     let (Some(&first), Some(&last)) = (totals.keys().next(), totals.keys().next_back()) else {
@@ -308,20 +309,31 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
             .max_by_key(|&j| (series[j], std::cmp::Reverse(j)))
             .expect("non-empty");
         let (baseline, score) = scored[peak].expect("spike buckets are scored");
-        let sum = |maps: &BTreeMap<i64, BTreeMap<&str, u64>>| {
-            let mut total: BTreeMap<String, u64> = BTreeMap::new();
-            for j in range.clone() {
-                for (name, n) in maps.get(&buckets[j]).into_iter().flatten() {
-                    *total.entry(name.to_string()).or_default() += n;
-                }
-            }
-            let mut list: Vec<(String, u64)> = total.into_iter().collect();
+        let spike_buckets = buckets[start]..=buckets[i - 1];
+        // The names with denials in the spike, the most first.
+        let ranked = |mut list: Vec<(String, u64)>| {
             list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             list
         };
+        let mut principals: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, names) in by_principal.range(spike_buckets.clone()) {
+            for (name, n) in names {
+                *principals.entry(name.to_string()).or_default() += n;
+            }
+        }
+        let principals = ranked(principals.into_iter().collect());
+        let signatures = ranked(
+            per_signature
+                .iter()
+                .filter_map(|(id, counts)| {
+                    let mut in_spike = counts.range(spike_buckets.clone()).peekable();
+                    in_spike.peek()?;
+                    Some((id.to_string(), in_spike.map(|(_, n)| n).sum()))
+                })
+                .collect(),
+        );
         let from = buckets[start] * options.bucket;
         let to = (buckets[i - 1] + 1) * options.bucket;
-        let principals = sum(&by_principal);
         let names: BTreeMap<&str, u64> = principals.iter().map(|(p, n)| (p.as_str(), *n)).collect();
         spikes.push(Spike {
             start: format_millis(from),
@@ -329,7 +341,7 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
             denials: series[range.clone()].iter().sum(),
             baseline,
             score: (score * 10.0).round() / 10.0,
-            signatures: sum(&by_signature)
+            signatures: signatures
                 .into_iter()
                 .map(|(id, denials)| Contribution {
                     detail: labels.get(id.as_str()).cloned(),
@@ -354,12 +366,6 @@ pub fn find(evidence: &Evidence, options: SpikeOptions) -> anyhow::Result<SpikeR
             .map(|b| counts.get(b).copied().unwrap_or(0))
             .collect()
     };
-    let mut per_signature: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
-    for (&b, signatures) in &by_signature {
-        for (&id, &n) in signatures {
-            *per_signature.entry(id).or_default().entry(b).or_default() += n;
-        }
-    }
     let mut ranked: Vec<(&str, u64)> = per_signature
         .iter()
         .map(|(id, counts)| (*id, counts.values().sum()))
