@@ -230,10 +230,16 @@ impl<'a> Cursor<'a> {
         self.bytes().get(self.at).copied()
     }
 
+    /// Steps over `byte` if it is next. A branch, which the processor
+    /// predicts and runs past: written as `at += usize::from(hit)`, every
+    /// position after waited for the load of this byte (a 2 GB wide gateway
+    /// log: 10% more time; `word` likewise).
     fn eat(&mut self, byte: u8) -> bool {
-        let hit = self.peek() == Some(byte);
-        self.at += usize::from(hit);
-        hit
+        if self.peek() != Some(byte) {
+            return false;
+        }
+        self.at += 1;
+        true
     }
 
     /// JSON's four whitespace bytes.
@@ -244,9 +250,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn word(&mut self, word: &[u8]) -> bool {
-        let hit = self.bytes()[self.at..].starts_with(word);
-        self.at += if hit { word.len() } else { 0 };
-        hit
+        if !self.bytes()[self.at..].starts_with(word) {
+            return false;
+        }
+        self.at += word.len();
+        true
     }
 
     /// A string without escapes or control characters, its contents.
