@@ -204,7 +204,21 @@ impl<'a> Cursor<'a> {
 
     /// Where the first special byte at or after `from` (at or after the
     /// current block) is.
-    fn next_special(&mut self, mut from: usize) -> Option<usize> {
+    #[inline(always)]
+    fn next_special(&mut self, from: usize) -> Option<usize> {
+        let offset = from - self.block_at;
+        if offset < 64 {
+            let rest = self.block >> offset;
+            if rest != 0 {
+                return Some(from + rest.trailing_zeros() as usize);
+            }
+        }
+        self.next_special_in_later_blocks(from)
+    }
+
+    /// [`Cursor::next_special`] past the current block.
+    #[inline(never)]
+    fn next_special_in_later_blocks(&mut self, mut from: usize) -> Option<usize> {
         loop {
             let offset = from - self.block_at;
             if offset < 64 {
@@ -258,6 +272,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string without escapes or control characters, its contents.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         if !self.eat(b'"') {
             return None;
