@@ -139,6 +139,15 @@ fn is_uuid(bytes: &[u8]) -> bool {
         })
 }
 
+/// [`is_uuid`] with lower-case hex digits only.
+fn is_lowercase_uuid(bytes: &[u8]) -> bool {
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(at, b)| match at {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => matches!(b, b'0'..=b'9' | b'a'..=b'f'),
+        })
+}
+
 /// The placeholder of a path segment that holds a secret.
 pub const SECRET_SEGMENT: &str = "{secret}";
 
@@ -415,6 +424,18 @@ impl Templater {
         assigns_or_escapes: bool,
         out: &mut String,
     ) -> bool {
+        // A lower-case UUID, most ids in a gateway's paths, is an id whatever
+        // the rest says (and no secret can be lower-case hex and dashes): told
+        // here by one pass over it, not by the learned positions, the secret
+        // check and the id shapes in turn (those were 7% of reading the `wide`
+        // corpus).
+        if is_lowercase_uuid(segment.as_bytes()) {
+            if i > 0 {
+                out.push('/');
+            }
+            out.push_str("{id}");
+            return true;
+        }
         let learned = i > 0
             && !self.learned.is_empty()
             && !segment.is_empty()
@@ -651,6 +672,27 @@ mod tests {
             proptest::prop_assert_eq!(is_id_segment(&segment), by_patterns, "{}", segment);
             if is_uuid(segment.as_bytes()) {
                 proptest::prop_assert!(by_patterns);
+            }
+        }
+
+        /// What lets `push_segment` decide a lower-case UUID first: it is an
+        /// id, and no secret.
+        #[test]
+        fn lowercase_uuids_are_ids_and_no_secrets(
+            segment in "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            upper in proptest::option::of(0usize..36),
+        ) {
+            proptest::prop_assert!(is_lowercase_uuid(segment.as_bytes()));
+            proptest::prop_assert!(is_id_segment(&segment));
+            proptest::prop_assert!(!crate::ingest::record::redact::is_secret_segment(&segment));
+            let (template, id) = template(&format!("/api/v2/customers/{segment}/addresses"));
+            proptest::prop_assert_eq!(template, "/api/v2/customers/{id}/addresses");
+            proptest::prop_assert_eq!(id.as_deref(), Some(segment.as_str()));
+            // One upper-case letter, and the shortcut leaves it to the rest.
+            if let Some(at) = upper.filter(|&at| segment.as_bytes()[at].is_ascii_lowercase()) {
+                let mut mixed = segment.clone().into_bytes();
+                mixed[at].make_ascii_uppercase();
+                proptest::prop_assert!(!is_lowercase_uuid(&mixed));
             }
         }
     }
