@@ -499,4 +499,72 @@ mod fast_path {
         let (fast, full) = both_ways(|| input::resolve(&logs, None).unwrap());
         assert_eq!(fast, full);
     }
+
+    /// The sample read a batch of lines at a time ends at the same event as
+    /// one read record by record: inside a line of two records, with
+    /// malformed, too long and blank lines, and a second file, on the way.
+    #[test]
+    fn the_sample_ends_at_the_same_event_read_either_way() {
+        let limits = SizeLimits {
+            record: 200,
+            ..SizeLimits::default()
+        };
+        let line = |path: &str| {
+            format!(
+                r#"{{"ts":"2026-11-20T00:00:01Z","principal":"p","method":"GET","path":"{path}","status":200}}"#
+            )
+        };
+        // 199,999 events, each a line, then a line of two records: the first
+        // is the sample's last event.
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for i in 0..199_999 {
+            match i % 5_000 {
+                17 => text.push_str("{not json\n"),
+                33 => text.push_str(&format!("{}\n", line(&"/x".repeat(100)))),
+                _ => {
+                    let path = format!("/a/{i}");
+                    text.push_str(&(line(&path) + "\n"));
+                    expected.push((path, false));
+                }
+            }
+            if i % 7_000 == 5 {
+                text.push_str("\n  \n");
+            }
+        }
+        text.push_str(&format!("{}{}\n", line("/pair/1"), line("/pair/2")));
+        expected.push(("/pair/1".to_string(), false));
+        text.push_str(&(line("/after/1") + "\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            events_file(dir.path(), "a.jsonl", text.as_bytes()),
+            events_file(dir.path(), "b.jsonl", (line("/b/1") + "\n").as_bytes()),
+        ];
+        let sample = |flat| {
+            let (map, format) = (FieldMap::default(), InputFormat::Auto);
+            template::sample_paths(&files, &map, format, limits, flat).unwrap()
+        };
+        let flat = sample(Some(fold::fast::sampled_path));
+        assert_eq!(flat.len(), expected.len());
+        assert!(
+            flat == expected,
+            "the sample's paths differ from the lines'"
+        );
+        assert!(sample(None) == expected, "the decoded sample differs");
+
+        // 1,000 events without a path: nothing after them is sampled.
+        let pathless = r#"{"ts":"2026-11-20T00:00:01Z","principal":"p","status":200}"#;
+        let text = format!(
+            "{}{}\n",
+            format!("{pathless}\n").repeat(1_000),
+            line("/late")
+        );
+        let files = vec![events_file(dir.path(), "a.jsonl", text.as_bytes())];
+        let sample = |flat| {
+            let (map, format) = (FieldMap::default(), InputFormat::Auto);
+            template::sample_paths(&files, &map, format, limits, flat).unwrap()
+        };
+        assert_eq!(sample(Some(fold::fast::sampled_path)), vec![]);
+        assert_eq!(sample(None), vec![]);
+    }
 }

@@ -313,7 +313,7 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             if line.is_empty() || take(self.line, line) {
                 continue;
             }
-            let parsed = match json_records(line) {
+            let parsed = match line_records(line) {
                 Ok(records) => {
                     let mut records = records.into_iter();
                     let Some(first) = records.next() else {
@@ -322,12 +322,31 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
                     self.queued.extend(records.map(Ok));
                     object_record(first)
                 }
-                Err(e) => Err(Skip::new("malformed JSON", e.to_string())
-                    .with_raw(String::from_utf8_lossy(line))),
+                Err(skip) => Err(skip),
             };
             return Some((self.line, parsed));
         }
     }
+}
+
+/// The records of a JSON Lines line as [`JsonSource::next_record_unless`]
+/// hands them out when `take` leaves the line: none for an envelope of no
+/// items, one error for a line that is not JSON.
+pub fn records_of_line(line: &[u8]) -> Vec<Result<Value, Skip>> {
+    match line_records(line) {
+        Ok(records) => records
+            .into_iter()
+            .map(|r| object_record(r).and_then(Record::into_tree))
+            .collect(),
+        Err(skip) => vec![Err(skip)],
+    }
+}
+
+/// [`json_records`], a line that is not JSON skipped with its text.
+fn line_records(line: &[u8]) -> Result<Vec<Record>, Skip> {
+    json_records(line).map_err(|e| {
+        Skip::new("malformed JSON", e.to_string()).with_raw(String::from_utf8_lossy(line))
+    })
 }
 
 /// The records of a file read whole: the items of a top-level array, an
