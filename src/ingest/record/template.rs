@@ -208,10 +208,28 @@ fn is_version_number(segment: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The followers of two parts of the sample, as if noted from both.
+fn merge_followers(
+    mut into: HashMap<String, Followers>,
+    from: HashMap<String, Followers>,
+) -> HashMap<String, Followers> {
+    if into.len() < from.len() {
+        return merge_followers(from, into);
+    }
+    for (prefix, followers) in from {
+        let mine = into.entry(prefix).or_default();
+        mine.denied |= followers.denied;
+        for (value, after) in followers.values {
+            mine.values.entry(value).or_default().extend(after);
+        }
+    }
+    into
+}
+
 /// What one prefix is followed by in the sample. Hash maps, looked up by
 /// borrowed slices: with sorted maps of owned keys, comparing and copying
 /// prefixes took most of a 300,000-event report's time.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Followers {
     /// Literal next segment -> the segments after it (the path may also end there).
     values: HashMap<String, BTreeSet<String>>,
@@ -466,41 +484,30 @@ impl Templater {
     /// learned, so `/projects/alpha/tasks/design` learns both positions.
     pub fn learn<'p>(
         &mut self,
-        paths: impl IntoIterator<Item = (&'p str, bool)> + Clone,
+        paths: impl IntoIterator<Item = (&'p str, bool)>,
         min_values: usize,
     ) {
+        use rayon::prelude::*;
+        // What is learned depends on which paths occur and whether any of
+        // each was denied, not on how often: each distinct path is read once a
+        // round, and the rounds share the paths across the threads.
+        let mut distinct: HashMap<&str, bool> = HashMap::new();
+        for (path, denied) in paths {
+            *distinct.entry(path).or_default() |= denied;
+        }
+        let distinct: Vec<(&str, bool)> = distinct.into_iter().collect();
         loop {
-            let mut next: HashMap<String, Followers> = HashMap::new();
-            let mut template = String::new();
-            for (path, denied) in paths.clone() {
-                template.clear();
-                self.template_into(path, &mut template);
-                // (start of the segment, the segment), after the leading one.
-                let mut starts = vec![0];
-                starts.extend(template.match_indices('/').map(|(at, _)| at + 1));
-                let segments: Vec<(usize, &str)> = starts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &from)| {
-                        let to = starts.get(i + 1).map_or(template.len(), |next| next - 1);
-                        (from, &template[from..to])
-                    })
-                    .collect();
-                for k in 1..segments.len() {
-                    let (from, segment) = segments[k];
-                    if segment == "{id}" || segment == SECRET_SEGMENT || segment.is_empty() {
-                        continue;
-                    }
-                    let followers = next.entry_ref(&template[..from - 1]).or_default();
-                    followers.denied |= denied;
-                    let after = followers.values.entry_ref(segment).or_default();
-                    if let Some(&(_, following)) = segments.get(k + 1) {
-                        if !after.contains(following) {
-                            after.insert(following.to_string());
-                        }
-                    }
-                }
-            }
+            let next = distinct
+                .par_iter()
+                .fold(
+                    || (HashMap::new(), String::new()),
+                    |(mut next, mut template), &(path, denied)| {
+                        self.follow(path, denied, &mut template, &mut next);
+                        (next, template)
+                    },
+                )
+                .map(|(next, _)| next)
+                .reduce(HashMap::new, merge_followers);
             let candidates: Vec<String> = next
                 .into_iter()
                 .filter(|(prefix, f)| {
@@ -522,6 +529,45 @@ impl Templater {
             }
             if !learned_any {
                 return;
+            }
+        }
+    }
+
+    /// Notes in `next` what each prefix of `path`'s template is followed by
+    /// (`template` a buffer to reuse).
+    fn follow(
+        &self,
+        path: &str,
+        denied: bool,
+        template: &mut String,
+        next: &mut HashMap<String, Followers>,
+    ) {
+        template.clear();
+        self.template_into(path, template);
+        let template = template.as_str();
+        // (start of the segment, the segment), after the leading one.
+        let mut starts = vec![0];
+        starts.extend(template.match_indices('/').map(|(at, _)| at + 1));
+        let segments: Vec<(usize, &str)> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &from)| {
+                let to = starts.get(i + 1).map_or(template.len(), |next| next - 1);
+                (from, &template[from..to])
+            })
+            .collect();
+        for k in 1..segments.len() {
+            let (from, segment) = segments[k];
+            if segment == "{id}" || segment == SECRET_SEGMENT || segment.is_empty() {
+                continue;
+            }
+            let followers = next.entry_ref(&template[..from - 1]).or_default();
+            followers.denied |= denied;
+            let after = followers.values.entry_ref(segment).or_default();
+            if let Some(&(_, following)) = segments.get(k + 1) {
+                if !after.contains(following) {
+                    after.insert(following.to_string());
+                }
             }
         }
     }
@@ -960,6 +1006,33 @@ mod tests {
         let mut t = Templater::default();
         t.learn(paths.iter().map(|p| (p.as_str(), false)), 3);
         assert_eq!(t.template("/api/resqq/opqq").0, "/api/resqq/opqq");
+    }
+
+    #[test]
+    fn followers_noted_in_parts_and_merged_are_those_noted_at_once() {
+        let paths: Vec<(String, bool)> = (0..60)
+            .map(|i| {
+                let words = [
+                    "ab", "cd", "ef", "gh", "ij", "kl", "mn", "op", "qr", "st", "uv",
+                ];
+                let path = format!("/p/v{}/{}/{i}/x", i % 7, words[i % 11]);
+                (path, i % 11 == 0)
+            })
+            .collect();
+        let t = Templater::default();
+        let noted = |paths: &[(String, bool)]| {
+            let (mut next, mut template) = (HashMap::new(), String::new());
+            for (path, denied) in paths {
+                t.follow(path, *denied, &mut template, &mut next);
+            }
+            next
+        };
+        let whole = noted(&paths);
+        for cut in [1, 20, 59] {
+            let (first, second) = paths.split_at(cut);
+            assert_eq!(merge_followers(noted(first), noted(second)), whole);
+            assert_eq!(merge_followers(noted(second), noted(first)), whole);
+        }
     }
 
     #[test]
