@@ -668,18 +668,23 @@ impl Sample<'_> {
             || (self.paths.is_empty() && self.events >= PATHLESS_EVENTS)
     }
 
-    /// Adds a decoded record, unless the sample is full.
-    fn add_record(&mut self, record: Result<serde_json::Value, Skip>) {
+    /// Adds an event with its path, if it has one; `false` if the sample
+    /// is full, and the event left out.
+    fn add(&mut self, sampled: Option<(String, bool)>) -> bool {
         if self.is_full() {
-            return;
+            return false;
         }
         self.events += 1;
-        if let Some(sampled) = record
+        self.paths.extend(sampled);
+        true
+    }
+
+    /// Adds a decoded record, unless the sample is full.
+    fn add_record(&mut self, record: Result<serde_json::Value, Skip>) {
+        let sampled = record
             .ok()
-            .and_then(|r| formats::sampled_path(&r, self.map, self.format))
-        {
-            self.paths.push(sampled);
-        }
+            .and_then(|r| formats::sampled_path(&r, self.map, self.format));
+        self.add(sampled);
     }
 
     /// Adds the events of `lines`, in order, until the sample is full: each
@@ -703,23 +708,12 @@ impl Sample<'_> {
             })
             .collect();
         for line in read {
-            match line {
-                LineRead::Flat(sampled) => {
-                    if self.is_full() {
-                        return;
-                    }
-                    self.events += 1;
-                    self.paths.push(sampled);
-                }
-                LineRead::Decoded(records) => {
-                    for sampled in records {
-                        if self.is_full() {
-                            return;
-                        }
-                        self.events += 1;
-                        self.paths.extend(sampled);
-                    }
-                }
+            let added = match line {
+                LineRead::Flat(sampled) => self.add(Some(sampled)),
+                LineRead::Decoded(records) => records.into_iter().all(|sampled| self.add(sampled)),
+            };
+            if !added {
+                return;
             }
         }
     }

@@ -313,18 +313,15 @@ impl<R: BufRead + Send> RecordSource for JsonSource<R> {
             if line.is_empty() || take(self.line, line) {
                 continue;
             }
-            let parsed = match line_records(line) {
-                Ok(records) => {
-                    let mut records = records.into_iter();
-                    let Some(first) = records.next() else {
-                        continue;
-                    };
-                    self.queued.extend(records.map(Ok));
-                    object_record(first)
-                }
-                Err(skip) => Err(skip),
+            let mut records = match line_records(line) {
+                Ok(records) => records.into_iter(),
+                Err(skip) => return Some((self.line, Err(skip))),
             };
-            return Some((self.line, parsed));
+            let Some(first) = records.next() else {
+                continue;
+            };
+            self.queued.extend(records.map(Ok));
+            return Some((self.line, object_record(first)));
         }
     }
 }
