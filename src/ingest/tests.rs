@@ -321,7 +321,7 @@ fn every_encoding_and_compression_reads_the_same() {
 mod fast_path {
     use super::*;
     use crate::ingest::record::fields::FieldMap;
-    use crate::ingest::record::formats::InputFormat;
+    use crate::ingest::record::formats::{self, InputFormat};
     use crate::ingest::source::decode::SizeLimits;
 
     /// Everything ingest keeps of the events, in a comparable form.
@@ -475,6 +475,20 @@ mod fast_path {
         // Records that all read from their text: the file is read in one pass.
         let good = format!(r#"{{"Records":[{}]}}"#, records[..2].join(","));
         std::fs::write(dir.path().join("good.json"), good + "\n").unwrap();
+        // Allowed records of every shape read in one pass: counted without
+        // their event, as the tree's events are.
+        let allowed = [
+            r#"{"eventTime":"2026-11-20T08:01:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"eu-west-1","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"},"resources":[{"ARN":"arn:aws:kms:eu-west-1:1:key/k1"}],"recipientAccountId":"1"}"#,
+            r#"{"eventTime":"2026-11-20T08:01:01Z","eventSource":"ec2.amazonaws.com","eventName":"StopInstances","awsRegion":"eu-west-1","userIdentity":{"type":"AWSAccount","principalId":"AROAEXAMPLE:job"},"requestParameters":{"instancesSet":{"items":[{"instanceId":"i-1"}]}},"recipientAccountId":"1"}"#,
+            r#"{"eventTime":"2026-11-20T08:01:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"},"errorMessage":"User: arn:aws:iam::1:user/u is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::b/named","requestParameters":{"bucketName":"b","key":"k"}}"#,
+            r#"{"eventTime":"2026-11-20T08:01:03Z","eventSource":"lambda.amazonaws.com","eventName":"ListFunctions20150331","awsRegion":"eu-west-1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Lister/s"},"errorCode":"ThrottlingException","recipientAccountId":"1"}"#,
+            r#"{"eventTime":"2026-11-20T08:01:04Z","eventSource":"lambda.amazonaws.com","eventName":"ListFunctions20150331","awsRegion":"eu-west-1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Lister/s2"},"recipientAccountId":" 1 ","errorCode":""}"#,
+            r#"{"eventTime":"2026-11-20T08:01:05Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"},"requestParameters":{"bucketName":"b","key":"AKIAIOSFODNN7EXAMPLE/wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}}"#,
+        ];
+        let allowed = format!(r#"{{"Records":[{},{}]}}"#, records[0], allowed.join(","));
+        let in_one_pass = formats::envelope_records(allowed.as_bytes(), InputFormat::Auto);
+        assert_eq!(in_one_pass.map(|records| records.len()), Some(7));
+        std::fs::write(dir.path().join("allowed.json"), allowed + "\n").unwrap();
         let folder = dir.path().display().to_string();
         let files = || input::resolve(&folder, None).unwrap();
         let (fast, full) = both_ways(files);
@@ -483,6 +497,9 @@ mod fast_path {
             assert!(full.contains(reason), "{reason}: {full}");
         }
         assert!(fast.contains("role/Writer"), "{fast}");
+        for counted in ["lambda:ListFunctions", "AROAEXAMPLE", "kms:Decrypt"] {
+            assert!(fast.contains(counted), "{counted}: {fast}");
+        }
     }
 
     #[test]

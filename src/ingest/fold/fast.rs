@@ -14,11 +14,12 @@
 
 use crate::ingest::fold::aggregate::Aggregates;
 use crate::ingest::fold::scan::{self, Scanned};
+use crate::ingest::record::formats::AllowedAction;
 use crate::ingest::record::redact::redact_object_str;
 use crate::ingest::record::template::{PrefixMemo, Templater};
 use crate::ingest::record::{fields, formats};
 use crate::model::time::EVENT_TIME_RANGE;
-use crate::model::{Event, SuccessGroup, SuccessKey, ACTION_METHOD};
+use crate::model::{Event, Millis, SuccessGroup, SuccessKey, ACTION_METHOD};
 
 /// The fields of a flat record in canonical names, borrowed from the line.
 #[derive(Default)]
@@ -295,42 +296,84 @@ impl<'t> FastPath<'t> {
         let path_object =
             self.templater
                 .template_into_with(path, &mut self.template, &mut self.prefixes);
-        let object = text(record.object_id).or(path_object);
-        if let Some(object) = object {
-            let object = redact_object_str(object);
-            agg.seen_pending
-                .insert(&agg.seen, principal, &self.template, &object);
-        }
-        self.key.clear();
-        let org = text(record.org);
-        SuccessKey::pack(
-            &mut self.key,
+        let counted = Counted {
             principal,
             method,
-            &self.template,
-            org,
-            &names,
-        );
-        agg.stats.read += 1;
-        agg.stats.used += 1;
-        match agg.successes.get_mut(self.key.as_slice()) {
-            Some(group) => {
-                group.count += 1;
-                group.first_ts = group.first_ts.min(ts);
-                group.last_ts = group.last_ts.max(ts);
-            }
-            None => {
-                agg.successes.insert(
-                    SuccessKey::from_packed(&self.key),
-                    SuccessGroup {
-                        count: 1,
-                        first_ts: ts,
-                        last_ts: ts,
-                    },
-                );
-            }
-        }
+            template: &self.template,
+            org: text(record.org),
+            fields: &names,
+            object: text(record.object_id).or(path_object),
+            ts,
+        };
+        count(agg, &mut self.key, counted);
         true
+    }
+
+    /// Counts an allowed request that names an IAM action into `agg`, as
+    /// [`Aggregates::add_event`] counts its event.
+    pub fn count_action(&mut self, agg: &mut Aggregates, allowed: &AllowedAction) {
+        let counted = Counted {
+            principal: &allowed.principal,
+            method: ACTION_METHOD,
+            template: &allowed.action,
+            org: allowed.org.as_deref(),
+            fields: &[],
+            object: allowed.object.as_deref(),
+            ts: allowed.ts,
+        };
+        count(agg, &mut self.key, counted);
+    }
+}
+
+/// An allowed request as it is counted: its group's key, the object it
+/// touched (not yet redacted) and when.
+struct Counted<'a> {
+    principal: &'a str,
+    method: &'a str,
+    template: &'a str,
+    org: Option<&'a str>,
+    fields: &'a [&'a str],
+    object: Option<&'a str>,
+    ts: Millis,
+}
+
+/// Counts an allowed request into `agg`, its group found by its key packed
+/// into `key` (a reused buffer).
+fn count(agg: &mut Aggregates, key: &mut Vec<u8>, counted: Counted) {
+    let Counted {
+        principal,
+        method,
+        template,
+        org,
+        fields,
+        object,
+        ts,
+    } = counted;
+    if let Some(object) = object {
+        let object = redact_object_str(object);
+        agg.seen_pending
+            .insert(&agg.seen, principal, template, &object);
+    }
+    key.clear();
+    SuccessKey::pack(key, principal, method, template, org, fields);
+    agg.stats.read += 1;
+    agg.stats.used += 1;
+    match agg.successes.get_mut(key.as_slice()) {
+        Some(group) => {
+            group.count += 1;
+            group.first_ts = group.first_ts.min(ts);
+            group.last_ts = group.last_ts.max(ts);
+        }
+        None => {
+            agg.successes.insert(
+                SuccessKey::from_packed(key),
+                SuccessGroup {
+                    count: 1,
+                    first_ts: ts,
+                    last_ts: ts,
+                },
+            );
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::filter::DenialFilter;
 use super::seen::SeenObjects;
 use super::timeline::Timeline;
 use crate::ingest::record::fields::{FieldMap, Skip};
-use crate::ingest::record::formats::{self, InputFormat};
+use crate::ingest::record::formats::{self, EnvelopeRecord, InputFormat};
 use crate::ingest::record::template::Templater;
 use crate::ingest::skip_unreadable;
 use crate::ingest::source::decode::{ParquetSource, Record, RecordSource, SizeLimits};
@@ -122,15 +122,21 @@ impl EventReader<'_> {
                                 true
                             }
                             FastRead::Declined => {
-                                match formats::envelope_events(text, self.format) {
-                                    Some(events) => {
-                                        for event in events {
-                                            self.add(agg, Ok(event), position);
+                                let Some(records) = formats::envelope_records(text, self.format)
+                                else {
+                                    return false;
+                                };
+                                for record in records {
+                                    match record {
+                                        EnvelopeRecord::Allowed(allowed) => {
+                                            fast.count_action(agg, &allowed)
                                         }
-                                        true
+                                        EnvelopeRecord::Event(event) => {
+                                            self.add(agg, Ok(*event), position)
+                                        }
                                     }
-                                    None => false,
                                 }
+                                true
                             }
                         }
                     })

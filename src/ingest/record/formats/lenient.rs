@@ -44,9 +44,14 @@ macro_rules! scalars_hold_nothing {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Text<'a>(pub Option<Cow<'a, str>>);
 
-impl Text<'_> {
+impl<'a> Text<'a> {
     pub fn as_deref(&self) -> Option<&str> {
         self.0.as_deref()
+    }
+
+    /// The text, still borrowed from the record where it was.
+    pub fn cow(&self) -> Option<Cow<'a, str>> {
+        self.0.clone()
     }
 
     /// An owned copy of the text.

@@ -15,8 +15,11 @@
 
 mod record;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::LazyLock;
 
 use memchr::memmem;
@@ -26,10 +29,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::lenient::Text;
-use super::{utc_time, Envelope, LogFormat};
+use super::{utc_time, AllowedAction, Envelope, EnvelopeRecord, LogFormat};
 use crate::ingest::record::fields::{self, FieldMap, Skip};
 use crate::model::{
-    Event, ACTION_METHOD, DENIAL_REASON_HEADER, DENIED_BY_HEADER, UNKNOWN_TIME, UNTOLD_LAYER,
+    Event, Millis, ACTION_METHOD, DENIAL_REASON_HEADER, DENIED_BY_HEADER, UNKNOWN_TIME,
+    UNTOLD_LAYER,
 };
 use record::{Identity, Trail};
 
@@ -102,9 +106,30 @@ fn action(service: &str, event_name: &str) -> String {
 
 /// An event name without its API-version suffix ([`VERSION_SUFFIX`]).
 fn unversioned(event_name: &str) -> &str {
-    VERSION_SUFFIX
-        .captures(event_name)
-        .map_or(event_name, |c| c.get(1).map_or(event_name, |m| m.as_str()))
+    thread_local! {
+        /// The length of each name without its suffix: a log names few
+        /// actions, and the search of a Lambda name was 2.5% of reading CloudTrail.
+        static UNVERSIONED: RefCell<HashMap<Box<str>, usize>> = Default::default();
+    }
+    /// Names each thread keeps (a few hundred KB at most).
+    const KEPT: usize = 4096;
+    let search = |name: &str| {
+        VERSION_SUFFIX
+            .captures(name)
+            .and_then(|c| c.get(1))
+            .map_or(name.len(), |m| m.len())
+    };
+    let len = UNVERSIONED.with_borrow_mut(|memo| match memo.get(event_name) {
+        Some(&len) => len,
+        None => {
+            let len = search(event_name);
+            if memo.len() < KEPT {
+                memo.insert(event_name.into(), len);
+            }
+            len
+        }
+    });
+    &event_name[..len]
 }
 
 /// The IAM service prefix of an `eventSource` (`s3.amazonaws.com` → `s3`),
@@ -159,16 +184,19 @@ fn session(identity: Option<&Identity>) -> Option<String> {
 }
 
 /// The role of a session ARN, or the ARN itself.
-fn role_or_arn(arn: &str) -> String {
-    role_of_session(arn).unwrap_or_else(|| arn.to_string())
+fn role_or_arn(arn: Cow<'_, str>) -> Cow<'_, str> {
+    match role_of_session(&arn) {
+        Some(role) => Cow::Owned(role),
+        None => arn,
+    }
 }
 
 /// Who made the request: the role of an assumed-role session, else the
-/// identity's ARN, else its ids.
-fn principal(trail: &Trail) -> String {
+/// identity's ARN, else its ids. Borrowed from the record where it is written there.
+fn principal<'a>(trail: &Trail<'a>) -> Cow<'a, str> {
     let identity = trail.identity();
-    let arn = identity.and_then(|i| i.arn.as_deref());
-    let principal_id = identity.and_then(|i| i.principal_id.as_deref());
+    let arn = identity.and_then(|i| i.arn.cow());
+    let principal_id = identity.and_then(|i| i.principal_id.cow());
     let identity_type = identity.and_then(|i| i.kind.as_deref());
     let by_type = match identity_type.unwrap_or_default() {
         "AssumedRole" | "FederatedUser" => identity
@@ -178,35 +206,30 @@ fn principal(trail: &Trail) -> String {
                     .session_issuer
                     .as_ref()?
                     .arn
-                    .owned()
+                    .cow()
             })
             .or_else(|| arn.map(role_or_arn)),
-        "AWSService" => identity
-            .and_then(|i| i.invoked_by.owned())
-            .or_else(|| principal_id.map(str::to_string)),
+        "AWSService" => identity.and_then(|i| i.invoked_by.cow()).or(principal_id),
         _ => arn
             .map(role_or_arn)
             .or_else(|| {
                 // A role session named only by its ids (`AROA…:session`, as VPC
                 // endpoint events log it): the role's unique id.
                 principal_id.map(|id| match id.split_once(':') {
-                    Some((role, _)) if role.starts_with("AROA") => role.to_string(),
-                    _ => id.to_string(),
+                    Some((role, _)) if role.starts_with("AROA") => Cow::Owned(role.to_string()),
+                    _ => id,
                 })
             })
-            .or_else(|| identity.and_then(|i| i.user_name.owned())),
+            .or_else(|| identity.and_then(|i| i.user_name.cow())),
     };
     // A CloudTrail Lake row names a selected `userIdentity.arn` column `arn`.
     let by_type = by_type.or_else(|| {
-        let arn = trail
-            .arn
-            .as_deref()
-            .filter(|_| trail.user_identity.is_none())?;
+        let arn = trail.arn.cow().filter(|_| trail.user_identity.is_none())?;
         Some(role_or_arn(arn))
     });
     // Some records (service events, trimmed exports) name no identity.
     by_type.unwrap_or_else(|| {
-        identity_type.map_or_else(|| "(identity not in log)".into(), str::to_string)
+        Cow::Owned(identity_type.map_or_else(|| "(identity not in log)".into(), str::to_string))
     })
 }
 
@@ -309,8 +332,8 @@ fn resource_arn(trail: &Trail) -> Option<String> {
     ))
 }
 
-/// The canonical event of a record.
-fn event(trail: &Trail) -> Result<Event, Skip> {
+/// The IAM action a record names.
+fn endpoint(trail: &Trail) -> Result<String, Skip> {
     // Trimmed exports may drop eventSource; the action then has no service prefix.
     let source = trail
         .event_source
@@ -322,7 +345,20 @@ fn event(trail: &Trail) -> Result<Event, Skip> {
         .as_ref()
         .and_then(Text::as_deref)
         .ok_or_else(|| Skip::new("missing field", "no eventName"))?;
-    let endpoint = action(service_prefix(source), name);
+    Ok(action(service_prefix(source), name))
+}
+
+/// When the request was made.
+fn event_ts(trail: &Trail) -> Result<Millis, Skip> {
+    let time = [&trail.event_time, &trail.p_event_time]
+        .into_iter()
+        .find(|v| !v.is_null());
+    utc_time(time)
+}
+
+/// The canonical event of a record.
+fn event(trail: &Trail) -> Result<Event, Skip> {
+    let endpoint = endpoint(trail)?;
     let code = trail.error_code.as_deref();
     let status = match code {
         None => 200,
@@ -369,16 +405,13 @@ fn event(trail: &Trail) -> Result<Event, Skip> {
         }
     }
     let identity = trail.identity();
-    let time = [&trail.event_time, &trail.p_event_time]
-        .into_iter()
-        .find(|v| !v.is_null());
     let creation = identity
         .and_then(|i| i.session_context.as_ref()?.attributes.as_ref())
         .map(|a| &a.creation_date)
         .filter(|v| !v.is_null());
     Ok(Event {
-        ts: utc_time(time)?,
-        principal: principal(trail),
+        ts: event_ts(trail)?,
+        principal: principal(trail).into_owned(),
         token_id: session(identity).or_else(|| identity.and_then(|i| i.access_key_id.owned())),
         token_issued_at: utc_time(creation).ok().filter(|t| *t != UNKNOWN_TIME),
         scopes: None,
@@ -447,8 +480,8 @@ fn event_of_parsed(trail: &Trail, detect: bool) -> Option<Event> {
     event(trail).ok()
 }
 
-/// The events of a CloudTrail file on one line, `{"Records": [...]}`, read in
-/// one pass: what reading each record's text alone
+/// The records of a CloudTrail file on one line, `{"Records": [...]}`, read
+/// in one pass: what reading each record's text alone
 /// ([`CloudTrail::event_from_text`]) gives, without first cutting the list
 /// into its records' texts, a pass over every byte that was 16% of reading a
 /// 1 GB CloudTrail corpus. `None` unless the document has `Records` alone and
@@ -459,7 +492,7 @@ fn event_of_parsed(trail: &Trail, detect: bool) -> Option<Event> {
 /// Never inlined: inlined into the reader's loop, where generated lines never
 /// reach it, it made the fast path there 1-3% slower (the loop's layout).
 #[inline(never)]
-pub(super) fn events_of_file(line: &[u8]) -> Option<Vec<Event>> {
+pub(super) fn records_of_file(line: &[u8]) -> Option<Vec<EnvelopeRecord<'_>>> {
     if !starts_a_file(line) {
         return None;
     }
@@ -486,61 +519,79 @@ fn starts_a_file(line: &[u8]) -> bool {
         .is_some_and(|rest| rest.starts_with(br#""Records""#))
 }
 
-/// The event of a record in a file, as [`super::event_from_text`] reads it
-/// alone when the format is detected: `None` sends the file to be read record
-/// by record.
-fn event_in_file(trail: &Trail) -> Option<Event> {
-    let event = event_of_parsed(trail, true)?;
-    fields::event_time_in_range(event.ts).ok()?;
-    Some(event)
+/// A record of a file as [`super::event_from_text`] reads it alone when the
+/// format is detected, but an allowed request only as much as is counted of
+/// it: `None` sends the file to be read record by record.
+fn record_in_file<'a>(trail: &Trail<'a>) -> Option<EnvelopeRecord<'a>> {
+    // With neither an error code nor a message, the event is a 200 whose
+    // object is the resource the record names ([`event`]).
+    let allowed = trail.error_code.as_deref().is_none() && trail.error_message.as_deref().is_none();
+    if !allowed {
+        let event = event_of_parsed(trail, true)?;
+        fields::event_time_in_range(event.ts).ok()?;
+        return Some(EnvelopeRecord::Event(Box::new(event)));
+    }
+    if trail.foreign_key || !trail.detected() {
+        return None;
+    }
+    let action = endpoint(trail).ok()?;
+    let ts = event_ts(trail).ok()?;
+    fields::event_time_in_range(ts).ok()?;
+    Some(EnvelopeRecord::Allowed(AllowedAction {
+        ts,
+        principal: principal(trail),
+        action,
+        org: trail.recipient_account_id.cow(),
+        object: resource_arn(trail),
+    }))
 }
 
-/// A whole file's events: `Records` and no other key (serde_json fails a map
+/// A whole file's records: `Records` and no other key (serde_json fails a map
 /// whose visitor leaves entries unread).
-struct File(Vec<Event>);
+struct File<'a>(Vec<EnvelopeRecord<'a>>);
 
-impl<'de> Deserialize<'de> for File {
+impl<'de: 'a, 'a> Deserialize<'de> for File<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FileVisitor;
-        impl<'de> Visitor<'de> for FileVisitor {
-            type Value = File;
+        struct FileVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for FileVisitor<'a> {
+            type Value = File<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a CloudTrail file")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<File, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<File<'a>, A::Error> {
                 if map.next_key::<&str>()? != Some("Records") {
                     return Err(A::Error::custom("not a CloudTrail file"));
                 }
                 Ok(File(map.next_value::<Records>()?.0))
             }
         }
-        deserializer.deserialize_map(FileVisitor)
+        deserializer.deserialize_map(FileVisitor(PhantomData))
     }
 }
 
-/// The events of a file's `Records`; fails at the first record
-/// [`event_in_file`] does not read.
-struct Records(Vec<Event>);
+/// The records of a file's `Records`; fails at the first record
+/// [`record_in_file`] does not read.
+struct Records<'a>(Vec<EnvelopeRecord<'a>>);
 
-impl<'de> Deserialize<'de> for Records {
+impl<'de: 'a, 'a> Deserialize<'de> for Records<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RecordsVisitor;
-        impl<'de> Visitor<'de> for RecordsVisitor {
-            type Value = Records;
+        struct RecordsVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RecordsVisitor<'a> {
+            type Value = Records<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a list of CloudTrail records")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Records, A::Error> {
-                let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(trail) = seq.next_element::<Trail>()? {
-                    let event = event_in_file(&trail)
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Records<'a>, A::Error> {
+                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(trail) = seq.next_element::<Trail<'a>>()? {
+                    let record = record_in_file(&trail)
                         .ok_or_else(|| A::Error::custom("read record by record"))?;
-                    events.push(event);
+                    records.push(record);
                 }
-                Ok(Records(events))
+                Ok(Records(records))
             }
         }
-        deserializer.deserialize_seq(RecordsVisitor)
+        deserializer.deserialize_seq(RecordsVisitor(PhantomData))
     }
 }
 
@@ -583,6 +634,8 @@ mod tests {
             r#"{"eventTime":"2026-11-20T08:00:00Z","eventName":"Invoke","awsRegion":"us-east-1","userIdentity":"someone","resources":{"ARN":"x"},"requestParameters":[1,2]}"#.to_string(),
             r#"{"p_event_time":"2026-11-20 08:00:00.000 UTC","eventSource":"sqs.amazonaws.com","eventName":"SendMessage","userIdentity":{"type":"AWSAccount","principalId":"AROAEXAMPLE:job"},"requestParameters":{"queueUrl":"https://sqs.eu-west-1.amazonaws.com/444455556666/jobs"},"awsRegion":"eu-west-1"}"#.to_string(),
             r#"{"eventTime":"2026-11-20T08:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"},"requestParameters":{"keyId":"alias/app","functionName":"f"},"errorCode":"VpceAccessDenied","vpcEndpointId":"vpce-1","eventTime":null}"#.to_string(),
+            // A message without an error code: allowed, the object the message names.
+            r#"{"eventTime":"2026-11-20T08:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"},"errorMessage":"User: arn:aws:iam::1:user/u is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::b/named","requestParameters":{"bucketName":"b","key":"k"}}"#.to_string(),
             r#"{"eventTime":"2026-11-20T08:00:00Z","eventSource":"lambda.amazonaws.com","eventName":"GetFunction20150331v2","userIdentity":{"type":"FederatedUser","arn":"arn:aws:sts::1:federated-user/f","sessionContext":{"sessionIssuer":{"arn":""},"attributes":{"creationDate":[]}}},"requestParameters":{"functionName":"arn:aws:lambda:eu-west-1:1:function:g"}}"#.to_string(),
         ];
         for text in &records {
@@ -596,13 +649,36 @@ mod tests {
             .iter()
             .map(|text| CloudTrail.event_from_text(text, true).unwrap())
             .collect();
-        assert_eq!(events_of_file(file.as_bytes()), Some(each));
+        let read = records_of_file(file.as_bytes()).expect("read in one pass");
+        assert_eq!(read.len(), each.len());
+        let mut allowed = 0;
+        for (record, event) in read.into_iter().zip(each) {
+            match record {
+                EnvelopeRecord::Event(read) => assert_eq!(*read, event),
+                // All that ingest counts of an allowed event.
+                EnvelopeRecord::Allowed(read) => {
+                    allowed += 1;
+                    assert!(event.is_success() && event.message.is_none(), "{event:?}");
+                    assert_eq!(event.method, ACTION_METHOD);
+                    assert_eq!(
+                        (read.ts, &*read.principal, read.action),
+                        (event.ts, event.principal.as_str(), event.path)
+                    );
+                    assert_eq!(read.org.as_deref(), event.org.as_deref());
+                    assert_eq!(read.object, event.object_id);
+                }
+            }
+        }
+        assert_eq!(
+            allowed, 4,
+            "the records with neither an error code nor a message"
+        );
     }
 
     #[test]
     fn a_file_is_read_in_one_pass_only_where_each_record_reads_alone() {
         let good = r#"{"eventTime":"2026-11-20T08:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1"}"#;
-        let read = |file: &str| events_of_file(file.as_bytes()).map(|events| events.len());
+        let read = |file: &str| records_of_file(file.as_bytes()).map(|records| records.len());
         assert_eq!(
             read(&format!(" {{ \"Records\" : [{good},{good}] }}")),
             Some(2)
@@ -612,7 +688,7 @@ mod tests {
         let mut not_utf8 = not_utf8.into_bytes();
         let at = not_utf8.iter().position(|&b| b == 1).unwrap();
         not_utf8[at] = 0xff;
-        assert_eq!(events_of_file(&not_utf8), None);
+        assert!(records_of_file(&not_utf8).is_none());
         for file in [
             format!(r#"{{"Records":[{good}],"kind":"x"}}"#),
             format!(r#"{{"kind":"x","Records":[{good}]}}"#),

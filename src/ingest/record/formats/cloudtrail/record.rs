@@ -134,7 +134,7 @@ pub(super) struct Instance<'a> {
     pub instance_id: Str<'a>,
 }
 
-impl Trail<'_> {
+impl<'a> Trail<'a> {
     /// Whether the record is CloudTrail's, as [`super::CloudTrail`] detects it from a tree.
     pub fn detected(&self) -> bool {
         self.event_name.is_some()
@@ -145,7 +145,7 @@ impl Trail<'_> {
     }
 
     /// The user identity, when the record has one that is an object.
-    pub fn identity(&self) -> Option<&Identity<'_>> {
+    pub fn identity(&self) -> Option<&Identity<'a>> {
         self.user_identity.as_ref().and_then(Nested::as_ref)
     }
 }
