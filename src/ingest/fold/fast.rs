@@ -11,6 +11,8 @@
 //! format's keys or an exporter's wrapper, a field that is not a plain string,
 //! escapes, a duplicate key) is declined, and the line takes the full path:
 //! both give the same aggregates, which a test checks on every sample scenario.
+//! The allowed records of a CloudTrail file read in one pass are counted here
+//! too ([`FastPath::count_action`]), from the parts of them that are counted.
 
 use crate::ingest::fold::aggregate::Aggregates;
 use crate::ingest::fold::scan::{self, Scanned};

@@ -337,8 +337,8 @@ pub enum EnvelopeRecord<'a> {
 /// An allowed request that names an IAM action, as much of it as ingest keeps
 /// of an allowed event: its count under (principal, action, org) and the
 /// object it touched. Borrowed from the record where it can be: without the
-/// whole event of each allowed record, built and dropped, a 1 GB CloudTrail
-/// run took 10% less CPU (6% less time).
+/// whole event of each allowed record, built and dropped (and with the
+/// actions' names remembered), a 1 GB CloudTrail run took 10% less CPU.
 pub struct AllowedAction<'a> {
     pub ts: Millis,
     pub principal: Cow<'a, str>,

@@ -108,7 +108,7 @@ fn action(service: &str, event_name: &str) -> String {
 fn unversioned(event_name: &str) -> &str {
     thread_local! {
         /// The length of each name without its suffix: a log names few
-        /// actions, and the search of a Lambda name was 2.5% of reading CloudTrail.
+        /// actions, and each search runs a regex with captures.
         static UNVERSIONED: RefCell<HashMap<Box<str>, usize>> = Default::default();
     }
     /// Names each thread keeps (a few hundred KB at most).
