@@ -644,18 +644,27 @@ mod tests {
             assert_eq!(from_text, from_tree, "{text}");
         }
         // The same records as one file, read in one pass.
+        assert_eq!(
+            allowed_in_a_file_as_alone(&records),
+            Some(4),
+            "the records with neither an error code nor a message"
+        );
+    }
+
+    /// The records as one file read in one pass, each checked against what it
+    /// gives read alone: its event, or, allowed, all that ingest counts of
+    /// that event. The number read as allowed; `None` where the file is not
+    /// read in one pass.
+    fn allowed_in_a_file_as_alone(records: &[String]) -> Option<usize> {
         let file = format!(r#"{{"Records":[{}]}}"#, records.join(","));
-        let each: Vec<Event> = records
-            .iter()
-            .map(|text| CloudTrail.event_from_text(text, true).unwrap())
-            .collect();
-        let read = records_of_file(file.as_bytes()).expect("read in one pass");
-        assert_eq!(read.len(), each.len());
+        let read = records_of_file(file.as_bytes())?;
+        assert_eq!(read.len(), records.len());
         let mut allowed = 0;
-        for (record, event) in read.into_iter().zip(each) {
+        for (record, text) in read.into_iter().zip(records) {
+            let event = CloudTrail.event_from_text(text, true);
+            let event = event.expect("a record read in a file reads alone");
             match record {
                 EnvelopeRecord::Event(read) => assert_eq!(*read, event),
-                // All that ingest counts of an allowed event.
                 EnvelopeRecord::Allowed(read) => {
                     allowed += 1;
                     assert!(event.is_success() && event.message.is_none(), "{event:?}");
@@ -669,10 +678,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            allowed, 4,
-            "the records with neither an error code nor a message"
-        );
+        Some(allowed)
     }
 
     #[test]
@@ -812,6 +818,33 @@ mod tests {
                 if from_text.is_some() {
                     prop_assert_eq!(from_text, from_tree, "{}", text);
                 }
+                allowed_in_a_file_as_alone(&[text]);
+            }
+
+            /// A record of CloudTrail's shape, each key it is read by absent or
+            /// of any shape, gives read in a file in one pass what it gives alone.
+            #[test]
+            fn a_record_read_in_a_file_gives_what_it_gives_alone(
+                parts in prop::collection::vec(prop::option::of(leaf()), 10),
+            ) {
+                let keys = [
+                    "type", "arn", "principalId", "sessionIssuerArn", "errorCode",
+                    "errorMessage", "recipientAccountId", "bucketName", "ARN", "eventTime",
+                ];
+                let part = |key: &str| {
+                    let at = keys.iter().position(|k| *k == key).expect("a key of the record");
+                    parts[at].as_ref().map(|value| format!("\"{key}\":{value},"))
+                        .unwrap_or_default()
+                };
+                let issuer = part("sessionIssuerArn").replace("sessionIssuerArn", "arn");
+                let text = format!(
+                    r#"{{{}"eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{{{}{}{}"sessionContext":{{"sessionIssuer":{{{}"x":1}}}}}},{}{}{}"requestParameters":{{{}"key":"k"}},"resources":[{{{}"type":"t"}}]}}"#,
+                    part("eventTime"), part("type"), part("arn"), part("principalId"), issuer,
+                    part("errorCode"), part("errorMessage"), part("recipientAccountId"),
+                    part("bucketName"), part("ARN"),
+                );
+                prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "{}", text);
+                allowed_in_a_file_as_alone(&[text]);
             }
         }
     }
