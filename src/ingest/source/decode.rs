@@ -162,9 +162,15 @@ pub struct JsonSource<R> {
     limits: SizeLimits,
 }
 
+/// The head of a stream [`is_json_lines`] looks at, at most.
+const SNIFF_WINDOW: usize = 1 << 20;
+
 /// Whether the text starts with a whole JSON value on its first line; `false`
 /// for a `[` array or an object spread over several lines (pretty-printed).
 pub fn is_json_lines(head: &[u8]) -> bool {
+    // What a stream's buffer holds: a file inflated whole is held whole, and
+    // would otherwise have a first line of megabytes checked in full.
+    let head = &head[..head.len().min(SNIFF_WINDOW)];
     let start = head
         .iter()
         .position(|b| !b.is_ascii_whitespace())

@@ -550,10 +550,7 @@ pub fn open(
     let stream: Box<dyn BufRead + Send> = match compression {
         Compression::None => Box::new(reader),
         // Multi-member: concatenated gzip files (as CloudTrail and `cat a.gz b.gz` write) are one stream.
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::bufread::MultiGzDecoder::new(reader),
-        )),
+        Compression::Gzip => super::gunzip::decoder(reader),
         Compression::Zstd => Box::new(BufReader::with_capacity(
             1 << 20,
             zstd::Decoder::with_buffer(reader).context("cannot start zstd decoder")?,
