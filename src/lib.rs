@@ -48,7 +48,7 @@ pub mod internals {
     pub mod ingest {
         pub use crate::ingest::fold::{aggregate, fast, seen};
         pub use crate::ingest::record::{fields, formats, rbac, redact, tables, template};
-        pub use crate::ingest::source::{decode, input};
+        pub use crate::ingest::source::{decode, gunzip, input};
         pub use crate::ingest::{ingest, IngestOptions};
     }
     pub mod correlate {

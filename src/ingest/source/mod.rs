@@ -4,7 +4,7 @@
 
 pub mod decode;
 mod document;
-mod gunzip;
+pub mod gunzip;
 pub mod input;
 pub mod parquet_footer;
 pub mod remote;
