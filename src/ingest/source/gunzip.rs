@@ -38,7 +38,7 @@ pub fn decoder(mut reader: impl BufRead + Send + 'static) -> Box<dyn BufRead + S
     if read.is_ok() && compressed.len() <= WHOLE_COMPRESSED_MAX {
         let mut inflated = SPARE_INFLATED.take();
         inflated.clear();
-        if inflate_whole(&compressed, &mut inflated) {
+        if inflate_whole(&compressed, &mut inflated).is_some() {
             if compressed.capacity() <= SPARE_MAX {
                 SPARE_COMPRESSED.set(compressed);
             }
@@ -106,13 +106,9 @@ impl Read for Failed {
 }
 
 /// Appends the members of `compressed` to `inflated`, one after the other;
-/// `false` where libdeflate finds one damaged or the whole would pass
+/// `None` where libdeflate finds one damaged or the whole would pass
 /// [`WHOLE_INFLATED_MAX`]: the stream is then read by flate2.
-fn inflate_whole(compressed: &[u8], inflated: &mut Vec<u8>) -> bool {
-    inflate_members(compressed, inflated).is_some()
-}
-
-fn inflate_members(compressed: &[u8], inflated: &mut Vec<u8>) -> Option<()> {
+fn inflate_whole(compressed: &[u8], inflated: &mut Vec<u8>) -> Option<()> {
     let mut inflater = Inflater::new()?;
     // The last member's size (modulo 4 GiB) ends the stream: exact for a file
     // of one member, a first guess for the others.
@@ -213,7 +209,7 @@ mod tests {
 
     fn inflated(compressed: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        inflate_whole(compressed, &mut out).then_some(out)
+        inflate_whole(compressed, &mut out).map(|()| out)
     }
 
     fn read_all(compressed: Vec<u8>) -> io::Result<Vec<u8>> {
