@@ -15,9 +15,9 @@
 //! too ([`FastPath::count_action`]), from the parts of them that are counted.
 
 use crate::ingest::fold::aggregate::Aggregates;
-use crate::ingest::fold::scan::{self, Scanned};
 use crate::ingest::record::formats::AllowedAction;
 use crate::ingest::record::redact::redact_object_str;
+use crate::ingest::record::scan::{self, Scanned};
 use crate::ingest::record::template::{PrefixMemo, Templater};
 use crate::ingest::record::{fields, formats};
 use crate::model::time::EVENT_TIME_RANGE;

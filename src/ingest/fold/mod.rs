@@ -9,7 +9,6 @@ pub mod fast;
 pub mod filter;
 pub mod quarantine;
 pub mod reader;
-mod scan;
 pub mod seen;
 pub mod spill;
 pub mod timeline;

@@ -10,5 +10,6 @@ pub mod fields;
 pub mod formats;
 pub mod rbac;
 pub mod redact;
+pub mod scan;
 pub mod tables;
 pub mod template;

@@ -45,6 +45,12 @@ macro_rules! scalars_hold_nothing {
 pub struct Text<'a>(pub Option<Cow<'a, str>>);
 
 impl<'a> Text<'a> {
+    /// A string of the record without escapes, as a string's text reads.
+    pub fn of_plain(s: &'a str) -> Self {
+        let s = s.trim();
+        Text((!s.is_empty()).then_some(Cow::Borrowed(s)))
+    }
+
     pub fn as_deref(&self) -> Option<&str> {
         self.0.as_deref()
     }
@@ -69,8 +75,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
                 f.write_str("any JSON value")
             }
             fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-                let s = s.trim();
-                Ok(Text((!s.is_empty()).then_some(Cow::Borrowed(s))))
+                Ok(Text::of_plain(s))
             }
             fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
                 let s = s.trim();

@@ -14,6 +14,7 @@
 //! policy") and loses the encoded authorization failure message.
 
 mod record;
+mod scanned;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -36,6 +37,7 @@ use crate::model::{
     UNTOLD_LAYER,
 };
 use record::{Identity, Trail};
+use scanned::Scan;
 
 pub struct CloudTrail;
 
@@ -487,19 +489,26 @@ fn event_of_parsed(trail: &Trail, detect: bool) -> Option<Event> {
 /// 1 GB CloudTrail corpus. `None` unless the document has `Records` alone and
 /// every record reads so (it is CloudTrail's, in time, parsed without error):
 /// the file is then read as before, record by record, and says what is wrong
-/// with which record.
+/// with which record. The scanner reads the records ([`scanned`]) unless it
+/// declines the file, which serde_json then reads.
 ///
 /// Never inlined: inlined into the reader's loop, where generated lines never
 /// reach it, it made the fast path there 1-3% slower (the loop's layout).
 #[inline(never)]
-pub(super) fn records_of_file(line: &[u8]) -> Option<Vec<EnvelopeRecord<'_>>> {
+pub(super) fn records_of_file<'a>(line: &'a [u8]) -> Option<Vec<EnvelopeRecord<'a>>> {
     if !starts_a_file(line) {
         return None;
     }
     // Checked whole, then parsed as text: parsed as bytes, serde_json checks
     // each string it borrows with `str::from_utf8`, 7% of the run.
     let text = simdutf8::basic::from_utf8(line).ok()?;
-    serde_json::from_str::<File>(text).ok().map(|file| file.0)
+    let mut records = Vec::new();
+    let read = |trail: Trail<'a>| record_in_file(&trail).map(|r| records.push(r)).is_some();
+    match scanned::records(text, read) {
+        Scan::Read => Some(records),
+        Scan::Stopped => None,
+        Scan::Declined => serde_json::from_str::<File>(text).ok().map(|file| file.0),
+    }
 }
 
 /// Whether a line opens with `{"Records"`, whitespace allowed.
@@ -805,6 +814,49 @@ mod tests {
             })
         }
 
+        /// Bytes put into a file: escapes (good and bad), structure, a
+        /// control byte, a number serde_json cannot hold, repeated keys.
+        const EDITS: &[&str] = &[
+            "\\",
+            "\"",
+            ",",
+            "}",
+            "]",
+            "{",
+            " ",
+            "\u{1}",
+            r"\u12",
+            r"\ud800",
+            r"\n",
+            "1e999",
+            r#""arn":1,"#,
+            r#""type":"x","#,
+            r#""eventName":"X","#,
+            r#""k\u0065y":"v","#,
+        ];
+
+        /// The records serde_json reads from a file of `Records` alone.
+        fn trails_by_serde(file: &str) -> Option<Vec<Trail<'_>>> {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct OnlyRecords<'a> {
+                #[serde(rename = "Records", borrow)]
+                records: Vec<Trail<'a>>,
+            }
+            serde_json::from_str::<OnlyRecords>(file)
+                .ok()
+                .map(|f| f.records)
+        }
+
+        fn trails_by_scan(file: &str) -> Option<Vec<Trail<'_>>> {
+            let mut trails = Vec::new();
+            let read = scanned::records(file, |trail| {
+                trails.push(trail);
+                true
+            });
+            (read == Scan::Read).then_some(trails)
+        }
+
         proptest! {
             #[test]
             fn any_record_the_text_reader_reads_reads_so_from_its_tree(
@@ -819,6 +871,32 @@ mod tests {
                     prop_assert_eq!(from_text, from_tree, "{}", text);
                 }
                 allowed_in_a_file_as_alone(&[text]);
+            }
+
+            /// Files of records of any keys and values, some with a piece put
+            /// in: what the scanner reads, serde_json reads alike, and a file
+            /// serde_json reads as it was made the scanner reads too.
+            #[test]
+            fn the_scanner_reads_a_file_as_serde_json_does(
+                records in prop::collection::vec(
+                    prop::collection::vec((prop::sample::select(KEYS), value()), 0..8), 0..3),
+                edit in prop::option::of((any::<prop::sample::Index>(), prop::sample::select(EDITS))),
+            ) {
+                let records: Vec<String> = records.iter().map(|fields| {
+                    let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", pairs.join(","))
+                }).collect();
+                let mut file = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+                if let Some((at, piece)) = edit {
+                    let at = at.index(file.len() + 1);
+                    prop_assume!(file.is_char_boundary(at));
+                    file.insert_str(at, piece);
+                }
+                let by_serde = trails_by_serde(&file);
+                match trails_by_scan(&file) {
+                    Some(by_scan) => prop_assert_eq!(Some(by_scan), by_serde, "{}", file),
+                    None => prop_assert!(edit.is_some() || by_serde.is_none(), "declined: {}", file),
+                }
             }
 
             /// A record of CloudTrail's shape, each key it is read by absent or

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::super::lenient::{First, List, Nested, Str, Text};
 
 /// One CloudTrail record.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(super) struct Trail<'a> {
     /// Present (`Some`, null or not) or absent, as format detection asks.
     pub event_name: Option<Text<'a>>,
@@ -35,7 +35,7 @@ pub(super) struct Trail<'a> {
     pub foreign_key: bool,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct Identity<'a> {
     #[serde(rename = "type", borrow)]
@@ -56,7 +56,7 @@ pub(super) struct Identity<'a> {
     pub session_context: Nested<SessionContext<'a>>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct SessionContext<'a> {
     #[serde(rename = "sessionIssuer", borrow)]
@@ -64,21 +64,21 @@ pub(super) struct SessionContext<'a> {
     pub attributes: Nested<Attributes>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct Issuer<'a> {
     #[serde(borrow)]
     pub arn: Text<'a>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct Attributes {
     #[serde(rename = "creationDate")]
     pub creation_date: Value,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct Resource<'a> {
     #[serde(rename = "ARN", borrow)]
@@ -88,7 +88,7 @@ pub(super) struct Resource<'a> {
 }
 
 /// The request parameters resources are built from.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct Parameters<'a> {
     #[serde(borrow)]
@@ -120,14 +120,14 @@ pub(super) struct Parameters<'a> {
 }
 
 /// `instancesSet.items[0].instanceId`, as EC2 logs the instances of a request.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct InstancesSet<'a> {
     #[serde(borrow)]
     pub items: First<Nested<Instance<'a>>>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct Instance<'a> {
     #[serde(rename = "instanceId", borrow)]
@@ -151,7 +151,7 @@ impl<'a> Trail<'a> {
 }
 
 /// A top-level key of a record.
-enum Key {
+pub(super) enum Key {
     EventName,
     EventSource,
     EventType,
@@ -172,6 +172,31 @@ enum Key {
     Other,
 }
 
+impl Key {
+    /// The key named `key`; read from text or from a tree alike.
+    pub fn of(key: &str) -> Key {
+        match key {
+            "eventName" => Key::EventName,
+            "eventSource" => Key::EventSource,
+            "eventType" => Key::EventType,
+            "awsRegion" => Key::AwsRegion,
+            "userIdentity" => Key::UserIdentity,
+            "errorCode" => Key::ErrorCode,
+            "errorMessage" => Key::ErrorMessage,
+            "vpcEndpointId" => Key::VpcEndpointId,
+            "eventTime" => Key::EventTime,
+            "p_event_time" => Key::PEventTime,
+            "arn" => Key::Arn,
+            "recipientAccountId" => Key::RecipientAccountId,
+            "eventID" => Key::EventId,
+            "resources" => Key::Resources,
+            "requestParameters" => Key::RequestParameters,
+            other if super::super::is_foreign_to(&super::CloudTrail, other) => Key::Foreign,
+            _ => Key::Other,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
@@ -181,25 +206,7 @@ impl<'de> Deserialize<'de> for Key {
                 f.write_str("a key")
             }
             fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-                Ok(match key {
-                    "eventName" => Key::EventName,
-                    "eventSource" => Key::EventSource,
-                    "eventType" => Key::EventType,
-                    "awsRegion" => Key::AwsRegion,
-                    "userIdentity" => Key::UserIdentity,
-                    "errorCode" => Key::ErrorCode,
-                    "errorMessage" => Key::ErrorMessage,
-                    "vpcEndpointId" => Key::VpcEndpointId,
-                    "eventTime" => Key::EventTime,
-                    "p_event_time" => Key::PEventTime,
-                    "arn" => Key::Arn,
-                    "recipientAccountId" => Key::RecipientAccountId,
-                    "eventID" => Key::EventId,
-                    "resources" => Key::Resources,
-                    "requestParameters" => Key::RequestParameters,
-                    other if super::super::is_foreign_to(&super::CloudTrail, other) => Key::Foreign,
-                    _ => Key::Other,
-                })
+                Ok(Key::of(key))
             }
         }
         deserializer.deserialize_identifier(KeyVisitor)
