@@ -161,11 +161,19 @@ fn nested<'a, T: Deserialize<'a>>(
 struct Seen(u32);
 
 impl Seen {
+    /// `None` if the field numbered `field` was read before.
     fn first(&mut self, field: u32) -> Option<()> {
         let bit = 1 << field;
         let first = self.0 & bit == 0;
         self.0 |= bit;
         first.then_some(())
+    }
+
+    /// Reads the text of the field numbered `field` into `into`.
+    fn text<'a>(&mut self, c: &mut Cursor<'a>, field: u32, into: &mut Text<'a>) -> Option<()> {
+        self.first(field)?;
+        *into = text(c)?;
+        Some(())
     }
 }
 
@@ -207,25 +215,20 @@ fn trail<'a>(c: &mut Cursor<'a>) -> Option<Trail<'a>> {
 fn identity<'a>(c: &mut Cursor<'a>) -> Option<Identity<'a>> {
     let mut id = Identity::default();
     let mut seen = Seen::default();
-    object(c, |c, key| {
-        let (field, text_of_key) = match key {
-            "type" => (0, &mut id.kind),
-            "arn" => (1, &mut id.arn),
-            "principalId" => (2, &mut id.principal_id),
-            "invokedBy" => (3, &mut id.invoked_by),
-            "userName" => (4, &mut id.user_name),
-            "accessKeyId" => (5, &mut id.access_key_id),
-            "accountId" => (6, &mut id.account_id),
-            "sessionContext" => {
-                seen.first(7)?;
-                id.session_context = nested(c, session_context)?;
-                return Some(());
-            }
-            _ => return skip(c),
-        };
-        seen.first(field)?;
-        *text_of_key = text(c)?;
-        Some(())
+    object(c, |c, key| match key {
+        "type" => seen.text(c, 0, &mut id.kind),
+        "arn" => seen.text(c, 1, &mut id.arn),
+        "principalId" => seen.text(c, 2, &mut id.principal_id),
+        "invokedBy" => seen.text(c, 3, &mut id.invoked_by),
+        "userName" => seen.text(c, 4, &mut id.user_name),
+        "accessKeyId" => seen.text(c, 5, &mut id.access_key_id),
+        "accountId" => seen.text(c, 6, &mut id.account_id),
+        "sessionContext" => {
+            seen.first(7)?;
+            id.session_context = nested(c, session_context)?;
+            Some(())
+        }
+        _ => skip(c),
     })?;
     Some(id)
 }
@@ -254,11 +257,7 @@ fn issuer<'a>(c: &mut Cursor<'a>) -> Option<Issuer<'a>> {
     let mut issuer = Issuer::default();
     let mut seen = Seen::default();
     object(c, |c, key| match key {
-        "arn" => {
-            seen.first(0)?;
-            issuer.arn = text(c)?;
-            Some(())
-        }
+        "arn" => seen.text(c, 0, &mut issuer.arn),
         _ => skip(c),
     })?;
     Some(issuer)
@@ -303,15 +302,10 @@ fn resources<'a>(c: &mut Cursor<'a>) -> Option<List<Nested<Resource<'a>>>> {
 fn resource<'a>(c: &mut Cursor<'a>) -> Option<Resource<'a>> {
     let mut resource = Resource::default();
     let mut seen = Seen::default();
-    object(c, |c, key| {
-        let (field, text_of_key) = match key {
-            "ARN" => (0, &mut resource.upper_arn),
-            "arn" => (1, &mut resource.arn),
-            _ => return skip(c),
-        };
-        seen.first(field)?;
-        *text_of_key = text(c)?;
-        Some(())
+    object(c, |c, key| match key {
+        "ARN" => seen.text(c, 0, &mut resource.upper_arn),
+        "arn" => seen.text(c, 1, &mut resource.arn),
+        _ => skip(c),
     })?;
     Some(resource)
 }
@@ -319,31 +313,26 @@ fn resource<'a>(c: &mut Cursor<'a>) -> Option<Resource<'a>> {
 fn parameters<'a>(c: &mut Cursor<'a>) -> Option<Parameters<'a>> {
     let mut p = Parameters::default();
     let mut seen = Seen::default();
-    object(c, |c, key| {
-        let (field, text_of_key) = match key {
-            "bucketName" => (0, &mut p.bucket_name),
-            "key" => (1, &mut p.key),
-            "instanceId" => (2, &mut p.instance_id),
-            "functionName" => (3, &mut p.function_name),
-            "roleName" => (4, &mut p.role_name),
-            "userName" => (5, &mut p.user_name),
-            "policyArn" => (6, &mut p.policy_arn),
-            "keyId" => (7, &mut p.key_id),
-            "tableName" => (8, &mut p.table_name),
-            "topicArn" => (9, &mut p.topic_arn),
-            "secretId" => (10, &mut p.secret_id),
-            "queueUrl" => (11, &mut p.queue_url),
-            // EC2's, rarer and deeper: serde_json reads it.
-            "instancesSet" => {
-                seen.first(12)?;
-                p.instances_set = by_serde(c)?;
-                return Some(());
-            }
-            _ => return skip(c),
-        };
-        seen.first(field)?;
-        *text_of_key = text(c)?;
-        Some(())
+    object(c, |c, key| match key {
+        "bucketName" => seen.text(c, 0, &mut p.bucket_name),
+        "key" => seen.text(c, 1, &mut p.key),
+        "instanceId" => seen.text(c, 2, &mut p.instance_id),
+        "functionName" => seen.text(c, 3, &mut p.function_name),
+        "roleName" => seen.text(c, 4, &mut p.role_name),
+        "userName" => seen.text(c, 5, &mut p.user_name),
+        "policyArn" => seen.text(c, 6, &mut p.policy_arn),
+        "keyId" => seen.text(c, 7, &mut p.key_id),
+        "tableName" => seen.text(c, 8, &mut p.table_name),
+        "topicArn" => seen.text(c, 9, &mut p.topic_arn),
+        "secretId" => seen.text(c, 10, &mut p.secret_id),
+        "queueUrl" => seen.text(c, 11, &mut p.queue_url),
+        // EC2's, rarer and deeper: serde_json reads it.
+        "instancesSet" => {
+            seen.first(12)?;
+            p.instances_set = by_serde(c)?;
+            Some(())
+        }
+        _ => skip(c),
     })?;
     Some(p)
 }
