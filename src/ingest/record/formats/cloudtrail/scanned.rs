@@ -49,21 +49,15 @@ fn read_file<'a>(c: &mut Cursor<'a>, mut each: impl FnMut(Trail<'a>) -> bool) ->
     c.space();
     expect(c, b':')?;
     c.space();
-    expect(c, b'[')?;
-    c.space();
-    if !c.eat(b']') {
-        loop {
-            if !each(trail(c)?) {
-                return Some(Scan::Stopped);
-            }
-            c.space();
-            if c.eat(b']') {
-                break;
-            }
-            expect(c, b',')?;
-            c.space();
-        }
+    let mut stopped = false;
+    let listed = list(c, |c| {
+        stopped = !each(trail(c)?);
+        (!stopped).then_some(())
+    });
+    if stopped {
+        return Some(Scan::Stopped);
     }
+    listed?;
     c.space();
     expect(c, b'}')?;
     c.at_end().then_some(Scan::Read)
@@ -100,6 +94,24 @@ fn object<'a>(
         read(c, key)?;
         c.space();
         if c.eat(b'}') {
+            return Some(());
+        }
+        expect(c, b',')?;
+        c.space();
+    }
+}
+
+/// A list's items, `read` reading each.
+fn list<'a>(c: &mut Cursor<'a>, mut read: impl FnMut(&mut Cursor<'a>) -> Option<()>) -> Option<()> {
+    expect(c, b'[')?;
+    c.space();
+    if c.eat(b']') {
+        return Some(());
+    }
+    loop {
+        read(c)?;
+        c.space();
+        if c.eat(b']') {
             return Some(());
         }
         expect(c, b',')?;
@@ -282,21 +294,12 @@ fn resources<'a>(c: &mut Cursor<'a>) -> Option<List<Nested<Resource<'a>>>> {
     if c.peek() != Some(b'[') {
         return by_serde(c);
     }
-    c.eat(b'[');
-    c.space();
     let mut items = Vec::new();
-    if c.eat(b']') {
-        return Some(List(items));
-    }
-    loop {
+    list(c, |c| {
         items.push(nested(c, resource)?);
-        c.space();
-        if c.eat(b']') {
-            return Some(List(items));
-        }
-        expect(c, b',')?;
-        c.space();
-    }
+        Some(())
+    })?;
+    Some(List(items))
 }
 
 fn resource<'a>(c: &mut Cursor<'a>) -> Option<Resource<'a>> {
