@@ -412,6 +412,10 @@ mod fast_path {
             r#"{"ts":"2026-11-20T00:00:36Z","principal":"svc-c","method":"GET","path":"/w/36","status":403,"scopes":{"a":1}}"#,
         ];
         text.extend((others.join("\n") + "\n").into_bytes());
+        // Numbers past f64's range, which serde_json fails to build: lines 36 and 37.
+        text.extend(br#"{"ts":"2026-11-20T00:00:37Z","principal":"svc-a","method":"GET","path":"/w/37","status":200,"latency":1e999}
+{"ts":"2026-11-20T00:00:38Z","principal":"svc-c","method":"GET","path":"/w/38","status":403,"bytes":[-2.5E+400]}
+"#);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, text).unwrap();
@@ -441,7 +445,7 @@ mod fast_path {
             full.contains("w.read") && full.contains("b.write"),
             "{full}"
         );
-        for line in [18, 19, 22] {
+        for line in [18, 19, 22, 36, 37] {
             assert!(
                 full.contains(&format!("line: {line}")),
                 "line {line} is malformed: {full}"

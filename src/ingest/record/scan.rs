@@ -9,14 +9,15 @@
 //! matches keys as bytes and skips values without building them.
 //!
 //! It is strict rather than complete: it declines (returns `false`) on any
-//! string with an escape, on anything nested deeper than [`MAX_DEPTH`], and on
-//! anything serde_json would reject, so a line it reads is a line serde_json
-//! reads alike, and a declined line takes the full path. The line must already
+//! string with an escape, on a number past f64's range (serde_json fails to
+//! build it), on anything nested deeper than [`MAX_DEPTH`], and on anything
+//! serde_json would reject, so a line it reads is a line serde_json reads alike
+//! into a tree, and a declined line takes the full path. The line must already
 //! be valid UTF-8 (it is a `&str`).
 //!
 //! [`Cursor`] is the scanner's step, for readers of nested records: its
-//! [`Cursor::skip`] also steps over strings with escapes, checked as
-//! serde_json checks a value it ignores.
+//! [`Cursor::skip`] checks a value as serde_json checks one it ignores, strings
+//! with escapes and numbers of any size allowed.
 
 /// A top-level value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,7 +64,9 @@ pub fn scan<'a>(
             let value = match c.peek() {
                 Some(b'"') => c.string().map(Scanned::Str),
                 Some(b'n') => c.word(b"null").then_some(Scanned::Null),
-                Some(b'-' | b'0'..=b'9') => c.number().then(|| Scanned::Number(&line[start..c.at])),
+                Some(b'-' | b'0'..=b'9') => c
+                    .number_of::<false>()
+                    .then(|| Scanned::Number(&line[start..c.at])),
                 _ => c
                     .value::<false>(1)
                     .then(|| Scanned::Other(&line[start..c.at])),
@@ -361,8 +364,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Skips any value, checked, escapes allowed in its strings; `depth` is
-    /// the value's own (a record's top-level values are at 2).
+    /// Skips any value, checked as serde_json checks a value it ignores;
+    /// `depth` is the value's own (a record's top-level values are at 2).
     pub fn skip(&mut self, depth: u32) -> bool {
         self.value::<true>(depth)
     }
@@ -391,6 +394,21 @@ impl<'a> Cursor<'a> {
         !matches!(self.peek(), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
     }
 
+    /// A number, and unless `IGNORED` one serde_json builds: past f64's range
+    /// (`1e999`, 400 digits) it fails there. Only a number with an exponent or
+    /// 20 digits or more can be, and only such a number is parsed.
+    fn number_of<const IGNORED: bool>(&mut self) -> bool {
+        let start = self.at;
+        if !self.number() {
+            return false;
+        }
+        let number = &self.line[start..self.at];
+        IGNORED
+            || (number.len() < 20 && !number.contains(['e', 'E']))
+            // Near the limit serde_json may round otherwise: declined.
+            || number.parse::<f64>().is_ok_and(|n| n.abs() < 1e300)
+    }
+
     /// Steps over a run of digits, eight bytes at a time: a loop of one
     /// byte at a time ran a different number of times for each number.
     fn digits(&mut self) {
@@ -412,12 +430,12 @@ impl<'a> Cursor<'a> {
         digit
     }
 
-    /// Skips any value, checked; a string with an escape declines unless
-    /// `ESCAPES`.
-    fn value<const ESCAPES: bool>(&mut self, depth: u32) -> bool {
+    /// Skips any value, checked as serde_json checks one it builds, or one it
+    /// ignores if `IGNORED`: escapes and numbers past f64's range allowed.
+    fn value<const IGNORED: bool>(&mut self, depth: u32) -> bool {
         match self.peek() {
-            Some(b'"') => self.any_string::<ESCAPES>(),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'"') => self.any_string::<IGNORED>(),
+            Some(b'-' | b'0'..=b'9') => self.number_of::<IGNORED>(),
             Some(b't') => self.word(b"true"),
             Some(b'f') => self.word(b"false"),
             Some(b'n') => self.word(b"null"),
@@ -430,7 +448,7 @@ impl<'a> Cursor<'a> {
                 }
                 loop {
                     if open == b'{' {
-                        if !self.any_string::<ESCAPES>() {
+                        if !self.any_string::<IGNORED>() {
                             return false;
                         }
                         self.space();
@@ -439,7 +457,7 @@ impl<'a> Cursor<'a> {
                         }
                         self.space();
                     }
-                    if !self.value::<ESCAPES>(depth + 1) {
+                    if !self.value::<IGNORED>(depth + 1) {
                         return false;
                     }
                     self.space();
@@ -457,8 +475,8 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline(always)]
-    fn any_string<const ESCAPES: bool>(&mut self) -> bool {
-        if ESCAPES {
+    fn any_string<const IGNORED: bool>(&mut self) -> bool {
+        if IGNORED {
             self.string_with_escapes().is_some()
         } else {
             self.string().is_some()
@@ -523,6 +541,8 @@ mod tests {
             r#"["a"]"#,
             r#"{"a":1"#,
             "{\"a\":1}\u{c}",
+            r#"{"a":1e999}"#,
+            r#"{"a":[-2.5E+400]}"#,
         ] {
             assert!(scanned(line).is_none(), "{line}");
             let object = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line);
@@ -531,6 +551,9 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(70), "]".repeat(70));
         assert!(scanned(&deep).is_none());
+        let long = format!("{{\"a\":{}}}", "9".repeat(400));
+        assert!(scanned(&long).is_none());
+        assert!(serde_json::from_str::<serde_json::Value>(&long).is_err());
     }
 
     proptest! {
@@ -610,6 +633,7 @@ mod tests {
             r#""\x""#,
             "\\",
             "\\u12",
+            "2e-3",
         ]);
         prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
     }
@@ -618,7 +642,8 @@ mod tests {
     fn reads_numbers_of_any_length_up_to_the_end_of_the_line() {
         for digits in 1..=20 {
             let number: String = "9876543210".repeat(2)[..digits].to_string();
-            for number in [number.clone(), format!("-{number}.{number}e{number}")] {
+            // A negative exponent: a positive one this long is past f64's range.
+            for number in [number.clone(), format!("-{number}.{number}e-{number}")] {
                 let line = format!(r#"{{"k":{number}}}"#);
                 assert_eq!(
                     scanned(&line),
