@@ -65,7 +65,7 @@ pub fn scan<'a>(
                 Some(b'"') => c.string().map(Scanned::Str),
                 Some(b'n') => c.word(b"null").then_some(Scanned::Null),
                 Some(b'-' | b'0'..=b'9') => c
-                    .number_of::<false>()
+                    .number::<false>()
                     .then(|| Scanned::Number(&line[start..c.at])),
                 _ => c
                     .value::<false>(1)
@@ -190,6 +190,15 @@ fn special_mask_by_byte(block: &[u8; 64]) -> u64 {
         .enumerate()
         .filter(|&(_, &b)| b == b'"' || b == b'\\' || b < 0x20)
         .fold(0, |mask, (i, _)| mask | 1 << i)
+}
+
+/// Whether a number's text is within f64's range: near the limit serde_json
+/// may round otherwise, so it is declined. Apart from the hot path: few
+/// numbers get here.
+#[cold]
+#[inline(never)]
+fn in_range(number: &str) -> bool {
+    number.parse::<f64>().is_ok_and(|n| n.abs() < 1e300)
 }
 
 /// How many of the eight bytes of `word` (the first lowest) are ASCII
@@ -370,8 +379,12 @@ impl<'a> Cursor<'a> {
         self.value::<true>(depth)
     }
 
-    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`
-    fn number(&mut self) -> bool {
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`, and unless `IGNORED`
+    /// one serde_json builds: past f64's range (`1e999`, 400 digits) it fails
+    /// there. Only a number with an exponent or of 20 bytes or more can be,
+    /// and only such a number is parsed.
+    fn number<const IGNORED: bool>(&mut self) -> bool {
+        let start = self.at;
         self.eat(b'-');
         match self.peek() {
             Some(b'0') => self.at += 1,
@@ -381,7 +394,8 @@ impl<'a> Cursor<'a> {
         if self.eat(b'.') && !self.at_digit_then_digits() {
             return false;
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
+        let exponent = matches!(self.peek(), Some(b'e' | b'E'));
+        if exponent {
             self.at += 1;
             if !self.eat(b'+') {
                 self.eat(b'-');
@@ -391,22 +405,10 @@ impl<'a> Cursor<'a> {
             }
         }
         // `01`, `1.5.2`: what follows a number must end it.
-        !matches!(self.peek(), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
-    }
-
-    /// A number, and unless `IGNORED` one serde_json builds: past f64's range
-    /// (`1e999`, 400 digits) it fails there. Only a number with an exponent or
-    /// 20 digits or more can be, and only such a number is parsed.
-    fn number_of<const IGNORED: bool>(&mut self) -> bool {
-        let start = self.at;
-        if !self.number() {
+        if matches!(self.peek(), Some(b'0'..=b'9' | b'.' | b'e' | b'E')) {
             return false;
         }
-        let number = &self.line[start..self.at];
-        IGNORED
-            || (number.len() < 20 && !number.contains(['e', 'E']))
-            // Near the limit serde_json may round otherwise: declined.
-            || number.parse::<f64>().is_ok_and(|n| n.abs() < 1e300)
+        IGNORED || (!exponent && self.at - start < 20) || in_range(&self.line[start..self.at])
     }
 
     /// Steps over a run of digits, eight bytes at a time: a loop of one
@@ -435,7 +437,7 @@ impl<'a> Cursor<'a> {
     fn value<const IGNORED: bool>(&mut self, depth: u32) -> bool {
         match self.peek() {
             Some(b'"') => self.any_string::<IGNORED>(),
-            Some(b'-' | b'0'..=b'9') => self.number_of::<IGNORED>(),
+            Some(b'-' | b'0'..=b'9') => self.number::<IGNORED>(),
             Some(b't') => self.word(b"true"),
             Some(b'f') => self.word(b"false"),
             Some(b'n') => self.word(b"null"),
